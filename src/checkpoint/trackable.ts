@@ -1,0 +1,24 @@
+/**
+ * What `Checkpoint` needs from an object it saves or restores (TF's Trackable, reduced to variables).
+ * `TPUEmbeddingForServing` implements it; the checkpoint layer never imports the embedding layer.
+ */
+export interface TrackableVariableSpec {
+  /** Local name under the owning object, as TF tracks it: `"video"`, `"video/accumulators"`. */
+  readonly localName: string;
+  readonly dtype: "float32";
+  readonly shape: readonly number[];
+}
+
+export interface Trackable {
+  /** The variables this object owns, in TF's creation order; known before the variables exist. */
+  trackableVariables(): readonly TrackableVariableSpec[];
+  /** The variable's current memory (shared, not copied); `undefined` before it exists. */
+  readVariable(localName: string): Float32Array | undefined;
+  /**
+   * Installs restored values for any subset of the variables, all or nothing: names and lengths are
+   * checked before anything is written. Before the variables exist the arrays are adopted as their
+   * memory (TF's restore-on-create, the initializer is not run for them); afterwards they are copied
+   * into the existing memory so views such as `embeddingTables` stay valid.
+   */
+  restoreVariables(values: ReadonlyMap<string, Float32Array>): void;
+}

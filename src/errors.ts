@@ -1,0 +1,71 @@
+/**
+ * Every error this library throws on purpose is a `TpuEmbeddingError` with a stable `code`, so callers
+ * (and the server, which maps codes to HTTP statuses) can branch on the kind without parsing messages.
+ */
+export type ErrorCode =
+  | "INVALID_ARGUMENT" // a bad configuration value or a malformed input (TF's ValueError / TypeError)
+  | "OUT_OF_RANGE" // an id outside [0, vocabularySize) that TF's semantics do not prune
+  | "NOT_FOUND" // a missing feature, table, variable, file or checkpoint key
+  | "FAILED_PRECONDITION" // an operation in the wrong state (e.g. reading tables before they exist)
+  | "DATA_LOSS" // a corrupt or truncated checkpoint (bad magic, crc32c mismatch, short read)
+  | "UNIMPLEMENTED"; // a valid TF feature this library does not support
+
+export class TpuEmbeddingError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A configuration value or an input that TensorFlow would reject with ValueError/TypeError. */
+export class InvalidArgumentError extends TpuEmbeddingError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("INVALID_ARGUMENT", message, options);
+  }
+}
+
+/** An id outside `[0, vocabularySize)`; names the feature path, the table and the id. */
+export class OutOfRangeError extends TpuEmbeddingError {
+  readonly feature: string;
+  readonly table: string;
+  readonly id: bigint | number;
+
+  constructor(feature: string, table: string, id: bigint | number, vocabularySize: number) {
+    super(
+      "OUT_OF_RANGE",
+      `Feature "${feature}": id ${String(id)} is out of range for table "${table}" ` +
+        `(vocabularySize ${vocabularySize}, valid ids are 0..${vocabularySize - 1}).`,
+    );
+    this.feature = feature;
+    this.table = table;
+    this.id = id;
+  }
+}
+
+export class NotFoundError extends TpuEmbeddingError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("NOT_FOUND", message, options);
+  }
+}
+
+export class FailedPreconditionError extends TpuEmbeddingError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("FAILED_PRECONDITION", message, options);
+  }
+}
+
+/** A corrupt or truncated file: bad magic, checksum mismatch, short read, undecodable bytes. */
+export class DataLossError extends TpuEmbeddingError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("DATA_LOSS", message, options);
+  }
+}
+
+export class UnimplementedError extends TpuEmbeddingError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("UNIMPLEMENTED", message, options);
+  }
+}
