@@ -1,0 +1,9 @@
+export {
+  TPUEmbeddingForServing,
+  type TPUEmbeddingForServingOptions,
+  type EmbeddingVariable,
+} from "./tpu-embedding-for-serving.js";
+export { servingEmbeddingLookup, type TableValues } from "./serving-embedding-lookup.js";
+export type { FeatureStructure, InputStructure, LookupResult, Tensor } from "./feature-structure.js";
+export { planLookup, planOutputSize, type LookupPlan } from "./lookup-plan.js";
+export { executePlan } from "./execute.js";

@@ -1,0 +1,241 @@
+import type { Trackable, TrackableVariableSpec } from "../checkpoint/trackable.js";
+import { isDefaultTableInitializer, runInitializer, truncatedNormal } from "../config/initializers.js";
+import { Optimizer, type SlotSpec } from "../config/optimizers.js";
+import type { TableConfig } from "../config/table-config.js";
+import { InvalidArgumentError, NotFoundError } from "../errors.js";
+import { DenseTensor } from "../tensor/dense-tensor.js";
+import { describeValue } from "../config/validate.js";
+import {
+  flattenFeatures,
+  type FeatureStructure,
+  type InputStructure,
+  type LookupResult,
+} from "./feature-structure.js";
+import { servingEmbeddingLookup } from "./serving-embedding-lookup.js";
+
+export interface TPUEmbeddingForServingOptions {
+  featureConfig: FeatureStructure;
+  /** The optimizer of tables that have none; `null` for pure serving (no slot variables). */
+  optimizer?: Optimizer | null;
+  /** Seeds the default initializers (table `i` gets a seed derived from this), for reproducible tables. */
+  seed?: number;
+}
+
+/** One variable of the embedding: a table (`slot === null`) or one of its optimizer slots. */
+export interface EmbeddingVariable {
+  /** TF's local name: `<table>` or `<table>/<slot>`. */
+  readonly name: string;
+  readonly table: TableConfig;
+  readonly slot: string | null;
+  readonly value: DenseTensor<Float32Array>;
+}
+
+/**
+ * TF's `tf.tpu.experimental.embedding.TPUEmbeddingForServing`: owns one float32 variable per table (and
+ * the optimizer's slots), looks up nested structures of dense, sparse and ragged inputs with TensorFlow's
+ * CPU semantics, and exposes its variables under TF's checkpoint names.
+ */
+export class TPUEmbeddingForServing implements Trackable {
+  readonly featureConfig: FeatureStructure;
+  /** Distinct tables in TF's order: first occurrence in the flattened (sorted-key) feature structure. */
+  readonly tables: readonly TableConfig[];
+  private readonly seed: number | undefined;
+  private variablesByName: Map<string, EmbeddingVariable> | null = null;
+  private tableViews: Map<TableConfig, DenseTensor<Float32Array>> | null = null;
+
+  constructor(options: TPUEmbeddingForServingOptions) {
+    if (options === null || typeof options !== "object" || !("featureConfig" in options)) {
+      throw new InvalidArgumentError("TPUEmbeddingForServing: expected { featureConfig, optimizer }.");
+    }
+    const optimizer = options.optimizer ?? null;
+    const features = flattenFeatures(options.featureConfig);
+    if (features.length === 0)
+      throw new InvalidArgumentError("TPUEmbeddingForServing: featureConfig has no features.");
+    const tables: TableConfig[] = [];
+    for (const { value } of features) if (!tables.includes(value.table)) tables.push(value.table);
+
+    // TF writes the global optimizer and default names into the TableConfigs themselves.
+    const names = new Set<string>();
+    tables.forEach((table, i) => {
+      if (table.optimizer === null) table.optimizer = optimizer;
+      if (table.optimizer !== null && !(table.optimizer instanceof Optimizer)) {
+        throw new InvalidArgumentError(
+          `${describeValue(table.optimizer)} is an unsupported optimizer class. Please pass an instance of ` +
+            `SGD, Adagrad, AdagradMomentum, Adam or FTRL.`,
+        );
+      }
+      if (table.name === null) table.name = `table_${i}`;
+      if (names.has(table.name)) {
+        throw new InvalidArgumentError(
+          `Tables must have a unique name. Multiple tables with name ${table.name} found.`,
+        );
+      }
+      names.add(table.name);
+    });
+    if (options.seed !== undefined && !Number.isInteger(options.seed)) {
+      throw new InvalidArgumentError(
+        `TPUEmbeddingForServing: seed must be an integer, got ${describeValue(options.seed)}.`,
+      );
+    }
+    this.featureConfig = options.featureConfig;
+    this.tables = Object.freeze(tables);
+    this.seed = options.seed;
+  }
+
+  get built(): boolean {
+    return this.variablesByName !== null;
+  }
+
+  /** Creates the tables and slot variables (idempotent). */
+  build(): void {
+    this.buildWith(new Map());
+  }
+
+  /** `{TableConfig → table}` in table order; the tensors share the tables' memory (writes go through). */
+  get embeddingTables(): Map<TableConfig, DenseTensor<Float32Array>> {
+    this.build();
+    return new Map(this.tableViews!);
+  }
+
+  /** Every variable by TF's checkpoint local name (`<table>`, `<table>/<slot>`), building if needed. */
+  get variables(): Map<string, EmbeddingVariable> {
+    this.build();
+    return new Map(this.variablesByName!);
+  }
+
+  variable(name: string): EmbeddingVariable {
+    const found = this.variables.get(name);
+    if (found === undefined) {
+      throw new NotFoundError(
+        `No variable named "${name}". Variables: ${[...this.variables.keys()].join(", ")}.`,
+      );
+    }
+    return found;
+  }
+
+  /** Looks up `features` (any subset of the configured structure) with optional `weights` of the same structure. */
+  embeddingLookup<I extends InputStructure>(features: I, weights?: unknown): LookupResult<I> {
+    return servingEmbeddingLookup(features, weights ?? null, this.embeddingTables, this.featureConfig);
+  }
+
+  /** TF's `__call__`: build if needed, then look up. */
+  call<I extends InputStructure>(features: I, weights?: unknown): LookupResult<I> {
+    return this.embeddingLookup(features, weights);
+  }
+
+  // Trackable -----------------------------------------------------------------------------------------
+
+  trackableVariables(): readonly TrackableVariableSpec[] {
+    return this.specs().map(({ name, table }) => ({
+      localName: name,
+      dtype: "float32" as const,
+      shape: [table.vocabularySize, table.dim],
+    }));
+  }
+
+  readVariable(localName: string): Float32Array | undefined {
+    return this.variablesByName?.get(localName)?.value.data;
+  }
+
+  restoreVariables(values: ReadonlyMap<string, Float32Array>): void {
+    const specs = new Map(this.specs().map((s) => [s.name, s]));
+    for (const [name, array] of values) {
+      const spec = specs.get(name);
+      if (spec === undefined)
+        throw new NotFoundError(`Cannot restore "${name}": the embedding has no such variable.`);
+      const expected = spec.table.vocabularySize * spec.table.dim;
+      if (!(array instanceof Float32Array) || array.length !== expected) {
+        throw new InvalidArgumentError(
+          `Cannot restore "${name}": expected ${expected} float32 values ([${spec.table.vocabularySize}, ` +
+            `${spec.table.dim}]), got ${array instanceof Float32Array ? array.length : describeValue(array)}.`,
+        );
+      }
+    }
+    if (!this.built) {
+      this.buildWith(values);
+      return;
+    }
+    for (const [name, array] of values) this.variablesByName!.get(name)!.value.data.set(array);
+  }
+
+  // ----------------------------------------------------------------------------------------------------
+
+  private specs(): { name: string; table: TableConfig; slot: SlotSpec | null }[] {
+    const out: { name: string; table: TableConfig; slot: SlotSpec | null }[] = [];
+    for (const table of this.tables) {
+      out.push({ name: table.name!, table, slot: null });
+      for (const slot of table.optimizer?.slots() ?? [])
+        out.push({ name: `${table.name}/${slot.name}`, table, slot });
+    }
+    return out;
+  }
+
+  /** Creates every variable; those present in `provided` adopt that memory instead of being initialised. */
+  private buildWith(provided: ReadonlyMap<string, Float32Array>): void {
+    if (this.built) return;
+    const variables = new Map<string, EmbeddingVariable>();
+    const views = new Map<TableConfig, DenseTensor<Float32Array>>();
+    this.tables.forEach((table, index) => {
+      const shape = [table.vocabularySize, table.dim] as const;
+      const name = table.name!;
+      let parameters = provided.get(name);
+      if (parameters === undefined) {
+        parameters = allocateTable(shape);
+        const initializer =
+          this.seed !== undefined && isDefaultTableInitializer(table.initializer)
+            ? truncatedNormal({
+                stddev: 1 / Math.sqrt(table.dim),
+                seed: (this.seed + index * 0x9e3779b1) >>> 0,
+              })
+            : table.initializer;
+        runInitializer(initializer, shape, parameters, `table "${name}"`);
+      }
+      const value = new DenseTensor(parameters, shape);
+      variables.set(name, { name, table, slot: null, value });
+      views.set(table, value);
+
+      const optimizer = table.optimizer;
+      if (optimizer === null) return;
+      const slots = optimizer.slots();
+      const pending = slots.filter((s) => !provided.has(`${name}/${s.name}`));
+      const created =
+        optimizer.slotVariableCreationFn !== null && pending.length > 0
+          ? optimizer.slotVariableCreationFn(
+              { name, shape, values: parameters },
+              pending.map((s) => s.name),
+              pending.map((s) => s.initialValue),
+            )
+          : {};
+      for (const slot of slots) {
+        const slotName = `${name}/${slot.name}`;
+        let data = provided.get(slotName) ?? created[slot.name];
+        if (data === undefined) {
+          if (optimizer.slotVariableCreationFn !== null) {
+            throw new InvalidArgumentError(
+              `slotVariableCreationFn did not create slot "${slot.name}" of table "${name}".`,
+            );
+          }
+          data = allocateTable(shape);
+          if (slot.initialValue !== 0) data.fill(slot.initialValue);
+        } else if (!(data instanceof Float32Array) || data.length !== shape[0] * shape[1]) {
+          throw new InvalidArgumentError(
+            `Slot "${slot.name}" of table "${name}" must be ${shape[0] * shape[1]} float32 values.`,
+          );
+        }
+        variables.set(slotName, {
+          name: slotName,
+          table,
+          slot: slot.name,
+          value: new DenseTensor(data, shape),
+        });
+      }
+    });
+    this.variablesByName = variables;
+    this.tableViews = views;
+  }
+}
+
+/** Table memory is shareable with worker threads from the start, so lookups can move off-thread without copies. */
+function allocateTable(shape: readonly [number, number]): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(shape[0] * shape[1] * Float32Array.BYTES_PER_ELEMENT));
+}

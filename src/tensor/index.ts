@@ -1,0 +1,5 @@
+export { DenseTensor } from "./dense-tensor.js";
+export { SparseTensor, type SparseTensorOptions } from "./sparse-tensor.js";
+export { RaggedTensor } from "./ragged-tensor.js";
+export type { DType, IdDType, FloatDType, IdArray, FloatArray, TensorData } from "./dtype.js";
+export type { NestedArray } from "./nested-array.js";
