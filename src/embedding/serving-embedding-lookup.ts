@@ -10,7 +10,8 @@ import {
   type InputStructure,
   type LookupResult,
 } from "./feature-structure.js";
-import { planLookup, planOutputSize } from "./lookup-plan.js";
+import { planLookup, planOutputSize, type LookupPlan } from "./lookup-plan.js";
+import type { FeatureConfig } from "../config/feature-config.js";
 
 /** Table memory as `embeddingTables` gives it, or a bare row-major Float32Array of `vocabularySize × dim`. */
 export type TableValues = DenseTensor<Float32Array> | Float32Array;
@@ -25,8 +26,29 @@ export function servingEmbeddingLookup<I extends InputStructure>(
   tables: ReadonlyMap<TableConfig, TableValues>,
   featureConfig: FeatureStructure,
 ): LookupResult<I> {
+  return lookupWithPlans(inputs, weights, tables, featureConfig).result as LookupResult<I>;
+}
+
+/** One feature of a finished lookup: what was computed, kept so training can back-propagate through it. */
+export interface PlannedFeature {
+  readonly path: string;
+  readonly feature: FeatureConfig;
+  readonly plan: LookupPlan;
+}
+
+/**
+ * The lookup behind `servingEmbeddingLookup`, also returning each feature's plan and a `pack` that puts
+ * one value per feature (in `features` order) back into the inputs' structure.
+ */
+export function lookupWithPlans(
+  inputs: unknown,
+  weights: unknown,
+  tables: ReadonlyMap<TableConfig, TableValues>,
+  featureConfig: FeatureStructure,
+): { result: unknown; features: PlannedFeature[]; pack: <R>(values: readonly R[]) => unknown } {
   flattenFeatures(featureConfig); // validates the feature structure itself
   const { leaves, pack } = matchInputs(featureConfig, inputs, weights ?? null);
+  const features: PlannedFeature[] = [];
   const results = leaves.map(({ path, feature, input, weight }) => {
     const table = feature.table;
     const values = tables.get(table);
@@ -41,9 +63,10 @@ export function servingEmbeddingLookup<I extends InputStructure>(
       );
     }
     const plan = planLookup(path, feature, input, weight);
+    features.push({ path, feature, plan });
     const out = new Float32Array(planOutputSize(plan));
     executePlan(plan, memory, table.dim, out);
     return new DenseTensor(out, plan.outputShape);
   });
-  return pack(results) as LookupResult<I>;
+  return { result: pack(results), features, pack };
 }

@@ -11,7 +11,14 @@ import {
   type InputStructure,
   type LookupResult,
 } from "./feature-structure.js";
-import { servingEmbeddingLookup } from "./serving-embedding-lookup.js";
+import { lookupWithPlans, type PlannedFeature } from "./serving-embedding-lookup.js";
+
+/** What the last lookup computed: one plan per looked-up feature and how to pack per-feature values. */
+export interface LastLookup {
+  readonly features: readonly PlannedFeature[];
+  readonly pack: <R>(values: readonly R[]) => unknown;
+  readonly inputs: unknown;
+}
 
 export interface TPUEmbeddingForServingOptions {
   featureConfig: FeatureStructure;
@@ -42,6 +49,7 @@ export class TPUEmbeddingForServing implements Trackable {
   private readonly seed: number | undefined;
   private variablesByName: Map<string, EmbeddingVariable> | null = null;
   private tableViews: Map<TableConfig, DenseTensor<Float32Array>> | null = null;
+  private lastLookup: LastLookup | null = null;
 
   constructor(options: TPUEmbeddingForServingOptions) {
     if (options === null || typeof options !== "object" || !("featureConfig" in options)) {
@@ -115,7 +123,17 @@ export class TPUEmbeddingForServing implements Trackable {
 
   /** Looks up `features` (any subset of the configured structure) with optional `weights` of the same structure. */
   embeddingLookup<I extends InputStructure>(features: I, weights?: unknown): LookupResult<I> {
-    return servingEmbeddingLookup(features, weights ?? null, this.embeddingTables, this.featureConfig);
+    const lookup = lookupWithPlans(features, weights ?? null, this.embeddingTables, this.featureConfig);
+    this.lastLookup = { features: lookup.features, pack: lookup.pack, inputs: features };
+    return lookup.result as LookupResult<I>;
+  }
+
+  /**
+   * The plans of the most recent `embeddingLookup`, for training (`applyGradients` back-propagates
+   * through them); `null` before the first lookup.
+   */
+  get lastLookupPlans(): LastLookup | null {
+    return this.lastLookup;
   }
 
   /** TF's `__call__`: build if needed, then look up. */
