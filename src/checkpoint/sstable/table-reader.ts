@@ -93,6 +93,8 @@ export function readTable(table: Uint8Array, file: string): TableContents {
     if (e instanceof DecodeError) throw corrupt(file, "footer", e.message, e);
     throw e;
   }
+  // TF itself never reads the (always empty) metaindex block; we still check its checksum and format.
+  decode(file, "metaindex block", readBlock(table, footer.metaindex, file, "metaindex block").contents);
   const indexBlock = readBlock(table, footer.index, file, "index block");
   const indexEntries = decode(file, "index block", indexBlock.contents);
   const entries: BlockEntry[] = [];
