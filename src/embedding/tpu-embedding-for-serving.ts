@@ -12,6 +12,7 @@ import {
   type LookupResult,
 } from "./feature-structure.js";
 import { lookupWithPlans, type PlannedFeature } from "./serving-embedding-lookup.js";
+import { applyGradients, type ApplyGradientsResult } from "../training/apply-gradients.js";
 
 /** What the last lookup computed: one plan per looked-up feature and how to pack per-feature values. */
 export interface LastLookup {
@@ -134,6 +135,14 @@ export class TPUEmbeddingForServing implements Trackable {
    */
   get lastLookupPlans(): LastLookup | null {
     return this.lastLookup;
+  }
+
+  /**
+   * TF's `apply_gradients`: back-propagates `gradients` (the last lookup's output structure, null to send
+   * none) to the tables and applies each table's optimizer with the TPU's math (src/training).
+   */
+  applyGradients(gradients: unknown): ApplyGradientsResult {
+    return applyGradients(this, gradients);
   }
 
   /** TF's `__call__`: build if needed, then look up. */
