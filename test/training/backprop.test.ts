@@ -40,7 +40,16 @@ test("dense gather: duplicate ids in a batch sum their gradients; other rows sta
 test("dense gather of rank 2: output [2, 2, dim], each position's gradient goes to its id", () => {
   const table = sgdTable();
   const e = embed({ f: new FeatureConfig({ table }) });
-  e.embeddingLookup({ f: DenseTensor.from([[0, 1], [1, 2]], undefined, "int32") });
+  e.embeddingLookup({
+    f: DenseTensor.from(
+      [
+        [0, 1],
+        [1, 2],
+      ],
+      undefined,
+      "int32",
+    ),
+  });
   e.applyGradients({ f: grad([1, 1, 2, 2, 3, 3, 4, 4], [2, 2, 2]) });
   // row 0: −1; row 1: −(2 + 3) = −5; row 2: −4
   assert.deepEqual(Array.from(variable(e, "t")).slice(0, 6), [-1, -1, -5, -5, -4, -4]);
@@ -55,7 +64,17 @@ function sparseWeights(indices: number[][], values: number[], denseShape: number
 
 test("sum combiner (unweighted sparse): each id gets the bag's gradient", () => {
   const e = embed({ f: new FeatureConfig({ table: sgdTable("sum") }) });
-  e.embeddingLookup({ f: sparse([[0, 0], [0, 1], [1, 0]], [0, 2, 2], [2, 2]) });
+  e.embeddingLookup({
+    f: sparse(
+      [
+        [0, 0],
+        [0, 1],
+        [1, 0],
+      ],
+      [0, 2, 2],
+      [2, 2],
+    ),
+  });
   // row 0: −g0 = −[1, 2]; row 2: −(g0 + g1) = −[11, 22]
   e.applyGradients({ f: grad([1, 2, 10, 20], [2, 2]) });
   assert.deepEqual(row(e, "t", 0, 2), [-1, -2]);
@@ -65,7 +84,18 @@ test("sum combiner (unweighted sparse): each id gets the bag's gradient", () => 
 test("mean combiner (unweighted sparse): ×1/n per id, duplicates inside a bag count twice", () => {
   const e = embed({ f: new FeatureConfig({ table: sgdTable("mean") }) });
   // bag 0 = [0, 2, 2] (n = 3), bag 1 = [2] (n = 1)
-  e.embeddingLookup({ f: sparse([[0, 0], [0, 1], [0, 2], [1, 0]], [0, 2, 2, 2], [2, 3]) });
+  e.embeddingLookup({
+    f: sparse(
+      [
+        [0, 0],
+        [0, 1],
+        [0, 2],
+        [1, 0],
+      ],
+      [0, 2, 2, 2],
+      [2, 3],
+    ),
+  });
   e.applyGradients({ f: grad([3, 6, 1, 1], [2, 2]) });
   // row 0: −g0/3 = −[1, 2]; row 2: −(2·g0/3 + g1) = −[3, 5]   (1/3 taken in float32)
   const third = f(1 / 3);
@@ -75,7 +105,18 @@ test("mean combiner (unweighted sparse): ×1/n per id, duplicates inside a bag c
 
 test("sqrtn combiner (unweighted sparse): ×1/√n per id", () => {
   const e = embed({ f: new FeatureConfig({ table: sgdTable("sqrtn") }) });
-  e.embeddingLookup({ f: sparse([[0, 0], [0, 1], [0, 2], [0, 3]], [0, 1, 2, 3], [1, 4]) });
+  e.embeddingLookup({
+    f: sparse(
+      [
+        [0, 0],
+        [0, 1],
+        [0, 2],
+        [0, 3],
+      ],
+      [0, 1, 2, 3],
+      [1, 4],
+    ),
+  });
   e.applyGradients({ f: grad([2, 4], [1, 2]) });
   // n = 4: each row −g/√4 = −[1, 2]
   for (let r = 0; r < 4; r++) assert.deepEqual(row(e, "t", r, 2), [-1, -2]);
@@ -84,15 +125,42 @@ test("sqrtn combiner (unweighted sparse): ×1/√n per id", () => {
 test("weighted sum / mean / sqrtn: ×w, ×w/Σw, ×w/√Σw²", () => {
   const cases: [Combiner, number[], number[], number[][]][] = [
     // sum, w = [0.5, 2], g = [2, 4]: rows −0.5·g, −2·g
-    ["sum", [0.5, 2], [2, 4], [[-1, -2], [-4, -8]]],
+    [
+      "sum",
+      [0.5, 2],
+      [2, 4],
+      [
+        [-1, -2],
+        [-4, -8],
+      ],
+    ],
     // mean, w = [1, 3], Σw = 4, g = [4, 8]: rows −(1/4)·g, −(3/4)·g
-    ["mean", [1, 3], [4, 8], [[-1, -2], [-3, -6]]],
+    [
+      "mean",
+      [1, 3],
+      [4, 8],
+      [
+        [-1, -2],
+        [-3, -6],
+      ],
+    ],
     // sqrtn, w = [3, 4], √Σw² = 5, g = [5, 10]: rows −(3/5)·g, −(4/5)·g
-    ["sqrtn", [3, 4], [5, 10], [[-3, -6], [-4, -8]]],
+    [
+      "sqrtn",
+      [3, 4],
+      [5, 10],
+      [
+        [-3, -6],
+        [-4, -8],
+      ],
+    ],
   ];
   for (const [combiner, w, g, expected] of cases) {
     const e = embed({ f: new FeatureConfig({ table: sgdTable(combiner) }) });
-    const indices = [[0, 0], [0, 1]];
+    const indices = [
+      [0, 0],
+      [0, 1],
+    ];
     e.embeddingLookup({ f: sparse(indices, [4, 5], [1, 2]) }, { f: sparseWeights(indices, w, [1, 2]) });
     e.applyGradients({ f: grad(g, [1, 2]) });
     assertNear(row(e, "t", 4, 2), expected[0], 2e-7, `${combiner} row 4`);
@@ -126,7 +194,17 @@ test("ragged sequence feature: position gradients go to their ids; truncated ids
 test("sparse sequence feature: ids land at their column; columns past maxSequenceLength get nothing", () => {
   const e = embed({ f: new FeatureConfig({ table: sgdTable(), maxSequenceLength: 3 }) });
   // id 5 at [0, 1], id 6 at [0, 3] (dropped), id 7 at [1, 0]
-  e.embeddingLookup({ f: sparse([[0, 1], [0, 3], [1, 0]], [5, 6, 7], [2, 4]) });
+  e.embeddingLookup({
+    f: sparse(
+      [
+        [0, 1],
+        [0, 3],
+        [1, 0],
+      ],
+      [5, 6, 7],
+      [2, 4],
+    ),
+  });
   e.applyGradients({ f: grad([1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6], [2, 3, 2]) });
   assert.deepEqual(row(e, "t", 5, 2), [-2, -2]); // row 0, position 1
   assert.deepEqual(row(e, "t", 7, 2), [-4, -4]); // row 1, position 0
@@ -143,7 +221,14 @@ test("ids shared by two features on one table sum across features (and with a se
   });
   e.embeddingLookup({
     a: DenseTensor.from(Int32Array.from([2, 3])),
-    b: sparse([[0, 0], [0, 1]], [2, 4], [1, 2]),
+    b: sparse(
+      [
+        [0, 0],
+        [0, 1],
+      ],
+      [2, 4],
+      [1, 2],
+    ),
     c: DenseTensor.from(Int32Array.from([1])),
   });
   e.applyGradients({ a: grad([1, 2, 3, 4], [2, 2]), b: grad([10, 20], [1, 2]), c: null });
@@ -156,12 +241,23 @@ test("ids shared by two features on one table sum across features (and with a se
 
 test("pruned ids (negative, or non-positive weights with mean) are not updated and not touched", () => {
   // Adam touches every looked-up row even with zero gradient, so an untouched Adam row proves pruning.
-  const table = new TableConfig({ vocabularySize: 8, dim: 2, initializer: zeros(), combiner: "mean", name: "t" });
+  const table = new TableConfig({
+    vocabularySize: 8,
+    dim: 2,
+    initializer: zeros(),
+    combiner: "mean",
+    name: "t",
+  });
   const e = new TPUEmbeddingForServing({
     featureConfig: { f: new FeatureConfig({ table }) },
     optimizer: new Adam({ learningRate: 0.1 }),
   });
-  const indices = [[0, 0], [0, 1], [0, 2], [1, 0]];
+  const indices = [
+    [0, 0],
+    [0, 1],
+    [0, 2],
+    [1, 0],
+  ];
   // bag 0 = [−1 (pruned), 2 (w 1), 3 (w 0, pruned for mean)]; bag 1 = [4 (w −2, pruned)] → empty
   e.embeddingLookup(
     { f: sparse(indices, [-1, 2, 3, 4], [2, 3]) },

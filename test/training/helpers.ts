@@ -19,7 +19,12 @@ export const f = Math.fround;
 export const ONE_STEP = 2e-6;
 export const MULTI_STEP = 1e-5;
 
-export function assertNear(actual: ArrayLike<number>, expected: readonly number[], rel = ONE_STEP, what = ""): void {
+export function assertNear(
+  actual: ArrayLike<number>,
+  expected: readonly number[],
+  rel = ONE_STEP,
+  what = "",
+): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i];
@@ -86,7 +91,11 @@ export function assertUnchanged(
     const now = new Uint32Array(v.value.data.buffer, v.value.data.byteOffset, v.value.data.length);
     const then = before.get(name)!;
     for (let i = 0; i < now.length; i++) {
-      if (except !== null && v.table.name === except.table && except.rows.includes(Math.floor(i / except.dim)))
+      if (
+        except !== null &&
+        v.table.name === except.table &&
+        except.rows.includes(Math.floor(i / except.dim))
+      )
         continue;
       assert.equal(now[i], then[i], `${name}[${i}] changed`);
     }
