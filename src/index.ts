@@ -73,3 +73,52 @@ export {
 } from "./errors.js";
 
 export type { Trackable, TrackableVariableSpec } from "./checkpoint/trackable.js";
+
+// Checkpoints (tensor bundles, object graphs, Checkpoint save/restore).
+export { Checkpoint, type RestoreOptions, type RestoreResult } from "./checkpoint/checkpoint.js";
+export {
+  latestCheckpoint,
+  readCheckpointState,
+  parseCheckpointState,
+  formatCheckpointState,
+  type CheckpointState,
+} from "./checkpoint/state-file.js";
+export { resolveCheckpointPrefix } from "./checkpoint/resolve.js";
+export { listCheckpointVariables, type CheckpointVariable } from "./checkpoint/list-variables.js";
+export {
+  BundleReader,
+  type ReadOptions,
+  type VariableInfo,
+  type VerifyReport,
+  type VerifyProblem,
+} from "./checkpoint/bundle/bundle-reader.js";
+export { BundleWriter, type BundleWriterOptions } from "./checkpoint/bundle/bundle-writer.js";
+export type { BundleEntry, BundleHeader } from "./checkpoint/bundle/entry.js";
+export {
+  type Tensor as CheckpointTensor,
+  type NumericTensor,
+  type StringTensor,
+} from "./checkpoint/bundle/tensor.js";
+export {
+  type DType as CheckpointDType,
+  type NumericArray,
+  halfToNumber,
+  bfloat16ToNumber,
+  numberToBfloat16,
+} from "./checkpoint/bundle/dtypes.js";
+export {
+  encodeTensorNameSlice,
+  decodeTensorNameSlice,
+  formatSlice,
+  parseSlice,
+  type Extent,
+  type TensorSlice,
+} from "./checkpoint/bundle/slices.js";
+export {
+  escapeLocalName,
+  checkpointKey,
+  parseObjectGraph,
+  listObjectAttributes,
+  objectPaths,
+  type ObjectAttribute,
+} from "./checkpoint/object-graph.js";
