@@ -10,6 +10,9 @@ import { matchGradients } from "./gradient-structure.js";
 import { makeRowUpdater, type TableState } from "./optimizer-math.js";
 import { TouchedRows } from "./touched-rows.js";
 
+/** Per-table gradient memory kept between steps; grows to the largest step seen. */
+const workspaces = new WeakMap<TableConfig, Float32Array>();
+
 /** What an embedding must offer to be trained (TPUEmbeddingForServing does). */
 export interface TrainableEmbedding {
   readonly lastLookupPlans: LastLookup | null;
@@ -101,7 +104,9 @@ export function applyPlannedGradients(
     const touched = TouchedRows.fromIds(
       indices.map((i) => lookedUpIds(features[i].plan)),
       table.dim,
+      workspaces.get(table) ?? null,
     );
+    if (touched.gradients.buffer !== workspaces.get(table)?.buffer) workspaces.set(table, touched.gradients);
     const scratch = new Float32Array(table.dim);
     for (const i of indices) {
       const gradient = gradients[i];

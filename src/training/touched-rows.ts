@@ -10,14 +10,24 @@ export class TouchedRows {
   readonly gradients: Float32Array;
   readonly dim: number;
 
-  private constructor(rows: Int32Array, dim: number) {
+  private constructor(rows: Int32Array, dim: number, storage: Float32Array | null) {
     this.rows = rows;
     this.dim = dim;
-    this.gradients = new Float32Array(rows.length * dim);
+    const size = rows.length * dim;
+    this.gradients =
+      storage !== null && storage.length >= size ? storage.subarray(0, size).fill(0) : new Float32Array(size);
   }
 
-  /** Every id in `idLists` is touched (even ids whose gradient turns out to be zero, as on the TPU). */
-  static fromIds(idLists: readonly Int32Array[], dim: number): TouchedRows {
+  /**
+   * Every id in `idLists` is touched (even ids whose gradient turns out to be zero, as on the TPU).
+   * `storage`, when large enough, is zeroed and reused for the gradients (saves faulting in fresh pages
+   * every step).
+   */
+  static fromIds(
+    idLists: readonly Int32Array[],
+    dim: number,
+    storage: Float32Array | null = null,
+  ): TouchedRows {
     let total = 0;
     for (const ids of idLists) total += ids.length;
     const all = new Int32Array(total);
@@ -29,7 +39,7 @@ export class TouchedRows {
     all.sort();
     let unique = 0;
     for (let i = 0; i < total; i++) if (i === 0 || all[i] !== all[i - 1]) all[unique++] = all[i];
-    return new TouchedRows(all.slice(0, unique), dim);
+    return new TouchedRows(all.slice(0, unique), dim, storage);
   }
 
   /** Index of `row` in `rows` (binary search; the row must have been registered). */
