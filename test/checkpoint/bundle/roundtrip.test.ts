@@ -1,6 +1,6 @@
 /** Write → read round trips, byte identity with TF-written files, and the Python reference reader. */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, cpSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { BundleReader } from "../../../src/checkpoint/bundle/bundle-reader.js";
@@ -16,6 +16,7 @@ import { dtypeFromEnum } from "../../../src/checkpoint/bundle/dtypes.js";
 import { decodeEntry } from "../../../src/checkpoint/bundle/entry.js";
 import type { Tensor } from "../../../src/checkpoint/bundle/tensor.js";
 import { bytesOf } from "../../../src/checkpoint/crc.js";
+import { TableBuilder } from "../../../src/checkpoint/sstable/table-builder.js";
 import { readTable } from "../../../src/checkpoint/sstable/table-reader.js";
 import { InvalidArgumentError } from "../../../src/errors.js";
 import {
@@ -299,4 +300,29 @@ test("writer rejects bad input", async () => {
     /outside/,
   );
   await w.abort();
+});
+
+test("a big-endian bundle is byte-swapped after its checksum is verified", async () => {
+  const dir = tempDir();
+  const prefix = join(dir, "be");
+  // store big-endian bytes: swap the values before writing, then mark the header BIG
+  const values = Float32Array.of(1.5, -2, 1e-3);
+  const swapped = new Uint8Array(bytesOf(values.slice()));
+  for (let i = 0; i < swapped.length; i += 4) swapped.subarray(i, i + 4).reverse();
+  const w = await BundleWriter.create(prefix);
+  await w.add("x", { dtype: "float32", shape: [3], data: new Float32Array(swapped.buffer) });
+  await w.add("n", { dtype: "int64", shape: [1], data: BigInt64Array.of(0x0102030405060708n) });
+  await w.finish();
+  const table = readTable(readFileSync(`${prefix}.index`), "be");
+  const builder = new TableBuilder();
+  builder.add(new Uint8Array(0), Buffer.from("080110011a020801", "hex")); // num_shards 1, BIG, version 1
+  for (const e of table.entries.slice(1)) builder.add(e.key, e.value);
+  writeFileSync(`${prefix}.index`, builder.finish());
+  const r = await BundleReader.open(prefix);
+  assert.equal(r.header.endianness, "big");
+  assert.deepEqual((await r.readTensor("x")).data, values);
+  assert.deepEqual((await r.readTensor("n")).data, BigInt64Array.of(0x0807060504030201n));
+  assert.deepEqual((await r.readRows("x", 1, 2)).data, values.slice(1));
+  assert.deepEqual((await r.verify()).problems, []);
+  await r.close();
 });
