@@ -3,8 +3,9 @@ import { Command } from "commander";
 import type { RegisterCommand } from "./command.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerVerify } from "./commands/verify.js";
+import { registerDemo } from "./commands/demo.js";
 
-export const COMMANDS: RegisterCommand[] = [registerInspect, registerVerify];
+export const COMMANDS: RegisterCommand[] = [registerDemo, registerInspect, registerVerify];
 
 export function buildProgram(): Command {
   const program = new Command("tpu-embedding")

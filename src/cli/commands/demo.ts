@@ -1,3 +1,4 @@
+import type { Command } from "commander";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Checkpoint } from "../../checkpoint/checkpoint.js";
@@ -74,3 +75,13 @@ function roundNested(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(roundNested);
   return typeof value === "number" ? Math.round(value * 1e4) / 1e4 : value;
 }
+
+export const registerDemo = (program: Command): void => {
+  program
+    .command("demo")
+    .description("write a small demo checkpoint (once), restore it and print lookups of every input kind")
+    .option("--dir <dir>", "where the demo checkpoint lives", "demo-model")
+    .action(async (options: { dir: string }) => {
+      await runDemo({ dir: options.dir });
+    });
+};
