@@ -122,3 +122,15 @@ export {
   objectPaths,
   type ObjectAttribute,
 } from "./checkpoint/object-graph.js";
+
+// Training (CPU apply_gradients with the TPU's optimizer math; docs/training.md).
+export {
+  applyGradients,
+  applyPlannedGradients,
+  makeRowUpdater,
+  TouchedRows,
+  type ApplyGradientsResult,
+  type TrainableEmbedding,
+  type RowUpdater,
+  type TableState,
+} from "./training/index.js";
