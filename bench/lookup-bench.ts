@@ -15,13 +15,8 @@ import {
   TPUEmbeddingForServing,
   type Combiner,
 } from "../src/index.js";
+import { arg, bagLength, DIM, STANDARD_ROWS, u32, zipfSampler } from "./workload.js";
 
-const ROWS = [
-  100000, 1000, 1000000, 1000000, 1000, 1000, 100000, 100000, 1000, 1000000, 100000, 1000000, 100000, 1000,
-  100000, 1000000, 1000, 100000, 100000, 1000, 1000000, 1000, 1000, 1000000, 1000, 1000000,
-];
-const DIM = 64;
-const BAG_WEIGHTS = [5, 7, 8, 9, 9, 8, 8, 7, 7, 6, 5, 5, 4, 4, 3, 3, 2, 2, 2, 1];
 const VARIANTS: { name: string; combiner: Combiner; weighted: boolean; sequence: number }[] = [
   { name: "sum-zipf", combiner: "sum", weighted: false, sequence: 0 },
   { name: "mean-zipf", combiner: "mean", weighted: false, sequence: 0 },
@@ -29,52 +24,12 @@ const VARIANTS: { name: string; combiner: Combiner; weighted: boolean; sequence:
   { name: "seq-zipf", combiner: "sum", weighted: false, sequence: 20 },
 ];
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 const scale = Number(arg("scale", "0.1"));
 const batches = arg("batches", "1,64,1024").split(",").map(Number);
 const wanted = arg("variants", VARIANTS.map((v) => v.name).join(",")).split(",");
 const poolExamples = 4096;
 
-let state = 20240611;
-function u32(): number {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return (t ^ (t >>> 14)) >>> 0;
-}
-
-/** Zipf(alpha) ranks by inverse CDF over a precomputed table, scattered by a bijection mod rows. */
-function zipfSampler(rows: number, feature: number, alpha = 1.05): () => number {
-  const cdf = new Float64Array(rows);
-  let total = 0;
-  for (let r = 0; r < rows; r++) cdf[r] = total += Math.pow(r + 1, -alpha);
-  return () => {
-    const u = (u32() / 4294967296) * total;
-    let lo = 0;
-    let hi = rows - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cdf[mid] < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return Number((BigInt(lo) * 2654435761n + BigInt(feature) * 40503n) % BigInt(rows));
-  };
-}
-
-function bagLength(): number {
-  let u = u32() % 105;
-  for (let k = 0; k < BAG_WEIGHTS.length; k++) {
-    if (u < BAG_WEIGHTS[k]) return k + 1;
-    u -= BAG_WEIGHTS[k];
-  }
-  return 20;
-}
-
-const rows = ROWS.map((r) => Math.max(1000, Math.round(r * scale)));
+const rows = STANDARD_ROWS.map((r) => Math.max(1000, Math.round(r * scale)));
 // One pool of examples per feature: row splits, ids and weights.
 const pools = rows.map((n, f) => {
   const sample = zipfSampler(n, f);

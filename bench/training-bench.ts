@@ -20,13 +20,8 @@ import {
   TPUEmbeddingForServing,
   type Optimizer,
 } from "../src/index.js";
+import { arg, bagLength, DIM, STANDARD_ROWS, u32, zipfSampler } from "./workload.js";
 
-const STANDARD_ROWS = [
-  100000, 1000, 1000000, 1000000, 1000, 1000, 100000, 100000, 1000, 1000000, 100000, 1000000, 100000, 1000,
-  100000, 1000000, 1000, 100000, 100000, 1000, 1000000, 1000, 1000, 1000000, 1000, 1000000,
-];
-const DIM = 64;
-const BAG_WEIGHTS = [5, 7, 8, 9, 9, 8, 8, 7, 7, 6, 5, 5, 4, 4, 3, 3, 2, 2, 2, 1];
 const OPTIMIZERS: Record<string, () => Optimizer> = {
   sgd: () => new SGD({ learningRate: 0.01 }),
   adagrad: () => new Adagrad({ learningRate: 0.01 }),
@@ -34,10 +29,6 @@ const OPTIMIZERS: Record<string, () => Optimizer> = {
   ftrl: () => new FTRL({ learningRate: 0.01 }),
 };
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 const scaleArg = arg("scale", "");
 const rows =
   scaleArg === ""
@@ -46,42 +37,6 @@ const rows =
 const batch = Number(arg("batch", "1024"));
 const optimizers = arg("optimizers", "adagrad,adam").split(",");
 const batchesInPool = 8;
-
-let state = 20240611;
-function u32(): number {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return (t ^ (t >>> 14)) >>> 0;
-}
-
-/** Zipf(alpha) ranks by inverse CDF, scattered by a bijection mod rows (hot rows not contiguous). */
-function zipfSampler(n: number, feature: number, alpha = 1.05): () => number {
-  const cdf = new Float64Array(n);
-  let total = 0;
-  for (let r = 0; r < n; r++) cdf[r] = total += Math.pow(r + 1, -alpha);
-  return () => {
-    const u = (u32() / 4294967296) * total;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cdf[mid] < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return Number((BigInt(lo) * 2654435761n + BigInt(feature) * 40503n) % BigInt(n));
-  };
-}
-
-function bagLength(): number {
-  let u = u32() % 105;
-  for (let k = 0; k < BAG_WEIGHTS.length; k++) {
-    if (u < BAG_WEIGHTS[k]) return k + 1;
-    u -= BAG_WEIGHTS[k];
-  }
-  return 20;
-}
 
 // Inputs and gradients for a few batches, prepared before timing.
 const prepared = Array.from({ length: batchesInPool }, () => {
