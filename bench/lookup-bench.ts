@@ -15,7 +15,7 @@ import {
   TPUEmbeddingForServing,
   type Combiner,
 } from "../src/index.js";
-import { arg, bagLength, DIM, STANDARD_ROWS, u32, zipfSampler } from "./workload.js";
+import { arg, bagLength, DIM, hashInitializer, STANDARD_ROWS, u32, zipfSampler } from "./workload.js";
 
 const VARIANTS: { name: string; combiner: Combiner; weighted: boolean; sequence: number }[] = [
   { name: "sum-zipf", combiner: "sum", weighted: false, sequence: 0 },
@@ -55,12 +55,7 @@ for (const variant of VARIANTS.filter((v) => wanted.includes(v.name))) {
         dim: DIM,
         combiner: variant.combiner,
         name: `t${t}`,
-        initializer: (shape, out) => {
-          const values = out ?? new Float32Array(shape[0] * shape[1]);
-          for (let i = 0; i < values.length; i++)
-            values[i] = ((Math.imul(i + t * 7919, 0x9e3779b1) >>> 8) - 8388608) * 2 ** -25;
-          return values;
-        },
+        initializer: hashInitializer(t),
       }),
   );
   const featureConfig: Record<string, FeatureConfig> = {};

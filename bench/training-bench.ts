@@ -20,7 +20,7 @@ import {
   TPUEmbeddingForServing,
   type Optimizer,
 } from "../src/index.js";
-import { arg, bagLength, DIM, STANDARD_ROWS, u32, zipfSampler } from "./workload.js";
+import { arg, bagLength, DIM, hashInitializer, STANDARD_ROWS, u32, zipfSampler } from "./workload.js";
 
 const OPTIMIZERS: Record<string, () => Optimizer> = {
   sgd: () => new SGD({ learningRate: 0.01 }),
@@ -74,12 +74,7 @@ for (const name of optimizers) {
       dim: DIM,
       combiner: "sum",
       name: `t${t}`,
-      initializer: (shape, out) => {
-        const values = out ?? new Float32Array(shape[0] * shape[1]);
-        for (let i = 0; i < values.length; i++)
-          values[i] = ((Math.imul(i + t * 7919, 0x9e3779b1) >>> 8) - 8388608) * 2 ** -25;
-        return values;
-      },
+      initializer: hashInitializer(t),
     });
     featureConfig[`f${t}`] = new FeatureConfig({ table });
   });

@@ -3,6 +3,8 @@
  * table row counts, dim, bag-length distribution and a Zipf(1.05) id sampler with hot rows scattered.
  * Ids are regenerated here with a seeded generator, not read from the shared pool.
  */
+import type { Initializer } from "../src/index.js";
+
 export const STANDARD_ROWS = [
   100000, 1000, 1000000, 1000000, 1000, 1000, 100000, 100000, 1000, 1000000, 100000, 1000000, 100000, 1000,
   100000, 1000000, 1000, 100000, 100000, 1000, 1000000, 1000, 1000, 1000000, 1000, 1000000,
@@ -35,6 +37,16 @@ export function zipfSampler(rows: number, feature: number, alpha = 1.05): () => 
       else hi = mid;
     }
     return Number((BigInt(lo) * 2654435761n + BigInt(feature) * 40503n) % BigInt(rows));
+  };
+}
+
+/** Deterministic table values in [-0.25, 0.25), exact in float32, different per table `t`. */
+export function hashInitializer(t: number): Initializer {
+  return (shape, out) => {
+    const values = out ?? new Float32Array(shape[0] * shape[1]);
+    for (let i = 0; i < values.length; i++)
+      values[i] = ((Math.imul(i + t * 7919, 0x9e3779b1) >>> 8) - 8388608) * 2 ** -25;
+    return values;
   };
 }
 

@@ -124,7 +124,9 @@ export class TPUEmbeddingForServing implements Trackable {
 
   /** Looks up `features` (any subset of the configured structure) with optional `weights` of the same structure. */
   embeddingLookup<I extends InputStructure>(features: I, weights?: unknown): LookupResult<I> {
-    const lookup = lookupWithPlans(features, weights ?? null, this.embeddingTables, this.featureConfig);
+    this.build();
+    // The internal map, not the `embeddingTables` copy: no per-lookup allocation.
+    const lookup = lookupWithPlans(features, weights ?? null, this.tableViews!, this.featureConfig);
     this.lastLookup = { features: lookup.features, pack: lookup.pack, inputs: features };
     return lookup.result as LookupResult<I>;
   }

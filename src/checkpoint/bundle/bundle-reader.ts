@@ -241,30 +241,23 @@ export class BundleReader {
       if (lo >= hi) continue;
       const part = this.sliceEntry(key, entry, info, slice);
       const sliceRowBytes = numElements(sShape.slice(1)) * info.elementSize;
-      if (isContiguous(entry.shape, slice)) {
-        const dst = out.subarray((lo - start) * rowBytes, (hi - start) * rowBytes);
-        await this.data.readInto(
-          part.shardId,
-          part.offset + (lo - s0) * sliceRowBytes,
-          dst,
-          key,
-          0,
-          options.onBytesRead,
-        );
-        if (this.header.endianness === "big") swapBytes(dst, this.swapWidth(info));
-      } else {
-        const tmp = new Uint8Array((hi - lo) * sliceRowBytes);
-        await this.data.readInto(
-          part.shardId,
-          part.offset + (lo - s0) * sliceRowBytes,
-          tmp,
-          key,
-          0,
-          options.onBytesRead,
-        );
-        if (this.header.endianness === "big") swapBytes(tmp, this.swapWidth(info));
+      // A contiguous slice lands straight in `out`; any other goes through a buffer and is scattered.
+      const contiguous = isContiguous(entry.shape, slice);
+      const target = contiguous
+        ? out.subarray((lo - start) * rowBytes, (hi - start) * rowBytes)
+        : new Uint8Array((hi - lo) * sliceRowBytes);
+      await this.data.readInto(
+        part.shardId,
+        part.offset + (lo - s0) * sliceRowBytes,
+        target,
+        key,
+        0,
+        options.onBytesRead,
+      );
+      if (this.header.endianness === "big") swapBytes(target, this.swapWidth(info));
+      if (!contiguous) {
         const sub: TensorSlice = [{ start: lo - start, length: hi - lo }, ...slice.slice(1)];
-        copySliceBytes(out, shape, sub, tmp, info.elementSize, true);
+        copySliceBytes(out, shape, sub, target, info.elementSize, true);
       }
     }
     return { dtype: info.dtype, shape, data } as NumericTensor;
