@@ -1,0 +1,84 @@
+import type { TPUEmbeddingForServing } from "../embedding/tpu-embedding-for-serving.js";
+
+/**
+ * The contract between model lifecycle (src/serving/model: loading, polling, swapping versions) and the
+ * request side (src/serving/http: REST/binary API, batching, metrics). Types only.
+ */
+
+/** TF Serving's ModelVersionStatus.State. */
+export type VersionStateName = "START" | "LOADING" | "AVAILABLE" | "UNLOADING" | "END";
+
+/** TF Serving's `model_version_status` entry; `error` is set when loading failed (state END). */
+export interface VersionStatus {
+  readonly version: number;
+  readonly state: VersionStateName;
+  /** TF Serving's error code name ("OK", "NOT_FOUND", "DATA_LOSS", "INVALID_ARGUMENT", ...). */
+  readonly errorCode: string;
+  readonly errorMessage: string;
+}
+
+/** How one servable feature is fed: its path in the feature structure and its table's shape. */
+export interface ServableFeature {
+  /** Path in the (flattened, sorted-key) feature structure, e.g. "watched" or "user/history". */
+  readonly name: string;
+  readonly table: string;
+  readonly vocabularySize: number;
+  readonly dim: number;
+  readonly combiner: "sum" | "mean" | "sqrtn";
+  readonly maxSequenceLength: number;
+  readonly outputShape: readonly number[] | null;
+}
+
+/** One loaded, complete version of a model: never visible before every table is in memory. */
+export interface ServableModel {
+  readonly name: string;
+  readonly version: number;
+  readonly embedding: TPUEmbeddingForServing;
+  readonly features: readonly ServableFeature[];
+  /** Checkpoint prefix the version was restored from. */
+  readonly checkpoint: string;
+  /** Bytes of table memory this version holds. */
+  readonly tableBytes: number;
+}
+
+/** A reference that keeps a version alive; `release()` exactly once when the request is done. */
+export interface ModelLease {
+  readonly model: ServableModel;
+  release(): void;
+}
+
+/** Which version a request asks for: latest available when neither is given. */
+export interface VersionSelector {
+  readonly version?: number;
+  readonly label?: string;
+}
+
+export type ModelEvent =
+  | { readonly type: "load-start"; readonly model: string; readonly version: number }
+  | {
+      readonly type: "load-done";
+      readonly model: string;
+      readonly version: number;
+      readonly seconds: number;
+      readonly bytes: number;
+    }
+  | { readonly type: "load-failed"; readonly model: string; readonly version: number; readonly error: string }
+  | { readonly type: "unloaded"; readonly model: string; readonly version: number };
+
+export interface ModelRegistry {
+  /** Names of the models this registry serves. */
+  modelNames(): readonly string[];
+  /** Status of every known version (newest first); throws NotFoundError for an unknown model. */
+  status(model: string, version?: number): readonly VersionStatus[];
+  /** Version labels ("stable" → 3). */
+  labels(model: string): ReadonlyMap<string, number>;
+  /**
+   * Leases the selected AVAILABLE version. Throws NotFoundError (unknown model, version or label) or
+   * FailedPreconditionError (model known but no version available yet).
+   */
+  acquire(model: string, selector?: VersionSelector): ModelLease;
+  /** Subscribes to lifecycle events (for metrics and logs); returns an unsubscribe function. */
+  onEvent(listener: (event: ModelEvent) => void): () => void;
+  /** Stops polling, waits for leases to be released, and unloads every version. */
+  close(): Promise<void>;
+}
