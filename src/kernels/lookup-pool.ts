@@ -180,7 +180,6 @@ export class LookupPool {
       // `node --input-type=module -e …` passes a flag a worker's file entry point rejects.
       execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")),
     });
-    worker.unref();
     const entry: PoolWorker = { worker, sets: new Set(), inflight: 0 };
     worker.on("message", (reply: WorkerReply) => {
       const p = this.pending.get(reply.task);
@@ -200,6 +199,8 @@ export class LookupPool {
     };
     worker.on("error", fail);
     worker.on("exit", (code) => fail(new Error(`LookupPool: worker exited with code ${code}.`)));
+    // After the listeners: adding a 'message' listener refs the worker's port again.
+    worker.unref();
     this.workers.push(entry);
   }
 
