@@ -297,8 +297,9 @@ function copyOutputs(
   return works.map((w, i) => out.slice(placed[i].outOffset, placed[i].outOffset + w.size));
 }
 
+/** New slot capacity in bytes: 1.5× growth, a multiple of 64 (whole int32/float32 views and cache lines). */
 function grow(current: number, needed: number): number {
-  return Math.max(needed, Math.ceil(current * 1.5), 1 << 16);
+  return Math.ceil(Math.max(needed, current * 1.5, 1 << 16) / 64) * 64;
 }
 
 const EMPTY = new SharedArrayBuffer(0);
