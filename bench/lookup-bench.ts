@@ -7,6 +7,7 @@
  *
  *   EXTRA_BENCH="node /path/to/dist/bench/lookup-bench.js" bash /tmp/peer-bench/run_peers.sh --only "c torch"
  *   npm run bench -- --variants sum-zipf --batches 1024 --threads 1,2 [--repeat-ms 50] [--kernels js]
+ *     [--touch N (ids ahead whose rows are touched)] [--impl NAME (label of the lines)]
  *
  * `threads` is an embedding option, so every (variant, threads) runs in its own child process that
  * builds the tables once (peak RSS stays one set of tables, like each peer process).
@@ -23,6 +24,7 @@ import {
   type DenseTensor,
 } from "../src/index.js";
 import { disableWasmKernels, setTouchAhead, wasmKernelsAvailable } from "../src/kernels/wasm-kernels.js";
+import { tableMemory } from "../src/kernels/table-memory.js";
 import {
   fillTable,
   loadInputs,
@@ -114,11 +116,15 @@ async function runChild(): Promise<void> {
       `tables built in ${Math.round(t2 - t1)} ms\n`,
   );
 
+  // What the tables cost: the arenas' size (raw table bytes, 64-byte aligned, plus the threads' scratch).
+  const arenas = new Set(embedding.tables.map((t) => tableMemory(embedding.embeddingTables.get(t)!.data)));
+  const tablesMb = () =>
+    +([...arenas].reduce((a, m) => a + (m === undefined ? 0 : m.buffer.byteLength), 0) / 2 ** 20).toFixed(1);
   for (const B of batches) {
     const prepared = prepareBatches(inputs, variant.dist, variant.weighted, B);
     const batchIds = prepared.map((p) => p.ids);
     const line = common.benchConfig({
-      impl: kernels === "js" ? "tpu-embedding-js" : "tpu-embedding",
+      impl: option("impl") ?? (kernels === "js" ? "tpu-embedding-js" : "tpu-embedding"),
       variant,
       B,
       threads,
@@ -139,7 +145,7 @@ async function runChild(): Promise<void> {
         pages: `${common.anonHugeMb()} MB AnonHugePages`,
       },
     });
-    console.log(JSON.stringify(line));
+    console.log(JSON.stringify({ ...line, tables_mb: tablesMb() }));
   }
   embedding.dispose();
 }

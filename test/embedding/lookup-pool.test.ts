@@ -36,6 +36,8 @@ function makeEmbedding(threads: number, dim = 8): TPUEmbeddingForServing {
     seq: new FeatureConfig({ table: table("sum", "t_seq"), maxSequenceLength: 6 }),
     dense: new FeatureConfig({ table: table("mean", "t_dense") }),
     sparse: new FeatureConfig({ table: table("sqrtn", "t_sparse") }),
+    // Sparse sequence input: ids carry explicit positions (the packed request's positions array).
+    sparseSeq: new FeatureConfig({ table: table("sum", "t_sparse_seq"), maxSequenceLength: 7 }),
   };
   return new TPUEmbeddingForServing({ featureConfig, optimizer: null, seed: 7, threads });
 }
@@ -55,14 +57,14 @@ function ragged(batch: number, maxLength: number): { ids: RaggedTensor; weights:
   };
 }
 
-function sparse(batch: number, maxLength: number): SparseTensor {
+function sparse(batch: number, maxLength: number, pruned = true): SparseTensor {
   const indices: number[][] = [];
   const values: number[] = [];
   for (let b = 0; b < batch; b++) {
     const n = int(maxLength + 1);
     for (let j = 0; j < n; j++) {
       indices.push([b, j]);
-      values.push(rand() < 0.1 ? -1 : int(VOCAB));
+      values.push(pruned && rand() < 0.1 ? -1 : int(VOCAB));
     }
   }
   return new SparseTensor({ indices, values, denseShape: [batch, maxLength] });
@@ -80,6 +82,7 @@ function inputs(batch: number) {
       seq: ragged(batch, 9).ids,
       dense: new DenseTensor(dense, [batch, 3]),
       sparse: sparse(batch, 12),
+      sparseSeq: sparse(batch, 9, false),
     },
     weights: { sum: sum.weights, mean: mean.weights },
   };
