@@ -5,9 +5,9 @@
 // like the reference's float64 operation rounded once to float32).
 //
 // Layout: all pointers are byte offsets into the memory; `dim` is a multiple of 4 and table rows start
-// on 16-byte boundaries. Rows are processed in 16-float chunks (one 64-byte cache line, 4 registers):
-// for each chunk the bag's rows are summed in registers, so the loads of one bag are independent and
-// overlap. Before each bag, the rows `touchAhead` ids ahead are touched (one load per cache line) to
+// on 16-byte boundaries. Rows are processed in chunks of one or two 64-byte cache lines (4 or 8
+// registers): for each chunk the bag's rows are summed in registers, so the loads of one bag are
+// independent and overlap. Before each bag, the rows `touchAhead` ids ahead are touched (one load per cache line) to
 // start their cache misses early: memory-level parallelism across bags.
 
 let sink: u32 = 0;
@@ -189,12 +189,17 @@ export function bagsWeighted(
       continue;
     }
     const vdiv = f32x4.splat(divisor);
-    const wide = rowBytes & ~(<usize>63);
-    for (let c: usize = 0; c < wide; c += 64) {
+    // Two cache lines (8 registers) per pass: measured ~5 % faster than one here (fewer passes per row).
+    const wide = rowBytes & ~(<usize>127);
+    for (let c: usize = 0; c < wide; c += 128) {
       let a0 = zero;
       let a1 = zero;
       let a2 = zero;
       let a3 = zero;
+      let a4 = zero;
+      let a5 = zero;
+      let a6 = zero;
+      let a7 = zero;
       if (weights == 0) {
         for (let j = start; j < end; j++) {
           const p = rowAt(table, rowBytes, ids, j) + c;
@@ -202,6 +207,10 @@ export function bagsWeighted(
           a1 = f32x4.add(a1, v128.load(p, 16));
           a2 = f32x4.add(a2, v128.load(p, 32));
           a3 = f32x4.add(a3, v128.load(p, 48));
+          a4 = f32x4.add(a4, v128.load(p, 64));
+          a5 = f32x4.add(a5, v128.load(p, 80));
+          a6 = f32x4.add(a6, v128.load(p, 96));
+          a7 = f32x4.add(a7, v128.load(p, 112));
         }
       } else {
         for (let j = start; j < end; j++) {
@@ -211,6 +220,10 @@ export function bagsWeighted(
           a1 = f32x4.add(a1, f32x4.mul(w, v128.load(p, 16)));
           a2 = f32x4.add(a2, f32x4.mul(w, v128.load(p, 32)));
           a3 = f32x4.add(a3, f32x4.mul(w, v128.load(p, 48)));
+          a4 = f32x4.add(a4, f32x4.mul(w, v128.load(p, 64)));
+          a5 = f32x4.add(a5, f32x4.mul(w, v128.load(p, 80)));
+          a6 = f32x4.add(a6, f32x4.mul(w, v128.load(p, 96)));
+          a7 = f32x4.add(a7, f32x4.mul(w, v128.load(p, 112)));
         }
       }
       if (mode != 0) {
@@ -218,12 +231,20 @@ export function bagsWeighted(
         a1 = f32x4.div(a1, vdiv);
         a2 = f32x4.div(a2, vdiv);
         a3 = f32x4.div(a3, vdiv);
+        a4 = f32x4.div(a4, vdiv);
+        a5 = f32x4.div(a5, vdiv);
+        a6 = f32x4.div(a6, vdiv);
+        a7 = f32x4.div(a7, vdiv);
       }
       const q = o + c;
       v128.store(q, a0, 0);
       v128.store(q, a1, 16);
       v128.store(q, a2, 32);
       v128.store(q, a3, 48);
+      v128.store(q, a4, 64);
+      v128.store(q, a5, 80);
+      v128.store(q, a6, 96);
+      v128.store(q, a7, 112);
     }
     for (let c = wide; c < rowBytes; c += 16) {
       let a = zero;

@@ -77,7 +77,7 @@ test("segment-order bags (sum, mean, sqrtn; bags of 0..40 ids) match the referen
 });
 
 test("weighted bags and the ragged path (no weights) match the reference bit for bit, div_no_nan included", () => {
-  for (const dim of [4, 16, 64]) {
+  for (const dim of [4, 16, 36, 64, 68]) {
     const table = tableOf(300, dim);
     for (const combiner of ["sum", "mean", "sqrtn"] as Combiner[]) {
       for (const weighted of [true, false]) {
