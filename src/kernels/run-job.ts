@@ -1,5 +1,6 @@
 import { jobRows, rowValues, sliceJob, type KernelJob } from "./kernel-job.js";
 import { gatherRows, reduceBagsSegmentOrder, reduceBagsWeighted, scatterSequence } from "./reduce.js";
+import { kernelChoice, runNativeJob } from "./native-kernels.js";
 import { runWasmJob } from "./wasm-kernels.js";
 
 /**
@@ -17,11 +18,13 @@ export function runJob(
   rowStart = 0,
   rowEnd = jobRows(job),
 ): void {
+  if (runNativeJob(job, table, dim, out, outOffset, rowStart, rowEnd)) return;
   const perRow = rowValues(job, dim);
   const fallback = (row: number): void => {
     runReference(sliceJob(job, row, row + 1), table, dim, out, outOffset + (row - rowStart) * perRow);
   };
-  if (runWasmJob(job, table, dim, out, outOffset, fallback, rowStart, rowEnd)) return;
+  if (kernelChoice() !== "js" && runWasmJob(job, table, dim, out, outOffset, fallback, rowStart, rowEnd))
+    return;
   const whole = rowStart === 0 && rowEnd === jobRows(job);
   runReference(whole ? job : sliceJob(job, rowStart, rowEnd), table, dim, out, outOffset);
 }

@@ -1,0 +1,340 @@
+// Native gather-and-reduce kernels (N-API, C), an optional alternative to the WebAssembly SIMD kernels
+// (assembly/lookup-kernels.ts). They read the tables, ids, row splits, weights and positions in place
+// through typed-array views (no copies) and write straight into the caller's output Float32Array.
+//
+// Bit-identical to src/kernels/reduce.ts: vectors span the dim only, so each lane performs exactly the
+// float32 operations of one element of the reference, in the same order. Built with -ffp-contract=off
+// (no fused multiply-add) and without -ffast-math (no reassociation); float32 add/mul/div/sqrt are
+// correctly rounded, like the reference's float64 operation rounded once to float32.
+//
+// Every entry point validates its inputs first (row splits, ids against the table, positions, output
+// size) and returns false without writing anything when they do not fit, so the caller falls back to the
+// other kernels, which raise or behave exactly as before.
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+// 16 float32 lanes (one 64-byte cache line): AVX-512 with -march=native on this machine, two or four
+// narrower registers elsewhere. aligned(4): rows and outputs need only float alignment.
+typedef float v16f __attribute__((vector_size(64), aligned(4)));
+
+static inline v16f load16(const float *p) {
+  v16f v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline void store16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
+
+static inline const float *row_at(const float *table, size_t dim, const int32_t *ids, int32_t j) {
+  return table + (size_t)ids[j] * dim;
+}
+
+// One bag of >= 2 ids in TF's sparse-segment order, for the lanes [c, c + 16 * K) (or one scalar lane
+// when SCALAR): the first group of `first` rows summed left to right and scaled, later groups of 8
+// summed and added, then divided when `divide`.
+#define SEGMENT_CHUNK(NAME, T, K, LOAD, STORE)                                                           \
+  static inline void NAME(const float *table, size_t dim, const int32_t *ids, int32_t start, int32_t end, \
+                          int32_t first, float scale, bool divide, float divisor, float *o, size_t c) {  \
+    T a[K], g[K];                                                                                        \
+    const float *p = row_at(table, dim, ids, start) + c;                                                 \
+    for (int k = 0; k < K; k++) g[k] = LOAD(p + 16 * k);                                                 \
+    for (int32_t j = start + 1; j < start + first; j++) {                                                \
+      p = row_at(table, dim, ids, j) + c;                                                                \
+      for (int k = 0; k < K; k++) g[k] = g[k] + LOAD(p + 16 * k);                                        \
+    }                                                                                                    \
+    for (int k = 0; k < K; k++) a[k] = g[k] * scale;                                                     \
+    for (int32_t h = start + first; h < end; h += 8) {                                                   \
+      p = row_at(table, dim, ids, h) + c;                                                                \
+      for (int k = 0; k < K; k++) g[k] = LOAD(p + 16 * k);                                               \
+      for (int32_t j = h + 1; j < h + 8; j++) {                                                          \
+        p = row_at(table, dim, ids, j) + c;                                                              \
+        for (int k = 0; k < K; k++) g[k] = g[k] + LOAD(p + 16 * k);                                      \
+      }                                                                                                  \
+      for (int k = 0; k < K; k++) a[k] = a[k] + g[k];                                                    \
+    }                                                                                                    \
+    if (divide)                                                                                          \
+      for (int k = 0; k < K; k++) a[k] = a[k] / divisor;                                                 \
+    for (int k = 0; k < K; k++) STORE(o + c + 16 * k, a[k]);                                             \
+  }
+
+// Σ w·e from zero (Σ e when `weights` is NULL) over one bag, for the lanes [c, c + 16 * K), then
+// divided when `divide`.
+#define WEIGHTED_CHUNK(NAME, T, K, LOAD, STORE)                                                          \
+  static inline void NAME(const float *table, size_t dim, const int32_t *ids, const float *weights,      \
+                          int32_t start, int32_t end, bool divide, float divisor, float *o, size_t c) {  \
+    T a[K];                                                                                              \
+    for (int k = 0; k < K; k++) a[k] = (T){0};                                                           \
+    if (weights == NULL) {                                                                               \
+      for (int32_t j = start; j < end; j++) {                                                            \
+        const float *p = row_at(table, dim, ids, j) + c;                                                 \
+        for (int k = 0; k < K; k++) a[k] = a[k] + LOAD(p + 16 * k);                                      \
+      }                                                                                                  \
+    } else {                                                                                             \
+      for (int32_t j = start; j < end; j++) {                                                            \
+        const float *p = row_at(table, dim, ids, j) + c;                                                 \
+        const float w = weights[j];                                                                      \
+        for (int k = 0; k < K; k++) a[k] = a[k] + w * LOAD(p + 16 * k);                                  \
+      }                                                                                                  \
+    }                                                                                                    \
+    if (divide)                                                                                          \
+      for (int k = 0; k < K; k++) a[k] = a[k] / divisor;                                                 \
+    for (int k = 0; k < K; k++) STORE(o + c + 16 * k, a[k]);                                             \
+  }
+
+static inline float load1(const float *p) { return *p; }
+static inline void store1(float *p, float v) { *p = v; }
+
+SEGMENT_CHUNK(segment64, v16f, 4, load16, store16)
+SEGMENT_CHUNK(segment16, v16f, 1, load16, store16)
+SEGMENT_CHUNK(segment1, float, 1, load1, store1)
+WEIGHTED_CHUNK(weighted64, v16f, 4, load16, store16)
+WEIGHTED_CHUNK(weighted16, v16f, 1, load16, store16)
+WEIGHTED_CHUNK(weighted1, float, 1, load1, store1)
+
+enum { MODE_SUM = 0, MODE_MEAN = 1, MODE_SQRTN = 2 };
+
+static void bags_segment(const float *table, size_t dim, const int32_t *splits, const int32_t *ids,
+                         int32_t row_start, int32_t row_end, int mode, float *out) {
+  for (int32_t r = row_start; r < row_end; r++) {
+    const int32_t start = splits[r], end = splits[r + 1], num = end - start;
+    float *o = out + (size_t)(r - row_start) * dim;
+    if (num == 0) {
+      memset(o, 0, dim * sizeof(float));
+      continue;
+    }
+    if (num == 1) {
+      memcpy(o, row_at(table, dim, ids, start), dim * sizeof(float));
+      continue;
+    }
+    float scale = 1.0f;
+    if (num < 10) {
+      if (mode == MODE_MEAN) scale = 1.0f / (float)num;
+      else if (mode == MODE_SQRTN) scale = 1.0f / sqrtf((float)num);
+    }
+    const int32_t remainder = num & 7;
+    const int32_t first = remainder == 0 ? 8 : remainder == 1 ? 9 : remainder;
+    const bool divide = num >= 10 && mode != MODE_SUM;
+    const float divisor = mode == MODE_MEAN ? (float)num : sqrtf((float)num);
+    size_t c = 0;
+    for (; c + 64 <= dim; c += 64) segment64(table, dim, ids, start, end, first, scale, divide, divisor, o, c);
+    for (; c + 16 <= dim; c += 16) segment16(table, dim, ids, start, end, first, scale, divide, divisor, o, c);
+    for (; c < dim; c++) segment1(table, dim, ids, start, end, first, scale, divide, divisor, o, c);
+  }
+}
+
+static void bags_weighted(const float *table, size_t dim, const int32_t *splits, const int32_t *ids,
+                          const float *weights, int32_t row_start, int32_t row_end, int mode, float *out) {
+  for (int32_t r = row_start; r < row_end; r++) {
+    const int32_t start = splits[r], end = splits[r + 1];
+    float *o = out + (size_t)(r - row_start) * dim;
+    float weight_sum = 0.0f, square_sum = 0.0f;
+    if (weights == NULL) {
+      for (int32_t j = start; j < end; j++) weight_sum += 1.0f;
+      square_sum = weight_sum;
+    } else {
+      for (int32_t j = start; j < end; j++) {
+        const float w = weights[j];
+        weight_sum += w;
+        square_sum += w * w;
+      }
+    }
+    const float divisor = mode == MODE_MEAN ? weight_sum : sqrtf(square_sum);
+    if (mode != MODE_SUM && divisor == 0.0f) {
+      memset(o, 0, dim * sizeof(float)); // div_no_nan
+      continue;
+    }
+    const bool divide = mode != MODE_SUM;
+    size_t c = 0;
+    for (; c + 64 <= dim; c += 64) weighted64(table, dim, ids, weights, start, end, divide, divisor, o, c);
+    for (; c + 16 <= dim; c += 16) weighted16(table, dim, ids, weights, start, end, divide, divisor, o, c);
+    for (; c < dim; c++) weighted1(table, dim, ids, weights, start, end, divide, divisor, o, c);
+  }
+}
+
+/** dst = dst + src over one row (0 + x when dst was zeroed: -0 becomes +0, as in the reference). */
+static inline void add_row(float *dst, const float *src, size_t dim) {
+  size_t d = 0;
+  for (; d + 16 <= dim; d += 16) store16(dst + d, load16(dst + d) + load16(src + d));
+  for (; d < dim; d++) dst[d] = dst[d] + src[d];
+}
+
+static void sequence(const float *table, size_t dim, const int32_t *splits, const int32_t *ids,
+                     const int32_t *positions, int32_t row_start, int32_t row_end, int32_t length,
+                     float *out) {
+  const size_t per_row = (size_t)length * dim;
+  memset(out, 0, (size_t)(row_end - row_start) * per_row * sizeof(float));
+  for (int32_t r = row_start; r < row_end; r++) {
+    float *o = out + (size_t)(r - row_start) * per_row;
+    for (int32_t j = splits[r]; j < splits[r + 1]; j++) {
+      const int32_t position = positions == NULL ? j - splits[r] : positions[j];
+      add_row(o + (size_t)position * dim, row_at(table, dim, ids, j), dim);
+    }
+  }
+}
+
+static void gather(const float *table, size_t dim, const int32_t *ids, int32_t row_start, int32_t row_end,
+                   float *out) {
+  for (int32_t i = row_start; i < row_end; i++)
+    memcpy(out + (size_t)(i - row_start) * dim, row_at(table, dim, ids, i), dim * sizeof(float));
+}
+
+// ---- Argument checks (false: the caller falls back; nothing was written) ----
+
+typedef struct {
+  void *data;
+  size_t length;
+} view_t;
+
+/** A typed array of the given type (or null when `nullable`: data NULL, length 0). */
+static bool typed_view(napi_env env, napi_value value, napi_typedarray_type want, bool nullable, view_t *v) {
+  napi_valuetype t;
+  if (napi_typeof(env, value, &t) != napi_ok) return false;
+  if (t == napi_null && nullable) {
+    v->data = NULL;
+    v->length = 0;
+    return true;
+  }
+  bool is_typed = false;
+  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) return false;
+  napi_typedarray_type type;
+  if (napi_get_typedarray_info(env, value, &type, &v->length, &v->data, NULL, NULL) != napi_ok) return false;
+  return type == want && (v->data != NULL || v->length == 0);
+}
+
+static bool int_arg(napi_env env, napi_value value, int32_t min, int32_t *out) {
+  double d;
+  if (napi_get_value_double(env, value, &d) != napi_ok) return false;
+  if (!(d >= min && d <= 2147483647.0) || d != (double)(int32_t)d) return false;
+  *out = (int32_t)d;
+  return true;
+}
+
+/** Row splits [row_start, row_end] nondecreasing within `ids`, every id a row of the table. */
+static bool bags_fit(const view_t *splits, const view_t *ids, int32_t row_start, int32_t row_end,
+                     size_t table_rows) {
+  if (row_start > row_end || (size_t)row_end >= splits->length) return false;
+  const int32_t *s = splits->data;
+  if (s[row_start] < 0 || (size_t)s[row_end] > ids->length) return false;
+  for (int32_t r = row_start; r < row_end; r++)
+    if (s[r + 1] < s[r]) return false;
+  const int32_t *id = ids->data;
+  for (int32_t j = s[row_start]; j < s[row_end]; j++)
+    if ((uint32_t)id[j] >= table_rows) return false;
+  return true;
+}
+
+static bool out_fits(const view_t *out, int32_t offset, int32_t rows, size_t per_row) {
+  return (size_t)offset + (size_t)rows * per_row <= out->length;
+}
+
+static napi_value boolean(napi_env env, bool value) {
+  napi_value result;
+  napi_get_boolean(env, value, &result);
+  return result;
+}
+
+#define ARGS(N)                                                                                          \
+  size_t argc = N;                                                                                       \
+  napi_value argv[N];                                                                                    \
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != N) return boolean(env, false)
+
+/** bagsSegment(table, dim, splits, ids, rowStart, rowEnd, mode, out, outOffset): boolean */
+static napi_value js_bags_segment(napi_env env, napi_callback_info info) {
+  ARGS(9);
+  view_t table, splits, ids, out;
+  int32_t dim, row_start, row_end, mode, offset;
+  if (!typed_view(env, argv[0], napi_float32_array, false, &table) || !int_arg(env, argv[1], 1, &dim) ||
+      !typed_view(env, argv[2], napi_int32_array, false, &splits) ||
+      !typed_view(env, argv[3], napi_int32_array, false, &ids) || !int_arg(env, argv[4], 0, &row_start) ||
+      !int_arg(env, argv[5], 0, &row_end) || !int_arg(env, argv[6], 0, &mode) || mode > MODE_SQRTN ||
+      !typed_view(env, argv[7], napi_float32_array, false, &out) || !int_arg(env, argv[8], 0, &offset) ||
+      !bags_fit(&splits, &ids, row_start, row_end, table.length / dim) ||
+      !out_fits(&out, offset, row_end - row_start, dim))
+    return boolean(env, false);
+  bags_segment(table.data, dim, splits.data, ids.data, row_start, row_end, mode, (float *)out.data + offset);
+  return boolean(env, true);
+}
+
+/** bagsWeighted(table, dim, splits, ids, weights | null, rowStart, rowEnd, mode, out, outOffset) */
+static napi_value js_bags_weighted(napi_env env, napi_callback_info info) {
+  ARGS(10);
+  view_t table, splits, ids, weights, out;
+  int32_t dim, row_start, row_end, mode, offset;
+  if (!typed_view(env, argv[0], napi_float32_array, false, &table) || !int_arg(env, argv[1], 1, &dim) ||
+      !typed_view(env, argv[2], napi_int32_array, false, &splits) ||
+      !typed_view(env, argv[3], napi_int32_array, false, &ids) ||
+      !typed_view(env, argv[4], napi_float32_array, true, &weights) ||
+      !int_arg(env, argv[5], 0, &row_start) || !int_arg(env, argv[6], 0, &row_end) ||
+      !int_arg(env, argv[7], 0, &mode) || mode > MODE_SQRTN ||
+      !typed_view(env, argv[8], napi_float32_array, false, &out) || !int_arg(env, argv[9], 0, &offset) ||
+      !bags_fit(&splits, &ids, row_start, row_end, table.length / dim) ||
+      (weights.data != NULL && weights.length < ids.length) ||
+      !out_fits(&out, offset, row_end - row_start, dim))
+    return boolean(env, false);
+  bags_weighted(table.data, dim, splits.data, ids.data, weights.data, row_start, row_end, mode,
+                (float *)out.data + offset);
+  return boolean(env, true);
+}
+
+/** sequence(table, dim, splits, ids, positions | null, rowStart, rowEnd, length, out, outOffset) */
+static napi_value js_sequence(napi_env env, napi_callback_info info) {
+  ARGS(10);
+  view_t table, splits, ids, positions, out;
+  int32_t dim, row_start, row_end, length, offset;
+  if (!typed_view(env, argv[0], napi_float32_array, false, &table) || !int_arg(env, argv[1], 1, &dim) ||
+      !typed_view(env, argv[2], napi_int32_array, false, &splits) ||
+      !typed_view(env, argv[3], napi_int32_array, false, &ids) ||
+      !typed_view(env, argv[4], napi_int32_array, true, &positions) ||
+      !int_arg(env, argv[5], 0, &row_start) || !int_arg(env, argv[6], 0, &row_end) ||
+      !int_arg(env, argv[7], 0, &length) || !typed_view(env, argv[8], napi_float32_array, false, &out) ||
+      !int_arg(env, argv[9], 0, &offset) ||
+      !bags_fit(&splits, &ids, row_start, row_end, table.length / dim) ||
+      (positions.data != NULL && positions.length < ids.length) ||
+      !out_fits(&out, offset, row_end - row_start, (size_t)length * dim))
+    return boolean(env, false);
+  const int32_t *s = splits.data;
+  for (int32_t r = row_start; r < row_end; r++) {
+    if (positions.data == NULL && s[r + 1] - s[r] > length) return boolean(env, false);
+    if (positions.data != NULL)
+      for (int32_t j = s[r]; j < s[r + 1]; j++)
+        if ((uint32_t)((const int32_t *)positions.data)[j] >= (uint32_t)length) return boolean(env, false);
+  }
+  sequence(table.data, dim, splits.data, ids.data, positions.data, row_start, row_end, length,
+           (float *)out.data + offset);
+  return boolean(env, true);
+}
+
+/** gather(table, dim, ids, rowStart, rowEnd, out, outOffset): boolean */
+static napi_value js_gather(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  view_t table, ids, out;
+  int32_t dim, row_start, row_end, offset;
+  if (!typed_view(env, argv[0], napi_float32_array, false, &table) || !int_arg(env, argv[1], 1, &dim) ||
+      !typed_view(env, argv[2], napi_int32_array, false, &ids) || !int_arg(env, argv[3], 0, &row_start) ||
+      !int_arg(env, argv[4], 0, &row_end) || row_start > row_end || (size_t)row_end > ids.length ||
+      !typed_view(env, argv[5], napi_float32_array, false, &out) || !int_arg(env, argv[6], 0, &offset) ||
+      !out_fits(&out, offset, row_end - row_start, dim))
+    return boolean(env, false);
+  const size_t table_rows = table.length / dim;
+  for (int32_t i = row_start; i < row_end; i++)
+    if ((uint32_t)((const int32_t *)ids.data)[i] >= table_rows) return boolean(env, false);
+  gather(table.data, dim, ids.data, row_start, row_end, (float *)out.data + offset);
+  return boolean(env, true);
+}
+
+// Context-aware (no global state): loads in the main thread and in every worker thread.
+NAPI_MODULE_INIT() {
+  const napi_property_descriptor functions[] = {
+      {"bagsSegment", NULL, js_bags_segment, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bagsWeighted", NULL, js_bags_weighted, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sequence", NULL, js_sequence, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gather", NULL, js_gather, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok)
+    return NULL;
+  return exports;
+}

@@ -1,0 +1,129 @@
+import { createRequire } from "node:module";
+import { InvalidArgumentError } from "../errors.js";
+import type { KernelJob } from "./kernel-job.js";
+import { jobRows } from "./kernel-job.js";
+
+/**
+ * The optional native kernels (native/lookup_kernels.c, an N-API addon built at install time by
+ * scripts/build-native.mjs into build/Release/). They read tables, ids, splits, weights and positions in
+ * place and write straight into the output array, bit-identical to the reference kernels. Absent (build
+ * failed, unsupported platform): every call returns false and the WebAssembly / JS kernels run.
+ */
+interface NativeExports {
+  bagsSegment(
+    table: Float32Array,
+    dim: number,
+    splits: Int32Array,
+    ids: Int32Array,
+    rowStart: number,
+    rowEnd: number,
+    mode: number,
+    out: Float32Array,
+    outOffset: number,
+  ): boolean;
+  bagsWeighted(
+    table: Float32Array,
+    dim: number,
+    splits: Int32Array,
+    ids: Int32Array,
+    weights: Float32Array | null,
+    rowStart: number,
+    rowEnd: number,
+    mode: number,
+    out: Float32Array,
+    outOffset: number,
+  ): boolean;
+  sequence(
+    table: Float32Array,
+    dim: number,
+    splits: Int32Array,
+    ids: Int32Array,
+    positions: Int32Array | null,
+    rowStart: number,
+    rowEnd: number,
+    sequenceLength: number,
+    out: Float32Array,
+    outOffset: number,
+  ): boolean;
+  gather(
+    table: Float32Array,
+    dim: number,
+    ids: Int32Array,
+    rowStart: number,
+    rowEnd: number,
+    out: Float32Array,
+    outOffset: number,
+  ): boolean;
+}
+
+/** Which kernels run: `native` (default: the addon when built, else wasm), `wasm` or `js` (reference). */
+export type KernelChoice = "native" | "wasm" | "js";
+
+/** The environment variable that forces a kernel family (read once per thread; workers inherit it). */
+export const KERNELS_ENV = "TPU_EMBEDDING_KERNELS";
+
+let choice: KernelChoice | undefined;
+
+/** The kernel family `runJob` uses: `setKernelChoice`'s, else `TPU_EMBEDDING_KERNELS`, else `native`. */
+export function kernelChoice(): KernelChoice {
+  if (choice !== undefined) return choice;
+  const value = process.env[KERNELS_ENV];
+  if (value === undefined || value === "") return (choice = "native");
+  if (value !== "native" && value !== "wasm" && value !== "js")
+    throw new InvalidArgumentError(`${KERNELS_ENV} must be "native", "wasm" or "js", got "${value}".`);
+  return (choice = value);
+}
+
+/** For tests and benchmarks (this thread only): forces a kernel family; `undefined` re-reads the env. */
+export function setKernelChoice(value: KernelChoice | undefined): void {
+  choice = value;
+}
+
+let addon: NativeExports | null | undefined;
+
+function nativeAddon(): NativeExports | null {
+  if (addon !== undefined) return addon;
+  try {
+    // dist/src/kernels/ → the package root, where node-gyp puts build/Release/.
+    addon = createRequire(import.meta.url)("../../../build/Release/lookup_kernels.node") as NativeExports;
+  } catch {
+    addon = null;
+  }
+  return addon;
+}
+
+/** Whether the native addon was built and loads in this thread. */
+export function nativeKernelsAvailable(): boolean {
+  return nativeAddon() !== null;
+}
+
+const MODE = { sum: 0, mean: 1, sqrtn: 2 } as const;
+
+/**
+ * Runs rows `[rowStart, rowEnd)` of `job` with the native kernels, writing row `rowStart` at
+ * `out[outOffset]`; returns false (nothing written) when native kernels are not chosen, not built, or
+ * the addon's checks reject the inputs (ids outside the table, output too small), so the caller falls back.
+ */
+export function runNativeJob(
+  job: KernelJob,
+  table: Float32Array,
+  dim: number,
+  out: Float32Array,
+  outOffset: number,
+  rowStart = 0,
+  rowEnd = jobRows(job),
+): boolean {
+  if (kernelChoice() !== "native") return false;
+  const k = nativeAddon();
+  if (k === null) return false;
+  if (job.kind === "gather") return k.gather(table, dim, job.ids, rowStart, rowEnd, out, outOffset);
+  const { rowSplits, ids, weights, positions } = job.batch;
+  if (job.kind === "sequence") {
+    const length = job.sequenceLength;
+    return k.sequence(table, dim, rowSplits, ids, positions, rowStart, rowEnd, length, out, outOffset);
+  }
+  const mode = MODE[job.combiner];
+  if (job.order === "segment")
+    return k.bagsSegment(table, dim, rowSplits, ids, rowStart, rowEnd, mode, out, outOffset);
+  return k.bagsWeighted(table, dim, rowSplits, ids, weights, rowStart, rowEnd, mode, out, outOffset);
+}

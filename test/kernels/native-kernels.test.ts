@@ -1,0 +1,213 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { BagBatch } from "../../src/kernels/bag-batch.js";
+import type { KernelJob } from "../../src/kernels/kernel-job.js";
+import { jobRows, rowValues } from "../../src/kernels/kernel-job.js";
+import { runJob, runReference } from "../../src/kernels/run-job.js";
+import { allocateTables } from "../../src/kernels/table-memory.js";
+import {
+  kernelChoice,
+  nativeKernelsAvailable,
+  runNativeJob,
+  setKernelChoice,
+} from "../../src/kernels/native-kernels.js";
+import { InvalidArgumentError } from "../../src/errors.js";
+import type { Combiner } from "../../src/config/table-config.js";
+
+/**
+ * The native N-API kernels against the JS reference kernels (the oracle, TF's float32 order): every job
+ * kind, combiner, weighted and unweighted, dims 4..68 (multiples of 16 and not), random inputs, compared
+ * bit for bit (including -0). Skipped only when the addon was not built (see scripts/build-native.mjs).
+ */
+const skip = nativeKernelsAvailable()
+  ? false
+  : "native addon not built (build/Release/lookup_kernels.node missing; run `node scripts/build-native.mjs`)";
+
+let seed = 777;
+function rand(): number {
+  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+  return seed / 4294967296;
+}
+const int = (n: number) => Math.floor(rand() * n);
+
+function tableOf(rows: number, dim: number, arena: boolean): Float32Array {
+  const table = arena ? allocateTables([rows * dim])[0] : new Float32Array(rows * dim);
+  for (let i = 0; i < table.length; i++) {
+    const u = rand();
+    // Mixed magnitudes make float32 rounding order-sensitive; some -0 and exact zeros too.
+    table[i] = u < 0.02 ? -0 : u < 0.04 ? 0 : (rand() * 2 - 1) * 2 ** (int(24) - 12);
+  }
+  return table;
+}
+
+function bags(rows: number, maxLength: number, vocab: number, weighted: boolean, positions = 0): BagBatch {
+  const rowSplits = new Int32Array(rows + 1);
+  for (let r = 0; r < rows; r++) rowSplits[r + 1] = rowSplits[r] + int(maxLength + 1);
+  const n = rowSplits[rows];
+  const ids = new Int32Array(n).map(() => int(vocab));
+  const weights = weighted
+    ? new Float32Array(n).map(() => (rand() < 0.1 ? 0 : Math.fround(rand() * 3 - 1)))
+    : null;
+  const pos = positions > 0 ? new Int32Array(n).map(() => int(positions)) : null;
+  return { rowSplits, ids, weights, positions: pos };
+}
+
+const bits = (a: Float32Array) => new Uint32Array(a.slice().buffer);
+
+/** Runs rows [r0, r1) natively at offset 3 of a sentinel-filled output and compares with the reference. */
+function compare(
+  job: KernelJob,
+  table: Float32Array,
+  dim: number,
+  context: string,
+  r0 = 0,
+  r1 = jobRows(job),
+) {
+  const size = (r1 - r0) * rowValues(job, dim);
+  const whole = jobRows(job) * rowValues(job, dim);
+  const reference = new Float32Array(whole);
+  runReference(job, table, dim, reference, 0);
+  const expected = new Float32Array(size + 5).fill(7);
+  expected.set(reference.subarray(r0 * rowValues(job, dim), r1 * rowValues(job, dim)), 3);
+  const actual = new Float32Array(size + 5).fill(7);
+  assert.ok(runNativeJob(job, table, dim, actual, 3, r0, r1), `${context}: the native kernel ran`);
+  assert.deepEqual(bits(actual), bits(expected), context);
+}
+
+const DIMS = [4, 8, 12, 16, 20, 36, 48, 64, 68];
+const COMBINERS: Combiner[] = ["sum", "mean", "sqrtn"];
+
+test(
+  "native segment-order bags (sum, mean, sqrtn; bags of 0..40 ids) match the reference bit for bit",
+  { skip },
+  () => {
+    setKernelChoice("native");
+    for (const dim of DIMS) {
+      const table = tableOf(400, dim, dim % 8 === 0);
+      for (const combiner of COMBINERS) {
+        const batch = bags(50, 40, 400, false);
+        compare({ kind: "bags", order: "segment", combiner, batch }, table, dim, `${combiner} dim ${dim}`);
+        compare(
+          { kind: "bags", order: "segment", combiner, batch },
+          table,
+          dim,
+          `${combiner} rows 7..31`,
+          7,
+          31,
+        );
+      }
+    }
+  },
+);
+
+test("native weighted and ragged bags match the reference bit for bit, div_no_nan included", { skip }, () => {
+  setKernelChoice("native");
+  for (const dim of DIMS) {
+    const table = tableOf(300, dim, dim % 8 !== 0);
+    for (const combiner of COMBINERS) {
+      for (const weighted of [true, false]) {
+        const batch = bags(60, 25, 300, weighted);
+        const job: KernelJob = { kind: "bags", order: "weighted", combiner, batch };
+        compare(job, table, dim, `${combiner} weighted=${weighted} dim ${dim}`);
+        compare(job, table, dim, `${combiner} weighted=${weighted} rows 1..9`, 1, 9);
+      }
+      // Weights that cancel (mean divides by 0), all-zero weights (sqrtn by 0), an empty bag.
+      const zeros: BagBatch = {
+        rowSplits: Int32Array.of(0, 2, 5, 5, 6),
+        ids: Int32Array.of(3, 7, 1, 2, 3, 9),
+        weights: Float32Array.of(1.5, -1.5, 0, 0, 0, -2),
+        positions: null,
+      };
+      compare(
+        { kind: "bags", order: "weighted", combiner, batch: zeros },
+        table,
+        dim,
+        `${combiner} zero divisors`,
+      );
+    }
+  }
+});
+
+test(
+  "native sequences (in order, scattered and repeated positions) and dense gathers match the reference",
+  { skip },
+  () => {
+    setKernelChoice("native");
+    for (const dim of [4, 20, 64, 68]) {
+      const table = tableOf(200, dim, true);
+      const inOrder = bags(40, 6, 200, false);
+      compare({ kind: "sequence", sequenceLength: 6, batch: inOrder }, table, dim, `in order dim ${dim}`);
+      const scattered = bags(40, 9, 200, false, 5);
+      compare({ kind: "sequence", sequenceLength: 5, batch: scattered }, table, dim, `scattered dim ${dim}`);
+      compare(
+        { kind: "sequence", sequenceLength: 5, batch: scattered },
+        table,
+        dim,
+        "scattered rows 3..8",
+        3,
+        8,
+      );
+      const ids = new Int32Array(300).map(() => int(200));
+      compare({ kind: "gather", ids }, table, dim, `gather dim ${dim}`);
+      compare({ kind: "gather", ids }, table, dim, "gather rows 10..20", 10, 20);
+    }
+  },
+);
+
+test("native kernels refuse inputs they cannot run safely and write nothing", { skip }, () => {
+  setKernelChoice("native");
+  const dim = 16;
+  const table = tableOf(10, dim, false);
+  const out = new Float32Array(4 * dim).fill(7);
+  const splits = Int32Array.of(0, 2, 3);
+  const bad = (ids: Int32Array): KernelJob => ({
+    kind: "bags",
+    order: "segment",
+    combiner: "sum",
+    batch: { rowSplits: splits, ids, weights: null, positions: null },
+  });
+  assert.equal(runNativeJob(bad(Int32Array.of(1, 10, 2)), table, dim, out, 0), false, "id = rows");
+  assert.equal(runNativeJob(bad(Int32Array.of(1, -1, 2)), table, dim, out, 0), false, "negative id");
+  assert.equal(runNativeJob(bad(Int32Array.of(1, 2)), table, dim, out, 0), false, "splits past ids");
+  assert.equal(
+    runNativeJob(bad(Int32Array.of(1, 2, 3)), table, dim, out, 3 * dim),
+    false,
+    "output too small",
+  );
+  const longRow: KernelJob = {
+    kind: "sequence",
+    sequenceLength: 1,
+    batch: { rowSplits: splits, ids: Int32Array.of(1, 2, 3), weights: null, positions: null },
+  };
+  assert.equal(runNativeJob(longRow, table, dim, out, 0), false, "2 ids in a sequence of length 1");
+  assert.ok(out.every((v) => v === 7));
+  // Through runJob the fallback then gives the reference's result.
+  const job = bad(Int32Array.of(9, 0, 4));
+  const expected = new Float32Array(2 * dim);
+  runReference(job, table, dim, expected, 0);
+  const actual = new Float32Array(2 * dim);
+  runJob(job, table, dim, actual, 0);
+  assert.deepEqual(bits(actual), bits(expected));
+});
+
+test("TPU_EMBEDDING_KERNELS selects the kernels; a bad value is an InvalidArgumentError", () => {
+  const saved = process.env.TPU_EMBEDDING_KERNELS;
+  try {
+    for (const value of ["native", "wasm", "js"] as const) {
+      process.env.TPU_EMBEDDING_KERNELS = value;
+      setKernelChoice(undefined);
+      assert.equal(kernelChoice(), value);
+    }
+    const table = tableOf(10, 16, true);
+    const job: KernelJob = { kind: "gather", ids: Int32Array.of(3) };
+    assert.equal(runNativeJob(job, table, 16, new Float32Array(16), 0), false, "js: native does not run");
+    process.env.TPU_EMBEDDING_KERNELS = "gpu";
+    setKernelChoice(undefined);
+    assert.throws(() => kernelChoice(), InvalidArgumentError);
+    assert.throws(() => kernelChoice(), /TPU_EMBEDDING_KERNELS must be "native", "wasm" or "js", got "gpu"/);
+  } finally {
+    if (saved === undefined) delete process.env.TPU_EMBEDDING_KERNELS;
+    else process.env.TPU_EMBEDDING_KERNELS = saved;
+    setKernelChoice(undefined);
+  }
+});
