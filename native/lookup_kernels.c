@@ -19,15 +19,14 @@
 
 // 16 float32 lanes (one 64-byte cache line): AVX-512 with -march=native on this machine, two or four
 // narrower registers elsewhere. aligned(4): rows and outputs need only float alignment.
-typedef float v16f __attribute__((vector_size(64), aligned(4)));
+// Fully unrolled lane loops, so a chunk's accumulators live in registers (not on the stack).
+#define UNROLL _Pragma("GCC unroll 8")
 
-static inline v16f load16(const float *p) {
-  v16f v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
+typedef float v16f __attribute__((vector_size(64), aligned(4), may_alias));
 
-static inline void store16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
+static inline v16f load16(const float *p) { return *(const v16f *)p; }
+
+static inline void store16(float *p, v16f v) { *(v16f *)p = v; }
 
 static inline const float *row_at(const float *table, size_t dim, const int32_t *ids, int32_t j) {
   return table + (size_t)ids[j] * dim;
@@ -41,24 +40,24 @@ static inline const float *row_at(const float *table, size_t dim, const int32_t 
                           int32_t first, float scale, bool divide, float divisor, float *o, size_t c) {  \
     T a[K], g[K];                                                                                        \
     const float *p = row_at(table, dim, ids, start) + c;                                                 \
-    for (int k = 0; k < K; k++) g[k] = LOAD(p + 16 * k);                                                 \
+    UNROLL for (int k = 0; k < K; k++) g[k] = LOAD(p + 16 * k);                                                 \
     for (int32_t j = start + 1; j < start + first; j++) {                                                \
       p = row_at(table, dim, ids, j) + c;                                                                \
-      for (int k = 0; k < K; k++) g[k] = g[k] + LOAD(p + 16 * k);                                        \
+      UNROLL for (int k = 0; k < K; k++) g[k] = g[k] + LOAD(p + 16 * k);                                        \
     }                                                                                                    \
-    for (int k = 0; k < K; k++) a[k] = g[k] * scale;                                                     \
+    UNROLL for (int k = 0; k < K; k++) a[k] = g[k] * scale;                                                     \
     for (int32_t h = start + first; h < end; h += 8) {                                                   \
       p = row_at(table, dim, ids, h) + c;                                                                \
-      for (int k = 0; k < K; k++) g[k] = LOAD(p + 16 * k);                                               \
+      UNROLL for (int k = 0; k < K; k++) g[k] = LOAD(p + 16 * k);                                               \
       for (int32_t j = h + 1; j < h + 8; j++) {                                                          \
         p = row_at(table, dim, ids, j) + c;                                                              \
-        for (int k = 0; k < K; k++) g[k] = g[k] + LOAD(p + 16 * k);                                      \
+        UNROLL for (int k = 0; k < K; k++) g[k] = g[k] + LOAD(p + 16 * k);                                      \
       }                                                                                                  \
-      for (int k = 0; k < K; k++) a[k] = a[k] + g[k];                                                    \
+      UNROLL for (int k = 0; k < K; k++) a[k] = a[k] + g[k];                                                    \
     }                                                                                                    \
     if (divide)                                                                                          \
-      for (int k = 0; k < K; k++) a[k] = a[k] / divisor;                                                 \
-    for (int k = 0; k < K; k++) STORE(o + c + 16 * k, a[k]);                                             \
+      UNROLL for (int k = 0; k < K; k++) a[k] = a[k] / divisor;                                                 \
+    UNROLL for (int k = 0; k < K; k++) STORE(o + c + 16 * k, a[k]);                                             \
   }
 
 // Σ w·e from zero (Σ e when `weights` is NULL) over one bag, for the lanes [c, c + 16 * K), then
@@ -67,22 +66,22 @@ static inline const float *row_at(const float *table, size_t dim, const int32_t 
   static inline void NAME(const float *table, size_t dim, const int32_t *ids, const float *weights,      \
                           int32_t start, int32_t end, bool divide, float divisor, float *o, size_t c) {  \
     T a[K];                                                                                              \
-    for (int k = 0; k < K; k++) a[k] = (T){0};                                                           \
+    UNROLL for (int k = 0; k < K; k++) a[k] = (T){0};                                                           \
     if (weights == NULL) {                                                                               \
       for (int32_t j = start; j < end; j++) {                                                            \
         const float *p = row_at(table, dim, ids, j) + c;                                                 \
-        for (int k = 0; k < K; k++) a[k] = a[k] + LOAD(p + 16 * k);                                      \
+        UNROLL for (int k = 0; k < K; k++) a[k] = a[k] + LOAD(p + 16 * k);                                      \
       }                                                                                                  \
     } else {                                                                                             \
       for (int32_t j = start; j < end; j++) {                                                            \
         const float *p = row_at(table, dim, ids, j) + c;                                                 \
         const float w = weights[j];                                                                      \
-        for (int k = 0; k < K; k++) a[k] = a[k] + w * LOAD(p + 16 * k);                                  \
+        UNROLL for (int k = 0; k < K; k++) a[k] = a[k] + w * LOAD(p + 16 * k);                                  \
       }                                                                                                  \
     }                                                                                                    \
     if (divide)                                                                                          \
-      for (int k = 0; k < K; k++) a[k] = a[k] / divisor;                                                 \
-    for (int k = 0; k < K; k++) STORE(o + c + 16 * k, a[k]);                                             \
+      UNROLL for (int k = 0; k < K; k++) a[k] = a[k] / divisor;                                                 \
+    UNROLL for (int k = 0; k < K; k++) STORE(o + c + 16 * k, a[k]);                                             \
   }
 
 static inline float load1(const float *p) { return *p; }
