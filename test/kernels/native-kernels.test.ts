@@ -10,6 +10,7 @@ import {
   nativeKernelsAvailable,
   runNativeJob,
   setKernelChoice,
+  setNativeMinIds,
 } from "../../src/kernels/native-kernels.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 import type { Combiner } from "../../src/config/table-config.js";
@@ -22,6 +23,8 @@ import type { Combiner } from "../../src/config/table-config.js";
 const skip = nativeKernelsAvailable()
   ? false
   : "native addon not built (build/Release/lookup_kernels.node missing; run `node scripts/build-native.mjs`)";
+
+setNativeMinIds(0); // small jobs too: every job below must run natively
 
 let seed = 777;
 function rand(): number {
@@ -188,6 +191,21 @@ test("native kernels refuse inputs they cannot run safely and write nothing", { 
   const actual = new Float32Array(2 * dim);
   runJob(job, table, dim, actual, 0);
   assert.deepEqual(bits(actual), bits(expected));
+});
+
+test("small jobs in an arena go to the WebAssembly kernels, other small jobs stay native", { skip }, () => {
+  setKernelChoice("native");
+  const job: KernelJob = { kind: "gather", ids: Int32Array.of(1, 2, 3) };
+  const out = new Float32Array(3 * 16);
+  try {
+    setNativeMinIds(4);
+    assert.equal(runNativeJob(job, tableOf(10, 16, true), 16, out, 0), false, "3 ids < 4, arena table");
+    assert.equal(runNativeJob(job, tableOf(10, 16, false), 16, out, 0), true, "plain table: wasm cannot run");
+    setNativeMinIds(3);
+    assert.equal(runNativeJob(job, tableOf(10, 16, true), 16, out, 0), true, "3 ids ≥ 3");
+  } finally {
+    setNativeMinIds(0);
+  }
 });
 
 test("TPU_EMBEDDING_KERNELS selects the kernels; a bad value is an InvalidArgumentError", () => {
