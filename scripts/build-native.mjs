@@ -63,11 +63,9 @@ if (process.env.TPU_EMBEDDING_SKIP_NATIVE === "1") {
       timeout: 300_000,
     });
     if (result.status !== 0) {
-      const tail = String(result.stderr ?? "")
-        .trim()
-        .split("\n")
-        .slice(-3)
-        .join(" | ");
+      const lines = String(result.stderr ?? "").split("\n");
+      const cause = lines.find((l) => /error|not found|No such file/i.test(l) && !l.startsWith("gyp ERR!"));
+      const tail = (cause ?? lines.filter((l) => l.trim() !== "").slice(-1)[0] ?? "").trim();
       warn(result.error?.message ?? (tail || `node-gyp exited with ${result.status}`));
     }
   }
