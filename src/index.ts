@@ -134,3 +134,32 @@ export {
   type RowUpdater,
   type TableState,
 } from "./training/index.js";
+
+// Serving: TF Serving compatible REST server, binary format and client (docs/serving-api.md).
+export {
+  startServer,
+  DEFAULT_LIMITS,
+  DEFAULT_BATCHING,
+  type ServerLimits,
+  type BatchingOptions,
+  type ServerOptions,
+  type RunningServer,
+} from "./serving/http/server.js";
+export type {
+  ModelRegistry,
+  ServableModel,
+  ServableFeature,
+  ModelLease,
+  VersionStatus,
+  VersionStateName,
+  VersionSelector,
+  ModelEvent,
+} from "./serving/model-registry.js";
+export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./serving/log.js";
+export {
+  EmbeddingClient,
+  EmbeddingServerError,
+  type EmbeddingClientOptions,
+  type ModelVersionStatusJson,
+} from "./client/embedding-client.js";
+export { BINARY_CONTENT_TYPE } from "./serving/binary/binary-format.js";
