@@ -23,6 +23,7 @@ import {
   type ServableVersion,
 } from "./model-loader.js";
 import { scanModelRepository, type VersionSource } from "./model-repository.js";
+import { releaseMemory } from "./release-memory.js";
 import {
   DEFAULT_VERSION_POLICY,
   formatVersionPolicy,
@@ -290,7 +291,9 @@ export class ModelVersionManager {
           prepared.push(p);
         }
         if (prepared.length < missing.length) continue;
+        const unloading = this.retiringBytes(desired);
         await Promise.all(this.retireAllExcept(desired));
+        if (unloading > 0) await releaseMemory(unloading);
         for (const p of prepared) if (!(await this.restore(p, sources.get(p.version)!))) break;
       }
     }
@@ -415,6 +418,14 @@ export class ModelVersionManager {
     });
   }
 
+  private retiringBytes(keep: readonly number[]): number {
+    let bytes = 0;
+    for (const r of this.records.values()) {
+      if (r.loaded !== undefined && !keep.includes(r.version)) bytes += r.loaded.servable.tableBytes;
+    }
+    return bytes;
+  }
+
   /** Retires every loaded version not in `keep`; returns promises that settle when each is unloaded. */
   private retireAllExcept(keep: readonly number[]): Promise<void>[] {
     const waits: Promise<void>[] = [];
@@ -454,5 +465,8 @@ export class ModelVersionManager {
       tableBytes: loaded.servable.tableBytes,
     });
     loaded.markUnloaded();
+    // Resource-preserving reloads wait for this themselves before reading the next version.
+    if (this.context.transitionPolicy === "availability-preserving")
+      void releaseMemory(loaded.servable.tableBytes);
   }
 }
