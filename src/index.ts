@@ -135,6 +135,45 @@ export {
   type TableState,
 } from "./training/index.js";
 
+// Serving: the model registry contract, structured logs, and models served from directories on disk.
+export type {
+  ModelRegistry,
+  ServableModel,
+  ModelLease,
+  VersionStatus,
+  VersionStateName,
+  ServableFeature,
+  ModelEvent,
+  VersionSelector,
+} from "./serving/model-registry.js";
+export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./serving/log.js";
+export {
+  FileModelRegistry,
+  DEFAULT_POLL_INTERVAL_SECONDS,
+  type FileModelRegistryOptions,
+} from "./serving/model/file-model-registry.js";
+export type { ModelSourceOptions, TransitionPolicy } from "./serving/model/model-version-manager.js";
+export {
+  parseVersionPolicy,
+  parseVersionLabels,
+  selectVersions,
+  type VersionPolicy,
+} from "./serving/model/version-policy.js";
+export {
+  parseFeatureConfig,
+  readFeatureConfig,
+  type FeatureConfigSpec,
+  type TableSpec,
+  type FeatureSpec,
+  type FeatureSpecTree,
+} from "./serving/model/feature-config-json.js";
+export { loadVersion, type ServableVersion, type EmbeddingOptions } from "./serving/model/model-loader.js";
+export {
+  scanModelRepository,
+  FEATURE_CONFIG_FILENAME,
+  type VersionSource,
+  type RepositoryScan,
+} from "./serving/model/model-repository.js";
 // Serving: TF Serving compatible REST server, binary format and client (docs/serving-api.md).
 export {
   startServer,
@@ -145,17 +184,6 @@ export {
   type ServerOptions,
   type RunningServer,
 } from "./serving/http/server.js";
-export type {
-  ModelRegistry,
-  ServableModel,
-  ServableFeature,
-  ModelLease,
-  VersionStatus,
-  VersionStateName,
-  VersionSelector,
-  ModelEvent,
-} from "./serving/model-registry.js";
-export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./serving/log.js";
 export {
   EmbeddingClient,
   EmbeddingServerError,
