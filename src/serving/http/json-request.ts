@@ -160,7 +160,7 @@ function decodeRows(instances: unknown, features: ModelFeatures): PredictInputs 
         );
       }
       const keys = Object.keys(instance);
-      if (keys.length !== names.length || keys.some((k) => !(k in (instances[0] as object)))) {
+      if (keys.length !== names.length || keys.some((k) => !Object.hasOwn(instances[0] as object, k))) {
         throw new InvalidArgumentError(
           `instances[${i}] has inputs {${keys.sort().join(", ")}} but instances[0] has {${[...names].sort().join(", ")}}; ` +
             `every instance must have the same inputs.`,

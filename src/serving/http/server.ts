@@ -143,7 +143,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       clearTimeout(timer);
       if (countsInFlight && --inFlight === 0 && drained !== null) drained();
       const seconds = (performance.now() - start) / 1000;
-      metrics.observeRequest(model, api, res.statusCode, seconds);
+      // Only served model names become label values: a URL must not grow the metrics without bound.
+      const modelLabel = registry.modelNames().includes(model) ? model : "";
+      metrics.observeRequest(modelLabel, api, res.statusCode, seconds);
       const level = res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "info" : "debug";
       logger.log(level, "request", {
         method,

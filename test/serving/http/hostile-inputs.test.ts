@@ -84,6 +84,10 @@ describe("malformed and hostile inputs get 4xx answers and the server keeps serv
         '{"instances": [{"watched": [1]}, {"friends": [1]}]}',
         /instances\[1\] has inputs \{friends\} but instances\[0\] has \{watched\}/,
       ],
+      [
+        '{"instances": [{"watched": [1]}, {"constructor": [1]}]}',
+        /instances\[1\] has inputs \{constructor\}/,
+      ],
       ['{"instances": [{"watched": [1]}, 5]}', /instances\[1\] is 5; every instance must be an object/],
       ['{"instances": [[1]]}', /Each instance must be an object keyed by feature name/],
       ['{"instances": {"watched": [1]}}', /'instances' must be a list/],
