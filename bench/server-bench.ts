@@ -5,7 +5,8 @@
  * The server runs in a child process (this file with `--serve`) so the load generator (autocannon) does
  * not share its event loop. The model has the standard workload's 26 features (dim 64, mean combiner,
  * Zipf bags of 1..20 ids) with every table capped at `--rows-cap` rows (default 10000, ~43 MB) so the
- * benchmark measures the server, not memory size. Also printed: the direct in-process lookup of the same
+ * benchmark measures the server, not memory size; `--threads` sets the embedding's lookup threads (worker
+ * threads running `embeddingLookupAsync`). Also printed: the direct in-process lookup of the same
  * batches (the floor under the server's latency) and JSON.parse vs lossless-json on a batch-64 body.
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -31,6 +32,7 @@ import { arg, bagLength, DIM, hashInitializer, STANDARD_ROWS, zipfSampler } from
 const ROWS_CAP = Number(arg("rows-cap", "10000"));
 const DURATION_S = Number(arg("duration", "5"));
 const CONNECTIONS = Number(arg("connections", "8"));
+const THREADS = Number(arg("threads", "1"));
 const BODIES = 32;
 const MODEL = "bench";
 
@@ -50,7 +52,7 @@ function buildModel(): ServableModel {
     });
     featureConfig[featureName(f)] = new FeatureConfig({ table });
   });
-  const embedding = new TPUEmbeddingForServing({ featureConfig, optimizer: null });
+  const embedding = new TPUEmbeddingForServing({ featureConfig, optimizer: null, threads: THREADS });
   embedding.build();
   const features = embedding.tables.map((t, f) => ({
     name: featureName(f),
@@ -179,6 +181,7 @@ async function load(url: string, transport: "json" | "binary", batch: number): P
     response_mb_per_s: round(result.throughput.average / 1e6),
     failed,
     rows_cap: ROWS_CAP,
+    lookup_threads: THREADS,
   };
 }
 
