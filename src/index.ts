@@ -174,3 +174,20 @@ export {
   type VersionSource,
   type RepositoryScan,
 } from "./serving/model/model-repository.js";
+// Serving: TF Serving compatible REST server, binary format and client (docs/serving-api.md).
+export {
+  startServer,
+  DEFAULT_LIMITS,
+  DEFAULT_BATCHING,
+  type ServerLimits,
+  type BatchingOptions,
+  type ServerOptions,
+  type RunningServer,
+} from "./serving/http/server.js";
+export {
+  EmbeddingClient,
+  EmbeddingServerError,
+  type EmbeddingClientOptions,
+  type ModelVersionStatusJson,
+} from "./client/embedding-client.js";
+export { BINARY_CONTENT_TYPE } from "./serving/binary/binary-format.js";

@@ -1,14 +1,9 @@
-import {
-  gatherRows,
-  reduceBagsSegmentOrder,
-  reduceBagsWeighted,
-  scatterSequence,
-} from "../kernels/reduce.js";
+import { runJob } from "../kernels/run-job.js";
 import type { LookupPlan } from "./lookup-plan.js";
 
 /**
  * Runs a plan against a table into caller-owned memory (`out` from `outOffset`, `planOutputSize(plan)`
- * values). The one place where the embedding layer calls kernels, so faster ones can be swapped in here.
+ * values). Kernel choice lives in `runJob` (src/kernels), which the worker pool uses too.
  */
 export function executePlan(
   plan: LookupPlan,
@@ -17,17 +12,5 @@ export function executePlan(
   out: Float32Array,
   outOffset = 0,
 ): void {
-  switch (plan.kind) {
-    case "gather":
-      gatherRows(table, dim, plan.ids, out, outOffset);
-      return;
-    case "bags":
-      if (plan.order === "segment")
-        reduceBagsSegmentOrder(table, dim, plan.batch, plan.combiner, out, outOffset);
-      else reduceBagsWeighted(table, dim, plan.batch, plan.combiner, out, outOffset);
-      return;
-    case "sequence":
-      scatterSequence(table, dim, plan.batch, plan.sequenceLength, out, outOffset);
-      return;
-  }
+  runJob(plan, table, dim, out, outOffset);
 }

@@ -36,20 +36,30 @@ export interface PlannedFeature {
   readonly plan: LookupPlan;
 }
 
+/** Every feature of a lookup, planned and validated but not yet executed. */
+export interface PlannedLookup {
+  readonly features: PlannedFeature[];
+  /** The table memory each feature reads, in `features` order. */
+  readonly tables: Float32Array[];
+  /** Puts one value per feature (in `features` order) back into the inputs' structure. */
+  readonly pack: <R>(values: readonly R[]) => unknown;
+}
+
 /**
- * The lookup behind `servingEmbeddingLookup`, also returning each feature's plan and a `pack` that puts
- * one value per feature (in `features` order) back into the inputs' structure.
+ * Validates the inputs and plans every feature (all errors are thrown here, before any kernel runs), so
+ * the kernels can then run on this thread or on workers.
  */
-export function lookupWithPlans(
+export function planLookups(
   inputs: unknown,
   weights: unknown,
   tables: ReadonlyMap<TableConfig, TableValues>,
   featureConfig: FeatureStructure,
-): { result: unknown; features: PlannedFeature[]; pack: <R>(values: readonly R[]) => unknown } {
+): PlannedLookup {
   flattenFeatures(featureConfig); // validates the feature structure itself
   const { leaves, pack } = matchInputs(featureConfig, inputs, weights ?? null);
   const features: PlannedFeature[] = [];
-  const results = leaves.map(({ path, feature, input, weight }) => {
+  const memories: Float32Array[] = [];
+  for (const { path, feature, input, weight } of leaves) {
     const table = feature.table;
     const values = tables.get(table);
     if (values === undefined) {
@@ -62,11 +72,32 @@ export function lookupWithPlans(
           `${memory instanceof Float32Array ? memory.length : typeof memory}.`,
       );
     }
-    const plan = planLookup(path, feature, input, weight);
-    features.push({ path, feature, plan });
+    features.push({ path, feature, plan: planLookup(path, feature, input, weight) });
+    memories.push(memory);
+  }
+  return { features, tables: memories, pack };
+}
+
+/** Wraps per-feature outputs (in `features` order) as tensors in the inputs' structure. */
+export function packOutputs(planned: PlannedLookup, outputs: readonly Float32Array[]): unknown {
+  return planned.pack(planned.features.map((f, i) => new DenseTensor(outputs[i], f.plan.outputShape)));
+}
+
+/**
+ * The lookup behind `servingEmbeddingLookup`, also returning each feature's plan and a `pack` that puts
+ * one value per feature (in `features` order) back into the inputs' structure.
+ */
+export function lookupWithPlans(
+  inputs: unknown,
+  weights: unknown,
+  tables: ReadonlyMap<TableConfig, TableValues>,
+  featureConfig: FeatureStructure,
+): { result: unknown; features: PlannedFeature[]; pack: <R>(values: readonly R[]) => unknown } {
+  const planned = planLookups(inputs, weights, tables, featureConfig);
+  const outputs = planned.features.map(({ feature, plan }, i) => {
     const out = new Float32Array(planOutputSize(plan));
-    executePlan(plan, memory, table.dim, out);
-    return new DenseTensor(out, plan.outputShape);
+    executePlan(plan, planned.tables[i], feature.table.dim, out);
+    return out;
   });
-  return { result: pack(results), features, pack };
+  return { result: packOutputs(planned, outputs), features: planned.features, pack: planned.pack };
 }

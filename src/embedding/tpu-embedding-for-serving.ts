@@ -2,7 +2,7 @@ import type { Trackable, TrackableVariableSpec } from "../checkpoint/trackable.j
 import { isDefaultTableInitializer, runInitializer, truncatedNormal } from "../config/initializers.js";
 import { Optimizer, type SlotSpec } from "../config/optimizers.js";
 import type { TableConfig } from "../config/table-config.js";
-import { InvalidArgumentError, NotFoundError } from "../errors.js";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors.js";
 import { DenseTensor } from "../tensor/dense-tensor.js";
 import { describeValue } from "../config/validate.js";
 import {
@@ -11,7 +11,15 @@ import {
   type InputStructure,
   type LookupResult,
 } from "./feature-structure.js";
-import { lookupWithPlans, type PlannedFeature } from "./serving-embedding-lookup.js";
+import {
+  packOutputs,
+  planLookups,
+  type PlannedFeature,
+  type PlannedLookup,
+} from "./serving-embedding-lookup.js";
+import { lookupPool, type PoolWork } from "../kernels/lookup-pool.js";
+import { planOutputSize } from "./lookup-plan.js";
+import { executePlan } from "./execute.js";
 import { applyGradients, type ApplyGradientsResult } from "../training/apply-gradients.js";
 
 /** What the last lookup computed: one plan per looked-up feature and how to pack per-feature values. */
@@ -27,6 +35,11 @@ export interface TPUEmbeddingForServingOptions {
   optimizer?: Optimizer | null;
   /** Seeds the default initializers (table `i` gets a seed derived from this), for reproducible tables. */
   seed?: number;
+  /**
+   * Lookup threads (integer >= 1, default 1). `embeddingLookup` splits large batches between the calling
+   * thread and `threads - 1` workers; `embeddingLookupAsync` runs kernels on up to `threads` workers.
+   */
+  threads?: number;
 }
 
 /** One variable of the embedding: a table (`slot === null`) or one of its optimizer slots. */
@@ -51,6 +64,11 @@ export class TPUEmbeddingForServing implements Trackable {
   private variablesByName: Map<string, EmbeddingVariable> | null = null;
   private tableViews: Map<TableConfig, DenseTensor<Float32Array>> | null = null;
   private lastLookup: LastLookup | null = null;
+  /** Lookup threads (the `threads` option). */
+  readonly threads: number;
+  /** This embedding's table set in the worker pool; `null` until the first pooled lookup. */
+  private poolSet: number | null = null;
+  private disposed = false;
 
   constructor(options: TPUEmbeddingForServingOptions) {
     if (options === null || typeof options !== "object" || !("featureConfig" in options)) {
@@ -86,9 +104,16 @@ export class TPUEmbeddingForServing implements Trackable {
         `TPUEmbeddingForServing: seed must be an integer, got ${describeValue(options.seed)}.`,
       );
     }
+    const threads = options.threads ?? 1;
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new InvalidArgumentError(
+        `TPUEmbeddingForServing: threads must be an integer >= 1, got ${describeValue(options.threads)}.`,
+      );
+    }
     this.featureConfig = options.featureConfig;
     this.tables = Object.freeze(tables);
     this.seed = options.seed;
+    this.threads = threads;
   }
 
   get built(): boolean {
@@ -122,13 +147,48 @@ export class TPUEmbeddingForServing implements Trackable {
     return found;
   }
 
-  /** Looks up `features` (any subset of the configured structure) with optional `weights` of the same structure. */
+  /**
+   * Looks up `features` (any subset of the configured structure) with optional `weights` of the same
+   * structure. With `threads > 1`, large batches are split between this thread and worker threads (this
+   * thread blocks until they finish); small ones (a single request) stay on this thread.
+   */
   embeddingLookup<I extends InputStructure>(features: I, weights?: unknown): LookupResult<I> {
-    this.build();
-    // The internal map, not the `embeddingTables` copy: no per-lookup allocation.
-    const lookup = lookupWithPlans(features, weights ?? null, this.tableViews!, this.featureConfig);
-    this.lastLookup = { features: lookup.features, pack: lookup.pack, inputs: features };
-    return lookup.result as LookupResult<I>;
+    const planned = this.plan(features, weights);
+    const outputs =
+      this.threads === 1
+        ? this.runHere(planned)
+        : lookupPool().runSync(this.pooledTables(), this.works(planned), this.threads);
+    return packOutputs(planned, outputs) as LookupResult<I>;
+  }
+
+  /**
+   * `embeddingLookup` with the kernels on worker threads (up to `threads` of them), so the event loop
+   * stays free. Inputs are validated and planned on the calling thread: bad input rejects with the same
+   * errors. Like the synchronous call it sets `lastLookupPlans` when it starts (so the latest *started*
+   * lookup is the one `applyGradients` back-propagates through). Safe to call concurrently.
+   */
+  async embeddingLookupAsync<I extends InputStructure>(
+    features: I,
+    weights?: unknown,
+  ): Promise<LookupResult<I>> {
+    const planned = this.plan(features, weights);
+    const outputs = await lookupPool().runAsync(this.pooledTables(), this.works(planned), this.threads);
+    return packOutputs(planned, outputs) as LookupResult<I>;
+  }
+
+  /**
+   * Releases this embedding's table memory from the worker threads (idempotent), so it can be garbage
+   * collected once the embedding itself is unreachable. Lookups afterwards throw FailedPreconditionError.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.poolSet !== null) lookupPool().release(this.poolSet);
+    this.poolSet = null;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
   }
 
   /**
@@ -189,6 +249,40 @@ export class TPUEmbeddingForServing implements Trackable {
 
   // ----------------------------------------------------------------------------------------------------
 
+  private plan(features: unknown, weights: unknown): PlannedLookup {
+    if (this.disposed) {
+      throw new FailedPreconditionError("TPUEmbeddingForServing: lookup after dispose().");
+    }
+    this.build();
+    // The internal map, not the `embeddingTables` copy: no per-lookup allocation.
+    const planned = planLookups(features, weights ?? null, this.tableViews!, this.featureConfig);
+    this.lastLookup = { features: planned.features, pack: planned.pack, inputs: features };
+    return planned;
+  }
+
+  private runHere(planned: PlannedLookup): Float32Array[] {
+    return planned.features.map(({ feature, plan }, i) => {
+      const out = new Float32Array(planOutputSize(plan));
+      executePlan(plan, planned.tables[i], feature.table.dim, out);
+      return out;
+    });
+  }
+
+  /** The pool's table set for this embedding, registered on first use. */
+  private pooledTables(): number {
+    this.poolSet ??= lookupPool().register(this.tables.map((t) => this.tableViews!.get(t)!.data));
+    return this.poolSet;
+  }
+
+  private works(planned: PlannedLookup): PoolWork[] {
+    return planned.features.map(({ feature, plan }) => ({
+      job: plan,
+      table: this.tables.indexOf(feature.table),
+      dim: feature.table.dim,
+      size: planOutputSize(plan),
+    }));
+  }
+
   private specs(): { name: string; table: TableConfig; slot: SlotSpec | null }[] {
     const out: { name: string; table: TableConfig; slot: SlotSpec | null }[] = [];
     for (const table of this.tables) {
@@ -208,6 +302,12 @@ export class TPUEmbeddingForServing implements Trackable {
       const shape = [table.vocabularySize, table.dim] as const;
       const name = table.name!;
       let parameters = provided.get(name);
+      if (parameters !== undefined && !(parameters.buffer instanceof SharedArrayBuffer)) {
+        // Adopted memory must be shareable with the lookup workers: copy it once into shared memory.
+        const copy = allocateTable(shape);
+        copy.set(parameters);
+        parameters = copy;
+      }
       if (parameters === undefined) {
         parameters = allocateTable(shape);
         const initializer =
