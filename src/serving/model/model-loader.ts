@@ -3,6 +3,7 @@
  * steps so a caller can check a version (config, index, shapes: cheap) before it frees memory for it,
  * then read the tables (restored before `build()`, so every table is read straight into its final memory).
  */
+import { stat } from "node:fs/promises";
 import { BundleReader } from "../../checkpoint/bundle/bundle-reader.js";
 import { dtypeNameOfEnum } from "../../checkpoint/bundle/dtypes.js";
 import { Checkpoint } from "../../checkpoint/checkpoint.js";
@@ -19,7 +20,7 @@ import {
   TPUEmbeddingForServing,
   type TPUEmbeddingForServingOptions,
 } from "../../embedding/tpu-embedding-for-serving.js";
-import { InvalidArgumentError, NotFoundError, TpuEmbeddingError } from "../../errors.js";
+import { DataLossError, InvalidArgumentError, NotFoundError, TpuEmbeddingError } from "../../errors.js";
 import type { ServableFeature, ServableModel } from "../model-registry.js";
 import type { FeatureConfigSpec, FeatureSpec, FeatureSpecTree } from "./feature-config-json.js";
 
@@ -105,9 +106,29 @@ export async function tableShapesFromCheckpoint(
       }
       shapes.set(table.name, { vocabularySize: rows, dim });
     }
+    await checkDeclaredBytes(reader, shapes);
     return shapes;
   } finally {
     await reader.close();
+  }
+}
+
+/**
+ * Checkpoint headers are untrusted: before allocating the tables, the shapes the index declares must fit
+ * in the data files that exist (a few-KB index claiming a terabyte table fails here, not in the allocator).
+ */
+export async function checkDeclaredBytes(
+  reader: Pick<BundleReader, "prefix" | "dataFiles">,
+  shapes: ReadonlyMap<string, TableShape>,
+): Promise<void> {
+  let declared = 0;
+  for (const s of shapes.values()) declared += s.vocabularySize * s.dim * 4;
+  let stored = 0;
+  for (const file of reader.dataFiles()) stored += (await stat(file)).size;
+  if (declared > stored) {
+    throw new DataLossError(
+      `Checkpoint "${reader.prefix}" declares ${declared} bytes of tables, but its data files hold only ${stored} bytes.`,
+    );
   }
 }
 

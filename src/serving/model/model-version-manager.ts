@@ -298,6 +298,9 @@ export class ModelVersionManager {
       }
     }
     forgetRemoved();
+    // Versions checked out in a round that then changed course (resource-preserving) were never read.
+    for (const [v, r] of this.records)
+      if (r.state === "LOADING" && r.loaded === undefined) this.records.delete(v);
     for (const [label, version] of this.labelMap) {
       if (this.serving(version) === undefined) {
         log.log("warn", "model-label-unavailable", { model: this.name, label, version });

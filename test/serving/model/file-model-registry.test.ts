@@ -215,6 +215,33 @@ test("resource-preserving keeps the old version when the new one's config or sha
   }
 });
 
+test("resource-preserving: when the new version's data turn out corrupt, the old version is loaded again", async () => {
+  const base = tempDir();
+  await writeVersion(base, 1);
+  const { registry, events } = await openRegistry(base, { transitionPolicy: "resource-preserving" });
+  try {
+    corruptDataFile(await writeVersion(base, 2));
+    await registry.poll();
+    assert.deepEqual(events.slice(2), [
+      "load-start 2",
+      "unloaded 1",
+      "load-failed 2",
+      "load-start 1",
+      "load-done 1",
+    ]);
+    assert.deepEqual(
+      registry.status("m").map((s) => [s.version, s.state, s.errorCode]),
+      [
+        [2, "END", "DATA_LOSS"],
+        [1, "AVAILABLE", "OK"],
+      ],
+    );
+    checkWhole(registry);
+  } finally {
+    await registry.close();
+  }
+});
+
 test("failed versions are reported, never served, and retried only when their files change", async () => {
   const base = tempDir();
   await writeVersion(base, 1);

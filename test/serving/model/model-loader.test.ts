@@ -2,9 +2,17 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DenseTensor, InvalidArgumentError, NotFoundError, RaggedTensor } from "../../../src/index.js";
+import { writeFileSync } from "node:fs";
+import {
+  DataLossError,
+  DenseTensor,
+  InvalidArgumentError,
+  NotFoundError,
+  RaggedTensor,
+} from "../../../src/index.js";
+import { tempDir } from "./helpers.js";
 import { parseFeatureConfig } from "../../../src/serving/model/feature-config-json.js";
-import { loadVersion, prepareVersion } from "../../../src/serving/model/model-loader.js";
+import { checkDeclaredBytes, loadVersion, prepareVersion } from "../../../src/serving/model/model-loader.js";
 
 const SLICED = join(
   fileURLToPath(new URL("../../../../", import.meta.url)),
@@ -82,5 +90,26 @@ test("sizes in the config must match the checkpoint; missing tables are named", 
   await assert.rejects(
     prepareVersion({ model: "m", version: 1, prefix: SLICED, config: otherObject }),
     (e: unknown) => e instanceof NotFoundError && e.message.includes("model/user"),
+  );
+});
+
+test("an index that declares more table bytes than the data files hold fails before allocating", async () => {
+  const dir = tempDir();
+  const shard = join(dir, "ckpt-1.data-00000-of-00001");
+  writeFileSync(shard, new Uint8Array(1000));
+  const reader = { prefix: join(dir, "ckpt-1"), dataFiles: () => [shard] };
+  // A few-KB index claiming a 2^31 x 1024 table (8 TiB).
+  await assert.rejects(
+    checkDeclaredBytes(reader, new Map([["huge", { vocabularySize: 2 ** 31 - 1, dim: 1024 }]])),
+    (e: unknown) =>
+      e instanceof DataLossError &&
+      e.message.includes(
+        `declares ${(2 ** 31 - 1) * 1024 * 4} bytes of tables, but its data files hold only 1000 bytes`,
+      ),
+  );
+  await checkDeclaredBytes(reader, new Map([["fits", { vocabularySize: 25, dim: 10 }]]));
+  await assert.rejects(
+    checkDeclaredBytes(reader, new Map([["over", { vocabularySize: 25, dim: 11 }]])),
+    DataLossError,
   );
 });
