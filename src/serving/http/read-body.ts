@@ -30,8 +30,14 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8A
       chunks.push(chunk);
     };
     req.on("data", onData);
+    // A client that hangs up mid-body ("aborted"): TF Serving's CANCELLED (499), not a server error.
+    const cancelled = () =>
+      new HttpError(499, "CANCELLED", "The client closed the connection before sending the whole body.");
     req.once("error", (e) => {
-      if (!failed) reject(e);
+      if (!failed) reject(req.complete ? e : cancelled());
+    });
+    req.once("close", () => {
+      if (!req.complete) reject(cancelled());
     });
     req.once("end", () => {
       if (failed) return;

@@ -113,3 +113,25 @@ test("invalid limits are rejected at start", async () => {
     /maxBatchExamples must be an integer >= 1/,
   );
 });
+
+test(
+  "a client that hangs up mid-body frees its slot at once (499 in the metrics), not at the deadline",
+  { timeout: 20_000 },
+  async () => {
+    const { server, url } = await setup({ maxConcurrentRequests: 1, requestTimeoutMs: 600_000 });
+    try {
+      const held = halfSent(url);
+      held.reply.catch(() => {}); // the socket is destroyed: no reply
+      await untilSaturated(url);
+      held.req.destroy();
+      for (;;) {
+        const metrics = (await call(`${server.url}/monitoring/prometheus/metrics`)).text;
+        if (/tpu_embedding_requests_total\{model="emb",api="predict",status="499"\} 1/.test(metrics)) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal((await postJson(url, BODY)).status, 200);
+    } finally {
+      await server.close();
+    }
+  },
+);
