@@ -1,134 +1,196 @@
 /**
- * First lookup benchmark through the public API (`TPUEmbeddingForServing.embeddingLookup`) on the shape
- * of the standard workload (../shared/bench/workload.json): 26 features with one dim-64 table each,
- * bags of 1..20 ids (mean 8.1), Zipf(1.05) ids with hot rows scattered, batches 1, 64, 1024; variants
- * sum, mean, weighted sum and sequence (length 20). Tables are scaled by --scale (default 0.1 of the
- * 2.1 GiB) so it runs anywhere in about a minute. Prints one JSON line per configuration, in the shared
- * harness's schema (impl, variant, batch, threads, ids_per_s {min, median, max}, p50_ms, p99_ms, ...).
+ * The standard lookup benchmark (../shared/bench) through the public API: 26 tables (2.1 GiB, hashrow-v1
+ * values), the shared pool's ids (read from `data/` or regenerated and checked against
+ * gen/checksums.json), RaggedTensor inputs per feature, `TPUEmbeddingForServing.embeddingLookup` per
+ * batch, timed with the shared protocol (js/common.mjs `benchConfig`, reused as is) and printed in its
+ * JSON-lines schema, so it runs beside the peers:
  *
- *   npm run bench -- --scale 1 --batches 64,1024 --variants sum-zipf
+ *   EXTRA_BENCH="node /path/to/dist/bench/lookup-bench.js" bash /tmp/peer-bench/run_peers.sh --only "c torch"
+ *   npm run bench -- --variants sum-zipf --batches 1024 --threads 1,2 [--repeat-ms 50] [--kernels js]
+ *
+ * `threads` is an embedding option, so every (variant, threads) runs in its own child process that
+ * builds the tables once (peak RSS stays one set of tables, like each peer process).
  */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   FeatureConfig,
   RaggedTensor,
   TableConfig,
   TPUEmbeddingForServing,
-  type Combiner,
+  type DenseTensor,
 } from "../src/index.js";
-import { arg, bagLength, DIM, hashInitializer, STANDARD_ROWS, u32, zipfSampler } from "./workload.js";
+import { disableWasmKernels, setTouchAhead, wasmKernelsAvailable } from "../src/kernels/wasm-kernels.js";
+import {
+  fillTable,
+  loadInputs,
+  loadWorkload,
+  type FeatureInputs,
+  type Workload,
+} from "./standard-workload.js";
 
-const VARIANTS: { name: string; combiner: Combiner; weighted: boolean; sequence: number }[] = [
-  { name: "sum-zipf", combiner: "sum", weighted: false, sequence: 0 },
-  { name: "mean-zipf", combiner: "mean", weighted: false, sequence: 0 },
-  { name: "wsum-zipf", combiner: "sum", weighted: true, sequence: 0 },
-  { name: "seq-zipf", combiner: "sum", weighted: false, sequence: 20 },
-];
-
-const scale = Number(arg("scale", "0.1"));
-const batches = arg("batches", "1,64,1024").split(",").map(Number);
-const wanted = arg("variants", VARIANTS.map((v) => v.name).join(",")).split(",");
-const poolExamples = 4096;
-
-const rows = STANDARD_ROWS.map((r) => Math.max(1000, Math.round(r * scale)));
-// One pool of examples per feature: row splits, ids and weights.
-const pools = rows.map((n, f) => {
-  const sample = zipfSampler(n, f);
-  const splits = new Int32Array(poolExamples + 1);
-  for (let e = 0; e < poolExamples; e++) splits[e + 1] = splits[e] + bagLength();
-  const ids = new Int32Array(splits[poolExamples]);
-  for (let i = 0; i < ids.length; i++) ids[i] = sample();
-  const weights = new Float32Array(ids.length);
-  for (let i = 0; i < ids.length; i++) weights[i] = (1 + (u32() >>> 9)) * 2 ** -23;
-  return { splits, ids, weights };
-});
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : undefined;
 }
 
-for (const variant of VARIANTS.filter((v) => wanted.includes(v.name))) {
-  const tables = rows.map(
-    (n, t) =>
-      new TableConfig({
-        vocabularySize: n,
-        dim: DIM,
-        combiner: variant.combiner,
-        name: `t${t}`,
-        initializer: hashInitializer(t),
-      }),
-  );
-  const featureConfig: Record<string, FeatureConfig> = {};
-  tables.forEach(
-    (table, f) =>
-      (featureConfig[`f${f}`] = new FeatureConfig({ table, maxSequenceLength: variant.sequence })),
-  );
-  const embedding = new TPUEmbeddingForServing({ featureConfig, optimizer: null });
-  embedding.build();
+/** The shared bench folder: the working directory when run by run_peers.sh, else ../shared/bench. */
+function benchDir(): string {
+  const given = option("bench-dir");
+  if (given !== undefined) return path.resolve(given);
+  if (existsSync(path.join(process.cwd(), "workload.json"))) return process.cwd();
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+  return path.resolve(repo, "..", "shared", "bench");
+}
 
-  for (const batch of batches) {
-    // Prepare every batch's inputs before timing, as the harness protocol asks.
-    const prepared: {
-      inputs: Record<string, RaggedTensor>;
-      weights: Record<string, RaggedTensor> | undefined;
-      ids: number;
-    }[] = [];
-    for (let k = 0; k < Math.min(64, poolExamples / batch); k++) {
-      const inputs: Record<string, RaggedTensor> = {};
-      const weights: Record<string, RaggedTensor> = {};
-      let ids = 0;
-      pools.forEach((pool, f) => {
-        const start = pool.splits[k * batch];
-        const end = pool.splits[(k + 1) * batch];
-        const splits = pool.splits.slice(k * batch, (k + 1) * batch + 1).map((s) => s - start);
-        inputs[`f${f}`] = RaggedTensor.fromRowSplits(pool.ids.subarray(start, end), splits);
-        weights[`f${f}`] = RaggedTensor.fromRowSplits(pool.weights.subarray(start, end), splits);
-        ids += variant.sequence > 0 ? Math.min(end - start, batch * variant.sequence) : end - start;
-      });
-      prepared.push({ inputs, weights: variant.weighted ? weights : undefined, ids });
+const dir = benchDir();
+const wl = loadWorkload(dir);
+const list = (name: string, all: readonly (string | number)[]): string[] =>
+  (option(name) ?? all.join(",")).split(",");
+const variants = list(
+  "variants",
+  wl.variants.map((v) => v.name),
+);
+const batches = list("batches", wl.batch_sizes).map(Number);
+const threadCounts = list("threads", wl.threads).map(Number);
+
+if (!process.argv.includes("--child")) {
+  // One child per (variant, threads); their JSON lines go to our stdout.
+  const script = fileURLToPath(import.meta.url);
+  const passThrough = process.argv.slice(2).filter((a, i, all) => {
+    const flag = (n: string) => a === `--${n}` || all[i - 1] === `--${n}`;
+    return !flag("variants") && !flag("threads") && !flag("bench-dir");
+  });
+  for (const variant of variants) {
+    for (const threads of threadCounts) {
+      const child = spawnSync(
+        process.execPath,
+        [
+          script,
+          "--child",
+          "--bench-dir",
+          dir,
+          "--variants",
+          variant,
+          "--threads",
+          String(threads),
+          ...passThrough,
+        ],
+        { stdio: ["ignore", "inherit", "inherit"] },
+      );
+      if (child.status !== 0) process.exitCode = 1;
     }
-    let k = 0;
-    const run = (): number => {
-      const p = prepared[k];
-      k = (k + 1) % prepared.length;
-      embedding.embeddingLookup(p.inputs, p.weights);
-      return p.ids;
-    };
-    const warmEnd = performance.now() + 100;
-    while (performance.now() < warmEnd) run();
-    const rates: number[] = [];
-    const latencies: number[] = [];
-    for (let repeat = 0; repeat < 5; repeat++) {
-      const start = performance.now();
-      let ids = 0;
-      let calls = 0;
-      while (performance.now() - start < 100 || calls < 3) {
-        const t0 = performance.now();
-        ids += run();
-        latencies.push(performance.now() - t0);
-        calls++;
-      }
-      rates.push(ids / ((performance.now() - start) / 1000));
-    }
-    latencies.sort((a, b) => a - b);
-    const idsPerS = { min: Math.min(...rates), median: median(rates), max: Math.max(...rates) };
-    console.log(
-      JSON.stringify({
-        impl: "tpu-embedding-reference",
-        variant: variant.name,
-        dist: "zipf",
-        combiner: variant.sequence > 0 ? null : variant.combiner,
-        weighted: variant.weighted,
-        batch,
-        threads: 1,
-        ids_per_s: idsPerS,
-        gbps: { median: +((idsPerS.median * DIM * 4) / 1e9).toFixed(3) },
-        p50_ms: +latencies[Math.floor(latencies.length * 0.5)].toFixed(4),
-        p99_ms: +latencies[Math.floor(latencies.length * 0.99)].toFixed(4),
-        peak_rss_mb: +(process.resourceUsage().maxRSS / 1024).toFixed(1),
-        table_scale: scale,
-        note: "public API, reference kernels, regenerated ids (not the shared pool)",
-      }),
-    );
   }
+} else {
+  await runChild();
+}
+
+interface Common {
+  benchConfig(config: Record<string, unknown>): Record<string, unknown>;
+  sumsF32(arrays: Float32Array[]): [number, number];
+  anonHugeMb(): number;
+}
+
+async function runChild(): Promise<void> {
+  const common = (await import(pathToFileURL(path.join(dir, "js", "common.mjs")).href)) as Common;
+  const variant = wl.variants.find((v) => v.name === variants[0]);
+  if (variant === undefined) throw new Error(`Unknown variant ${variants[0]}.`);
+  const threads = threadCounts[0];
+  const kernels = option("kernels") ?? "wasm";
+  if (kernels === "js") disableWasmKernels(true);
+  const touch = option("touch");
+  if (touch !== undefined) setTouchAhead(Number(touch));
+  const repeatMs = Number(option("repeat-ms") ?? wl.timing.repeat_ms);
+
+  const t0 = performance.now();
+  const { features: inputs, source } = loadInputs(dir, wl);
+  const t1 = performance.now();
+  const embedding = buildEmbedding(wl, variant.combiner ?? "sum", variant.max_sequence_length ?? 0, threads);
+  const t2 = performance.now();
+  process.stderr.write(
+    `[lookup-bench] ${variant.name} threads ${threads}: inputs ${source} in ${Math.round(t1 - t0)} ms; ` +
+      `tables built in ${Math.round(t2 - t1)} ms\n`,
+  );
+
+  for (const B of batches) {
+    const prepared = prepareBatches(inputs, variant.dist, variant.weighted, B);
+    const batchIds = prepared.map((p) => p.ids);
+    const line = common.benchConfig({
+      impl: kernels === "js" ? "tpu-embedding-js" : "tpu-embedding",
+      variant,
+      B,
+      threads,
+      batchIds,
+      runBatch: (k: number) => {
+        const p = prepared[k];
+        return embedding.embeddingLookup(p.features, p.weights);
+      },
+      sums: (out: Record<string, DenseTensor>) =>
+        common.sumsF32(Object.keys(out).map((k) => out[k].data as Float32Array)),
+      timing: wl.timing,
+      repeatMs,
+      dim: wl.dim,
+      extra: {
+        note:
+          `public API embeddingLookup, RaggedTensor inputs, ${kernels === "js" || !wasmKernelsAvailable() ? "JS reference" : "WebAssembly SIMD"} kernels` +
+          (touch !== undefined ? `, touch ${touch}` : ""),
+        pages: `${common.anonHugeMb()} MB AnonHugePages`,
+      },
+    });
+    console.log(JSON.stringify(line));
+  }
+  embedding.dispose();
+}
+
+function buildEmbedding(wl: Workload, combiner: "sum" | "mean", sequence: number, threads: number) {
+  const featureConfig: Record<string, FeatureConfig> = {};
+  wl.feature_table_rows.forEach((rows, t) => {
+    const table = new TableConfig({
+      vocabularySize: rows,
+      dim: wl.dim,
+      combiner,
+      name: `t${String(t).padStart(2, "0")}`,
+      initializer: (shape, out) => {
+        const values = out ?? new Float32Array(shape[0] * shape[1]);
+        fillTable(values, t, rows, wl.dim);
+        return values;
+      },
+    });
+    featureConfig[`f${String(t).padStart(2, "0")}`] = new FeatureConfig({
+      table,
+      maxSequenceLength: sequence,
+    });
+  });
+  const embedding = new TPUEmbeddingForServing({ featureConfig, optimizer: null, threads });
+  embedding.build();
+  return embedding;
+}
+
+/** Every batch of the pool as the API's inputs, prepared before timing (the protocol's rule). */
+function prepareBatches(inputs: FeatureInputs[], dist: "zipf" | "uniform", weighted: boolean, B: number) {
+  const count = wl.pool_examples / B;
+  const out: {
+    features: Record<string, RaggedTensor>;
+    weights: Record<string, RaggedTensor> | undefined;
+    ids: number;
+  }[] = [];
+  for (let k = 0; k < count; k++) {
+    const features: Record<string, RaggedTensor> = {};
+    const weights: Record<string, RaggedTensor> = {};
+    let ids = 0;
+    inputs.forEach((input, f) => {
+      const s0 = input.rowSplits[k * B];
+      const s1 = input.rowSplits[(k + 1) * B];
+      const splits = input.rowSplits.slice(k * B, (k + 1) * B + 1);
+      for (let i = 0; i < splits.length; i++) splits[i] -= s0;
+      const name = `f${String(f).padStart(2, "0")}`;
+      features[name] = RaggedTensor.fromRowSplits(input.values[dist].subarray(s0, s1), splits);
+      if (weighted) weights[name] = RaggedTensor.fromRowSplits(input.weights.subarray(s0, s1), splits);
+      ids += s1 - s0;
+    });
+    out.push({ features, weights: weighted ? weights : undefined, ids });
+  }
+  return out;
 }

@@ -149,8 +149,16 @@ export class Checkpoint {
       let done = 0;
       const onBytesRead = options.onProgress && ((n: number) => options.onProgress?.((done += n), total));
       const values = new Map<Trackable, Map<string, Float32Array>>();
+      // Trackables that own special memory (the embedding's kernel arenas) say where to read into.
+      const destinations = new Map<Trackable, Map<string, Float32Array>>();
+      for (const [, trackable] of this.children) {
+        if (typeof trackable.allocateVariables !== "function") continue;
+        const names = plan.filter((p) => p.trackable === trackable).map((p) => p.localName);
+        destinations.set(trackable, trackable.allocateVariables(names));
+      }
       for (const p of plan) {
-        const into = allocateFloat32(p.length);
+        const given = destinations.get(p.trackable)?.get(p.localName);
+        const into = given !== undefined && given.length === p.length ? given : allocateFloat32(p.length);
         await reader.readTensor(p.key, { into, onBytesRead });
         let m = values.get(p.trackable);
         if (m === undefined) values.set(p.trackable, (m = new Map()));

@@ -16,9 +16,16 @@ export interface Trackable {
   readVariable(localName: string): Float32Array | undefined;
   /**
    * Installs restored values for any subset of the variables, all or nothing: names and lengths are
-   * checked before anything is written. Before the variables exist the arrays are adopted as their
-   * memory (TF's restore-on-create, the initializer is not run for them); afterwards they are copied
-   * into the existing memory so views such as `embeddingTables` stay valid.
+   * checked before anything is written. Before the variables exist the values become their initial
+   * contents (TF's restore-on-create, the initializer is not run for them; arrays from
+   * `allocateVariables` are adopted without a copy); afterwards they are copied into the existing
+   * memory so views such as `embeddingTables` stay valid.
    */
   restoreVariables(values: ReadonlyMap<string, Float32Array>): void;
+  /**
+   * Optional: the memory restore should read each named variable into (right length, float32). An
+   * object whose variables live in special memory (the embedding's kernel arenas) returns that memory,
+   * so a restore costs no second copy; without it the checkpoint allocates shared memory itself.
+   */
+  allocateVariables?(localNames: readonly string[]): Map<string, Float32Array>;
 }

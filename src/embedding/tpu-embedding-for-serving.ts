@@ -18,6 +18,7 @@ import {
   type PlannedLookup,
 } from "./serving-embedding-lookup.js";
 import { lookupPool, type PoolWork } from "../kernels/lookup-pool.js";
+import { allocateTables } from "../kernels/table-memory.js";
 import { planOutputSize } from "./lookup-plan.js";
 import { executePlan } from "./execute.js";
 import { applyGradients, type ApplyGradientsResult } from "../training/apply-gradients.js";
@@ -69,6 +70,8 @@ export class TPUEmbeddingForServing implements Trackable {
   /** This embedding's table set in the worker pool; `null` until the first pooled lookup. */
   private poolSet: number | null = null;
   private disposed = false;
+  /** Table memory handed to a restore before build, adopted by the build. */
+  private pendingTableMemory: Float32Array[] | null = null;
 
   constructor(options: TPUEmbeddingForServingOptions) {
     if (options === null || typeof options !== "object" || !("featureConfig" in options)) {
@@ -226,6 +229,29 @@ export class TPUEmbeddingForServing implements Trackable {
     return this.variablesByName?.get(localName)?.value.data;
   }
 
+  /**
+   * Where restore should read each variable: before build, tables get their final place in the kernels'
+   * table memory (so the checkpoint reader writes straight into the memory lookups read, no second copy);
+   * slots, and everything once built (restore must stay all-or-nothing), get fresh shared memory.
+   */
+  allocateVariables(localNames: readonly string[]): Map<string, Float32Array> {
+    const specs = new Map(this.specs().map((s) => [s.name, s]));
+    const memory = this.built ? null : this.tableMemory();
+    const out = new Map<string, Float32Array>();
+    for (const name of localNames) {
+      const spec = specs.get(name);
+      if (spec === undefined)
+        throw new NotFoundError(`Cannot restore "${name}": the embedding has no such variable.`);
+      out.set(
+        name,
+        memory !== null && spec.slot === null
+          ? memory[this.tables.indexOf(spec.table)]
+          : allocateTable([spec.table.vocabularySize, spec.table.dim]),
+      );
+    }
+    return out;
+  }
+
   restoreVariables(values: ReadonlyMap<string, Float32Array>): void {
     const specs = new Map(this.specs().map((s) => [s.name, s]));
     for (const [name, array] of values) {
@@ -283,6 +309,12 @@ export class TPUEmbeddingForServing implements Trackable {
     }));
   }
 
+  /** Every table's memory before build: allocated once, by restore (allocateVariables) or build. */
+  private tableMemory(): Float32Array[] {
+    this.pendingTableMemory ??= allocateTables(this.tables.map((t) => t.vocabularySize * t.dim));
+    return this.pendingTableMemory;
+  }
+
   private specs(): { name: string; table: TableConfig; slot: SlotSpec | null }[] {
     const out: { name: string; table: TableConfig; slot: SlotSpec | null }[] = [];
     for (const table of this.tables) {
@@ -298,18 +330,17 @@ export class TPUEmbeddingForServing implements Trackable {
     if (this.built) return;
     const variables = new Map<string, EmbeddingVariable>();
     const views = new Map<TableConfig, DenseTensor<Float32Array>>();
+    const memory = this.tableMemory();
+    this.pendingTableMemory = null;
     this.tables.forEach((table, index) => {
       const shape = [table.vocabularySize, table.dim] as const;
       const name = table.name!;
-      let parameters = provided.get(name);
-      if (parameters !== undefined && !(parameters.buffer instanceof SharedArrayBuffer)) {
-        // Adopted memory must be shareable with the lookup workers: copy it once into shared memory.
-        const copy = allocateTable(shape);
-        copy.set(parameters);
-        parameters = copy;
-      }
-      if (parameters === undefined) {
-        parameters = allocateTable(shape);
+      // Tables live in the kernels' memory: restored values were read straight into it (see
+      // allocateVariables); any other provided array is copied in once.
+      const parameters = memory[index];
+      const restored = provided.get(name);
+      if (restored !== undefined && restored !== parameters) parameters.set(restored);
+      if (restored === undefined) {
         const initializer =
           this.seed !== undefined && isDefaultTableInitializer(table.initializer)
             ? truncatedNormal({
@@ -364,7 +395,7 @@ export class TPUEmbeddingForServing implements Trackable {
   }
 }
 
-/** Table memory is shareable with worker threads from the start, so lookups can move off-thread without copies. */
+/** Slot memory (and restore staging) is shared too, like the checkpoint reader's own allocations. */
 function allocateTable(shape: readonly [number, number]): Float32Array {
   return new Float32Array(new SharedArrayBuffer(shape[0] * shape[1] * Float32Array.BYTES_PER_ELEMENT));
 }

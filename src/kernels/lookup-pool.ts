@@ -2,6 +2,7 @@ import { Worker } from "node:worker_threads";
 import { idsBefore, jobIds, jobRows, rowValues, sliceJob, type KernelJob } from "./kernel-job.js";
 import { runJob } from "./run-job.js";
 import type { WorkerReply, WorkerRequest, WorkPiece } from "./pool-messages.js";
+import { locateTable } from "./table-memory.js";
 
 /** One feature's work for the pool: a job, the index of its table in the registered set, its output size. */
 export interface PoolWork {
@@ -45,7 +46,7 @@ export class LookupPool {
   private nextSet = 1;
   private nextTask = 1;
 
-  /** Makes `tables` (shared memory) available to the workers; returns the set's id. */
+  /** Makes `tables` (arena views or other shared memory) available to the workers; returns the set's id. */
   register(tables: readonly Float32Array[]): number {
     const id = this.nextSet++;
     this.tableSets.set(id, tables);
@@ -155,7 +156,7 @@ export class LookupPool {
   ): void {
     if (!w.sets.has(set)) {
       w.sets.add(set);
-      this.post(w, { type: "attach", set, tables: this.tables(set) });
+      this.post(w, { type: "attach", set, tables: this.tables(set).map(locateTable) });
     }
     const pieces: WorkPiece[] = share.map((p) => ({
       job: p.job,

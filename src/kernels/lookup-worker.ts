@@ -5,6 +5,7 @@
 import { parentPort } from "node:worker_threads";
 import type { WorkerReply, WorkerRequest } from "./pool-messages.js";
 import { runJob } from "./run-job.js";
+import { viewOfLocation } from "./table-memory.js";
 
 const port = parentPort!;
 const sets = new Map<number, readonly Float32Array[]>();
@@ -12,7 +13,7 @@ const sets = new Map<number, readonly Float32Array[]>();
 port.on("message", (message: WorkerRequest) => {
   switch (message.type) {
     case "attach":
-      sets.set(message.set, message.tables);
+      sets.set(message.set, message.tables.map(viewOfLocation));
       return;
     case "detach":
       sets.delete(message.set);

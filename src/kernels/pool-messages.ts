@@ -1,4 +1,5 @@
 import type { KernelJob } from "./kernel-job.js";
+import type { TableLocation } from "./table-memory.js";
 
 /** One job of a worker task, writing into the task's output buffer from `outOffset` (float32 values). */
 export interface WorkPiece {
@@ -10,7 +11,7 @@ export interface WorkPiece {
 
 /** Messages from the pool to a worker (structured clone; table memory and outputs are shared, not copied). */
 export type WorkerRequest =
-  | { readonly type: "attach"; readonly set: number; readonly tables: readonly Float32Array[] }
+  | { readonly type: "attach"; readonly set: number; readonly tables: readonly TableLocation[] }
   | { readonly type: "detach"; readonly set: number }
   | {
       readonly type: "run";

@@ -8,11 +8,9 @@ import { isPlainObject, joinPath } from "../../tensor/structure.js";
 import type { ServableModel } from "../model-registry.js";
 import type { FeatureInput, FeatureOutput, PredictInputs, PredictOutputs } from "./feature-input.js";
 
-type LookupFn = (features: unknown, weights?: unknown) => unknown;
-
 /**
- * The one place the server calls the embedding. `embeddingLookupAsync` (kernels on worker threads, the
- * event loop stays free) is used when the embedding has it; otherwise the synchronous lookup.
+ * The one place the server calls the embedding: `embeddingLookupAsync` runs the kernels on worker threads
+ * sharing the tables' memory, so the event loop stays free to parse and answer other requests.
  */
 export async function runLookup(model: ServableModel, inputs: PredictInputs): Promise<PredictOutputs> {
   const features = new Map<string, Tensor>();
@@ -25,14 +23,7 @@ export async function runLookup(model: ServableModel, inputs: PredictInputs): Pr
   const config = model.embedding.featureConfig;
   const featureTree = nest(config, features, "");
   const weightTree = weights.size > 0 ? nest(config, weights, "") : undefined;
-  const embedding = model.embedding as unknown as {
-    embeddingLookupAsync?: LookupFn;
-    embeddingLookup: LookupFn;
-  };
-  const result =
-    typeof embedding.embeddingLookupAsync === "function"
-      ? await embedding.embeddingLookupAsync(featureTree, weightTree)
-      : embedding.embeddingLookup(featureTree, weightTree);
+  const result: unknown = await model.embedding.embeddingLookupAsync(featureTree, weightTree);
   const outputs = new Map<string, FeatureOutput>();
   for (const name of inputs.keys()) {
     const tensor = pick(config, result, name);

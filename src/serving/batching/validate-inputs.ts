@@ -1,6 +1,6 @@
 import { InvalidArgumentError, OutOfRangeError } from "../../errors.js";
 import type { ServableFeature } from "../model-registry.js";
-import { countIds, type FeatureInput, type IdArray, type PredictInputs } from "./feature-input.js";
+import { countIds, inputRows, type FeatureInput, type IdArray, type PredictInputs } from "./feature-input.js";
 
 /**
  * Checks one feature's input before it joins a batch, so a bad request fails alone with a 400 that names
@@ -51,6 +51,37 @@ function checkIds(feature: ServableFeature, ids: IdArray, allowNegative: boolean
 
 function outOfRange(feature: ServableFeature, id: number | bigint): never {
   throw new OutOfRangeError(feature.name, feature.table, id, feature.vocabularySize);
+}
+
+/**
+ * Float32 values the lookup will allocate for one feature: a sparse input with a huge `dense_shape` and
+ * no ids would otherwise ask for gigabytes.
+ */
+export function outputValues(feature: ServableFeature, input: FeatureInput): number {
+  const perRow = feature.dim * (feature.maxSequenceLength > 0 ? feature.maxSequenceLength : 1);
+  if (feature.outputShape !== null && input.kind === "ragged") {
+    return Math.max(feature.outputShape.reduce((a, b) => a * b, 1) * feature.dim, inputRows(input) * perRow);
+  }
+  switch (input.kind) {
+    case "ragged":
+      return inputRows(input) * perRow;
+    case "dense":
+      return input.ids.length * feature.dim;
+    case "sparse": {
+      if (feature.maxSequenceLength > 0 && input.denseShape.length === 2) return input.denseShape[0] * perRow;
+      return input.denseShape.slice(0, -1).reduce((a, b) => a * b, 1) * feature.dim;
+    }
+  }
+}
+
+/** The output-size limit: a 400 before anything is allocated. */
+export function checkOutputLimit(total: number, maxValues: number): void {
+  if (total > maxValues) {
+    throw new InvalidArgumentError(
+      `The request's embeddings would hold ${total} values; this server returns at most ${maxValues} ` +
+        `values per request (limits.maxOutputValues).`,
+    );
+  }
 }
 
 /** The ids-per-request limit (a 400: the request is too big to be served, not the server too busy). */

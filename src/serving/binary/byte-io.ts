@@ -1,6 +1,8 @@
 import { InvalidArgumentError } from "../../errors.js";
 import { align8 } from "./binary-format.js";
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 /** Writes little-endian sections into one preallocated buffer, each section padded to 8 bytes. */
 export class ByteWriter {
   readonly bytes: Uint8Array;
@@ -83,7 +85,7 @@ export class ByteReader {
     this.need(n, section);
     let s: string;
     try {
-      s = new TextDecoder("utf-8", { fatal: true }).decode(this.bytes.subarray(this.offset, this.offset + n));
+      s = utf8.decode(this.bytes.subarray(this.offset, this.offset + n));
     } catch {
       throw new InvalidArgumentError(`${this.what}: ${section} at byte ${this.offset} is not valid UTF-8.`);
     }

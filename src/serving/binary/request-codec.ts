@@ -126,9 +126,10 @@ export function decodeBinaryRequest(body: Uint8Array): PredictInputs {
         continue;
       }
       const indices = r.array(BigInt64Array, n * rank, `${label} indices`);
+      const bounds = dims.map(BigInt);
       for (let i = 0; i < indices.length; i++) {
         const d = i % rank;
-        if (indices[i] < 0n || indices[i] >= BigInt(dims[d])) {
+        if (indices[i] < 0n || indices[i] >= bounds[d]) {
           throw new InvalidArgumentError(
             `${label}: indices[${Math.floor(i / rank)}][${d}] is ${indices[i]}, outside dense_shape [${dims.join(", ")}].`,
           );

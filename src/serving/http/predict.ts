@@ -3,7 +3,12 @@ import { InvalidArgumentError } from "../../errors.js";
 import { countIds, type PredictInputs } from "../batching/feature-input.js";
 import type { MicroBatcher } from "../batching/micro-batcher.js";
 import { modelFeatures, requireFeature } from "../batching/model-features.js";
-import { checkIdLimit, validateFeatureInput } from "../batching/validate-inputs.js";
+import {
+  checkIdLimit,
+  checkOutputLimit,
+  outputValues,
+  validateFeatureInput,
+} from "../batching/validate-inputs.js";
 import { BINARY_CONTENT_TYPE } from "../binary/binary-format.js";
 import { decodeBinaryRequest } from "../binary/request-codec.js";
 import { encodeBinaryResponse } from "../binary/response-codec.js";
@@ -12,6 +17,7 @@ import { parseJsonBody } from "./json-body.js";
 import { decodeJsonPredict, type JsonFormat } from "./json-request.js";
 import { encodeJsonPredict } from "./json-response.js";
 import type { ModelTarget } from "./routes.js";
+import type { ServerLimits } from "./server.js";
 
 export interface PredictReply {
   readonly contentType: string;
@@ -38,7 +44,7 @@ export function predict(
   target: ModelTarget,
   contentType: string | undefined,
   body: Uint8Array,
-  maxIds: number,
+  limits: Pick<ServerLimits, "maxIdsPerRequest" | "maxOutputValues">,
 ): Promise<PredictReply> {
   const lease = registry.acquire(target.model, { version: target.version, label: target.label });
   let settled: Promise<PredictReply>;
@@ -61,8 +67,14 @@ export function predict(
       inputs = decoded.inputs;
       format = decoded.format;
     }
-    for (const [name, input] of inputs) validateFeatureInput(requireFeature(features, name), input);
-    checkIdLimit(inputs, maxIds);
+    checkIdLimit(inputs, limits.maxIdsPerRequest);
+    let values = 0;
+    for (const [name, input] of inputs) {
+      const feature = requireFeature(features, name);
+      validateFeatureInput(feature, input);
+      values += outputValues(feature, input);
+    }
+    checkOutputLimit(values, limits.maxOutputValues);
     const bare = model.features.length === 1;
     settled = batcher.submit(model, inputs).then((outputs) => ({
       contentType: format === "binary" ? BINARY_CONTENT_TYPE : "application/json",

@@ -19,6 +19,8 @@ export interface ServerLimits {
   maxBodyBytes: number;
   /** Most ids (all features together) in one predict request; beyond → 400. */
   maxIdsPerRequest: number;
+  /** Most float32 values in one predict answer (all features), checked before the lookup; beyond → 400. */
+  maxOutputValues: number;
   /** From the request's arrival to its answer; beyond → 504 DEADLINE_EXCEEDED. */
   requestTimeoutMs: number;
   /** Predict requests in flight; beyond → 429 RESOURCE_EXHAUSTED. */
@@ -28,6 +30,7 @@ export interface ServerLimits {
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxBodyBytes: 64 * 1024 * 1024,
   maxIdsPerRequest: 1_000_000,
+  maxOutputValues: 32 * 1024 * 1024,
   requestTimeoutMs: 30_000,
   maxConcurrentRequests: 1024,
 });
@@ -117,7 +120,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           );
         });
         const work = readBody(req, limits.maxBodyBytes).then((body) =>
-          predict(registry, batcher, route, req.headers["content-type"], body, limits.maxIdsPerRequest),
+          predict(registry, batcher, route, req.headers["content-type"], body, limits),
         );
         work.catch(() => {}); // its error is reported through the race below, or it lost to the deadline
         const reply = await Promise.race([work, deadline]);
@@ -140,7 +143,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       clearTimeout(timer);
       if (countsInFlight && --inFlight === 0 && drained !== null) drained();
       const seconds = (performance.now() - start) / 1000;
-      metrics.observeRequest(model, api, res.statusCode, seconds);
+      // Only served model names become label values: a URL must not grow the metrics without bound.
+      const modelLabel = registry.modelNames().includes(model) ? model : "";
+      metrics.observeRequest(modelLabel, api, res.statusCode, seconds);
       const level = res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "info" : "debug";
       logger.log(level, "request", {
         method,

@@ -149,5 +149,8 @@ describe("status, metadata, metrics and TF Serving's errors", () => {
     assert.match(text, /tpu_embedding_model_events_total\{model="emb",event="load-failed"\} 1/);
     assert.match(text, /tpu_embedding_model_versions\{model="emb",state="AVAILABLE"\} 2/);
     assert.match(text, /tpu_embedding_process_memory_bytes\{kind="rss"\} \d+/);
+    // Unknown model names from URLs are not label values (no unbounded series).
+    assert.doesNotMatch(text, /model="nope"/);
+    assert.match(text, /tpu_embedding_requests_total\{model="",api="status",status="404"\} 1/);
   });
 });

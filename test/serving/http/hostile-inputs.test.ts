@@ -84,6 +84,10 @@ describe("malformed and hostile inputs get 4xx answers and the server keeps serv
         '{"instances": [{"watched": [1]}, {"friends": [1]}]}',
         /instances\[1\] has inputs \{friends\} but instances\[0\] has \{watched\}/,
       ],
+      [
+        '{"instances": [{"watched": [1]}, {"constructor": [1]}]}',
+        /instances\[1\] has inputs \{constructor\}/,
+      ],
       ['{"instances": [{"watched": [1]}, 5]}', /instances\[1\] is 5; every instance must be an object/],
       ['{"instances": [[1]]}', /Each instance must be an object keyed by feature name/],
       ['{"instances": {"watched": [1]}}', /'instances' must be a list/],
@@ -94,6 +98,14 @@ describe("malformed and hostile inputs get 4xx answers and the server keeps serv
       [`{"inputs": {"watched": ${deep}}}`, /Feature "watched": .* is a list of 1; expected an integer id/],
       [`{"inputs": {"friends": {"dense": ${deep}}}}`, /nested deeper than rank 8/],
       ['{"inputs": {"__proto__": [[1]]}}', /Input "__proto__" is not a feature/],
+      [
+        '{"inputs": {"watched": {"indices": [], "values": [], "dense_shape": [2000000000, 5]}}}',
+        /embeddings would hold 16000000000 values; this server returns at most 33554432/,
+      ],
+      [
+        `{"inputs": {"watched": [[1234567890123456789]], "x": ${deep}}}`,
+        /JSON Parse error: Maximum call stack size exceeded/,
+      ],
     ];
     for (const [body, message] of cases) {
       const reply = await postJson(url, body);

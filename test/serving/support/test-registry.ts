@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -44,7 +44,11 @@ export async function buildTestModel(
   trainer.build();
   const prefix = await new Checkpoint({ embedding: trainer }).save(join(dir, "ckpt"));
   const embedding = new TPUEmbeddingForServing({ featureConfig: features(), optimizer: null });
-  await new Checkpoint({ embedding }).restore(prefix);
+  try {
+    await new Checkpoint({ embedding }).restore(prefix);
+  } finally {
+    rmSync(dir, { recursive: true, force: true }); // the tables are in memory now
+  }
   return servable(name, version, embedding, prefix);
 }
 

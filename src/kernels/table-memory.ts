@@ -1,0 +1,101 @@
+/**
+ * Table memory the fast kernels can read: tables are packed into shared WebAssembly memories ("arenas",
+ * at most 4 GiB each, as wasm32 addresses them) and handed out as Float32Array views, so the checkpoint
+ * reader, training and the JS fallback kernels all use the very bytes the WebAssembly kernels gather from,
+ * and worker threads map the same memories without copies. Each table costs its raw bytes rounded up to
+ * 64 (a cache line); every thread that runs kernels on an arena adds one scratch region (SCRATCH_BYTES).
+ */
+
+const PAGE = 65536;
+/** wasm32's limit: 65536 pages of 64 KiB. */
+const MAX_PAGES = 65536;
+/** Pages kept free in every arena for the threads' scratch regions. */
+export const SCRATCH_PAGES = 128;
+export const SCRATCH_BYTES = SCRATCH_PAGES * PAGE;
+const RESERVED_PAGES = 16 * SCRATCH_PAGES;
+const TABLE_ALIGN = 64;
+
+const memoryOfTable = new WeakMap<Float32Array, WebAssembly.Memory>();
+
+/** The arena a table view lives in, or `undefined` for other Float32Arrays (JS kernels only). */
+export function tableMemory(table: Float32Array): WebAssembly.Memory | undefined {
+  return memoryOfTable.get(table);
+}
+
+/** Records that `table` is a view of `memory` (workers re-create views of memories they receive). */
+export function registerTableView(table: Float32Array, memory: WebAssembly.Memory): void {
+  memoryOfTable.set(table, memory);
+}
+
+/** Where a table lives, in a form that can be posted to a worker. */
+export interface TableLocation {
+  readonly memory: WebAssembly.Memory | null;
+  /** Shared memory of a table outside any arena (too large for one), else `null`. */
+  readonly buffer: SharedArrayBuffer | null;
+  readonly byteOffset: number;
+  readonly length: number;
+}
+
+export function locateTable(table: Float32Array): TableLocation {
+  const memory = tableMemory(table) ?? null;
+  if (memory === null && !(table.buffer instanceof SharedArrayBuffer)) {
+    throw new Error("Table memory must be shared to be used by worker threads.");
+  }
+  return {
+    memory,
+    buffer: memory === null ? (table.buffer as SharedArrayBuffer) : null,
+    byteOffset: table.byteOffset,
+    length: table.length,
+  };
+}
+
+/** The view a location describes (in a worker: the same bytes the owner's view covers). */
+export function viewOfLocation(location: TableLocation): Float32Array {
+  if (location.memory === null)
+    return new Float32Array(location.buffer!, location.byteOffset, location.length);
+  const view = new Float32Array(location.memory.buffer, location.byteOffset, location.length);
+  registerTableView(view, location.memory);
+  return view;
+}
+
+/**
+ * Allocates zeroed float32 tables of the given lengths in as few arenas as fit (one arena when they
+ * total less than about 4 GiB). A table too large for any arena gets its own SharedArrayBuffer and is
+ * served by the JS kernels.
+ */
+export function allocateTables(lengths: readonly number[]): Float32Array[] {
+  const limit = (MAX_PAGES - RESERVED_PAGES) * PAGE;
+  const out: Float32Array[] = new Array(lengths.length);
+  let group: number[] = [];
+  let groupBytes = 0;
+  const flush = (): void => {
+    if (group.length === 0) return;
+    const pages = Math.max(1, Math.ceil(groupBytes / PAGE));
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+    let offset = 0;
+    for (const i of group) {
+      const view = new Float32Array(memory.buffer, offset, lengths[i]);
+      registerTableView(view, memory);
+      out[i] = view;
+      offset += align(lengths[i] * 4);
+    }
+    group = [];
+    groupBytes = 0;
+  };
+  lengths.forEach((length, i) => {
+    const bytes = align(length * 4);
+    if (bytes > limit) {
+      out[i] = new Float32Array(new SharedArrayBuffer(length * 4));
+      return;
+    }
+    if (groupBytes + bytes > limit) flush();
+    group.push(i);
+    groupBytes += bytes;
+  });
+  flush();
+  return out;
+}
+
+function align(bytes: number): number {
+  return Math.ceil(bytes / TABLE_ALIGN) * TABLE_ALIGN;
+}

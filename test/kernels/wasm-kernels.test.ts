@@ -1,0 +1,155 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { BagBatch } from "../../src/kernels/bag-batch.js";
+import type { KernelJob } from "../../src/kernels/kernel-job.js";
+import { jobRows, rowValues } from "../../src/kernels/kernel-job.js";
+import { runJob, runReference } from "../../src/kernels/run-job.js";
+import { allocateTables, tableMemory } from "../../src/kernels/table-memory.js";
+import { runWasmJob, setTouchAhead, wasmKernelsAvailable } from "../../src/kernels/wasm-kernels.js";
+import type { Combiner } from "../../src/config/table-config.js";
+
+/**
+ * The WebAssembly SIMD kernels against the JS reference kernels (the oracle, TF's float32 order): every
+ * path, random inputs, compared bit for bit (including -0, NaN payloads aside: tables hold no NaN).
+ */
+let seed = 4242;
+function rand(): number {
+  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+  return seed / 4294967296;
+}
+const int = (n: number) => Math.floor(rand() * n);
+
+function tableOf(rows: number, dim: number): Float32Array {
+  const [table] = allocateTables([rows * dim]);
+  for (let i = 0; i < table.length; i++) {
+    const u = rand();
+    // Mixed magnitudes make float32 rounding order-sensitive; some -0 and exact zeros too.
+    table[i] = u < 0.02 ? -0 : u < 0.04 ? 0 : (rand() * 2 - 1) * 2 ** (int(24) - 12);
+  }
+  return table;
+}
+
+function bags(rows: number, maxLength: number, vocab: number, weighted: boolean, positions = 0): BagBatch {
+  const rowSplits = new Int32Array(rows + 1);
+  for (let r = 0; r < rows; r++) rowSplits[r + 1] = rowSplits[r] + int(maxLength + 1);
+  const n = rowSplits[rows];
+  const ids = new Int32Array(n).map(() => int(vocab));
+  const weights = weighted
+    ? new Float32Array(n).map(() => (rand() < 0.1 ? 0 : Math.fround(rand() * 3 - 1)))
+    : null;
+  const pos = positions > 0 ? new Int32Array(n).map(() => int(positions)) : null;
+  return { rowSplits, ids, weights, positions: pos };
+}
+
+function bits(a: Float32Array): Uint32Array {
+  return new Uint32Array(a.slice().buffer);
+}
+
+function compare(job: KernelJob, table: Float32Array, dim: number, context: string): void {
+  const size = jobRows(job) * rowValues(job, dim);
+  const expected = new Float32Array(size + 3).fill(7);
+  const actual = new Float32Array(size + 3).fill(7);
+  runReference(job, table, dim, expected, 2);
+  const used = runWasmJob(job, table, dim, actual, 2, () => assert.fail(`${context}: unexpected fallback`));
+  assert.ok(used, `${context}: the WebAssembly kernel ran`);
+  assert.deepEqual(bits(actual), bits(expected), context);
+}
+
+test("WebAssembly SIMD kernels are available and tables live in a shared arena", () => {
+  assert.ok(wasmKernelsAvailable());
+  const [t] = allocateTables([64]);
+  assert.ok(tableMemory(t) !== undefined);
+  assert.ok(t.buffer instanceof SharedArrayBuffer);
+});
+
+test("segment-order bags (sum, mean, sqrtn; bags of 0..40 ids) match the reference bit for bit", () => {
+  for (const dim of [4, 8, 64, 68]) {
+    const table = tableOf(500, dim);
+    for (const combiner of ["sum", "mean", "sqrtn"] as Combiner[]) {
+      for (const touch of [0, 16]) {
+        setTouchAhead(touch);
+        const batch = bags(60, 40, 500, false);
+        compare({ kind: "bags", order: "segment", combiner, batch }, table, dim, `${combiner} dim ${dim}`);
+      }
+    }
+  }
+  setTouchAhead(16);
+});
+
+test("weighted bags and the ragged path (no weights) match the reference bit for bit, div_no_nan included", () => {
+  for (const dim of [4, 16, 64]) {
+    const table = tableOf(300, dim);
+    for (const combiner of ["sum", "mean", "sqrtn"] as Combiner[]) {
+      for (const weighted of [true, false]) {
+        const batch = bags(80, 25, 300, weighted);
+        // A bag whose weights cancel: div_no_nan gives zeros for mean.
+        if (weighted && batch.rowSplits[2] - batch.rowSplits[1] >= 2) {
+          const s = batch.rowSplits[1];
+          batch.weights![s] = 1.5;
+          batch.weights![s + 1] = -1.5;
+          for (let j = s + 2; j < batch.rowSplits[2]; j++) batch.weights![j] = 0;
+        }
+        compare(
+          { kind: "bags", order: "weighted", combiner, batch },
+          table,
+          dim,
+          `${combiner} w=${weighted}`,
+        );
+      }
+    }
+  }
+});
+
+test("sequences (in-order and scattered positions, repeated positions add) match the reference", () => {
+  for (const dim of [4, 64]) {
+    const table = tableOf(200, dim);
+    const inOrder = bags(50, 6, 200, false);
+    compare({ kind: "sequence", sequenceLength: 6, batch: inOrder }, table, dim, "in order");
+    const scattered = bags(50, 9, 200, false, 5);
+    compare({ kind: "sequence", sequenceLength: 5, batch: scattered }, table, dim, "scattered");
+  }
+});
+
+test("dense gather matches the reference; chunks larger than the scratch region are split", () => {
+  const table = tableOf(1000, 64);
+  compare({ kind: "gather", ids: new Int32Array(5000).map(() => int(1000)) }, table, 64, "gather");
+  // 3000 × 20 × 64 floats of output (15 MB) > the 8 MiB scratch region: several chunks.
+  const batch = bags(3000, 20, 1000, false);
+  compare({ kind: "sequence", sequenceLength: 20, batch }, table, 64, "chunked sequence");
+  compare({ kind: "gather", ids: new Int32Array(40000).map(() => int(1000)) }, table, 64, "chunked gather");
+});
+
+test("a bag too large for the scratch region, odd dims and plain arrays fall back to the reference", () => {
+  const table = tableOf(50, 4);
+  const big = 2_200_000; // ids alone exceed the 8 MiB scratch region
+  const rowSplits = Int32Array.from([0, 3, 3 + big, 3 + big + 2]);
+  const ids = new Int32Array(rowSplits[3]).map((_, i) => (i * 7) % 50);
+  const job: KernelJob = {
+    kind: "bags",
+    order: "segment",
+    combiner: "mean",
+    batch: { rowSplits, ids, weights: null, positions: null },
+  };
+  const expected = new Float32Array(12);
+  const actual = new Float32Array(12);
+  runReference(job, table, 4, expected, 0);
+  runJob(job, table, 4, actual, 0);
+  assert.deepEqual(bits(actual), bits(expected));
+
+  const odd = tableOf(20, 5);
+  const oddJob: KernelJob = { kind: "gather", ids: Int32Array.from([3, 1]) };
+  assert.equal(
+    runWasmJob(oddJob, odd, 5, new Float32Array(10), 0, () => {}),
+    false,
+    "dim 5 is left to JS",
+  );
+  const plain = new Float32Array(16).map((_, i) => i);
+  assert.equal(
+    runWasmJob(oddJob, plain, 4, new Float32Array(8), 0, () => {}),
+    false,
+    "not in an arena",
+  );
+  const out = new Float32Array(8);
+  runJob(oddJob, plain, 4, out, 0);
+  assert.deepEqual(Array.from(out), [12, 13, 14, 15, 4, 5, 6, 7]);
+});
