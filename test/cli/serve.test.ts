@@ -33,6 +33,8 @@ test("serve: status, predict equal to a direct lookup, a hot-swapped version, SI
     "0.05",
     "--batch-timeout-micros",
     "200000",
+    "--threads",
+    "2",
   ]);
   try {
     const status = await json(`${server.url}/v1/models/rank`);
