@@ -162,8 +162,11 @@ test("availability-preserving swap: new version first, old one unloaded only aft
     assertWholeVersion(old); // the old version still answers completely for its holder
     assertWholeVersion(fresh);
     fresh.release();
+    assert.equal(old.model.embedding.isDisposed, false);
     old.release();
     assert.deepEqual(events.slice(-1), ["unloaded 1"]);
+    assert.equal(old.model.embedding.isDisposed, true);
+    assert.throws(() => assertWholeVersion(old), FailedPreconditionError);
     assert.deepEqual(registry.status("m", 1), [
       { version: 1, state: "END", errorCode: "OK", errorMessage: "" },
     ]);
