@@ -77,7 +77,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     let api = "unknown";
     let model = "";
     let countsInFlight = false;
-    let timer: NodeJS.Timeout | undefined;
     try {
       const route: Route = matchRoute(method, pathname);
       api = route.kind;
@@ -106,24 +105,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         }
         inFlight++;
         countsInFlight = true;
-        const deadline = new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(
-                new HttpError(
-                  504,
-                  "DEADLINE_EXCEEDED",
-                  `Request timed out after ${limits.requestTimeoutMs} ms (--request-timeout-ms).`,
-                ),
-              ),
-            limits.requestTimeoutMs,
-          );
-        });
         const work = readBody(req, limits.maxBodyBytes).then((body) =>
           predict(registry, batcher, route, req.headers["content-type"], body, limits),
         );
-        work.catch(() => {}); // its error is reported through the race below, or it lost to the deadline
-        const reply = await Promise.race([work, deadline]);
+        const reply = await withDeadline(work, limits.requestTimeoutMs);
         metrics.observeIds(route.model, reply.ids);
         send(res, 200, reply.contentType, reply.body);
       }
@@ -140,7 +125,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         });
       }
     } finally {
-      clearTimeout(timer);
       if (countsInFlight && --inFlight === 0 && drained !== null) drained();
       const seconds = (performance.now() - start) / 1000;
       // Only served model names become label values: a URL must not grow the metrics without bound.
@@ -222,6 +206,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return closed;
     },
   };
+}
+
+/**
+ * Rejects with 504 DEADLINE_EXCEEDED after `ms`. The work itself goes on (a lookup cannot be interrupted)
+ * and still releases its lease when it settles; its late result or error is dropped.
+ */
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new HttpError(504, "DEADLINE_EXCEEDED", `Request timed out after ${ms} ms (--request-timeout-ms).`),
+        ),
+      ms,
+    );
+  });
+  work.catch(() => {}); // reported through the race, or lost to the deadline
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 function definedOnly<T extends object>(values: Partial<T> | undefined): Partial<T> {
