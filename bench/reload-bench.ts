@@ -5,6 +5,8 @@
  *
  *   npm run bench:reload                                   # 256 MiB + 16 MiB tables
  *   node dist/bench/reload-bench.js --rows 524288 --dim 256  # bigger
+ *   node dist/bench/reload-bench.js --threads 2              # tables also held by lookup workers
+ *   node dist/bench/reload-bench.js --http                   # v1 answers predicts over loopback first
  *
  * Output: one JSON line per policy, then a summary table.
  */
@@ -16,6 +18,8 @@ import { fileURLToPath } from "node:url";
 import { Checkpoint } from "../src/checkpoint/checkpoint.js";
 import { FeatureConfig, TableConfig } from "../src/config/index.js";
 import { TPUEmbeddingForServing } from "../src/embedding/index.js";
+import { RaggedTensor } from "../src/tensor/index.js";
+import { startServer } from "../src/serving/http/server.js";
 import { FileModelRegistry } from "../src/serving/model/file-model-registry.js";
 import type { TransitionPolicy } from "../src/serving/model/model-version-manager.js";
 
@@ -25,6 +29,9 @@ function arg(name: string, fallback: number): number {
 }
 
 const rows = arg("rows", 262144);
+const threads = arg("threads", 1);
+/** Serve v1 through the real HTTP server (requests over loopback) rather than direct lookups. */
+const overHttp = process.argv.includes("--http");
 const dim = arg("dim", 256);
 const smallRows = 65536;
 const smallDim = 64;
@@ -79,6 +86,23 @@ function resetPeak(): void {
   writeFileSync("/proc/self/clear_refs", "5");
 }
 
+/** A few lookups like a live server's, so the lookup workers hold the tables too (then let go, as requests do). */
+async function serveSomeLookups(registry: FileModelRegistry): Promise<void> {
+  const lease = registry.acquire("m");
+  const ids = RaggedTensor.fromNested([[1, 2, 3], [smallRows - 1]]);
+  for (let i = 0; i < 4; i++) await lease.model.embedding.embeddingLookupAsync({ items: ids, tags: ids });
+  lease.release();
+}
+
+async function servePredicts(url: string): Promise<void> {
+  const body = JSON.stringify({ inputs: { items: [[1, 2, 3], [smallRows - 1]], tags: [[4], [5, 6]] } });
+  for (let i = 0; i < 20; i++) {
+    const res = await fetch(`${url}/v1/models/m:predict`, { method: "POST", body });
+    if (res.status !== 200) throw new Error(`predict failed: ${res.status} ${await res.text()}`);
+    await res.arrayBuffer();
+  }
+}
+
 async function child(policy: TransitionPolicy): Promise<void> {
   const base = join(tmpdir(), `tpu-embedding-reload-bench-run-${process.pid}`);
   rmSync(base, { recursive: true, force: true });
@@ -89,7 +113,11 @@ async function child(policy: TransitionPolicy): Promise<void> {
       models: [{ name: "m", basePath: base }],
       pollIntervalSeconds: 0,
       transitionPolicy: policy,
+      embeddingOptions: { threads },
     });
+    const server = overHttp ? await startServer({ registry, port: 0 }) : undefined;
+    if (server === undefined) await serveSomeLookups(registry);
+    else await servePredicts(server.url);
     const serving = process.memoryUsage.rss();
     resetPeak();
     publishVersion(base, 2);
@@ -97,12 +125,13 @@ async function child(policy: TransitionPolicy): Promise<void> {
     await registry.poll();
     const seconds = (performance.now() - start) / 1000;
     const peak = vmHwmBytes();
-    const lease = registry.acquire("m");
-    const version = lease.model.version;
-    lease.release();
+    const version = registry.status("m").find((st) => st.state === "AVAILABLE")?.version;
+    await server?.close();
     await registry.close();
     process.send?.({
+      via: overHttp ? "http" : "lookups",
       policy,
+      threads,
       tableMiB: +(tableBytes / MiB).toFixed(1),
       servedVersion: version,
       reloadSeconds: +seconds.toFixed(3),
@@ -136,12 +165,12 @@ async function main(): Promise<void> {
     results.push(result);
   }
   console.log(
-    "\n| transition policy | tables | reload | RSS serving v1 | peak RSS during reload | peak − baseline |",
+    "\n| transition policy | served via | threads | tables | reload | RSS serving v1 | peak RSS during reload | peak − baseline |",
   );
-  console.log("| --- | --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of results) {
     console.log(
-      `| ${r.policy} | ${r.tableMiB} MiB | ${r.reloadSeconds} s | ${r.rssServingV1MiB} MiB | ` +
+      `| ${r.policy} | ${r.via} | ${r.threads} | ${r.tableMiB} MiB | ${r.reloadSeconds} s | ${r.rssServingV1MiB} MiB | ` +
         `${r.peakRssDuringReloadMiB} MiB | ${r.peakOverBaselineTables} × tables |`,
     );
   }

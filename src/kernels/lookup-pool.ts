@@ -1,7 +1,16 @@
 import { Worker } from "node:worker_threads";
-import { idsBefore, jobIds, jobRows, rowValues, sliceJob, type KernelJob } from "./kernel-job.js";
+import { jobIds, jobRows, rowValues, type KernelJob } from "./kernel-job.js";
+import {
+  CLAIMED,
+  cutPieces,
+  DEPARTED,
+  FAILED,
+  packRequest,
+  requestWords,
+  type PackableWork,
+} from "./packed-request.js";
 import { runJob } from "./run-job.js";
-import type { WorkerReply, WorkerRequest, WorkPiece } from "./pool-messages.js";
+import type { WorkerReply, WorkerRequest } from "./pool-messages.js";
 import { locateTable } from "./table-memory.js";
 
 /** One feature's work for the pool: a job, the index of its table in the registered set, its output size. */
@@ -17,12 +26,16 @@ export interface PoolWork {
  * Below this many ids (+ rows) a lookup is not split: waking a worker and copying its share costs more
  * than it saves (a single request, B = 1, gathers about 200 rows).
  */
-export const PARALLEL_MIN_COST = 8192;
+export const PARALLEL_MIN_COST = 4096;
+/** The smallest piece of work threads claim at a time (ids + rows). */
+const MIN_PIECE_COST = 2048;
 
 interface PoolWorker {
   readonly worker: Worker;
   /** Table sets this worker holds references to. */
   readonly sets: Set<number>;
+  /** Slot buffers this worker holds, by slot id: the version it was sent. */
+  readonly slots: Map<number, number>;
   /** Async tasks posted and not yet answered: the worker is ref'ed (keeps the process alive) while > 0. */
   inflight: number;
 }
@@ -43,6 +56,7 @@ export class LookupPool {
   private readonly workers: PoolWorker[] = [];
   private readonly tableSets = new Map<number, readonly Float32Array[]>();
   private readonly pending = new Map<number, Pending>();
+  private readonly slots: Slot[] = [];
   private nextSet = 1;
   private nextTask = 1;
 
@@ -85,21 +99,37 @@ export class LookupPool {
       });
     }
     this.ensureWorkers(parts - 1);
-    const { buffer, outputs, offsets } = sharedOutputs(works);
-    const shares = partition(works, offsets, parts);
-    const helpers = this.leastBusy(parts - 1);
-    const done = new Int32Array(new SharedArrayBuffer(8));
-    helpers.forEach((w, i) => this.postRun(w, set, shares[i + 1], buffer, done, 0));
-    const out = new Float32Array(buffer);
-    for (const p of shares[0]) {
-      const work = works[p.work];
-      runJob(p.job, tables[work.table], work.dim, out, p.outOffset);
+    const { slot, placed, pieces } = this.prepare(works, parts);
+    try {
+      const helpers = this.leastBusy(parts - 1);
+      for (const w of helpers) this.postRun(w, set, slot, 0);
+      // The calling thread claims pieces too, straight from the original jobs.
+      const control = new Int32Array(slot.request, 0, 8);
+      const out = new Float32Array(slot.out);
+      for (
+        let k = Atomics.add(control, CLAIMED, 1);
+        k < pieces.length;
+        k = Atomics.add(control, CLAIMED, 1)
+      ) {
+        const p = pieces[k];
+        const w = placed[p.work];
+        const perRow = rowValues(w.job, w.dim);
+        runJob(w.job, tables[w.table], w.dim, out, w.outOffset + p.rowStart * perRow, p.rowStart, p.rowEnd);
+      }
+      // Every helper leaves the claim loop once nothing is left (finishing what it claimed); only then is
+      // the output complete and the slot safe to reuse.
+      let left = Atomics.load(control, DEPARTED);
+      while (left < helpers.length) {
+        Atomics.wait(control, DEPARTED, left);
+        left = Atomics.load(control, DEPARTED);
+      }
+      if (Atomics.load(control, FAILED) !== 0) {
+        throw new Error("LookupPool: a worker failed while running a kernel.");
+      }
+      return copyOutputs(slot, placed, works);
+    } finally {
+      slot.busy = false;
     }
-    for (let seen = Atomics.load(done, 0); seen < helpers.length; seen = Atomics.load(done, 0)) {
-      Atomics.wait(done, 0, seen);
-    }
-    if (Atomics.load(done, 1) !== 0) throw new Error("LookupPool: a worker failed while running a kernel.");
-    return outputs;
   }
 
   /** Runs every work on worker threads (the caller's event loop stays free); one output per work. */
@@ -107,23 +137,63 @@ export class LookupPool {
     this.tables(set);
     const parts = partsFor(works, threads);
     this.ensureWorkers(parts);
-    const { buffer, outputs, offsets } = sharedOutputs(works);
-    const shares = partition(works, offsets, parts);
-    const helpers = this.leastBusy(parts);
-    const replies = await Promise.all(
-      helpers.map((w, i) => {
-        const task = this.nextTask++;
-        return new Promise<WorkerReply>((resolve, reject) => {
-          this.pending.set(task, { owner: w, resolve, reject });
-          if (w.inflight++ === 0) w.worker.ref();
-          this.postRun(w, set, shares[i], buffer, null, task);
-        });
-      }),
-    );
-    for (const r of replies) {
-      if (r.error !== undefined) throw new Error(`LookupPool: a worker failed: ${r.error}`);
+    const { slot, placed } = this.prepare(works, parts);
+    try {
+      const replies = await Promise.all(
+        this.leastBusy(parts).map((w) => {
+          const task = this.nextTask++;
+          return new Promise<WorkerReply>((resolve, reject) => {
+            this.pending.set(task, { owner: w, resolve, reject });
+            if (w.inflight++ === 0) w.worker.ref();
+            this.postRun(w, set, slot, task);
+          });
+        }),
+      );
+      for (const r of replies) {
+        if (r.error !== undefined) throw new Error(`LookupPool: a worker failed: ${r.error}`);
+      }
+      return copyOutputs(slot, placed, works);
+    } finally {
+      slot.busy = false;
     }
-    return outputs;
+  }
+
+  /** Lays the request out in a free slot (growing or adding one as needed). */
+  private prepare(works: readonly PoolWork[], parts: number) {
+    let total = 0;
+    const placed: PackableWork[] = works.map((w) => {
+      const at = total;
+      total += w.size;
+      return { job: w.job, table: w.table, dim: w.dim, outOffset: at };
+    });
+    const pieces = cutPieces(placed, pieceCost(works, parts));
+    const words = requestWords(placed, pieces);
+    const slot = this.acquireSlot(words * 4, total * 4);
+    packRequest(placed, pieces, new Int32Array(slot.request, 0, words));
+    return { slot, placed, pieces };
+  }
+
+  /**
+   * Request and output buffers are kept and reused: fresh shared memory costs page faults (and posting
+   * a new SharedArrayBuffer to a worker is slow), so a slot's buffers are posted to a worker only when
+   * they were created or grown.
+   */
+  private acquireSlot(requestBytes: number, outBytes: number): Slot {
+    let slot = this.slots.find(
+      (s) => !s.busy && s.request.byteLength >= requestBytes && s.out.byteLength >= outBytes,
+    );
+    slot ??= this.slots.find((s) => !s.busy);
+    if (slot === undefined) {
+      slot = { id: this.slots.length, version: 0, request: EMPTY, out: EMPTY, busy: false };
+      this.slots.push(slot);
+    }
+    if (slot.request.byteLength < requestBytes || slot.out.byteLength < outBytes) {
+      slot.request = new SharedArrayBuffer(grow(slot.request.byteLength, requestBytes));
+      slot.out = new SharedArrayBuffer(grow(slot.out.byteLength, outBytes));
+      slot.version++;
+    }
+    slot.busy = true;
+    return slot;
   }
 
   /** For tests and diagnostics: the table sets each worker still references. */
@@ -146,25 +216,16 @@ export class LookupPool {
     return tables;
   }
 
-  private postRun(
-    w: PoolWorker,
-    set: number,
-    share: Share[],
-    out: SharedArrayBuffer,
-    done: Int32Array | null,
-    task: number,
-  ): void {
+  private postRun(w: PoolWorker, set: number, slot: Slot, task: number): void {
     if (!w.sets.has(set)) {
       w.sets.add(set);
       this.post(w, { type: "attach", set, tables: this.tables(set).map(locateTable) });
     }
-    const pieces: WorkPiece[] = share.map((p) => ({
-      job: p.job,
-      table: p.owner.table,
-      dim: p.owner.dim,
-      outOffset: p.outOffset,
-    }));
-    this.post(w, { type: "run", set, task, pieces, out, done });
+    if (w.slots.get(slot.id) !== slot.version) {
+      w.slots.set(slot.id, slot.version);
+      this.post(w, { type: "slot", slot: slot.id, request: slot.request, out: slot.out });
+    }
+    this.post(w, { type: "run", set, task, slot: slot.id });
   }
 
   private leastBusy(count: number): PoolWorker[] {
@@ -180,8 +241,7 @@ export class LookupPool {
       // `node --input-type=module -e …` passes a flag a worker's file entry point rejects.
       execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")),
     });
-    worker.unref();
-    const entry: PoolWorker = { worker, sets: new Set(), inflight: 0 };
+    const entry: PoolWorker = { worker, sets: new Set(), slots: new Map(), inflight: 0 };
     worker.on("message", (reply: WorkerReply) => {
       const p = this.pending.get(reply.task);
       if (p === undefined) return;
@@ -200,20 +260,14 @@ export class LookupPool {
     };
     worker.on("error", fail);
     worker.on("exit", (code) => fail(new Error(`LookupPool: worker exited with code ${code}.`)));
+    // After the listeners: adding a 'message' listener refs the worker's port again.
+    worker.unref();
     this.workers.push(entry);
   }
 
   private settled(w: PoolWorker): void {
     if (--w.inflight === 0) w.worker.unref();
   }
-}
-
-/** A slice of one work assigned to one thread. */
-interface Share {
-  readonly work: number;
-  readonly owner: PoolWork;
-  readonly job: KernelJob;
-  readonly outOffset: number;
 }
 
 function workCost(work: PoolWork): number {
@@ -226,62 +280,38 @@ function partsFor(works: readonly PoolWork[], threads: number): number {
   return Math.max(1, Math.min(threads, Math.floor(cost / PARALLEL_MIN_COST)));
 }
 
-/** One SharedArrayBuffer holding every output back to back (workers write into it directly). */
-function sharedOutputs(works: readonly PoolWork[]): {
-  buffer: SharedArrayBuffer;
-  outputs: Float32Array[];
-  offsets: number[];
-} {
-  let total = 0;
-  const offsets = works.map((w) => {
-    const at = total;
-    total += w.size;
-    return at;
-  });
-  const buffer = new SharedArrayBuffer(total * Float32Array.BYTES_PER_ELEMENT);
-  const outputs = works.map((w, i) => new Float32Array(buffer, offsets[i] * 4, w.size));
-  return { buffer, outputs, offsets };
+/** About four pieces per thread, so a thread that starts late or runs slow is balanced out. */
+function pieceCost(works: readonly PoolWork[], parts: number): number {
+  let cost = 0;
+  for (const w of works) cost += workCost(w);
+  return Math.max(MIN_PIECE_COST, Math.ceil(cost / (4 * parts)));
 }
 
-/**
- * Splits the works into `parts` contiguous shares of about equal cost (ids + rows), cutting inside a
- * feature at row boundaries where needed.
- */
-function partition(works: readonly PoolWork[], offsets: readonly number[], parts: number): Share[][] {
-  const shares: Share[][] = Array.from({ length: parts }, () => []);
-  let total = 0;
-  for (const w of works) total += workCost(w);
-  let part = 0;
-  let boundary = total / parts;
-  let spent = 0;
-  const add = (w: number, r0: number, r1: number, whole: boolean): void => {
-    const work = works[w];
-    const job = whole ? work.job : sliceJob(work.job, r0, r1);
-    const outOffset = offsets[w] + r0 * rowValues(work.job, work.dim);
-    shares[part].push({ work: w, owner: work, job, outOffset });
-  };
-  works.forEach((work, w) => {
-    const rows = jobRows(work.job);
-    const cost = workCost(work);
-    if (part === parts - 1 || spent + cost <= boundary) {
-      add(w, 0, rows, true);
-      spent += cost;
-      return;
-    }
-    let r0 = 0;
-    const base = spent;
-    for (let r = 1; r <= rows; r++) {
-      spent = base + idsBefore(work.job, r) + r;
-      if (spent >= boundary && part < parts - 1) {
-        add(w, r0, r, false);
-        r0 = r;
-        part++;
-        boundary = (total * (part + 1)) / parts;
-      }
-    }
-    if (r0 < rows) add(w, r0, rows, r0 === 0);
-  });
-  return shares;
+/** Each work's output copied out of the slot into its own array (the caller owns it). */
+function copyOutputs(
+  slot: Slot,
+  placed: readonly PackableWork[],
+  works: readonly PoolWork[],
+): Float32Array[] {
+  const out = new Float32Array(slot.out);
+  return works.map((w, i) => out.slice(placed[i].outOffset, placed[i].outOffset + w.size));
+}
+
+/** New slot capacity in bytes: 1.5× growth, a multiple of 64 (whole int32/float32 views and cache lines). */
+function grow(current: number, needed: number): number {
+  return Math.ceil(Math.max(needed, current * 1.5, 1 << 16) / 64) * 64;
+}
+
+const EMPTY = new SharedArrayBuffer(0);
+
+/** Reusable shared buffers for one request in flight. */
+interface Slot {
+  readonly id: number;
+  /** Bumped when the buffers are replaced, so workers are sent the new ones. */
+  version: number;
+  request: SharedArrayBuffer;
+  out: SharedArrayBuffer;
+  busy: boolean;
 }
 
 let shared: LookupPool | null = null;

@@ -6,9 +6,11 @@ import { parentPort } from "node:worker_threads";
 import type { WorkerReply, WorkerRequest } from "./pool-messages.js";
 import { runJob } from "./run-job.js";
 import { viewOfLocation } from "./table-memory.js";
+import { CLAIMED, COUNT, DEPARTED, FAILED, unpackPiece } from "./packed-request.js";
 
 const port = parentPort!;
 const sets = new Map<number, readonly Float32Array[]>();
+const slots = new Map<number, { request: SharedArrayBuffer; out: Float32Array }>();
 
 port.on("message", (message: WorkerRequest) => {
   switch (message.type) {
@@ -17,25 +19,35 @@ port.on("message", (message: WorkerRequest) => {
       return;
     case "detach":
       sets.delete(message.set);
+      // A dropped model's tables are freed only once this isolate collects too (gc exists when the model
+      // registry enabled it: src/serving/model/release-memory.ts).
+      (globalThis as { gc?: () => void }).gc?.();
       return;
     case "sets":
       reply({ task: message.task, sets: [...sets.keys()] });
       return;
+    case "slot":
+      slots.set(message.slot, { request: message.request, out: new Float32Array(message.out) });
+      return;
     case "run": {
       let error: string | undefined;
-      try {
-        const tables = sets.get(message.set);
-        if (tables === undefined) throw new Error(`table set ${message.set} is not attached`);
-        const out = new Float32Array(message.out);
-        for (const p of message.pieces) runJob(p.job, tables[p.table], p.dim, out, p.outOffset);
-      } catch (e) {
-        error = e instanceof Error ? e.message : String(e);
+      const { request, out } = slots.get(message.slot)!;
+      const control = new Int32Array(request, 0, 8);
+      const count = control[COUNT];
+      const tables = sets.get(message.set);
+      for (let k = Atomics.add(control, CLAIMED, 1); k < count; k = Atomics.add(control, CLAIMED, 1)) {
+        try {
+          if (tables === undefined) throw new Error(`table set ${message.set} is not attached`);
+          const p = unpackPiece(request, k);
+          runJob(p.job, tables[p.table], p.dim, out, p.outOffset, p.rowStart, p.rowEnd);
+        } catch (e) {
+          error = e instanceof Error ? e.message : String(e);
+          Atomics.store(control, FAILED, 1);
+        }
       }
-      if (message.done !== null) {
-        if (error !== undefined) Atomics.store(message.done, 1, 1);
-        Atomics.add(message.done, 0, 1);
-        Atomics.notify(message.done, 0);
-      }
+      // Leaving: every piece this worker claimed is written. The slot is reused only after all left.
+      Atomics.add(control, DEPARTED, 1);
+      Atomics.notify(control, DEPARTED);
       if (message.task !== 0) reply({ task: message.task, error });
       return;
     }

@@ -1,11 +1,12 @@
-import { sliceJob, type KernelJob } from "./kernel-job.js";
+import { jobRows, rowValues, sliceJob, type KernelJob } from "./kernel-job.js";
 import { gatherRows, reduceBagsSegmentOrder, reduceBagsWeighted, scatterSequence } from "./reduce.js";
 import { runWasmJob } from "./wasm-kernels.js";
 
 /**
- * Runs one job against a table into `out` from `outOffset` (`jobRows × rowValues` values). The single
- * place where kernels are chosen, on the calling thread and in workers alike: the WebAssembly SIMD
- * kernels when the table lives in a kernel arena, else the JS reference kernels (same bits either way).
+ * Runs rows `[rowStart, rowEnd)` of a job (all by default) against a table, writing row `rowStart` at
+ * `out[outOffset]` (`rowValues` values per row). The single place where kernels are chosen, on the
+ * calling thread and in workers alike: the WebAssembly SIMD kernels when the table lives in a kernel
+ * arena, else the JS reference kernels (same bits either way).
  */
 export function runJob(
   job: KernelJob,
@@ -13,13 +14,16 @@ export function runJob(
   dim: number,
   out: Float32Array,
   outOffset: number,
+  rowStart = 0,
+  rowEnd = jobRows(job),
 ): void {
-  const fallback = (r0: number, r1: number): void => {
-    const perRow = job.kind === "sequence" ? job.sequenceLength * dim : dim;
-    runReference(sliceJob(job, r0, r1), table, dim, out, outOffset + r0 * perRow);
+  const perRow = rowValues(job, dim);
+  const fallback = (row: number): void => {
+    runReference(sliceJob(job, row, row + 1), table, dim, out, outOffset + (row - rowStart) * perRow);
   };
-  if (runWasmJob(job, table, dim, out, outOffset, fallback)) return;
-  runReference(job, table, dim, out, outOffset);
+  if (runWasmJob(job, table, dim, out, outOffset, fallback, rowStart, rowEnd)) return;
+  const whole = rowStart === 0 && rowEnd === jobRows(job);
+  runReference(whole ? job : sliceJob(job, rowStart, rowEnd), table, dim, out, outOffset);
 }
 
 /** The portable JS kernels (src/kernels/reduce.ts), TF's float32 order step by step. */

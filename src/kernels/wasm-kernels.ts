@@ -119,10 +119,11 @@ function abort(): never {
 }
 
 /**
- * Runs `job` with the WebAssembly kernels when the table lives in an arena and `dim` is a multiple of 4;
- * returns false (nothing written) otherwise, so the caller falls back to the JS kernels. Rows are
- * processed in chunks whose inputs and outputs fit the thread's scratch region; a row too large for it
- * alone is left to `fallback`.
+ * Runs rows `[rowStart, rowEnd)` of `job` (all by default) with the WebAssembly kernels when the table
+ * lives in an arena and `dim` is a multiple of 4, writing row `rowStart` at `outOffset`; returns false
+ * (nothing written) otherwise, so the caller falls back to the JS kernels. Rows are processed in chunks
+ * whose inputs and outputs fit the thread's scratch region; a row too large for it alone is left to
+ * `fallback(r)`.
  */
 export function runWasmJob(
   job: KernelJob,
@@ -130,33 +131,39 @@ export function runWasmJob(
   dim: number,
   out: Float32Array,
   outOffset: number,
-  fallback: (r0: number, r1: number) => void,
+  fallback: (row: number) => void,
+  rowStart = 0,
+  rowEnd = jobRows(job),
 ): boolean {
   if (disabled || (dim & 3) !== 0 || (table.byteOffset & 15) !== 0) return false;
   const memory = tableMemory(table);
   if (memory === undefined) return false;
   const k = kernelsFor(memory);
   if (k === null) return false;
-  const rows = jobRows(job);
+  const rows = rowEnd;
   const perRow = rowValues(job, dim);
+  const outBase = outOffset - rowStart * perRow;
   const capacity = SCRATCH_BYTES / 4; // int32/float32 slots
   if (job.kind === "gather") {
     const chunk = Math.max(1, Math.floor(capacity / (perRow + 1)));
-    for (let r0 = 0; r0 < rows; r0 += chunk) {
+    for (let r0 = rowStart; r0 < rows; r0 += chunk) {
       const n = Math.min(chunk, rows - r0);
       k.i32.set(job.ids.subarray(r0, r0 + n), 0);
       const outAt = n;
       k.exports.gather(table.byteOffset, dim, k.base, n, k.base + outAt * 4, touchAhead);
-      out.set(k.f32.subarray(outAt, outAt + n * perRow), outOffset + r0 * perRow);
+      out.set(k.f32.subarray(outAt, outAt + n * perRow), outBase + r0 * perRow);
     }
     return true;
   }
   const { rowSplits, ids, weights, positions } = job.batch;
   const perId = 1 + (weights !== null ? 1 : 0) + (positions !== null ? 1 : 0);
-  let r0 = 0;
+  const whole =
+    2 + rows - rowStart + perId * (rowSplits[rows] - rowSplits[rowStart]) + (rows - rowStart) * perRow <=
+    capacity;
+  let r0 = rowStart;
   while (r0 < rows) {
     // Grow the chunk while splits + ids (+ weights, positions) + outputs fit the scratch region.
-    let r1 = r0;
+    let r1 = whole ? rows : r0;
     let used = 1;
     while (r1 < rows) {
       const next = used + 1 + perId * (rowSplits[r1 + 1] - rowSplits[r1]) + perRow;
@@ -165,7 +172,7 @@ export function runWasmJob(
       r1++;
     }
     if (r1 === r0) {
-      fallback(r0, r0 + 1);
+      fallback(r0);
       r0++;
       continue;
     }
@@ -173,18 +180,19 @@ export function runWasmJob(
     const s0 = rowSplits[r0];
     const count = rowSplits[r1] - s0;
     const splitsAt = 0;
-    for (let r = 0; r <= n; r++) k.i32[splitsAt + r] = rowSplits[r0 + r] - s0;
+    if (s0 === 0 && n === rowSplits.length - 1) k.i32.set(rowSplits, splitsAt);
+    else for (let r = 0; r <= n; r++) k.i32[splitsAt + r] = rowSplits[r0 + r] - s0;
     const idsAt = n + 1;
-    k.i32.set(ids.subarray(s0, s0 + count), idsAt);
+    k.i32.set(count === ids.length ? ids : ids.subarray(s0, s0 + count), idsAt);
     let next = idsAt + count;
     let extraAt = 0;
     if (weights !== null) {
       extraAt = next;
-      k.f32.set(weights.subarray(s0, s0 + count), extraAt);
+      k.f32.set(count === weights.length ? weights : weights.subarray(s0, s0 + count), extraAt);
       next += count;
     } else if (positions !== null) {
       extraAt = next;
-      k.i32.set(positions.subarray(s0, s0 + count), extraAt);
+      k.i32.set(count === positions.length ? positions : positions.subarray(s0, s0 + count), extraAt);
       next += count;
     }
     const outAt = next;
@@ -226,7 +234,7 @@ export function runWasmJob(
         touchAhead,
       );
     }
-    out.set(k.f32.subarray(outAt, outAt + n * perRow), outOffset + r0 * perRow);
+    out.set(k.f32.subarray(outAt, outAt + n * perRow), outBase + r0 * perRow);
     r0 = r1;
   }
   return true;

@@ -33,6 +33,8 @@ test("serve: status, predict equal to a direct lookup, a hot-swapped version, SI
     "0.05",
     "--batch-timeout-micros",
     "200000",
+    "--threads",
+    "2",
   ]);
   try {
     const status = await json(`${server.url}/v1/models/rank`);
@@ -110,7 +112,18 @@ test("serve: a failed version is reported in status while the good one serves", 
   await writeVersion(base, 2, {
     features: { tables: [{ name: "video" }], features: { x: { table: "nope" } } },
   });
-  const server = await spawnCli(["serve", "--model-name", "m", "--model-base-path", base, "--port", "0"]);
+  const server = await spawnCli([
+    "serve",
+    "--model-name",
+    "m",
+    "--model-base-path",
+    base,
+    "--port",
+    "0",
+    "--max-ids-per-request",
+    "3",
+    "--no-enable-batching",
+  ]);
   try {
     const status = await json(`${server.url}/v1/models/m`);
     assert.equal(status.body.model_version_status[0].version, "2");
@@ -120,6 +133,17 @@ test("serve: a failed version is reported in status while the good one serves", 
     assert.equal(status.body.model_version_status[1].state, "AVAILABLE");
     const p = await json(`${server.url}/v1/models/m:predict`, { inputs: { watched: [[0]] } });
     assert.equal(p.status, 200);
+    // The limit flags reach the server.
+    const tooMany = await json(`${server.url}/v1/models/m:predict`, {
+      inputs: {
+        watched: [
+          [0, 1],
+          [2, 3],
+        ],
+      },
+    });
+    assert.equal(tooMany.status, 400);
+    assert.match(tooMany.body.error, /4/);
     server.proc.kill("SIGINT");
     assert.equal(await server.exited, 0);
   } finally {

@@ -181,21 +181,22 @@ test("dispose is idempotent, workers drop the tables, and later lookups fail", a
   await assert.rejects(embedding.embeddingLookupAsync(features), FailedPreconditionError);
 });
 
-test("pool workers do not keep the process alive", () => {
-  const script = `
-    import { FeatureConfig, RaggedTensor, TableConfig, TPUEmbeddingForServing } from ${JSON.stringify(
-      fileURLToPath(new URL("../../src/index.js", import.meta.url)),
-    )};
-    const table = new TableConfig({ vocabularySize: 10, dim: 4, name: "t" });
-    const e = new TPUEmbeddingForServing({ featureConfig: { f: new FeatureConfig({ table }) }, threads: 2, seed: 1 });
-    const ids = RaggedTensor.fromRowSplits(new Int32Array(40000).fill(3), Int32Array.from({ length: 10001 }, (_, i) => 4 * i));
-    const r = await e.embeddingLookupAsync({ f: ids });
-    e.embeddingLookup({ f: ids });
-    console.log(r.f.shape.join("x"));
-  `;
-  const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  assert.equal(output.trim(), "10000x4");
+test("pool workers do not keep the process alive (sync-only and async lookups)", () => {
+  for (const call of ["e.embeddingLookup({ f: ids })", "await e.embeddingLookupAsync({ f: ids })"]) {
+    const script = `
+      import { FeatureConfig, RaggedTensor, TableConfig, TPUEmbeddingForServing } from ${JSON.stringify(
+        fileURLToPath(new URL("../../src/index.js", import.meta.url)),
+      )};
+      const table = new TableConfig({ vocabularySize: 10, dim: 4, name: "t" });
+      const e = new TPUEmbeddingForServing({ featureConfig: { f: new FeatureConfig({ table }) }, threads: 2, seed: 1 });
+      const ids = RaggedTensor.fromRowSplits(new Int32Array(40000).fill(3), Int32Array.from({ length: 10001 }, (_, i) => 4 * i));
+      const r = ${call};
+      console.log(r.f.shape.join("x"));
+    `;
+    const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(output.trim(), "10000x4", call);
+  }
 });

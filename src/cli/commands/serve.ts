@@ -29,6 +29,7 @@ export interface ServeOptions {
   batchTimeoutMicros: number;
   maxBodyBytes: number;
   maxIdsPerRequest: number;
+  maxOutputValues: number;
   requestTimeoutMs: number;
   maxConcurrentRequests: number;
   pollInterval: number;
@@ -97,6 +98,7 @@ export async function serve(
       limits: {
         maxBodyBytes: options.maxBodyBytes,
         maxIdsPerRequest: options.maxIdsPerRequest,
+        maxOutputValues: options.maxOutputValues,
         requestTimeoutMs: options.requestTimeoutMs,
         maxConcurrentRequests: options.maxConcurrentRequests,
       },
@@ -213,6 +215,12 @@ export function addServingOptions(command: Command): Command {
       "most ids in one request (400 beyond)",
       integer("--max-ids-per-request", 1),
       DEFAULT_LIMITS.maxIdsPerRequest,
+    )
+    .option(
+      "--max-output-values <n>",
+      "most float32 values in one answer, checked before the lookup (400 beyond)",
+      integer("--max-output-values", 1),
+      DEFAULT_LIMITS.maxOutputValues,
     )
     .option(
       "--request-timeout-ms <ms>",

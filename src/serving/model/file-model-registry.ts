@@ -13,6 +13,7 @@ import type {
 } from "../model-registry.js";
 import type { EmbeddingOptions } from "./model-loader.js";
 import { scanModelRepository } from "./model-repository.js";
+import { enableExplicitGc } from "./release-memory.js";
 import {
   ModelVersionManager,
   type ModelSourceOptions,
@@ -66,6 +67,7 @@ export class FileModelRegistry implements ModelRegistry {
    * `status()`, not thrown), then polls in the background.
    */
   static async open(options: FileModelRegistryOptions): Promise<FileModelRegistry> {
+    enableExplicitGc();
     for (const m of options.models) await scanModelRepository(m);
     const registry = new FileModelRegistry(options);
     await registry.poll();

@@ -89,12 +89,6 @@ export function errorCodeOf(e: unknown): string {
   return "UNKNOWN";
 }
 
-/** Frees a version's table memory when the embedding supports it (later lookups then fail loudly). */
-function disposeEmbedding(embedding: unknown): void {
-  const disposable = embedding as { dispose?: () => void };
-  if (typeof disposable.dispose === "function") disposable.dispose();
-}
-
 export class ModelVersionManager {
   readonly name: string;
   private readonly policy: VersionPolicy;
@@ -372,7 +366,7 @@ export class ModelVersionManager {
     try {
       const servable = await restoreVersion(prepared, onProgress);
       if (this.closed) {
-        disposeEmbedding(servable.embedding);
+        servable.embedding.dispose();
         r.state = "END";
         return false;
       }
@@ -455,7 +449,8 @@ export class ModelVersionManager {
 
   private finishUnload(loaded: LoadedVersion): void {
     const version = loaded.servable.version;
-    disposeEmbedding(loaded.servable.embedding);
+    // Later lookups on it fail loudly; its memory goes once the last reference does.
+    loaded.servable.embedding.dispose();
     const r = this.records.get(version);
     if (r !== undefined && r.loaded === loaded) {
       r.loaded = undefined;

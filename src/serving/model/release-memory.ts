@@ -14,6 +14,14 @@ const MIN_BYTES = 16 * 1024 * 1024;
 
 let gc: (() => void) | null | undefined;
 
+/**
+ * Makes `gc()` callable here and in worker threads started from now on (V8 flags are process-wide):
+ * lookup workers also hold table memory and collect when a model's tables are detached.
+ */
+export function enableExplicitGc(): void {
+  gcFunction();
+}
+
 function gcFunction(): (() => void) | null {
   if (gc === undefined) {
     try {

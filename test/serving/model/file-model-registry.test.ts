@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { setImmediate as tick, setTimeout as sleep } from "node:timers/promises";
 import {
@@ -162,8 +163,11 @@ test("availability-preserving swap: new version first, old one unloaded only aft
     assertWholeVersion(old); // the old version still answers completely for its holder
     assertWholeVersion(fresh);
     fresh.release();
+    assert.equal(old.model.embedding.isDisposed, false);
     old.release();
     assert.deepEqual(events.slice(-1), ["unloaded 1"]);
+    assert.equal(old.model.embedding.isDisposed, true);
+    assert.throws(() => assertWholeVersion(old), FailedPreconditionError);
     assert.deepEqual(registry.status("m", 1), [
       { version: 1, state: "END", errorCode: "OK", errorMessage: "" },
     ]);
@@ -509,4 +513,31 @@ test("requests racing with reloads always see one complete version, and no versi
       [4, "END"],
     ],
   );
+});
+
+test("TF Serving's own SavedModel test data: the version is found, and its missing tables are reported", async () => {
+  const base = tempDir();
+  const fixture = fileURLToPath(
+    new URL(
+      "../../../../test/fixtures/checkpoints/tfserving-testdata/saved_model_half_plus_two_tf2_cpu",
+      import.meta.url,
+    ),
+  );
+  cpSync(fixture, join(base, "123"), { recursive: true });
+  writeFileSync(
+    join(base, "features.json"),
+    JSON.stringify({ tables: [{ name: "a" }], features: { x: { table: "a" } } }),
+  );
+  const { registry } = await openRegistry(base);
+  try {
+    const [status] = registry.status("m");
+    assert.deepEqual([status.version, status.state, status.errorCode], [123, "END", "NOT_FOUND"]);
+    assert.match(
+      status.errorMessage,
+      /variables\/variables" has no table "a" \(key "embedding\/a\/\.ATTRIBUTES\/VARIABLE_VALUE"\)/,
+    );
+    assert.throws(() => registry.acquire("m"), FailedPreconditionError);
+  } finally {
+    await registry.close();
+  }
 });
