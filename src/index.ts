@@ -67,6 +67,7 @@ export {
   OutOfRangeError,
   NotFoundError,
   FailedPreconditionError,
+  UnavailableError,
   DataLossError,
   UnimplementedError,
   type ErrorCode,

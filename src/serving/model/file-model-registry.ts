@@ -35,10 +35,13 @@ export interface FileModelRegistryOptions {
 }
 
 export const DEFAULT_POLL_INTERVAL_SECONDS = 1;
+const EVENT_HISTORY = 256;
 
 export class FileModelRegistry implements ModelRegistry {
   private readonly managers: ReadonlyMap<string, ModelVersionManager>;
   private readonly listeners = new Set<(event: ModelEvent) => void>();
+  /** Recent events, replayed to late subscribers (the server's metrics attach after `open()` loaded). */
+  private readonly history: ModelEvent[] = [];
   private closing: Promise<void> | undefined;
 
   private constructor(options: FileModelRegistryOptions) {
@@ -98,6 +101,7 @@ export class FileModelRegistry implements ModelRegistry {
   }
 
   onEvent(listener: (event: ModelEvent) => void): () => void {
+    for (const event of this.history) listener(event);
     this.listeners.add(listener);
     return () => {
       this.listeners.delete(listener);
@@ -117,6 +121,8 @@ export class FileModelRegistry implements ModelRegistry {
   }
 
   private emit(event: ModelEvent, logger: Logger): void {
+    this.history.push(event);
+    if (this.history.length > EVENT_HISTORY) this.history.shift();
     for (const listener of this.listeners) {
       try {
         listener(event);

@@ -5,7 +5,7 @@
  * a request's lease pins one complete version for its whole life.
  */
 import { TpuEmbeddingError } from "../../errors.js";
-import { FailedPreconditionError, NotFoundError } from "../../errors.js";
+import { InvalidArgumentError, NotFoundError, UnavailableError } from "../../errors.js";
 import type { Logger } from "../log.js";
 import type {
   ModelEvent,
@@ -139,10 +139,11 @@ export class ModelVersionManager {
       const version = this.labelMap.get(selector.label);
       loaded = version === undefined ? undefined : this.serving(version);
       if (loaded === undefined) {
+        // TF Serving: an unknown label is INVALID_ARGUMENT; a known label whose version is gone, NOT_FOUND.
+        if (version === undefined)
+          throw new InvalidArgumentError(`Unrecognized servable version label: ${selector.label}`);
         throw new NotFoundError(
-          version === undefined
-            ? `Unrecognized servable version label: ${selector.label}`
-            : `Servable not found for request: label ${selector.label} of ${this.name} (version ${version} is not available)`,
+          `Servable not found for request: label ${selector.label} of ${this.name} (version ${version} is not available)`,
         );
       }
     } else if (selector.version !== undefined) {
@@ -155,7 +156,7 @@ export class ModelVersionManager {
     } else {
       loaded = this.latest();
       if (loaded === undefined) {
-        throw new FailedPreconditionError(
+        throw new UnavailableError(
           `Servable not found for request: Latest(${this.name}): no version of model ${this.name} is available yet`,
         );
       }

@@ -154,3 +154,19 @@ describe("status, metadata, metrics and TF Serving's errors", () => {
     assert.match(text, /tpu_embedding_requests_total\{model="",api="status",status="404"\} 1/);
   });
 });
+
+test("a model with no version loaded yet answers predict with 503 UNAVAILABLE (retry), then serves", async () => {
+  const registry = new TestRegistry("emb");
+  const server = await startServer({ registry, port: 0 });
+  try {
+    const body = { instances: [{ a: [1] }] };
+    const before = await postJson(`${server.url}/v1/models/emb:predict`, body);
+    assert.equal(before.status, 503, before.text);
+    assert.match((before.json() as { error: string }).error, /has no available version/);
+    registry.add(await buildTestModel(1, 1));
+    const statusAfter = await call(`${server.url}/v1/models/emb`);
+    assert.equal(statusAfter.status, 200);
+  } finally {
+    await server.close();
+  }
+});

@@ -7,6 +7,8 @@ import { setImmediate as tick, setTimeout as sleep } from "node:timers/promises"
 import {
   DenseTensor,
   FailedPreconditionError,
+  UnavailableError,
+  InvalidArgumentError,
   NotFoundError,
   RaggedTensor,
   type ModelEvent,
@@ -112,6 +114,11 @@ test("open serves the latest version, reports status and leases complete version
       { version: 2, state: "AVAILABLE", errorCode: "OK", errorMessage: "" },
     ]);
     assert.deepEqual(events, ["load-start 2", "load-done 2"]);
+    // A late subscriber (the server's metrics) is replayed the events it missed.
+    const late: string[] = [];
+    const unsubscribe = registry.onEvent((e) => late.push(describeEvent(e)));
+    unsubscribe();
+    assert.deepEqual(late, ["load-start 2", "load-done 2"]);
     const lease = registry.acquire("m");
     assert.equal(lease.model.version, 2);
     assert.equal(lease.model.name, "m");
@@ -193,7 +200,7 @@ test("resource-preserving swap: old version drained and unloaded before the new 
         [1, "UNLOADING"],
       ],
     );
-    assert.throws(() => registry.acquire("m"), FailedPreconditionError);
+    assert.throws(() => registry.acquire("m"), UnavailableError);
     assertWholeVersion(old);
     old.release();
     await polled;
@@ -366,7 +373,7 @@ test("the poll timer loads a new version on its own", async () => {
   try {
     const loaded = new Promise<number>((resolve) =>
       registry.onEvent((e) => {
-        if (e.type === "load-done") resolve(e.version);
+        if (e.type === "load-done" && e.version === 5) resolve(e.version);
       }),
     );
     await writeVersion(base, 5);
@@ -407,7 +414,8 @@ test("labels point only at available versions; specific versions are served on r
     assert.throws(() => registry.acquire("m", { label: "future" }), /version 9 is not available/);
     assert.throws(
       () => registry.acquire("m", { label: "nope" }),
-      /Unrecognized servable version label: nope/,
+      (e: unknown) =>
+        e instanceof InvalidArgumentError && /Unrecognized servable version label: nope/.test(e.message),
     );
     assert.ok(lines.some((l) => l.event === "model-label-unavailable" && l.fields.label === "future"));
   } finally {
@@ -536,7 +544,7 @@ test("TF Serving's own SavedModel test data: the version is found, and its missi
       status.errorMessage,
       /variables\/variables" has no table "a" \(key "embedding\/a\/\.ATTRIBUTES\/VARIABLE_VALUE"\)/,
     );
-    assert.throws(() => registry.acquire("m"), FailedPreconditionError);
+    assert.throws(() => registry.acquire("m"), UnavailableError);
   } finally {
     await registry.close();
   }

@@ -3,9 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   Checkpoint,
-  FailedPreconditionError,
+  InvalidArgumentError,
   FeatureConfig,
   NotFoundError,
+  UnavailableError,
   TableConfig,
   TPUEmbeddingForServing,
   type FeatureStructure,
@@ -140,11 +141,10 @@ export class TestRegistry implements ModelRegistry {
     if (selector.label !== undefined) {
       version = this.labelMap.get(selector.label);
       if (version === undefined)
-        throw new NotFoundError(`Unrecognized servable version label: ${selector.label}`);
+        throw new InvalidArgumentError(`Unrecognized servable version label: ${selector.label}`);
     }
     if (version === undefined) {
-      if (this.versions.size === 0)
-        throw new FailedPreconditionError(`Model ${model} has no available version.`);
+      if (this.versions.size === 0) throw new UnavailableError(`Model ${model} has no available version.`);
       version = Math.max(...this.versions.keys());
     }
     const entry = this.versions.get(version);
