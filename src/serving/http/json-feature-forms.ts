@@ -209,7 +209,7 @@ export function parseId(feature: string, value: unknown, where: string): number 
     }
   }
   throw new InvalidArgumentError(
-    `Feature "${feature}": ${where} is ${describe(value)}; expected an integer id (a JSON integer, or a ` +
+    `Feature "${feature}": ${where} is ${describe(value)}; expected an int64 id (a JSON integer, or a ` +
       `decimal string for 64-bit ids).`,
   );
 }

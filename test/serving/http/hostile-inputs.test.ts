@@ -39,12 +39,12 @@ describe("malformed and hostile inputs get 4xx answers and the server keeps serv
       ],
       [
         '{"inputs": {"watched": [[1.5]]}}',
-        /Feature "watched": inputs\["watched"\]\[0\]\[0\] is 1.5; expected an integer id/,
+        /Feature "watched": inputs\["watched"\]\[0\]\[0\] is 1.5; expected an int64 id/,
       ],
-      ['{"inputs": {"watched": [["abc"]]}}', /Feature "watched": .* is "abc"; expected an integer id/],
+      ['{"inputs": {"watched": [["abc"]]}}', /Feature "watched": .* is "abc"; expected an int64 id/],
       ['{"inputs": {"watched": [[true]]}}', /Feature "watched": .* is true/],
       ['{"inputs": {"watched": [[null]]}}', /Feature "watched": .* is null/],
-      ['{"inputs": {"watched": [[[1]]]}}', /Feature "watched": .* is a list of 1; expected an integer id/],
+      ['{"inputs": {"watched": [[[1]]]}}', /Feature "watched": .* is a list of 1; expected an int64 id/],
       [
         '{"inputs": {"watched": "1"}}',
         /Feature "watched": inputs\["watched"\] is "1"; expected a list of ids/,
@@ -57,7 +57,7 @@ describe("malformed and hostile inputs get 4xx answers and the server keeps serv
       ],
       [
         '{"inputs": {"watched": [[99999999999999999999999]]}}',
-        /Feature "watched": .* is 99999999999999999999999; expected an integer id/,
+        /Feature "watched": .* is 99999999999999999999999; expected an int64 id/,
       ],
       ['{"inputs": {"watched": [["-9223372036854775808"]]}}', /id -9223372036854775808 is out of range/],
       [
@@ -95,7 +95,7 @@ describe("malformed and hostile inputs get 4xx answers and the server keeps serv
         JSON.stringify({ inputs: { watched: [Array.from({ length: 1001 }, () => 1)] } }),
         /1001 ids; this server accepts at most 1000/,
       ],
-      [`{"inputs": {"watched": ${deep}}}`, /Feature "watched": .* is a list of 1; expected an integer id/],
+      [`{"inputs": {"watched": ${deep}}}`, /Feature "watched": .* is a list of 1; expected an int64 id/],
       [`{"inputs": {"friends": {"dense": ${deep}}}}`, /nested deeper than rank 8/],
       ['{"inputs": {"__proto__": [[1]]}}', /Input "__proto__" is not a feature/],
       [
