@@ -7,6 +7,7 @@ export type ErrorCode =
   | "OUT_OF_RANGE" // an id outside [0, vocabularySize) that TF's semantics do not prune
   | "NOT_FOUND" // a missing feature, table, variable, file or checkpoint key
   | "FAILED_PRECONDITION" // an operation in the wrong state (e.g. reading tables before they exist)
+  | "UNAVAILABLE" // transiently unable to answer (e.g. no model version loaded yet): retry later
   | "DATA_LOSS" // a corrupt or truncated checkpoint (bad magic, crc32c mismatch, short read)
   | "UNIMPLEMENTED"; // a valid TF feature this library does not support
 
@@ -54,6 +55,13 @@ export class NotFoundError extends TpuEmbeddingError {
 export class FailedPreconditionError extends TpuEmbeddingError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("FAILED_PRECONDITION", message, options);
+  }
+}
+
+/** Transient: the operation may succeed if retried (TF's UNAVAILABLE; HTTP 503). */
+export class UnavailableError extends TpuEmbeddingError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("UNAVAILABLE", message, options);
   }
 }
 

@@ -67,6 +67,7 @@ export {
   OutOfRangeError,
   NotFoundError,
   FailedPreconditionError,
+  UnavailableError,
   DataLossError,
   UnimplementedError,
   type ErrorCode,
@@ -134,3 +135,60 @@ export {
   type RowUpdater,
   type TableState,
 } from "./training/index.js";
+
+// Serving: the model registry contract, structured logs, and models served from directories on disk.
+export type {
+  ModelRegistry,
+  ServableModel,
+  ModelLease,
+  VersionStatus,
+  VersionStateName,
+  ServableFeature,
+  ModelEvent,
+  VersionSelector,
+} from "./serving/model-registry.js";
+export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./serving/log.js";
+export {
+  FileModelRegistry,
+  DEFAULT_POLL_INTERVAL_SECONDS,
+  type FileModelRegistryOptions,
+} from "./serving/model/file-model-registry.js";
+export type { ModelSourceOptions, TransitionPolicy } from "./serving/model/model-version-manager.js";
+export {
+  parseVersionPolicy,
+  parseVersionLabels,
+  selectVersions,
+  type VersionPolicy,
+} from "./serving/model/version-policy.js";
+export {
+  parseFeatureConfig,
+  readFeatureConfig,
+  type FeatureConfigSpec,
+  type TableSpec,
+  type FeatureSpec,
+  type FeatureSpecTree,
+} from "./serving/model/feature-config-json.js";
+export { loadVersion, type ServableVersion, type EmbeddingOptions } from "./serving/model/model-loader.js";
+export {
+  scanModelRepository,
+  FEATURE_CONFIG_FILENAME,
+  type VersionSource,
+  type RepositoryScan,
+} from "./serving/model/model-repository.js";
+// Serving: TF Serving compatible REST server, binary format and client (docs/serving-api.md).
+export {
+  startServer,
+  DEFAULT_LIMITS,
+  DEFAULT_BATCHING,
+  type ServerLimits,
+  type BatchingOptions,
+  type ServerOptions,
+  type RunningServer,
+} from "./serving/http/server.js";
+export {
+  EmbeddingClient,
+  EmbeddingServerError,
+  type EmbeddingClientOptions,
+  type ModelVersionStatusJson,
+} from "./client/embedding-client.js";
+export { BINARY_CONTENT_TYPE } from "./serving/binary/binary-format.js";

@@ -9,6 +9,10 @@ try {
   if (e instanceof TpuEmbeddingError) {
     process.stderr.write(`tpu-embedding: ${e.code}: ${e.message}\n`);
     process.exitCode = 2;
+  } else if (e instanceof Error && typeof (e as NodeJS.ErrnoException).code === "string") {
+    // System errors (a port in use, a permission denied) are the user's to fix, not a crash to debug.
+    process.stderr.write(`tpu-embedding: ${(e as NodeJS.ErrnoException).code}: ${e.message}\n`);
+    process.exitCode = 1;
   } else {
     throw e;
   }

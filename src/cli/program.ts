@@ -4,8 +4,9 @@ import type { RegisterCommand } from "./command.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerVerify } from "./commands/verify.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerServe } from "./commands/serve.js";
 
-export const COMMANDS: RegisterCommand[] = [registerDemo, registerInspect, registerVerify];
+export const COMMANDS: RegisterCommand[] = [registerServe, registerDemo, registerInspect, registerVerify];
 
 export function buildProgram(): Command {
   const program = new Command("tpu-embedding")

@@ -19,6 +19,9 @@ port.on("message", (message: WorkerRequest) => {
       return;
     case "detach":
       sets.delete(message.set);
+      // A dropped model's tables are freed only once this isolate collects too (gc exists when the model
+      // registry enabled it: src/serving/model/release-memory.ts).
+      (globalThis as { gc?: () => void }).gc?.();
       return;
     case "sets":
       reply({ task: message.task, sets: [...sets.keys()] });

@@ -60,11 +60,13 @@ export function viewOfLocation(location: TableLocation): Float32Array {
 
 /**
  * Allocates zeroed float32 tables of the given lengths in as few arenas as fit (one arena when they
- * total less than about 4 GiB). A table too large for any arena gets its own SharedArrayBuffer and is
- * served by the JS kernels.
+ * total less than about 4 GiB; `limit` bytes of tables per arena, lowered only by tests). A table too
+ * large for any arena gets its own SharedArrayBuffer and is served by the JS kernels.
  */
-export function allocateTables(lengths: readonly number[]): Float32Array[] {
-  const limit = (MAX_PAGES - RESERVED_PAGES) * PAGE;
+export function allocateTables(
+  lengths: readonly number[],
+  limit = (MAX_PAGES - RESERVED_PAGES) * PAGE,
+): Float32Array[] {
   const out: Float32Array[] = new Array(lengths.length);
   let group: number[] = [];
   let groupBytes = 0;

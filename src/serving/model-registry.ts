@@ -74,10 +74,13 @@ export interface ModelRegistry {
   labels(model: string): ReadonlyMap<string, number>;
   /**
    * Leases the selected AVAILABLE version. Throws NotFoundError (unknown model, version or label) or
-   * FailedPreconditionError (model known but no version available yet).
+   * UnavailableError (model known but no version available yet: HTTP 503, retry).
    */
   acquire(model: string, selector?: VersionSelector): ModelLease;
-  /** Subscribes to lifecycle events (for metrics and logs); returns an unsubscribe function. */
+  /**
+   * Subscribes to lifecycle events (for metrics and logs); returns an unsubscribe function. Recent past
+   * events are replayed first, so a subscriber attached after the first load still counts it.
+   */
   onEvent(listener: (event: ModelEvent) => void): () => void;
   /** Stops polling, waits for leases to be released, and unloads every version. */
   close(): Promise<void>;

@@ -6,6 +6,7 @@ import { jobRows, rowValues } from "../../src/kernels/kernel-job.js";
 import { runJob, runReference } from "../../src/kernels/run-job.js";
 import { allocateTables, tableMemory } from "../../src/kernels/table-memory.js";
 import { runWasmJob, setTouchAhead, wasmKernelsAvailable } from "../../src/kernels/wasm-kernels.js";
+import { LookupPool } from "../../src/kernels/lookup-pool.js";
 import type { Combiner } from "../../src/config/table-config.js";
 
 /**
@@ -152,4 +153,31 @@ test("a bag too large for the scratch region, odd dims and plain arrays fall bac
   const out = new Float32Array(8);
   runJob(oddJob, plain, 4, out, 0);
   assert.deepEqual(Array.from(out), [12, 13, 14, 15, 4, 5, 6, 7]);
+});
+
+test("tables spread over several arenas (as beyond 4 GiB) and oversized tables run on every thread", () => {
+  // A 64 KiB arena limit stands in for wasm32's 4 GiB: 5 tables of 24 KiB need 3 arenas, and a 96 KiB
+  // table fits none (its own SharedArrayBuffer, JS kernels).
+  const dim = 8;
+  const lengths = [6144, 6144, 6144, 6144, 6144, 24576];
+  const tables = allocateTables(lengths, 65536);
+  const memories = new Set(tables.slice(0, 5).map((t) => tableMemory(t)));
+  assert.equal(memories.size, 3);
+  assert.equal(tableMemory(tables[5]), undefined);
+  assert.ok(tables[5].buffer instanceof SharedArrayBuffer);
+  tables.forEach((t) => t.forEach((_, i) => (t[i] = Math.fround(rand() * 2 - 1))));
+  const pool = new LookupPool();
+  const set = pool.register(tables);
+  const works = tables.map((t, table) => {
+    const batch = bags(900, 12, t.length / dim, table % 2 === 0);
+    const job: KernelJob = { kind: "bags", order: "weighted", combiner: "mean", batch };
+    return { job, table, dim, size: 900 * dim };
+  });
+  const outputs = pool.runSync(set, works, 3);
+  works.forEach((w, i) => {
+    const expected = new Float32Array(w.size);
+    runReference(w.job, tables[i], dim, expected, 0);
+    assert.deepEqual(bits(outputs[i]), bits(expected), `table ${i}`);
+  });
+  pool.release(set);
 });

@@ -1,0 +1,219 @@
+/**
+ * Load benchmark of the REST server on loopback (`npm run bench:server`): requests/s and p50/p99 latency
+ * for batch 1 and batch 64 predict requests over REST JSON and the binary format, one JSON line each.
+ *
+ * The server runs in a child process (this file with `--serve`) so the load generator (autocannon) does
+ * not share its event loop. The model has the standard workload's 26 features (dim 64, mean combiner,
+ * Zipf bags of 1..20 ids) with every table capped at `--rows-cap` rows (default 10000, ~43 MB) so the
+ * benchmark measures the server, not memory size; `--threads` sets the embedding's lookup threads (worker
+ * threads running `embeddingLookupAsync`). Also printed: the direct in-process lookup of the same
+ * batches (the floor under the server's latency) and JSON.parse vs lossless-json on a batch-64 body.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+import { parse as parseLossless } from "lossless-json";
+import {
+  BINARY_CONTENT_TYPE,
+  FeatureConfig,
+  NotFoundError,
+  RaggedTensor,
+  startServer,
+  TableConfig,
+  TPUEmbeddingForServing,
+  type ModelRegistry,
+  type ServableModel,
+} from "../src/index.js";
+import { encodeBinaryRequest } from "../src/serving/binary/request-codec.js";
+import type { FeatureInput } from "../src/serving/batching/feature-input.js";
+import { arg, bagLength, DIM, hashInitializer, STANDARD_ROWS, zipfSampler } from "./workload.js";
+
+const ROWS_CAP = Number(arg("rows-cap", "10000"));
+const DURATION_S = Number(arg("duration", "5"));
+const CONNECTIONS = Number(arg("connections", "8"));
+const THREADS = Number(arg("threads", "1"));
+const BODIES = 32;
+const MODEL = "bench";
+
+function featureName(f: number): string {
+  return `f${String(f).padStart(2, "0")}`;
+}
+
+function buildModel(): ServableModel {
+  const featureConfig: Record<string, FeatureConfig> = {};
+  STANDARD_ROWS.forEach((rows, f) => {
+    const table = new TableConfig({
+      vocabularySize: Math.min(rows, ROWS_CAP),
+      dim: DIM,
+      combiner: "mean",
+      name: `t${f}`,
+      initializer: hashInitializer(f),
+    });
+    featureConfig[featureName(f)] = new FeatureConfig({ table });
+  });
+  const embedding = new TPUEmbeddingForServing({ featureConfig, optimizer: null, threads: THREADS });
+  embedding.build();
+  const features = embedding.tables.map((t, f) => ({
+    name: featureName(f),
+    table: t.name!,
+    vocabularySize: t.vocabularySize,
+    dim: t.dim,
+    combiner: "mean" as const,
+    maxSequenceLength: 0,
+    outputShape: null,
+  }));
+  const tableBytes = features.reduce((n, f) => n + f.vocabularySize * f.dim * 4, 0);
+  return { name: MODEL, version: 1, embedding, features, checkpoint: "(in memory)", tableBytes };
+}
+
+/** The smallest registry: one model, one version, always available. */
+function singleModelRegistry(model: ServableModel): ModelRegistry {
+  const check = (name: string) => {
+    if (name !== model.name) throw new NotFoundError(`Servable not found for request: Latest(${name})`);
+  };
+  return {
+    modelNames: () => [model.name],
+    status: (name) => (check(name), [{ version: 1, state: "AVAILABLE", errorCode: "OK", errorMessage: "" }]),
+    labels: (name) => (check(name), new Map()),
+    acquire: (name) => (check(name), { model, release() {} }),
+    onEvent: () => () => {},
+    close: async () => {},
+  };
+}
+
+/** `batch` examples, each with a Zipf bag for every feature. */
+function makeBatch(batch: number): number[][][] {
+  const samplers = STANDARD_ROWS.map((rows, f) => zipfSampler(Math.min(rows, ROWS_CAP), f));
+  return samplers.map((sample) =>
+    Array.from({ length: batch }, () => Array.from({ length: bagLength() }, sample)),
+  );
+}
+
+function jsonBody(bags: number[][][]): string {
+  return JSON.stringify({ inputs: Object.fromEntries(bags.map((b, f) => [featureName(f), b])) });
+}
+
+function binaryBody(bags: number[][][]): Buffer {
+  const inputs = new Map<string, FeatureInput>();
+  bags.forEach((b, f) => {
+    const t = RaggedTensor.fromNested(b, "int32");
+    inputs.set(featureName(f), {
+      kind: "ragged",
+      ids: t.values as Int32Array,
+      rowSplits: t.rowSplits,
+      weights: null,
+    });
+  });
+  const bytes = encodeBinaryRequest(inputs);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+function directLookup(model: ServableModel, batch: number): object {
+  const batches = Array.from({ length: BODIES }, () => makeBatch(batch));
+  const times: number[] = [];
+  const end = performance.now() + 2000;
+  for (let i = 0; performance.now() < end || i < 50; i++) {
+    const bags = batches[i % BODIES];
+    const inputs = Object.fromEntries(
+      bags.map((b, f) => [featureName(f), RaggedTensor.fromNested(b, "int32")]),
+    );
+    const t0 = performance.now();
+    model.embedding.embeddingLookup(inputs);
+    times.push(performance.now() - t0);
+  }
+  const sorted = Float64Array.from(times).sort();
+  return {
+    bench: "server",
+    transport: "in-process embeddingLookup",
+    batch,
+    calls_per_s: Math.round(1000 / (times.reduce((a, b) => a + b, 0) / times.length)),
+    p50_ms: round(percentile(sorted, 0.5)),
+    p99_ms: round(percentile(sorted, 0.99)),
+  };
+}
+
+function parseCost(): object {
+  const body = jsonBody(makeBatch(64));
+  const time = (parse: () => unknown) => {
+    for (let i = 0; i < 5; i++) parse();
+    const t0 = performance.now();
+    for (let i = 0; i < 50; i++) parse();
+    return round((performance.now() - t0) / 50);
+  };
+  return {
+    bench: "server",
+    what: "parse a batch-64 JSON body",
+    body_bytes: body.length,
+    json_parse_ms: time(() => JSON.parse(body)),
+    lossless_json_ms: time(() => parseLossless(body)),
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+async function load(url: string, transport: "json" | "binary", batch: number): Promise<object> {
+  const bodies = Array.from({ length: BODIES }, () => makeBatch(batch));
+  const requests = bodies.map((b) => ({
+    method: "POST" as const,
+    path: `/v1/models/${MODEL}:predict`,
+    headers: { "content-type": transport === "json" ? "application/json" : BINARY_CONTENT_TYPE },
+    body: transport === "json" ? jsonBody(b) : binaryBody(b),
+  }));
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, requests });
+  const failed = result.non2xx + result.errors + result.timeouts;
+  return {
+    bench: "server",
+    transport: transport === "json" ? "REST JSON" : "binary",
+    batch,
+    connections: CONNECTIONS,
+    requests_per_s: Math.round(result.requests.average),
+    examples_per_s: Math.round(result.requests.average * batch),
+    p50_ms: result.latency.p50,
+    p99_ms: result.latency.p99,
+    request_bytes: Math.round(requests.reduce((n, r) => n + r.body.length, 0) / requests.length),
+    response_mb_per_s: round(result.throughput.average / 1e6),
+    failed,
+    rows_cap: ROWS_CAP,
+    lookup_threads: THREADS,
+  };
+}
+
+async function serve(): Promise<void> {
+  const server = await startServer({ registry: singleModelRegistry(buildModel()), port: 0 });
+  process.send!({ url: server.url });
+  process.on("disconnect", () => void server.close({ drainTimeoutMs: 1000 }).then(() => process.exit(0)));
+}
+
+async function main(): Promise<void> {
+  const model = buildModel();
+  console.log(JSON.stringify(parseCost()));
+  for (const batch of [1, 64]) console.log(JSON.stringify(directLookup(model, batch)));
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), [
+    "--serve",
+    "--rows-cap",
+    String(ROWS_CAP),
+  ]);
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      child.once("message", (m) => resolve((m as { url: string }).url));
+      child.once("exit", (code) => reject(new Error(`server child exited with ${code}`)));
+    });
+    for (const batch of [1, 64]) {
+      for (const transport of ["json", "binary"] as const)
+        console.log(JSON.stringify(await load(url, transport, batch)));
+    }
+  } finally {
+    child.disconnect();
+    await new Promise((resolve) => child.once("exit", resolve));
+  }
+}
+
+if (process.argv.includes("--serve")) void serve();
+else await main();

@@ -1,0 +1,85 @@
+import type { FeatureStructure, InputStructure } from "../../embedding/feature-structure.js";
+import { FeatureConfig } from "../../config/feature-config.js";
+import { DenseTensor } from "../../tensor/dense-tensor.js";
+import { RaggedTensor } from "../../tensor/ragged-tensor.js";
+import { SparseTensor } from "../../tensor/sparse-tensor.js";
+import type { Tensor } from "../../embedding/feature-structure.js";
+import { isPlainObject, joinPath } from "../../tensor/structure.js";
+import type { ServableModel } from "../model-registry.js";
+import type { FeatureInput, FeatureOutput, PredictInputs, PredictOutputs } from "./feature-input.js";
+
+/**
+ * The one place the server calls the embedding: `embeddingLookupAsync` runs the kernels on worker threads
+ * sharing the tables' memory, so the event loop stays free to parse and answer other requests.
+ */
+export async function runLookup(model: ServableModel, inputs: PredictInputs): Promise<PredictOutputs> {
+  const features = new Map<string, Tensor>();
+  const weights = new Map<string, Tensor>();
+  for (const [name, input] of inputs) {
+    const { ids, weight } = toTensors(input);
+    features.set(name, ids);
+    if (weight !== null) weights.set(name, weight);
+  }
+  const config = model.embedding.featureConfig;
+  const featureTree = nest(config, features, "");
+  const weightTree = weights.size > 0 ? nest(config, weights, "") : undefined;
+  const result: unknown = await model.embedding.embeddingLookupAsync(featureTree, weightTree);
+  const outputs = new Map<string, FeatureOutput>();
+  for (const name of inputs.keys()) {
+    const tensor = pick(config, result, name);
+    outputs.set(name, { shape: tensor.shape, data: tensor.data });
+  }
+  return outputs;
+}
+
+function toTensors(input: FeatureInput): { ids: Tensor; weight: Tensor | null } {
+  switch (input.kind) {
+    case "ragged":
+      return {
+        ids: RaggedTensor.fromRowSplits(input.ids, input.rowSplits),
+        weight: input.weights === null ? null : RaggedTensor.fromRowSplits(input.weights, input.rowSplits),
+      };
+    case "dense":
+      return { ids: new DenseTensor(input.ids, input.shape), weight: null };
+    case "sparse": {
+      const { indices, denseShape } = input;
+      return {
+        ids: new SparseTensor({ indices, values: input.ids, denseShape }),
+        weight:
+          input.weights === null ? null : new SparseTensor({ indices, values: input.weights, denseShape }),
+      };
+    }
+  }
+}
+
+/** Places path-keyed tensors into the feature structure's shape (only the branches that have inputs). */
+function nest(node: FeatureStructure, leaves: ReadonlyMap<string, Tensor>, path: string): InputStructure {
+  if (node instanceof FeatureConfig) return leaves.get(path);
+  if (Array.isArray(node)) {
+    const out: InputStructure[] = node.map((child, i) => nest(child, leaves, joinPath(path, i)));
+    while (out.length > 0 && out[out.length - 1] === undefined) out.pop();
+    return out.length === 0 ? undefined : out;
+  }
+  const out: Record<string, InputStructure> = {};
+  for (const [key, child] of Object.entries(node as Record<string, FeatureStructure>)) {
+    const value = nest(child, leaves, joinPath(path, key));
+    if (value !== undefined) out[key] = value;
+  }
+  return Object.keys(out).length === 0 ? undefined : out;
+}
+
+/** Follows a feature path through the lookup result, choosing index or key by the config's shape. */
+function pick(config: FeatureStructure, result: unknown, path: string): DenseTensor<Float32Array> {
+  let node: unknown = config;
+  let value: unknown = result;
+  for (const segment of path === "" ? [] : path.split("/")) {
+    if (Array.isArray(node)) {
+      node = node[Number(segment)];
+      value = (value as unknown[])[Number(segment)];
+    } else if (isPlainObject(node)) {
+      node = node[segment];
+      value = (value as Record<string, unknown>)[segment];
+    }
+  }
+  return value as DenseTensor<Float32Array>;
+}

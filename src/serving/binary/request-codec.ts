@@ -1,0 +1,167 @@
+import { InvalidArgumentError } from "../../errors.js";
+import type { FeatureInput, IdArray, PredictInputs } from "../batching/feature-input.js";
+import {
+  align8,
+  FORMAT_VERSION,
+  HEADER_BYTES,
+  ID_INT32,
+  ID_INT64,
+  KIND_CODES,
+  REQUEST_MAGIC,
+} from "./binary-format.js";
+import { aligned, ByteReader, ByteWriter } from "./byte-io.js";
+
+const MAX_RANK = 8;
+const MAX_FEATURES = 4096;
+const FEATURE_HEADER_BYTES = 16;
+const utf8 = new TextEncoder();
+
+/** Encodes predict inputs as a binary request body (see docs/serving-api.md, "Binary format"). */
+export function encodeBinaryRequest(inputs: PredictInputs): Uint8Array {
+  const names = [...inputs.keys()].map((n) => utf8.encode(n));
+  let size = HEADER_BYTES;
+  [...inputs.values()].forEach((input, i) => {
+    size += FEATURE_HEADER_BYTES + align8(names[i].length);
+    const idBytes = input.ids.length * input.ids.BYTES_PER_ELEMENT;
+    if (input.kind === "ragged") size += align8(input.rowSplits.byteLength);
+    else size += align8(4 * (input.kind === "dense" ? input.shape.length : input.denseShape.length));
+    if (input.kind === "sparse") size += input.indices.byteLength;
+    size += align8(idBytes);
+    if (input.kind !== "dense" && input.weights !== null) size += align8(input.weights.byteLength);
+  });
+  const w = new ByteWriter(size);
+  w.u32(REQUEST_MAGIC);
+  w.u16(FORMAT_VERSION);
+  w.u16(0);
+  w.u32(inputs.size);
+  w.u32(0);
+  [...inputs.values()].forEach((input, i) => {
+    const weights = input.kind === "dense" ? null : input.weights;
+    const dims = input.kind === "dense" ? input.shape : input.kind === "sparse" ? input.denseShape : [];
+    w.u16(names[i].length);
+    w.u8(KIND_CODES[input.kind]);
+    w.u8(input.ids instanceof BigInt64Array ? ID_INT64 : ID_INT32);
+    w.u8(weights === null ? 0 : 1);
+    w.u8(dims.length);
+    w.u16(0);
+    w.u32(input.kind === "ragged" ? input.rowSplits.length - 1 : 0);
+    w.u32(input.ids.length);
+    w.array(names[i]);
+    if (input.kind === "ragged") w.array(input.rowSplits);
+    else w.array(Uint32Array.from(dims));
+    if (input.kind === "sparse") w.array(input.indices);
+    w.array(input.ids);
+    if (weights !== null) w.array(weights);
+  });
+  return w.bytes;
+}
+
+/** Decodes and structurally validates a binary request; every length is checked before it is read. */
+export function decodeBinaryRequest(body: Uint8Array): PredictInputs {
+  const r = new ByteReader(aligned(body), "Binary request");
+  r.need(HEADER_BYTES, "the header");
+  const magic = r.u32();
+  if (magic !== REQUEST_MAGIC) {
+    throw new InvalidArgumentError(
+      `Binary request: bad magic 0x${magic.toString(16).padStart(8, "0")} (expected "TPER").`,
+    );
+  }
+  const version = r.u16();
+  if (version !== FORMAT_VERSION) {
+    throw new InvalidArgumentError(
+      `Binary request: format version ${version} is not supported (expected ${FORMAT_VERSION}).`,
+    );
+  }
+  r.u16();
+  const count = r.u32();
+  r.u32();
+  if (count === 0 || count > MAX_FEATURES) {
+    throw new InvalidArgumentError(`Binary request: ${count} features; expected 1 to ${MAX_FEATURES}.`);
+  }
+  const out = new Map<string, FeatureInput>();
+  for (let f = 0; f < count; f++) {
+    const where = `feature ${f}`;
+    r.need(FEATURE_HEADER_BYTES, `${where} header`);
+    const nameBytes = r.u16();
+    const kind = r.u8();
+    const idType = r.u8();
+    const hasWeights = r.u8();
+    const rank = r.u8();
+    r.u16();
+    const rows = r.u32();
+    const n = r.u32();
+    const name = r.text(nameBytes, `${where} name`);
+    const label = `Binary request, feature "${name}"`;
+    if (out.has(name)) throw new InvalidArgumentError(`${label}: appears twice.`);
+    if (idType !== ID_INT32 && idType !== ID_INT64)
+      throw new InvalidArgumentError(`${label}: id type ${idType} (0 int32, 1 int64).`);
+    if (hasWeights > 1) throw new InvalidArgumentError(`${label}: weights flag ${hasWeights} (0 or 1).`);
+    const readIds = (section: string): IdArray =>
+      idType === ID_INT64 ? r.array(BigInt64Array, n, section) : r.array(Int32Array, n, section);
+    if (kind === KIND_CODES.ragged) {
+      if (rows > 2 ** 31 - 2) throw new InvalidArgumentError(`${label}: ${rows} rows.`);
+      const rowSplits = r.array(Int32Array, rows + 1, `${label} row_splits`);
+      checkRowSplits(rowSplits, n, label);
+      const ids = readIds(`${label} ids`);
+      const weights = hasWeights ? r.array(Float32Array, n, `${label} weights`) : null;
+      out.set(name, { kind: "ragged", ids, rowSplits, weights });
+    } else if (kind === KIND_CODES.dense || kind === KIND_CODES.sparse) {
+      const sparse = kind === KIND_CODES.sparse;
+      if (rank > MAX_RANK || (sparse && rank === 0)) {
+        throw new InvalidArgumentError(`${label}: rank ${rank}; expected ${sparse ? 1 : 0} to ${MAX_RANK}.`);
+      }
+      const dims = Array.from(r.array(Uint32Array, rank, `${label} shape`));
+      if (dims.some((d) => d > 2 ** 31 - 1))
+        throw new InvalidArgumentError(`${label}: shape [${dims.join(", ")}] too large.`);
+      if (!sparse) {
+        const size = dims.reduce((a, b) => a * b, 1);
+        if (size !== n) {
+          throw new InvalidArgumentError(
+            `${label}: shape [${dims.join(", ")}] holds ${size} ids but the header says ${n}.`,
+          );
+        }
+        if (hasWeights)
+          throw new InvalidArgumentError(`${label}: dense inputs take no weights (TF's plain gather).`);
+        out.set(name, { kind: "dense", ids: readIds(`${label} ids`), shape: dims });
+        continue;
+      }
+      const indices = r.array(BigInt64Array, n * rank, `${label} indices`);
+      const bounds = dims.map(BigInt);
+      for (let i = 0; i < indices.length; i++) {
+        const d = i % rank;
+        if (indices[i] < 0n || indices[i] >= bounds[d]) {
+          throw new InvalidArgumentError(
+            `${label}: indices[${Math.floor(i / rank)}][${d}] is ${indices[i]}, outside dense_shape [${dims.join(", ")}].`,
+          );
+        }
+      }
+      const ids = readIds(`${label} ids`);
+      const weights = hasWeights ? r.array(Float32Array, n, `${label} weights`) : null;
+      out.set(name, { kind: "sparse", ids, indices, denseShape: dims, weights });
+    } else {
+      throw new InvalidArgumentError(`${label}: kind ${kind} (0 ragged, 1 dense, 2 sparse).`);
+    }
+  }
+  if (r.offset !== r.bytes.byteLength) {
+    throw new InvalidArgumentError(
+      `Binary request: ${r.bytes.byteLength - r.offset} bytes after the last feature.`,
+    );
+  }
+  return out;
+}
+
+function checkRowSplits(splits: Int32Array, n: number, label: string): void {
+  if (splits[0] !== 0) throw new InvalidArgumentError(`${label}: row_splits[0] is ${splits[0]}, expected 0.`);
+  for (let i = 1; i < splits.length; i++) {
+    if (splits[i] < splits[i - 1]) {
+      throw new InvalidArgumentError(
+        `${label}: row_splits[${i}] = ${splits[i]} < row_splits[${i - 1}] = ${splits[i - 1]}.`,
+      );
+    }
+  }
+  if (splits[splits.length - 1] !== n) {
+    throw new InvalidArgumentError(
+      `${label}: the last row split (${splits[splits.length - 1]}) must equal the id count (${n}).`,
+    );
+  }
+}

@@ -1,0 +1,57 @@
+import { InvalidArgumentError } from "../../errors.js";
+import type { FeatureOutput, PredictOutputs } from "../batching/feature-input.js";
+import { align8, FORMAT_VERSION, HEADER_BYTES, RESPONSE_MAGIC } from "./binary-format.js";
+import { aligned, ByteReader, ByteWriter } from "./byte-io.js";
+
+const utf8 = new TextEncoder();
+
+/** Encodes lookup outputs: per output its name, shape and float32 values (see docs/serving-api.md). */
+export function encodeBinaryResponse(outputs: PredictOutputs): Uint8Array {
+  const names = [...outputs.keys()].map((n) => utf8.encode(n));
+  let size = HEADER_BYTES;
+  [...outputs.values()].forEach((o, i) => {
+    size += 8 + align8(names[i].length) + align8(4 * o.shape.length) + align8(o.data.byteLength);
+  });
+  const w = new ByteWriter(size);
+  w.u32(RESPONSE_MAGIC);
+  w.u16(FORMAT_VERSION);
+  w.u16(0);
+  w.u32(outputs.size);
+  w.u32(0);
+  [...outputs.values()].forEach((o, i) => {
+    w.u16(names[i].length);
+    w.u8(o.shape.length);
+    w.u8(0);
+    w.u32(0);
+    w.array(names[i]);
+    w.array(Uint32Array.from(o.shape));
+    w.array(o.data);
+  });
+  return w.bytes;
+}
+
+export function decodeBinaryResponse(body: Uint8Array): PredictOutputs {
+  const r = new ByteReader(aligned(body), "Binary response");
+  r.need(HEADER_BYTES, "the header");
+  if (r.u32() !== RESPONSE_MAGIC)
+    throw new InvalidArgumentError('Binary response: bad magic (expected "TPEO").');
+  const version = r.u16();
+  if (version !== FORMAT_VERSION)
+    throw new InvalidArgumentError(`Binary response: format version ${version}.`);
+  r.u16();
+  const count = r.u32();
+  r.u32();
+  const out = new Map<string, FeatureOutput>();
+  for (let i = 0; i < count; i++) {
+    r.need(8, `output ${i} header`);
+    const nameBytes = r.u16();
+    const rank = r.u8();
+    r.u8();
+    r.u32();
+    const name = r.text(nameBytes, `output ${i} name`);
+    const shape = Array.from(r.array(Uint32Array, rank, `output "${name}" shape`));
+    const size = shape.reduce((a, b) => a * b, 1);
+    out.set(name, { shape, data: r.array(Float32Array, size, `output "${name}" values`) });
+  }
+  return out;
+}

@@ -1,0 +1,68 @@
+import { InvalidArgumentError } from "../../errors.js";
+import { HttpError } from "./http-errors.js";
+
+export interface ModelTarget {
+  readonly model: string;
+  readonly version?: number;
+  readonly label?: string;
+}
+
+export type Route =
+  | ({ readonly kind: "status" } & ModelTarget)
+  | ({ readonly kind: "metadata" } & ModelTarget)
+  | ({ readonly kind: "predict" } & ModelTarget)
+  | { readonly kind: "metrics" };
+
+export const METRICS_PATH = "/monitoring/prometheus/metrics";
+
+// TF Serving's own URL grammar (http_rest_api_handler.cc), case-insensitive, full match.
+const PREDICTION =
+  /^\/v1\/models\/([^/:]+)(?:(?:\/versions\/(\d+))|(?:\/labels\/([^/:]+)))?:(classify|regress|predict)$/i;
+const STATUS =
+  /^\/v1\/models(?:\/([^/:]+))?(?:(?:\/versions\/(\d+))|(?:\/labels\/([^/:]+)))?(?:\/(metadata))?$/i;
+
+/** Maps a method and path to an API call, with TF Serving's errors for everything else. */
+export function matchRoute(method: string, pathname: string): Route {
+  if (pathname === METRICS_PATH && method === "GET") return { kind: "metrics" };
+  const malformed = () => new InvalidArgumentError(`Malformed request: ${method} ${pathname}`);
+  if (method === "POST") {
+    const m = PREDICTION.exec(pathname);
+    if (m === null) throw malformed();
+    const api = m[4].toLowerCase();
+    if (api !== "predict") {
+      throw new HttpError(
+        501,
+        "UNIMPLEMENTED",
+        `${api} is not supported by an embedding model; use :predict.`,
+      );
+    }
+    return { kind: "predict", ...target(m[1], m[2], m[3]) };
+  }
+  if (method === "GET") {
+    const m = STATUS.exec(pathname);
+    if (m === null) throw malformed();
+    if (m[1] === undefined) throw new InvalidArgumentError("Missing model name in request.");
+    return { kind: m[4] === undefined ? "status" : "metadata", ...target(m[1], m[2], m[3]) };
+  }
+  throw malformed();
+}
+
+function target(model: string, version: string | undefined, label: string | undefined): ModelTarget {
+  const name = decode(model);
+  if (version !== undefined) {
+    const v = Number(version);
+    if (!Number.isSafeInteger(v))
+      throw new InvalidArgumentError(`Failed to convert version: ${version} to numeric.`);
+    return { model: name, version: v };
+  }
+  if (label !== undefined) return { model: name, label: decode(label) };
+  return { model: name };
+}
+
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new InvalidArgumentError(`Malformed URL-encoding in "${segment}".`);
+  }
+}

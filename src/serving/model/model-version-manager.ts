@@ -1,0 +1,471 @@
+/**
+ * One model's versions over time: scans its repository, loads the versions the policy wants, makes a
+ * version visible only once it is complete, and unloads a version only after its last lease is released.
+ * Everything runs on the event loop, so making a version available (or not) is a single assignment:
+ * a request's lease pins one complete version for its whole life.
+ */
+import { TpuEmbeddingError } from "../../errors.js";
+import { InvalidArgumentError, NotFoundError, UnavailableError } from "../../errors.js";
+import type { Logger } from "../log.js";
+import type {
+  ModelEvent,
+  ModelLease,
+  VersionSelector,
+  VersionStateName,
+  VersionStatus,
+} from "../model-registry.js";
+import { readFeatureConfig } from "./feature-config-json.js";
+import {
+  prepareVersion,
+  restoreVersion,
+  type EmbeddingOptions,
+  type PreparedVersion,
+  type ServableVersion,
+} from "./model-loader.js";
+import { scanModelRepository, type VersionSource } from "./model-repository.js";
+import { releaseMemory } from "./release-memory.js";
+import {
+  DEFAULT_VERSION_POLICY,
+  formatVersionPolicy,
+  selectVersions,
+  type VersionPolicy,
+} from "./version-policy.js";
+
+/**
+ * TF Serving's version transition policies: `availability-preserving` loads the new version before
+ * unloading the old one (always serving; peak memory = old + new tables); `resource-preserving` unloads
+ * first (peak = one version; requests fail with "no version available" while the new one loads).
+ */
+export type TransitionPolicy = "availability-preserving" | "resource-preserving";
+
+export interface ModelSourceOptions {
+  readonly name: string;
+  /** TF Serving layout (numeric version folders) or one checkpoint directory / prefix. */
+  readonly basePath: string;
+  /** Feature config for versions without their own `features.json`. */
+  readonly featureConfig?: string;
+  readonly versionPolicy?: VersionPolicy;
+  /** Label → version; a label answers only while its version is AVAILABLE. */
+  readonly versionLabels?: ReadonlyMap<string, number>;
+}
+
+export interface ManagerContext {
+  readonly transitionPolicy: TransitionPolicy;
+  readonly embeddingOptions?: EmbeddingOptions;
+  readonly logger: Logger;
+  readonly emit: (event: ModelEvent) => void;
+  readonly onProgress?: (model: string, version: number, bytesRead: number, totalBytes: number) => void;
+}
+
+/** A loaded version and the requests holding it. */
+class LoadedVersion {
+  leases = 0;
+  retired = false;
+  readonly unloaded: Promise<void>;
+  markUnloaded!: () => void;
+
+  constructor(readonly servable: ServableVersion) {
+    this.unloaded = new Promise((resolve) => (this.markUnloaded = resolve));
+  }
+}
+
+interface VersionRecord {
+  readonly version: number;
+  state: VersionStateName;
+  errorCode: string;
+  errorMessage: string;
+  /** Set when loading failed: the files are retried only once this fingerprint changes. */
+  failedFingerprint?: string;
+  loaded?: LoadedVersion;
+}
+
+/** TF Serving's error code name for an error. */
+export function errorCodeOf(e: unknown): string {
+  if (e instanceof TpuEmbeddingError) return e.code;
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (code === "ENOENT") return "NOT_FOUND";
+  if (code === "EACCES" || code === "EPERM") return "PERMISSION_DENIED";
+  if (code === "ENOMEM" || e instanceof RangeError) return "RESOURCE_EXHAUSTED";
+  return "UNKNOWN";
+}
+
+export class ModelVersionManager {
+  readonly name: string;
+  private readonly policy: VersionPolicy;
+  private readonly labelMap: ReadonlyMap<string, number>;
+  private readonly records = new Map<number, VersionRecord>();
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
+  private timer: NodeJS.Timeout | undefined;
+  private lastPending = "";
+
+  constructor(
+    private readonly source: ModelSourceOptions,
+    private readonly context: ManagerContext,
+  ) {
+    this.name = source.name;
+    this.policy = source.versionPolicy ?? DEFAULT_VERSION_POLICY;
+    this.labelMap = source.versionLabels ?? new Map();
+  }
+
+  // Requests ---------------------------------------------------------------------------------------------
+
+  status(version?: number): VersionStatus[] {
+    const out = [...this.records.values()]
+      .filter((r) => version === undefined || r.version === version)
+      .sort((a, b) => b.version - a.version)
+      .map((r) => ({
+        version: r.version,
+        state: r.state,
+        errorCode: r.errorCode,
+        errorMessage: r.errorMessage,
+      }));
+    if (version !== undefined && out.length === 0) {
+      throw new NotFoundError(`Could not find version ${version} of model ${this.name}`);
+    }
+    return out;
+  }
+
+  /** Labels whose version is AVAILABLE (TF Serving's default: labels point only at loaded versions). */
+  labels(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [label, version] of this.labelMap) if (this.serving(version)) out.set(label, version);
+    return out;
+  }
+
+  acquire(selector: VersionSelector = {}): ModelLease {
+    let loaded: LoadedVersion | undefined;
+    if (selector.label !== undefined) {
+      const version = this.labelMap.get(selector.label);
+      loaded = version === undefined ? undefined : this.serving(version);
+      if (loaded === undefined) {
+        // TF Serving: an unknown label is INVALID_ARGUMENT; a known label whose version is gone, NOT_FOUND.
+        if (version === undefined)
+          throw new InvalidArgumentError(`Unrecognized servable version label: ${selector.label}`);
+        throw new NotFoundError(
+          `Servable not found for request: label ${selector.label} of ${this.name} (version ${version} is not available)`,
+        );
+      }
+    } else if (selector.version !== undefined) {
+      loaded = this.serving(selector.version);
+      if (loaded === undefined) {
+        throw new NotFoundError(
+          `Servable not found for request: Specific(${this.name}, ${selector.version})`,
+        );
+      }
+    } else {
+      loaded = this.latest();
+      if (loaded === undefined) {
+        throw new UnavailableError(
+          `Servable not found for request: Latest(${this.name}): no version of model ${this.name} is available yet`,
+        );
+      }
+    }
+    const held = loaded;
+    held.leases++;
+    let released = false;
+    return {
+      model: held.servable,
+      release: () => {
+        if (released) return;
+        released = true;
+        held.leases--;
+        if (held.retired && held.leases === 0) this.finishUnload(held);
+      },
+    };
+  }
+
+  private serving(version: number): LoadedVersion | undefined {
+    const loaded = this.records.get(version)?.loaded;
+    return loaded !== undefined && !loaded.retired ? loaded : undefined;
+  }
+
+  private latest(): LoadedVersion | undefined {
+    let best: LoadedVersion | undefined;
+    for (const r of this.records.values()) {
+      const loaded = r.loaded;
+      if (
+        loaded !== undefined &&
+        !loaded.retired &&
+        (best === undefined || r.version > best.servable.version)
+      )
+        best = loaded;
+    }
+    return best;
+  }
+
+  // Lifecycle --------------------------------------------------------------------------------------------
+
+  /** One poll: scan and converge on the policy's versions. Calls are queued, never overlap. */
+  poll(): Promise<void> {
+    const run = this.queue.then(() => (this.closed ? undefined : this.reconcile()));
+    this.queue = run.catch((e: unknown) => {
+      this.context.logger.log("error", "model-poll-error", { model: this.name, error: String(e) });
+    });
+    return this.queue;
+  }
+
+  /** Polls every `seconds` (after each poll finishes); 0 disables polling. */
+  startPolling(seconds: number): void {
+    if (seconds <= 0 || this.closed) return;
+    const tick = () => {
+      void this.poll().then(() => {
+        if (this.closed) return;
+        this.timer = setTimeout(tick, seconds * 1000);
+        this.timer.unref();
+      });
+    };
+    this.timer = setTimeout(tick, seconds * 1000);
+    this.timer.unref();
+  }
+
+  /** Stops polling, waits for the running poll, then unloads every version once its leases are released. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.queue;
+    const waits: Promise<void>[] = [];
+    for (const r of this.records.values()) {
+      if (r.loaded !== undefined) {
+        waits.push(r.loaded.unloaded);
+        this.retire(r.loaded);
+      }
+    }
+    await Promise.all(waits);
+  }
+
+  private async reconcile(): Promise<void> {
+    const log = this.context.logger;
+    let scan;
+    try {
+      scan = await scanModelRepository(this.source);
+    } catch (e) {
+      // Like TF Serving: a vanished base path (e.g. an unmounted volume) changes nothing being served.
+      log.log("warn", "model-scan-failed", {
+        model: this.name,
+        basePath: this.source.basePath,
+        error: String(e),
+      });
+      return;
+    }
+    const pending = JSON.stringify(scan.pending);
+    if (pending !== this.lastPending) {
+      this.lastPending = pending;
+      for (const p of scan.pending) {
+        log.log("info", "model-version-pending", { model: this.name, version: p.version, reason: p.reason });
+      }
+    }
+    const sources = new Map(scan.versions.map((v) => [v.version, v]));
+    // Forget failures and unloads of versions that are gone from disk.
+    const forgetRemoved = () => {
+      for (const [v, r] of this.records) if (!sources.has(v) && r.state === "END") this.records.delete(v);
+    };
+    forgetRemoved();
+
+    const candidates = (): number[] =>
+      [...sources.values()]
+        .filter((s) => this.records.get(s.version)?.failedFingerprint !== s.fingerprint)
+        .map((s) => s.version);
+    // Each round either loads a version or marks one failed (excluded next round), so this ends.
+    for (;;) {
+      if (this.closed) return;
+      const desired = selectVersions(this.policy, candidates());
+      const missing = desired.filter((v) => this.serving(v) === undefined);
+      if (missing.length === 0) {
+        this.retireAllExcept(desired);
+        break;
+      }
+      if (this.context.transitionPolicy === "availability-preserving") {
+        await this.load(sources.get(missing[0])!);
+      } else {
+        // Check the new versions (config, index, shapes) before giving up the old ones, then free first.
+        const prepared: PreparedVersion[] = [];
+        for (const v of missing) {
+          const p = await this.prepare(sources.get(v)!);
+          if (p === undefined) break;
+          prepared.push(p);
+        }
+        if (prepared.length < missing.length) continue;
+        const unloading = this.retiringBytes(desired);
+        await Promise.all(this.retireAllExcept(desired));
+        if (unloading > 0) await releaseMemory(unloading);
+        for (const p of prepared) if (!(await this.restore(p, sources.get(p.version)!))) break;
+      }
+    }
+    forgetRemoved();
+    // Versions checked out in a round that then changed course (resource-preserving) were never read.
+    for (const [v, r] of this.records)
+      if (r.state === "LOADING" && r.loaded === undefined) this.records.delete(v);
+    for (const [label, version] of this.labelMap) {
+      if (this.serving(version) === undefined) {
+        log.log("warn", "model-label-unavailable", { model: this.name, label, version });
+      }
+    }
+  }
+
+  private async load(source: VersionSource): Promise<boolean> {
+    const prepared = await this.prepare(source);
+    return prepared !== undefined && this.restore(prepared, source);
+  }
+
+  private record(version: number): VersionRecord {
+    let r = this.records.get(version);
+    if (r === undefined) {
+      r = { version, state: "START", errorCode: "OK", errorMessage: "" };
+      this.records.set(version, r);
+    }
+    return r;
+  }
+
+  private async prepare(source: VersionSource): Promise<PreparedVersion | undefined> {
+    const r = this.record(source.version);
+    r.state = "LOADING";
+    r.errorCode = "OK";
+    r.errorMessage = "";
+    r.failedFingerprint = undefined;
+    this.context.emit({ type: "load-start", model: this.name, version: source.version });
+    this.context.logger.log("info", "model-load-start", {
+      model: this.name,
+      version: source.version,
+      checkpoint: source.prefix,
+      featureConfig: source.featureConfigPath,
+      policy: formatVersionPolicy(this.policy),
+      transition: this.context.transitionPolicy,
+    });
+    try {
+      const config = await readFeatureConfig(source.featureConfigPath);
+      return await prepareVersion({
+        model: this.name,
+        version: source.version,
+        prefix: source.prefix,
+        config,
+        embeddingOptions: this.context.embeddingOptions,
+      });
+    } catch (e) {
+      this.fail(r, source, e);
+      return undefined;
+    }
+  }
+
+  private async restore(prepared: PreparedVersion, source: VersionSource): Promise<boolean> {
+    const r = this.record(source.version);
+    const started = performance.now();
+    let nextQuarter = 1;
+    const onProgress = (bytesRead: number, totalBytes: number) => {
+      this.context.onProgress?.(this.name, source.version, bytesRead, totalBytes);
+      if (totalBytes > 0 && bytesRead >= (nextQuarter * totalBytes) / 4) {
+        nextQuarter = Math.floor((bytesRead * 4) / totalBytes) + 1;
+        this.context.logger.log("info", "model-load-progress", {
+          model: this.name,
+          version: source.version,
+          bytesRead,
+          totalBytes,
+          percent: Math.round((100 * bytesRead) / totalBytes),
+        });
+      }
+    };
+    try {
+      const servable = await restoreVersion(prepared, onProgress);
+      if (this.closed) {
+        servable.embedding.dispose();
+        r.state = "END";
+        return false;
+      }
+      const seconds = (performance.now() - started) / 1000;
+      r.loaded = new LoadedVersion(servable);
+      r.state = "AVAILABLE";
+      this.context.emit({
+        type: "load-done",
+        model: this.name,
+        version: source.version,
+        seconds,
+        bytes: servable.tableBytes,
+      });
+      this.context.logger.log("info", "model-load-done", {
+        model: this.name,
+        version: source.version,
+        seconds: Math.round(seconds * 1000) / 1000,
+        tables: prepared.tableCount,
+        tableBytes: servable.tableBytes,
+        skippedKeys: servable.skippedKeys.length,
+        rssBytes: process.memoryUsage.rss(),
+      });
+      return true;
+    } catch (e) {
+      this.fail(r, source, e);
+      return false;
+    }
+  }
+
+  private fail(r: VersionRecord, source: VersionSource, e: unknown): void {
+    r.state = "END";
+    r.errorCode = errorCodeOf(e);
+    r.errorMessage = e instanceof Error ? e.message : String(e);
+    r.failedFingerprint = source.fingerprint;
+    this.context.emit({
+      type: "load-failed",
+      model: this.name,
+      version: source.version,
+      error: r.errorMessage,
+    });
+    this.context.logger.log("error", "model-load-failed", {
+      model: this.name,
+      version: source.version,
+      errorCode: r.errorCode,
+      error: r.errorMessage,
+    });
+  }
+
+  private retiringBytes(keep: readonly number[]): number {
+    let bytes = 0;
+    for (const r of this.records.values()) {
+      if (r.loaded !== undefined && !keep.includes(r.version)) bytes += r.loaded.servable.tableBytes;
+    }
+    return bytes;
+  }
+
+  /** Retires every loaded version not in `keep`; returns promises that settle when each is unloaded. */
+  private retireAllExcept(keep: readonly number[]): Promise<void>[] {
+    const waits: Promise<void>[] = [];
+    for (const r of this.records.values()) {
+      if (r.loaded !== undefined && !keep.includes(r.version)) {
+        waits.push(r.loaded.unloaded);
+        this.retire(r.loaded);
+      }
+    }
+    return waits;
+  }
+
+  private retire(loaded: LoadedVersion): void {
+    if (loaded.retired) return;
+    loaded.retired = true;
+    this.record(loaded.servable.version).state = "UNLOADING";
+    this.context.logger.log("info", "model-unload-start", {
+      model: this.name,
+      version: loaded.servable.version,
+      leases: loaded.leases,
+    });
+    if (loaded.leases === 0) this.finishUnload(loaded);
+  }
+
+  private finishUnload(loaded: LoadedVersion): void {
+    const version = loaded.servable.version;
+    // Later lookups on it fail loudly; its memory goes once the last reference does.
+    loaded.servable.embedding.dispose();
+    const r = this.records.get(version);
+    if (r !== undefined && r.loaded === loaded) {
+      r.loaded = undefined;
+      r.state = "END";
+    }
+    this.context.emit({ type: "unloaded", model: this.name, version });
+    this.context.logger.log("info", "model-unloaded", {
+      model: this.name,
+      version,
+      tableBytes: loaded.servable.tableBytes,
+    });
+    loaded.markUnloaded();
+    // Resource-preserving reloads wait for this themselves before reading the next version.
+    if (this.context.transitionPolicy === "availability-preserving")
+      void releaseMemory(loaded.servable.tableBytes);
+  }
+}
