@@ -105,10 +105,21 @@ export function nativeKernelsAvailable(): boolean {
  * p50 0.098 ms native vs 0.066 ms wasm for 26 features; 0.064 ms with this threshold). Bench override:
  * TPU_EMBEDDING_NATIVE_MIN_IDS.
  */
-let minIds = Number(process.env.TPU_EMBEDDING_NATIVE_MIN_IDS ?? "64");
+let minIds: number | undefined;
 
-/** For tests and benchmarks (this thread only): jobs of fewer ids go to the wasm kernels (0: never). */
-export function setNativeMinIds(ids: number): void {
+const MIN_IDS_ENV = "TPU_EMBEDDING_NATIVE_MIN_IDS";
+
+function nativeMinIds(): number {
+  if (minIds !== undefined) return minIds;
+  const value = process.env[MIN_IDS_ENV] ?? "64";
+  const ids = Number(value);
+  if (value.trim() === "" || !Number.isInteger(ids) || ids < 0)
+    throw new InvalidArgumentError(`${MIN_IDS_ENV} must be an integer >= 0, got "${value}".`);
+  return (minIds = ids);
+}
+
+/** For tests and benchmarks (this thread only): jobs of fewer ids go to the wasm kernels (0: never; undefined re-reads the env). */
+export function setNativeMinIds(ids: number | undefined): void {
   minIds = ids;
 }
 
@@ -140,7 +151,8 @@ export function runNativeJob(
   if (kernelChoice() !== "native") return false;
   const k = nativeAddon();
   if (k === null) return false;
-  if (idsBefore(job, rowEnd) - idsBefore(job, rowStart) < minIds && wasmWouldRun(table, dim)) return false;
+  if (idsBefore(job, rowEnd) - idsBefore(job, rowStart) < nativeMinIds() && wasmWouldRun(table, dim))
+    return false;
   if (job.kind === "gather") return k.gather(table, dim, job.ids, rowStart, rowEnd, out, outOffset);
   const { rowSplits, ids, weights, positions } = job.batch;
   if (job.kind === "sequence") {

@@ -203,6 +203,19 @@ test("small jobs in an arena go to the WebAssembly kernels, other small jobs sta
     assert.equal(runNativeJob(job, tableOf(10, 16, false), 16, out, 0), true, "plain table: wasm cannot run");
     setNativeMinIds(3);
     assert.equal(runNativeJob(job, tableOf(10, 16, true), 16, out, 0), true, "3 ids ≥ 3");
+    const saved = process.env.TPU_EMBEDDING_NATIVE_MIN_IDS;
+    for (const bad of ["-1", "1.5", "many", ""]) {
+      process.env.TPU_EMBEDDING_NATIVE_MIN_IDS = bad;
+      setNativeMinIds(undefined);
+      assert.throws(
+        () => runNativeJob(job, tableOf(10, 16, true), 16, out, 0),
+        (e: unknown) =>
+          e instanceof InvalidArgumentError && /TPU_EMBEDDING_NATIVE_MIN_IDS must be/.test(e.message),
+        bad,
+      );
+    }
+    if (saved === undefined) delete process.env.TPU_EMBEDDING_NATIVE_MIN_IDS;
+    else process.env.TPU_EMBEDDING_NATIVE_MIN_IDS = saved;
   } finally {
     setNativeMinIds(0);
   }
