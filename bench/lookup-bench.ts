@@ -6,7 +6,7 @@
  * JSON-lines schema, so it runs beside the peers:
  *
  *   EXTRA_BENCH="node /path/to/dist/bench/lookup-bench.js" bash /tmp/peer-bench/run_peers.sh --only "c torch"
- *   npm run bench -- --variants sum-zipf --batches 1024 --threads 1,2 [--repeat-ms 50] [--kernels js]
+ *   npm run bench -- --variants sum-zipf --batches 1024 --threads 1,2 [--repeat-ms 50] [--kernels native|wasm|js]
  *     [--touch N (ids ahead whose rows are touched)] [--impl NAME (label of the lines)]
  *
  * `threads` is an embedding option, so every (variant, threads) runs in its own child process that
@@ -26,12 +26,26 @@ import {
 import { disableWasmKernels, setTouchAhead, wasmKernelsAvailable } from "../src/kernels/wasm-kernels.js";
 import { tableMemory } from "../src/kernels/table-memory.js";
 import {
+  kernelChoice,
+  KERNELS_ENV,
+  nativeKernelsAvailable,
+  type KernelChoice,
+} from "../src/kernels/native-kernels.js";
+import {
   fillTable,
   loadInputs,
   loadWorkload,
   type FeatureInputs,
   type Workload,
 } from "./standard-workload.js";
+
+/** What actually runs for a kernel choice on this machine (each family falls back to the next). */
+function kernelLabel(kernels: KernelChoice): string {
+  if (kernels === "native" && nativeKernelsAvailable())
+    return "native N-API (WebAssembly SIMD for jobs under 64 ids)";
+  if (kernels !== "js" && wasmKernelsAvailable()) return "WebAssembly SIMD";
+  return "JS reference";
+}
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -100,7 +114,10 @@ async function runChild(): Promise<void> {
   const variant = wl.variants.find((v) => v.name === variants[0]);
   if (variant === undefined) throw new Error(`Unknown variant ${variants[0]}.`);
   const threads = threadCounts[0];
-  const kernels = option("kernels") ?? "wasm";
+  // --kernels native|wasm|js sets TPU_EMBEDDING_KERNELS, which the lookup worker threads inherit.
+  const forced = option("kernels");
+  if (forced !== undefined) process.env[KERNELS_ENV] = forced;
+  const kernels = kernelChoice();
   if (kernels === "js") disableWasmKernels(true);
   const touch = option("touch");
   if (touch !== undefined) setTouchAhead(Number(touch));
@@ -124,7 +141,7 @@ async function runChild(): Promise<void> {
     const prepared = prepareBatches(inputs, variant.dist, variant.weighted, B);
     const batchIds = prepared.map((p) => p.ids);
     const line = common.benchConfig({
-      impl: option("impl") ?? (kernels === "js" ? "tpu-embedding-js" : "tpu-embedding"),
+      impl: option("impl") ?? (kernels === "native" ? "tpu-embedding" : `tpu-embedding-${kernels}`),
       variant,
       B,
       threads,
@@ -140,7 +157,7 @@ async function runChild(): Promise<void> {
       dim: wl.dim,
       extra: {
         note:
-          `public API embeddingLookup, RaggedTensor inputs, ${kernels === "js" || !wasmKernelsAvailable() ? "JS reference" : "WebAssembly SIMD"} kernels` +
+          `public API embeddingLookup, RaggedTensor inputs, ${kernelLabel(kernels)} kernels` +
           (touch !== undefined ? `, touch ${touch}` : ""),
         pages: `${common.anonHugeMb()} MB AnonHugePages`,
       },

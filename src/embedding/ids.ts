@@ -36,6 +36,34 @@ export function outOfRange(path: string, table: TableConfig, ids: TensorData, i:
   throw new OutOfRangeError(path, table.name ?? "(unnamed)", ids[i] as number | bigint, table.vocabularySize);
 }
 
+/**
+ * The ids as table rows when every id must be one (no pruning), in one pass: int32 ids that are all in
+ * range are used as they are (no copy: the plan then shares the caller's array, as TF's ops share their
+ * input tensors), int64 ids are narrowed without a BigInt per element. Throws the first out-of-range id.
+ */
+export function tableRows(ids: TensorData, table: TableConfig, path: string): Int32Array {
+  const vocab = table.vocabularySize;
+  if (ids instanceof Int32Array) {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (id < 0 || id >= vocab) outOfRange(path, table, ids, i);
+    }
+    return ids;
+  }
+  if (ids instanceof BigInt64Array) {
+    const words = int64Words(ids);
+    const out = new Int32Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const lo = words[2 * i];
+      // hi ≠ 0 is negative or ≥ 2^32; lo < 0 (as int32) is ≥ 2^31: all outside any table.
+      if (words[2 * i + 1] !== 0 || lo < 0 || lo >= vocab) outOfRange(path, table, ids, i);
+      out[i] = lo;
+    }
+    return out;
+  }
+  return requireRows(classifyIds(ids, path), ids, table, path); // throws the dtype error
+}
+
 /** Checks that every classified id is a row of the table (no pruning). */
 export function requireRows(
   classified: Int32Array,

@@ -7,7 +7,7 @@ import { int64Words } from "../tensor/dtype.js";
 import { RaggedTensor } from "../tensor/ragged-tensor.js";
 import { SparseTensor } from "../tensor/sparse-tensor.js";
 import { typeName } from "../tensor/structure.js";
-import { classifyIds, floatWeights, outOfRange, requireRows } from "./ids.js";
+import { classifyIds, floatWeights, outOfRange, tableRows } from "./ids.js";
 import { quote, type Tensor } from "./feature-structure.js";
 
 /**
@@ -60,7 +60,7 @@ function planDense(path: string, feature: FeatureConfig, input: DenseTensor): Lo
   if (feature.maxSequenceLength > 0) {
     throw new InvalidArgumentError(`Feature ${path} is a sequence feature but a dense tensor was passed.`);
   }
-  const ids = requireRows(classifyIds(input.data, path), input.data, feature.table, path);
+  const ids = tableRows(input.data, feature.table, path);
   return { kind: "gather", ids, outputShape: [...input.shape, feature.table.dim] };
 }
 
@@ -170,7 +170,7 @@ function planRagged(
 ): LookupPlan {
   const table = feature.table;
   const batchSize = input.nrows;
-  const ids = requireRows(classifyIds(input.values, path), input.values, table, path);
+  const ids = tableRows(input.values, table, path);
   let weights: Float32Array | null = null;
   if (weight !== null) {
     if (!sameSplits(weight.rowSplits, input.rowSplits)) {
