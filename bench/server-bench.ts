@@ -195,11 +195,12 @@ async function main(): Promise<void> {
   const model = buildModel();
   console.log(JSON.stringify(parseCost()));
   for (const batch of [1, 64]) console.log(JSON.stringify(directLookup(model, batch)));
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), [
-    "--serve",
-    "--rows-cap",
-    String(ROWS_CAP),
-  ]);
+  // The server child gets the model's knobs; SERVER_NODE_OPTIONS adds node flags (e.g. --cpu-prof).
+  const child: ChildProcess = fork(
+    fileURLToPath(import.meta.url),
+    ["--serve", "--rows-cap", String(ROWS_CAP), "--threads", String(THREADS)],
+    { execArgv: (process.env.SERVER_NODE_OPTIONS ?? "").split(" ").filter((a) => a !== "") },
+  );
   try {
     const url = await new Promise<string>((resolve, reject) => {
       child.once("message", (m) => resolve((m as { url: string }).url));
