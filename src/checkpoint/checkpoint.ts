@@ -13,8 +13,8 @@ import { formatSlice } from "./bundle/slices.js";
 import {
   buildObjectGraph,
   checkpointKey,
+  readObjectGraph,
   OBJECT_GRAPH_PROTO_KEY,
-  parseObjectGraph,
   variableKeyInGraph,
   type GraphNodeSpec,
 } from "./object-graph.js";
@@ -111,11 +111,7 @@ export class Checkpoint {
     const prefix = await resolveCheckpointPrefix(pathOrDirectory);
     const reader = await BundleReader.open(prefix);
     try {
-      const graphBytes = await reader.objectGraphBytes();
-      const graph =
-        graphBytes === undefined
-          ? undefined
-          : parseObjectGraph(graphBytes, `Checkpoint "${prefix}", key "${OBJECT_GRAPH_PROTO_KEY}"`);
+      const graph = await readObjectGraph(reader);
       const plan: { trackable: Trackable; localName: string; key: string; length: number; bytes: number }[] =
         [];
       for (const [name, trackable] of this.children) {

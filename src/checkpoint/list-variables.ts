@@ -1,7 +1,7 @@
 /** `tf.train.list_variables` plus object paths: what `tpu-embedding inspect` prints. */
 import { BundleReader } from "./bundle/bundle-reader.js";
 import type { TensorSlice } from "./bundle/slices.js";
-import { listObjectAttributes, OBJECT_GRAPH_PROTO_KEY, parseObjectGraph } from "./object-graph.js";
+import { listObjectAttributes, readObjectGraph } from "./object-graph.js";
 
 export interface CheckpointVariable {
   readonly key: string;
@@ -16,12 +16,10 @@ export interface CheckpointVariable {
 
 /** Every variable of an open bundle, sorted by key; object paths come from the object graph. */
 export async function listCheckpointVariables(reader: BundleReader): Promise<CheckpointVariable[]> {
-  const graphBytes = await reader.objectGraphBytes();
+  const graph = await readObjectGraph(reader);
   const paths = new Map<string, string>();
-  if (graphBytes !== undefined) {
-    for (const a of listObjectAttributes(
-      parseObjectGraph(graphBytes, `Checkpoint "${reader.prefix}", key "${OBJECT_GRAPH_PROTO_KEY}"`),
-    )) {
+  if (graph !== undefined) {
+    for (const a of listObjectAttributes(graph)) {
       if (!paths.has(a.checkpointKey)) paths.set(a.checkpointKey, a.objectPath);
     }
   }

@@ -33,6 +33,17 @@ export function parseObjectGraph(bytes: Uint8Array, where = OBJECT_GRAPH_PROTO_K
   }
 }
 
+/** The object graph of an open bundle (`undefined` for name-based TF1 checkpoints), errors naming the file. */
+export async function readObjectGraph(reader: {
+  readonly prefix: string;
+  objectGraphBytes(): Promise<Uint8Array | undefined>;
+}): Promise<TrackableObjectGraph | undefined> {
+  const bytes = await reader.objectGraphBytes();
+  return bytes === undefined
+    ? undefined
+    : parseObjectGraph(bytes, `Checkpoint "${reader.prefix}", key "${OBJECT_GRAPH_PROTO_KEY}"`);
+}
+
 /** Shortest path (local names) from the root to every reachable node; node 0 is the root (`[]`). */
 export function objectPaths(graph: TrackableObjectGraph): Map<number, string[]> {
   const paths = new Map<number, string[]>();

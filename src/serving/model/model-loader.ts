@@ -7,12 +7,7 @@ import { stat } from "node:fs/promises";
 import { BundleReader } from "../../checkpoint/bundle/bundle-reader.js";
 import { dtypeNameOfEnum } from "../../checkpoint/bundle/dtypes.js";
 import { Checkpoint } from "../../checkpoint/checkpoint.js";
-import {
-  checkpointKey,
-  OBJECT_GRAPH_PROTO_KEY,
-  parseObjectGraph,
-  variableKeyInGraph,
-} from "../../checkpoint/object-graph.js";
+import { checkpointKey, readObjectGraph, variableKeyInGraph } from "../../checkpoint/object-graph.js";
 import { FeatureConfig } from "../../config/feature-config.js";
 import { MAX_VOCABULARY_SIZE, TableConfig } from "../../config/table-config.js";
 import { flattenFeatures, type FeatureStructure } from "../../embedding/feature-structure.js";
@@ -64,11 +59,7 @@ export async function tableShapesFromCheckpoint(
 ): Promise<Map<string, TableShape>> {
   const reader = await BundleReader.open(prefix);
   try {
-    const graphBytes = await reader.objectGraphBytes();
-    const graph =
-      graphBytes === undefined
-        ? undefined
-        : parseObjectGraph(graphBytes, `Checkpoint "${prefix}", key "${OBJECT_GRAPH_PROTO_KEY}"`);
+    const graph = await readObjectGraph(reader);
     const shapes = new Map<string, TableShape>();
     for (const table of spec.tables) {
       const path = [spec.checkpointObject, table.name];
