@@ -126,8 +126,8 @@ export function matchInputs(
         const w = (weightNode as Record<string, unknown> | null | undefined)?.[key];
         children.push([key, build(featureNode[key], child, w, joinPath(path, key))]);
       }
-      return () =>
-        Object.fromEntries(Object.keys(inputNode).map((k) => [k, children.find(([c]) => c === k)![1]()]));
+      const byKey = new Map(children);
+      return () => Object.fromEntries(Object.keys(inputNode).map((k) => [k, byKey.get(k)!()]));
     }
     throw new InvalidArgumentError(`featureConfig at ${quote(path)} is ${typeName(featureNode)}.`);
   };

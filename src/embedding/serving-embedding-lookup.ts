@@ -54,8 +54,10 @@ export function planLookups(
   weights: unknown,
   tables: ReadonlyMap<TableConfig, TableValues>,
   featureConfig: FeatureStructure,
+  featureConfigValidated = false,
 ): PlannedLookup {
-  flattenFeatures(featureConfig); // validates the feature structure itself
+  // Validates the feature structure itself (TPUEmbeddingForServing did so once, in its constructor).
+  if (!featureConfigValidated) flattenFeatures(featureConfig);
   const { leaves, pack } = matchInputs(featureConfig, inputs, weights ?? null);
   const features: PlannedFeature[] = [];
   const memories: Float32Array[] = [];

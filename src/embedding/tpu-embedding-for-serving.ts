@@ -281,7 +281,7 @@ export class TPUEmbeddingForServing implements Trackable {
     }
     this.build();
     // The internal map, not the `embeddingTables` copy: no per-lookup allocation.
-    const planned = planLookups(features, weights ?? null, this.tableViews!, this.featureConfig);
+    const planned = planLookups(features, weights ?? null, this.tableViews!, this.featureConfig, true);
     this.lastLookup = { features: planned.features, pack: planned.pack, inputs: features };
     return planned;
   }
