@@ -19,6 +19,7 @@ import {
 } from "./serving-embedding-lookup.js";
 import { lookupPool, type PoolWork } from "../kernels/lookup-pool.js";
 import { allocateTables } from "../kernels/table-memory.js";
+import { allocateOutputs } from "../kernels/outputs.js";
 import { planOutputSize } from "./lookup-plan.js";
 import { executePlan } from "./execute.js";
 import { applyGradients, type ApplyGradientsResult } from "../training/apply-gradients.js";
@@ -287,11 +288,11 @@ export class TPUEmbeddingForServing implements Trackable {
   }
 
   private runHere(planned: PlannedLookup): Float32Array[] {
-    return planned.features.map(({ feature, plan }, i) => {
-      const out = new Float32Array(planOutputSize(plan));
-      executePlan(plan, planned.tables[i], feature.table.dim, out);
-      return out;
-    });
+    const outputs = allocateOutputs(planned.features.map(({ plan }) => planOutputSize(plan)));
+    planned.features.forEach(({ feature, plan }, i) =>
+      executePlan(plan, planned.tables[i], feature.table.dim, outputs[i]),
+    );
+    return outputs;
   }
 
   /** The pool's table set for this embedding, registered on first use. */

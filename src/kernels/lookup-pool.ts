@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import { allocateOutputs } from "./outputs.js";
 import { jobIds, jobRows, rowValues, type KernelJob } from "./kernel-job.js";
 import {
   CLAIMED,
@@ -92,11 +93,9 @@ export class LookupPool {
     const tables = this.tables(set);
     const parts = partsFor(works, threads);
     if (parts === 1) {
-      return works.map((w) => {
-        const out = new Float32Array(w.size);
-        runJob(w.job, tables[w.table], w.dim, out, 0);
-        return out;
-      });
+      const outputs = allocateOutputs(works.map((w) => w.size));
+      works.forEach((w, i) => runJob(w.job, tables[w.table], w.dim, outputs[i], 0));
+      return outputs;
     }
     this.ensureWorkers(parts - 1);
     const { slot, placed, pieces } = this.prepare(works, parts);
@@ -294,7 +293,9 @@ function copyOutputs(
   works: readonly PoolWork[],
 ): Float32Array[] {
   const out = new Float32Array(slot.out);
-  return works.map((w, i) => out.slice(placed[i].outOffset, placed[i].outOffset + w.size));
+  const outputs = allocateOutputs(works.map((w) => w.size));
+  works.forEach((w, i) => outputs[i].set(out.subarray(placed[i].outOffset, placed[i].outOffset + w.size)));
+  return outputs;
 }
 
 /** New slot capacity in bytes: 1.5× growth, a multiple of 64 (whole int32/float32 views and cache lines). */
