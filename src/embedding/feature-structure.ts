@@ -53,18 +53,16 @@ export interface MatchedFeature {
  * matched leaves in TF's flatten order and a function that packs one result per leaf into the inputs'
  * structure.
  */
+/** Puts per-leaf results (in `leaves` order) into one node of the inputs' structure. */
+type Packer = (results: readonly unknown[]) => unknown;
+
 export function matchInputs(
   features: FeatureStructure,
   inputs: unknown,
   weights: unknown,
 ): { leaves: MatchedFeature[]; pack: <R>(results: readonly R[]) => unknown } {
   const leaves: MatchedFeature[] = [];
-  const build = (
-    featureNode: unknown,
-    inputNode: unknown,
-    weightNode: unknown,
-    path: string,
-  ): (() => unknown) => {
+  const build = (featureNode: unknown, inputNode: unknown, weightNode: unknown, path: string): Packer => {
     if (weightNode !== undefined && weightNode !== null) checkWeightShape(inputNode, weightNode, path);
     if (featureNode instanceof FeatureConfig) {
       if (!isTensor(inputNode)) {
@@ -80,7 +78,7 @@ export function matchInputs(
       }
       const index = leaves.length;
       leaves.push({ path, feature: featureNode, input: inputNode, weight });
-      return () => index;
+      return (results) => results[index];
     }
     if (isTensor(inputNode)) {
       throw new InvalidArgumentError(
@@ -106,12 +104,12 @@ export function matchInputs(
               joinPath(path, i),
             ),
       );
-      return () => children.map((c) => c());
+      return (results) => children.map((c) => c(results));
     }
     if (isPlainObject(featureNode)) {
       if (!isPlainObject(inputNode)) throw structureMismatch(path, "a plain object", inputNode);
       const keys = Object.keys(inputNode).sort();
-      const children: [string, () => unknown][] = [];
+      const children: [string, Packer][] = [];
       for (const key of keys) {
         const child = inputNode[key];
         if (!(key in featureNode)) {
@@ -127,22 +125,13 @@ export function matchInputs(
         children.push([key, build(featureNode[key], child, w, joinPath(path, key))]);
       }
       const byKey = new Map(children);
-      return () => Object.fromEntries(Object.keys(inputNode).map((k) => [k, byKey.get(k)!()]));
+      return (results) => Object.fromEntries(Object.keys(inputNode).map((k) => [k, byKey.get(k)!(results)]));
     }
     throw new InvalidArgumentError(`featureConfig at ${quote(path)} is ${typeName(featureNode)}.`);
   };
 
-  const shape = build(features, inputs, weights, "");
-  const pack = <R>(results: readonly R[]): unknown => {
-    const replace = (node: unknown): unknown => {
-      if (typeof node === "number") return results[node];
-      if (Array.isArray(node)) return node.map(replace);
-      if (isPlainObject(node))
-        return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, replace(v)]));
-      return node;
-    };
-    return replace(shape());
-  };
+  // One pass from the results to the inputs' structure (keys in the inputs' own order).
+  const pack = build(features, inputs, weights, "") as <R>(results: readonly R[]) => unknown;
   return { leaves, pack };
 }
 
