@@ -26,7 +26,11 @@ export function classifyIds(ids: TensorData, path: string): Int32Array {
     }
     return out;
   }
-  throw new InvalidArgumentError(
+  throw idDTypeError(ids, path);
+}
+
+function idDTypeError(ids: TensorData, path: string): InvalidArgumentError {
+  return new InvalidArgumentError(
     `Input ${path} has ${ids instanceof Float32Array ? "float32" : "float64"} values; ids must be int32 or int64.`,
   );
 }
@@ -61,22 +65,7 @@ export function tableRows(ids: TensorData, table: TableConfig, path: string): In
     }
     return out;
   }
-  return requireRows(classifyIds(ids, path), ids, table, path); // throws the dtype error
-}
-
-/** Checks that every classified id is a row of the table (no pruning). */
-export function requireRows(
-  classified: Int32Array,
-  original: TensorData,
-  table: TableConfig,
-  path: string,
-): Int32Array {
-  const vocab = table.vocabularySize;
-  for (let i = 0; i < classified.length; i++) {
-    const id = classified[i];
-    if (id < 0 || id >= vocab) outOfRange(path, table, original, i);
-  }
-  return classified;
+  throw idDTypeError(ids, path);
 }
 
 /** Weights as float32, converting float64 (TF's float32 tables multiply float32 weights). */

@@ -1,6 +1,7 @@
 import type { TableConfig } from "../config/table-config.js";
 import { InvalidArgumentError, NotFoundError } from "../errors.js";
 import { DenseTensor } from "../tensor/dense-tensor.js";
+import { allocateOutputs } from "../kernels/outputs.js";
 import { executePlan } from "./execute.js";
 import {
   flattenFeatures,
@@ -80,6 +81,15 @@ export function planLookups(
   return { features, tables: memories, pack };
 }
 
+/** Runs every planned feature on the calling thread into fresh caller-owned outputs (`features` order). */
+export function runPlanned(planned: PlannedLookup): Float32Array[] {
+  const outputs = allocateOutputs(planned.features.map(({ plan }) => planOutputSize(plan)));
+  planned.features.forEach(({ feature, plan }, i) =>
+    executePlan(plan, planned.tables[i], feature.table.dim, outputs[i]),
+  );
+  return outputs;
+}
+
 /** Wraps per-feature outputs (in `features` order) as tensors in the inputs' structure. */
 export function packOutputs(planned: PlannedLookup, outputs: readonly Float32Array[]): unknown {
   return planned.pack(planned.features.map((f, i) => new DenseTensor(outputs[i], f.plan.outputShape)));
@@ -96,10 +106,6 @@ export function lookupWithPlans(
   featureConfig: FeatureStructure,
 ): { result: unknown; features: PlannedFeature[]; pack: <R>(values: readonly R[]) => unknown } {
   const planned = planLookups(inputs, weights, tables, featureConfig);
-  const outputs = planned.features.map(({ feature, plan }, i) => {
-    const out = new Float32Array(planOutputSize(plan));
-    executePlan(plan, planned.tables[i], feature.table.dim, out);
-    return out;
-  });
+  const outputs = runPlanned(planned);
   return { result: packOutputs(planned, outputs), features: planned.features, pack: planned.pack };
 }

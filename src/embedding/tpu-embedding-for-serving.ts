@@ -14,14 +14,13 @@ import {
 import {
   packOutputs,
   planLookups,
+  runPlanned,
   type PlannedFeature,
   type PlannedLookup,
 } from "./serving-embedding-lookup.js";
 import { lookupPool, type PoolWork } from "../kernels/lookup-pool.js";
 import { allocateTables } from "../kernels/table-memory.js";
-import { allocateOutputs } from "../kernels/outputs.js";
 import { planOutputSize } from "./lookup-plan.js";
-import { executePlan } from "./execute.js";
 import { applyGradients, type ApplyGradientsResult } from "../training/apply-gradients.js";
 
 /** What the last lookup computed: one plan per looked-up feature and how to pack per-feature values. */
@@ -160,7 +159,7 @@ export class TPUEmbeddingForServing implements Trackable {
     const planned = this.plan(features, weights);
     const outputs =
       this.threads === 1
-        ? this.runHere(planned)
+        ? runPlanned(planned)
         : lookupPool().runSync(this.pooledTables(), this.works(planned), this.threads);
     return packOutputs(planned, outputs) as LookupResult<I>;
   }
@@ -285,14 +284,6 @@ export class TPUEmbeddingForServing implements Trackable {
     const planned = planLookups(features, weights ?? null, this.tableViews!, this.featureConfig, true);
     this.lastLookup = { features: planned.features, pack: planned.pack, inputs: features };
     return planned;
-  }
-
-  private runHere(planned: PlannedLookup): Float32Array[] {
-    const outputs = allocateOutputs(planned.features.map(({ plan }) => planOutputSize(plan)));
-    planned.features.forEach(({ feature, plan }, i) =>
-      executePlan(plan, planned.tables[i], feature.table.dim, outputs[i]),
-    );
-    return outputs;
   }
 
   /** The pool's table set for this embedding, registered on first use. */
