@@ -23,14 +23,10 @@ import {
   TPUEmbeddingForServing,
   type DenseTensor,
 } from "../src/index.js";
-import { disableWasmKernels, setTouchAhead, wasmKernelsAvailable } from "../src/kernels/wasm-kernels.js";
+import { setTouchAhead, wasmKernelsAvailable } from "../src/kernels/wasm-kernels.js";
 import { tableMemory } from "../src/kernels/table-memory.js";
-import {
-  kernelChoice,
-  KERNELS_ENV,
-  nativeKernelsAvailable,
-  type KernelChoice,
-} from "../src/kernels/native-kernels.js";
+import { kernelChoice, KERNELS_ENV, type KernelChoice } from "../src/kernels/kernel-choice.js";
+import { nativeKernelsAvailable } from "../src/kernels/native-kernels.js";
 import {
   fillTable,
   loadInputs,
@@ -118,7 +114,6 @@ async function runChild(): Promise<void> {
   const forced = option("kernels");
   if (forced !== undefined) process.env[KERNELS_ENV] = forced;
   const kernels = kernelChoice();
-  if (kernels === "js") disableWasmKernels(true);
   const touch = option("touch");
   if (touch !== undefined) setTouchAhead(Number(touch));
   const repeatMs = Number(option("repeat-ms") ?? wl.timing.repeat_ms);

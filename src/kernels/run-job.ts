@@ -1,6 +1,7 @@
 import { jobRows, rowValues, sliceJob, type KernelJob } from "./kernel-job.js";
 import { gatherRows, reduceBagsSegmentOrder, reduceBagsWeighted, scatterSequence } from "./reduce.js";
-import { kernelChoice, runNativeJob } from "./native-kernels.js";
+import { kernelChoice } from "./kernel-choice.js";
+import { runNativeJob } from "./native-kernels.js";
 import { runWasmJob } from "./wasm-kernels.js";
 
 /**

@@ -81,13 +81,6 @@ export function wasmKernelsAvailable(): boolean {
   return kernelModule() !== null;
 }
 
-let disabled = false;
-
-/** For tests and benchmarks: forces the JS reference kernels (true) or re-enables WebAssembly. */
-export function disableWasmKernels(value: boolean): void {
-  disabled = value;
-}
-
 const perArena = new WeakMap<WebAssembly.Memory, ArenaKernels | null>();
 
 function kernelsFor(memory: WebAssembly.Memory): ArenaKernels | null {
@@ -135,7 +128,7 @@ export function runWasmJob(
   rowStart = 0,
   rowEnd = jobRows(job),
 ): boolean {
-  if (disabled || (dim & 3) !== 0 || (table.byteOffset & 15) !== 0) return false;
+  if ((dim & 3) !== 0 || (table.byteOffset & 15) !== 0) return false;
   const memory = tableMemory(table);
   if (memory === undefined) return false;
   const k = kernelsFor(memory);

@@ -16,10 +16,10 @@ import {
   type InputStructure,
 } from "../../src/index.js";
 import { tableMemory } from "../../src/kernels/table-memory.js";
-import { disableWasmKernels } from "../../src/kernels/wasm-kernels.js";
+import { setKernelChoice } from "../../src/kernels/kernel-choice.js";
 
 /**
- * The public API's fast path (WebAssembly kernels over the table arenas) against the same API forced
+ * The public API's fast path (native or WebAssembly kernels over the table arenas) against the same API forced
  * onto the JS reference kernels, bit for bit, for every input kind TF's CPU path distinguishes.
  */
 let seed = 2024;
@@ -103,7 +103,7 @@ function lookupBits(
   weights: object | undefined,
   js: boolean,
 ) {
-  disableWasmKernels(js);
+  setKernelChoice(js ? "js" : undefined);
   try {
     const out = e.embeddingLookup(features, weights) as Record<string, DenseTensor>;
     return Object.fromEntries(
@@ -113,7 +113,7 @@ function lookupBits(
       ]),
     );
   } finally {
-    disableWasmKernels(false);
+    setKernelChoice(undefined);
   }
 }
 

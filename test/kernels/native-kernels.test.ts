@@ -5,13 +5,8 @@ import type { KernelJob } from "../../src/kernels/kernel-job.js";
 import { jobRows, rowValues } from "../../src/kernels/kernel-job.js";
 import { runJob, runReference } from "../../src/kernels/run-job.js";
 import { allocateTables } from "../../src/kernels/table-memory.js";
-import {
-  kernelChoice,
-  nativeKernelsAvailable,
-  runNativeJob,
-  setKernelChoice,
-  setNativeMinIds,
-} from "../../src/kernels/native-kernels.js";
+import { kernelChoice, setKernelChoice } from "../../src/kernels/kernel-choice.js";
+import { nativeKernelsAvailable, runNativeJob, setNativeMinIds } from "../../src/kernels/native-kernels.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 import type { Combiner } from "../../src/config/table-config.js";
 
