@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { seededRandom } from "../support/seeded-random.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -22,12 +23,7 @@ import { setKernelChoice } from "../../src/kernels/kernel-choice.js";
  * The public API's fast path (native or WebAssembly kernels over the table arenas) against the same API forced
  * onto the JS reference kernels, bit for bit, for every input kind TF's CPU path distinguishes.
  */
-let seed = 2024;
-function rand(): number {
-  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-  return seed / 4294967296;
-}
-const int = (n: number) => Math.floor(rand() * n);
+const { rand, int } = seededRandom(2024);
 const VOCAB = 120;
 
 function embedding(dim: number, combiner: Combiner): TPUEmbeddingForServing {

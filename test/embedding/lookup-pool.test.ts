@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { seededRandom } from "../support/seeded-random.js";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import {
@@ -16,12 +17,7 @@ import {
 } from "../../src/index.js";
 import { lookupPool } from "../../src/kernels/lookup-pool.js";
 
-let seed = 99;
-function rand(): number {
-  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-  return seed / 4294967296;
-}
-const int = (n: number) => Math.floor(rand() * n);
+const { rand, int } = seededRandom(99);
 
 const VOCAB = 300;
 

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { seededRandom } from "../support/seeded-random.js";
 import {
   constant,
   FeatureConfig,
@@ -14,12 +15,7 @@ import {
  * Compares every input kind and combiner with a deliberately plain float64 reference written here from
  * TF's documented semantics (not from the library's code), on random inputs.
  */
-let seed = 12345;
-function rand(): number {
-  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-  return seed / 4294967296;
-}
-const int = (n: number) => Math.floor(rand() * n);
+const { rand, int } = seededRandom(12345);
 
 const VOCAB = 37;
 const DIM = 5;

@@ -1,10 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { bits, randomBatches } from "./random-batches.js";
 import type { BagBatch } from "../../src/kernels/bag-batch.js";
 import type { KernelJob } from "../../src/kernels/kernel-job.js";
 import { jobRows, rowValues } from "../../src/kernels/kernel-job.js";
 import { runJob, runReference } from "../../src/kernels/run-job.js";
-import { allocateTables } from "../../src/kernels/table-memory.js";
 import { kernelChoice, setKernelChoice } from "../../src/kernels/kernel-choice.js";
 import { nativeKernelsAvailable, runNativeJob, setNativeMinIds } from "../../src/kernels/native-kernels.js";
 import { InvalidArgumentError } from "../../src/errors.js";
@@ -21,36 +21,7 @@ const skip = nativeKernelsAvailable()
 
 setNativeMinIds(0); // small jobs too: every job below must run natively
 
-let seed = 777;
-function rand(): number {
-  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-  return seed / 4294967296;
-}
-const int = (n: number) => Math.floor(rand() * n);
-
-function tableOf(rows: number, dim: number, arena: boolean): Float32Array {
-  const table = arena ? allocateTables([rows * dim])[0] : new Float32Array(rows * dim);
-  for (let i = 0; i < table.length; i++) {
-    const u = rand();
-    // Mixed magnitudes make float32 rounding order-sensitive; some -0 and exact zeros too.
-    table[i] = u < 0.02 ? -0 : u < 0.04 ? 0 : (rand() * 2 - 1) * 2 ** (int(24) - 12);
-  }
-  return table;
-}
-
-function bags(rows: number, maxLength: number, vocab: number, weighted: boolean, positions = 0): BagBatch {
-  const rowSplits = new Int32Array(rows + 1);
-  for (let r = 0; r < rows; r++) rowSplits[r + 1] = rowSplits[r] + int(maxLength + 1);
-  const n = rowSplits[rows];
-  const ids = new Int32Array(n).map(() => int(vocab));
-  const weights = weighted
-    ? new Float32Array(n).map(() => (rand() < 0.1 ? 0 : Math.fround(rand() * 3 - 1)))
-    : null;
-  const pos = positions > 0 ? new Int32Array(n).map(() => int(positions)) : null;
-  return { rowSplits, ids, weights, positions: pos };
-}
-
-const bits = (a: Float32Array) => new Uint32Array(a.slice().buffer);
+const { int, tableOf, bags } = randomBatches(777);
 
 /** Runs rows [r0, r1) natively at offset 3 of a sentinel-filled output and compares with the reference. */
 function compare(

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { BagBatch } from "../../src/kernels/bag-batch.js";
+import { bits, randomBatches } from "./random-batches.js";
 import type { KernelJob } from "../../src/kernels/kernel-job.js";
 import { jobRows, rowValues } from "../../src/kernels/kernel-job.js";
 import { runJob, runReference } from "../../src/kernels/run-job.js";
@@ -13,38 +13,7 @@ import type { Combiner } from "../../src/config/table-config.js";
  * The WebAssembly SIMD kernels against the JS reference kernels (the oracle, TF's float32 order): every
  * path, random inputs, compared bit for bit (including -0, NaN payloads aside: tables hold no NaN).
  */
-let seed = 4242;
-function rand(): number {
-  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-  return seed / 4294967296;
-}
-const int = (n: number) => Math.floor(rand() * n);
-
-function tableOf(rows: number, dim: number): Float32Array {
-  const [table] = allocateTables([rows * dim]);
-  for (let i = 0; i < table.length; i++) {
-    const u = rand();
-    // Mixed magnitudes make float32 rounding order-sensitive; some -0 and exact zeros too.
-    table[i] = u < 0.02 ? -0 : u < 0.04 ? 0 : (rand() * 2 - 1) * 2 ** (int(24) - 12);
-  }
-  return table;
-}
-
-function bags(rows: number, maxLength: number, vocab: number, weighted: boolean, positions = 0): BagBatch {
-  const rowSplits = new Int32Array(rows + 1);
-  for (let r = 0; r < rows; r++) rowSplits[r + 1] = rowSplits[r] + int(maxLength + 1);
-  const n = rowSplits[rows];
-  const ids = new Int32Array(n).map(() => int(vocab));
-  const weights = weighted
-    ? new Float32Array(n).map(() => (rand() < 0.1 ? 0 : Math.fround(rand() * 3 - 1)))
-    : null;
-  const pos = positions > 0 ? new Int32Array(n).map(() => int(positions)) : null;
-  return { rowSplits, ids, weights, positions: pos };
-}
-
-function bits(a: Float32Array): Uint32Array {
-  return new Uint32Array(a.slice().buffer);
-}
+const { rand, int, tableOf, bags } = randomBatches(4242);
 
 function compare(job: KernelJob, table: Float32Array, dim: number, context: string): void {
   const size = jobRows(job) * rowValues(job, dim);
