@@ -29,31 +29,34 @@ export class IdBuilder {
   }
 }
 
-export class FloatBuilder {
-  private data = new Float32Array(16);
+/** Appends numbers into a growing typed array (`finish` returns exactly what was pushed). */
+class NumberBuilder<T extends Float32Array | Int32Array> {
+  private data: T;
   length = 0;
 
+  constructor(private readonly Type: { new (n: number): T }) {
+    this.data = new Type(16);
+  }
+
   push(value: number): void {
-    if (this.length === this.data.length) this.data = grow(this.data, Float32Array);
+    if (this.length === this.data.length) this.data = grow(this.data, this.Type);
     this.data[this.length++] = value;
   }
 
-  finish(): Float32Array {
-    return this.data.slice(0, this.length);
+  finish(): T {
+    return this.data.slice(0, this.length) as T;
   }
 }
 
-export class Int32Builder {
-  private data = new Int32Array(16);
-  length = 0;
-
-  push(value: number): void {
-    if (this.length === this.data.length) this.data = grow(this.data, Int32Array);
-    this.data[this.length++] = value;
+export class FloatBuilder extends NumberBuilder<Float32Array> {
+  constructor() {
+    super(Float32Array);
   }
+}
 
-  finish(): Int32Array {
-    return this.data.slice(0, this.length);
+export class Int32Builder extends NumberBuilder<Int32Array> {
+  constructor() {
+    super(Int32Array);
   }
 }
 
