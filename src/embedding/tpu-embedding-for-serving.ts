@@ -61,6 +61,8 @@ export class TPUEmbeddingForServing implements Trackable {
   readonly featureConfig: FeatureStructure;
   /** Distinct tables in TF's order: first occurrence in the flattened (sorted-key) feature structure. */
   readonly tables: readonly TableConfig[];
+  /** Position of each table in `tables` (the pool addresses tables by index). */
+  private readonly tableIndex: ReadonlyMap<TableConfig, number>;
   private readonly seed: number | undefined;
   private variablesByName: Map<string, EmbeddingVariable> | null = null;
   private tableViews: Map<TableConfig, DenseTensor<Float32Array>> | null = null;
@@ -115,6 +117,7 @@ export class TPUEmbeddingForServing implements Trackable {
     }
     this.featureConfig = options.featureConfig;
     this.tables = Object.freeze(tables);
+    this.tableIndex = new Map(tables.map((t, i) => [t, i]));
     this.seed = options.seed;
     this.threads = threads;
   }
@@ -245,7 +248,7 @@ export class TPUEmbeddingForServing implements Trackable {
       out.set(
         name,
         memory !== null && spec.slot === null
-          ? memory[this.tables.indexOf(spec.table)]
+          ? memory[this.tableIndex.get(spec.table)!]
           : allocateTable([spec.table.vocabularySize, spec.table.dim]),
       );
     }
@@ -295,7 +298,7 @@ export class TPUEmbeddingForServing implements Trackable {
   private works(planned: PlannedLookup): PoolWork[] {
     return planned.features.map(({ feature, plan }) => ({
       job: plan,
-      table: this.tables.indexOf(feature.table),
+      table: this.tableIndex.get(feature.table)!,
       dim: feature.table.dim,
       size: planOutputSize(plan),
     }));
