@@ -6,6 +6,8 @@
  * 64 (a cache line); every thread that runs kernels on an arena adds one scratch region (SCRATCH_BYTES).
  */
 
+import { nativeAddon } from "./native-addon.js";
+
 const PAGE = 65536;
 /** wasm32's limit: 65536 pages of 64 KiB. */
 const MAX_PAGES = 65536;
@@ -74,6 +76,7 @@ export function allocateTables(
     if (group.length === 0) return;
     const pages = Math.max(1, Math.ceil(groupBytes / PAGE));
     const memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+    adviseHugePages(memory);
     let offset = 0;
     for (const i of group) {
       const view = new Float32Array(memory.buffer, offset, lengths[i]);
@@ -96,6 +99,18 @@ export function allocateTables(
   });
   flush();
   return out;
+}
+
+const HUGE_PAGES_ENV = "TPU_EMBEDDING_HUGE_PAGES";
+
+/**
+ * Backs a fresh arena with transparent huge pages (Linux, through the native addon), before anything is
+ * written to it, so its pages fault in as 2 MiB pages: random row gathers over gigabytes of tables then
+ * stop missing the TLB on nearly every row. TPU_EMBEDDING_HUGE_PAGES=0 keeps 4 KiB pages.
+ */
+function adviseHugePages(memory: WebAssembly.Memory): void {
+  if (process.env[HUGE_PAGES_ENV] === "0") return;
+  nativeAddon()?.adviseHugePages(new Uint8Array(memory.buffer));
 }
 
 function align(bytes: number): number {

@@ -1,0 +1,75 @@
+import { createRequire } from "node:module";
+
+/**
+ * The optional native kernels (native/lookup_kernels.c, an N-API addon built at install time by
+ * scripts/build-native.mjs into build/Release/). They read tables, ids, splits, weights and positions in
+ * place and write straight into the output array, bit-identical to the reference kernels. Absent (build
+ * failed, unsupported platform): every call returns false and the WebAssembly / JS kernels run.
+ */
+export interface NativeExports {
+  bagsSegment(
+    table: Float32Array,
+    dim: number,
+    splits: Int32Array,
+    ids: Int32Array,
+    rowStart: number,
+    rowEnd: number,
+    mode: number,
+    out: Float32Array,
+    outOffset: number,
+  ): boolean;
+  bagsWeighted(
+    table: Float32Array,
+    dim: number,
+    splits: Int32Array,
+    ids: Int32Array,
+    weights: Float32Array | null,
+    rowStart: number,
+    rowEnd: number,
+    mode: number,
+    out: Float32Array,
+    outOffset: number,
+  ): boolean;
+  sequence(
+    table: Float32Array,
+    dim: number,
+    splits: Int32Array,
+    ids: Int32Array,
+    positions: Int32Array | null,
+    rowStart: number,
+    rowEnd: number,
+    sequenceLength: number,
+    out: Float32Array,
+    outOffset: number,
+  ): boolean;
+  gather(
+    table: Float32Array,
+    dim: number,
+    ids: Int32Array,
+    rowStart: number,
+    rowEnd: number,
+    out: Float32Array,
+    outOffset: number,
+  ): boolean;
+  /** madvise(MADV_HUGEPAGE) on the 2 MiB-aligned part of the view's memory; the bytes advised. */
+  adviseHugePages(view: ArrayBufferView): number;
+}
+
+let addon: NativeExports | null | undefined;
+
+export function nativeAddon(): NativeExports | null {
+  if (addon !== undefined) return addon;
+  try {
+    // dist/src/kernels/ → the package root, where node-gyp puts build/Release/.
+    addon = createRequire(import.meta.url)("../../../build/Release/lookup_kernels.node") as NativeExports;
+  } catch {
+    addon = null;
+  }
+  return addon;
+}
+
+/** Whether the native addon was built and loads in this thread. */
+export function nativeKernelsAvailable(): boolean {
+  return nativeAddon() !== null;
+}
+
