@@ -21,6 +21,7 @@ import {
 import { lookupPool, type PoolWork } from "../kernels/lookup-pool.js";
 import { allocateTables } from "../kernels/table-memory.js";
 import { planOutputSize } from "./lookup-plan.js";
+import { SmallLookup } from "./small-lookup.js";
 import { applyGradients, type ApplyGradientsResult } from "../training/apply-gradients.js";
 
 /** What the last lookup computed: one plan per looked-up feature and how to pack per-feature values. */
@@ -71,6 +72,7 @@ export class TPUEmbeddingForServing implements Trackable {
   readonly threads: number;
   /** This embedding's table set in the worker pool; `null` until the first pooled lookup. */
   private poolSet: number | null = null;
+  private small: SmallLookup | null = null;
   private disposed = false;
   /** Table memory handed to a restore before build, adopted by the build. */
   private pendingTableMemory: Float32Array[] | null = null;
@@ -159,6 +161,16 @@ export class TPUEmbeddingForServing implements Trackable {
    * thread blocks until they finish); small ones (a single request) stay on this thread.
    */
   embeddingLookup<I extends InputStructure>(features: I, weights?: unknown): LookupResult<I> {
+    // Small lookups (a request) in one native call when they fit (src/embedding/small-lookup.ts).
+    if (!this.disposed) {
+      if (!this.built) this.build();
+      const small = (this.small ??= new SmallLookup(this.featureConfig, this.tables, this.tableViews!));
+      const result = small.lookup(features, weights);
+      if (result !== undefined) {
+        this.lastLookup = small.lastLookup(features, weights);
+        return result as LookupResult<I>;
+      }
+    }
     const planned = this.plan(features, weights);
     const outputs =
       this.threads === 1
@@ -189,6 +201,7 @@ export class TPUEmbeddingForServing implements Trackable {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.small?.release();
     if (this.poolSet !== null) lookupPool().release(this.poolSet);
     this.poolSet = null;
   }

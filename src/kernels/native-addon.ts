@@ -53,7 +53,22 @@ export interface NativeExports {
   ): boolean;
   /** madvise(MADV_HUGEPAGE) on the 2 MiB-aligned part of the view's memory; the bytes advised. */
   adviseHugePages(view: ArrayBufferView): number;
+  /**
+   * Small lookups (src/embedding/small-lookup.ts). A table set holds the tables' pointers (and references
+   * keeping the views alive) for `smallLookup`; `null` when an argument does not fit.
+   */
+  createTableSet(tables: readonly Float32Array[], dims: Int32Array): NativeTableSet | null;
+  /** Drops the set's table references (idempotent); lookups on it fail afterwards. */
+  releaseTableSet(set: NativeTableSet): void;
+  /**
+   * Runs every feature described in `work` (layout: SMALL_* in native/lookup_kernels.c) into `out`.
+   * 0: done; -1: bad arguments; f + 1: feature f does not fit (ids, splits, sizes). Writes nothing unless 0.
+   */
+  smallLookup(set: NativeTableSet, work: Int32Array, out: Float32Array): number;
 }
+
+/** An opaque native table set (an N-API external). */
+export type NativeTableSet = { readonly __nativeTableSet: unique symbol };
 
 let addon: NativeExports | null | undefined;
 
@@ -72,4 +87,3 @@ export function nativeAddon(): NativeExports | null {
 export function nativeKernelsAvailable(): boolean {
   return nativeAddon() !== null;
 }
-
