@@ -521,6 +521,32 @@ static bool small_feature_fits(const table_set_t *set, const int32_t *w, size_t 
   return true;
 }
 
+enum { PREFETCH_MAX_ROWS = 1024 };
+
+/**
+ * Asks for every row of the first PREFETCH_MAX_ROWS ids (all its cache lines, into L2) before the kernels
+ * run: a request's ~200 rows are independent random reads, and issuing them all up front overlaps their
+ * misses better than the kernels' row-by-row loads do (B=1 sum-zipf: 5.5 → 4.4 µs for the call).
+ */
+static void prefetch_rows(const table_set_t *set, const int32_t *w, int32_t n) {
+  int32_t budget = PREFETCH_MAX_ROWS;
+  for (int32_t f = 0; f < n && budget > 0; f++) {
+    const int32_t *d = w + 1 + (size_t)f * SMALL_DESCRIPTOR;
+    const float *table = set->data[d[D_TABLE]];
+    const size_t dim = (size_t)set->dims[d[D_TABLE]];
+    const int32_t *ids = w + d[D_IDS_AT];
+    const int32_t count = d[D_IDS] < budget ? d[D_IDS] : budget;
+    const int lines = (int)((dim + 15) / 16);
+    for (int32_t j = 0; j < count; j++) {
+      const float *row = table + (size_t)ids[j] * dim;
+      for (int l = 0; l < lines; l++) __builtin_prefetch(row + 16 * l, 0, 2);
+      // GCC deletes loops of nothing but prefetches; an empty asm that "uses" the row keeps this one.
+      __asm__ __volatile__("" : : "r"(row));
+    }
+    budget -= count;
+  }
+}
+
 /**
  * smallLookup(set, work: Int32Array, out: Float32Array): number. 0 when every feature ran; -1 for bad
  * arguments; f + 1 when feature f does not fit (then nothing was written).
@@ -542,6 +568,7 @@ static napi_value js_small_lookup(napi_env env, napi_callback_info info) {
       for (int32_t f = 0; f < n && code == 0; f++)
         if (!small_feature_fits(set, w, work.length, w + 1 + (size_t)f * SMALL_DESCRIPTOR, out.length))
           code = f + 1;
+      if (code == 0) prefetch_rows(set, w, n);
       for (int32_t f = 0; f < n && code == 0; f++) {
         const int32_t *d = w + 1 + (size_t)f * SMALL_DESCRIPTOR;
         const float *table = set->data[d[D_TABLE]];
