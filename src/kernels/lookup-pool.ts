@@ -37,6 +37,8 @@ interface PoolWorker {
   readonly sets: Set<number>;
   /** Slot buffers this worker holds, by slot id: the version it was sent. */
   readonly slots: Map<number, number>;
+  /** Caller-owned output buffers this worker holds (ids). */
+  readonly outputs: Set<number>;
   /** Async tasks posted and not yet answered: the worker is ref'ed (keeps the process alive) while > 0. */
   inflight: number;
 }
@@ -60,6 +62,13 @@ export class LookupPool {
   private readonly slots: Slot[] = [];
   private nextSet = 1;
   private nextTask = 1;
+  /** Ids of caller-owned shared output buffers the workers write in place (see `outputId`). */
+  private readonly outputIds = new WeakMap<SharedArrayBuffer, number>();
+  private nextOutput = 1;
+  /** Tells the workers to drop an output buffer once the caller's is garbage collected. */
+  private readonly forgetOutput = new FinalizationRegistry<number>((id) => {
+    for (const w of this.workers) if (w.outputs.delete(id)) this.post(w, { type: "forget", id });
+  });
 
   /** Makes `tables` (arena views or other shared memory) available to the workers; returns the set's id. */
   register(tables: readonly Float32Array[]): number {
@@ -87,21 +96,28 @@ export class LookupPool {
 
   /**
    * Runs every work synchronously, using the calling thread plus up to `threads - 1` workers when the
-   * lookup is large enough to gain from it; returns one output per work.
+   * lookup is large enough to gain from it; returns one output per work: `into` (caller-owned arrays of
+   * the works' sizes) when given, else fresh arrays. Outputs in shared memory are written in place by
+   * every thread; others are assembled in the slot and copied.
    */
-  runSync(set: number, works: readonly PoolWork[], threads: number): Float32Array[] {
+  runSync(
+    set: number,
+    works: readonly PoolWork[],
+    threads: number,
+    into: readonly Float32Array[] | null = null,
+  ): Float32Array[] {
     const tables = this.tables(set);
     const parts = partsFor(works, threads);
     if (parts === 1) {
-      const outputs = allocateOutputs(works.map((w) => w.size));
-      works.forEach((w, i) => runJob(w.job, tables[w.table], w.dim, outputs[i], 0));
-      return outputs;
+      const outputs = into ?? allocateOutputs(works.map((w) => w.size));
+      works.forEach((w, i) => runJob(w.job, tables[w.table], w.dim, outputs[i] as Float32Array, 0));
+      return outputs as Float32Array[];
     }
     this.ensureWorkers(parts - 1);
-    const { slot, placed, pieces } = this.prepare(works, parts);
+    const { slot, placed, pieces } = this.prepare(works, parts, into);
     try {
       const helpers = this.leastBusy(parts - 1);
-      for (const w of helpers) this.postRun(w, set, slot, 0);
+      for (const w of helpers) this.postRun(w, set, slot, 0, into);
       // The calling thread claims pieces too, straight from the original jobs.
       const control = new Int32Array(slot.request, 0, 8);
       const out = new Float32Array(slot.out);
@@ -113,7 +129,8 @@ export class LookupPool {
         const p = pieces[k];
         const w = placed[p.work];
         const perRow = rowValues(w.job, w.dim);
-        runJob(w.job, tables[w.table], w.dim, out, w.outOffset + p.rowStart * perRow, p.rowStart, p.rowEnd);
+        const [target, base] = w.out === 0 ? [out, w.outOffset] : [into![p.work], 0];
+        runJob(w.job, tables[w.table], w.dim, target, base + p.rowStart * perRow, p.rowStart, p.rowEnd);
       }
       // Every helper leaves the claim loop once nothing is left (finishing what it claimed); only then is
       // the output complete and the slot safe to reuse.
@@ -125,18 +142,23 @@ export class LookupPool {
       if (Atomics.load(control, FAILED) !== 0) {
         throw new Error("LookupPool: a worker failed while running a kernel.");
       }
-      return copyOutputs(slot, placed, works);
+      return copyOutputs(slot, placed, works, into);
     } finally {
       slot.busy = false;
     }
   }
 
   /** Runs every work on worker threads (the caller's event loop stays free); one output per work. */
-  async runAsync(set: number, works: readonly PoolWork[], threads: number): Promise<Float32Array[]> {
+  async runAsync(
+    set: number,
+    works: readonly PoolWork[],
+    threads: number,
+    into: readonly Float32Array[] | null = null,
+  ): Promise<Float32Array[]> {
     this.tables(set);
     const parts = partsFor(works, threads);
     this.ensureWorkers(parts);
-    const { slot, placed } = this.prepare(works, parts);
+    const { slot, placed } = this.prepare(works, parts, into);
     try {
       const replies = await Promise.all(
         this.leastBusy(parts).map((w) => {
@@ -144,26 +166,31 @@ export class LookupPool {
           return new Promise<WorkerReply>((resolve, reject) => {
             this.pending.set(task, { owner: w, resolve, reject });
             if (w.inflight++ === 0) w.worker.ref();
-            this.postRun(w, set, slot, task);
+            this.postRun(w, set, slot, task, into);
           });
         }),
       );
       for (const r of replies) {
         if (r.error !== undefined) throw new Error(`LookupPool: a worker failed: ${r.error}`);
       }
-      return copyOutputs(slot, placed, works);
+      return copyOutputs(slot, placed, works, into);
     } finally {
       slot.busy = false;
     }
   }
 
   /** Lays the request out in a free slot (growing or adding one as needed). */
-  private prepare(works: readonly PoolWork[], parts: number) {
+  private prepare(works: readonly PoolWork[], parts: number, into: readonly Float32Array[] | null) {
     let total = 0;
-    const placed: PackableWork[] = works.map((w) => {
+    const placed: PackableWork[] = works.map((w, i) => {
+      const target = into?.[i];
+      if (target !== undefined && target.buffer instanceof SharedArrayBuffer) {
+        const out = this.outputId(target.buffer);
+        return { job: w.job, table: w.table, dim: w.dim, out, outOffset: target.byteOffset / 4 };
+      }
       const at = total;
       total += w.size;
-      return { job: w.job, table: w.table, dim: w.dim, outOffset: at };
+      return { job: w.job, table: w.table, dim: w.dim, out: 0, outOffset: at };
     });
     const pieces = cutPieces(placed, pieceCost(works, parts));
     const words = requestWords(placed, pieces);
@@ -195,6 +222,17 @@ export class LookupPool {
     return slot;
   }
 
+  /** The id workers know a caller-owned shared output buffer by (assigned on first use). */
+  private outputId(buffer: SharedArrayBuffer): number {
+    let id = this.outputIds.get(buffer);
+    if (id === undefined) {
+      id = this.nextOutput++;
+      this.outputIds.set(buffer, id);
+      this.forgetOutput.register(buffer, id);
+    }
+    return id;
+  }
+
   /** For tests and diagnostics: the table sets each worker still references. */
   async workerSets(): Promise<number[][]> {
     return Promise.all(
@@ -209,13 +247,33 @@ export class LookupPool {
     );
   }
 
+  /** For tests and diagnostics: the caller-owned output buffers each worker still holds (ids). */
+  async workerOutputs(): Promise<number[][]> {
+    return Promise.all(
+      this.workers.map((w) => {
+        const task = this.nextTask++;
+        return new Promise<number[]>((resolve, reject) => {
+          this.pending.set(task, { owner: w, resolve: (r) => resolve(r.outputs ?? []), reject });
+          if (w.inflight++ === 0) w.worker.ref();
+          this.post(w, { type: "outputs", task });
+        });
+      }),
+    );
+  }
+
   private tables(set: number): readonly Float32Array[] {
     const tables = this.tableSets.get(set);
     if (tables === undefined) throw new Error(`LookupPool: table set ${set} was released.`);
     return tables;
   }
 
-  private postRun(w: PoolWorker, set: number, slot: Slot, task: number): void {
+  private postRun(
+    w: PoolWorker,
+    set: number,
+    slot: Slot,
+    task: number,
+    into: readonly Float32Array[] | null,
+  ): void {
     if (!w.sets.has(set)) {
       w.sets.add(set);
       this.post(w, { type: "attach", set, tables: this.tables(set).map(locateTable) });
@@ -223,6 +281,13 @@ export class LookupPool {
     if (w.slots.get(slot.id) !== slot.version) {
       w.slots.set(slot.id, slot.version);
       this.post(w, { type: "slot", slot: slot.id, request: slot.request, out: slot.out });
+    }
+    for (const target of into ?? []) {
+      if (!(target.buffer instanceof SharedArrayBuffer)) continue;
+      const id = this.outputId(target.buffer);
+      if (w.outputs.has(id)) continue;
+      w.outputs.add(id);
+      this.post(w, { type: "output", id, buffer: target.buffer });
     }
     this.post(w, { type: "run", set, task, slot: slot.id });
   }
@@ -236,11 +301,14 @@ export class LookupPool {
   }
 
   private spawn(): void {
-    const worker = new Worker(new URL("./lookup-worker.js", import.meta.url), {
-      // `node --input-type=module -e …` passes a flag a worker's file entry point rejects.
-      execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")),
-    });
-    const entry: PoolWorker = { worker, sets: new Set(), slots: new Map(), inflight: 0 };
+    const worker = startWorker(new URL("./lookup-worker.js", import.meta.url));
+    const entry: PoolWorker = {
+      worker,
+      sets: new Set(),
+      slots: new Map(),
+      outputs: new Set(),
+      inflight: 0,
+    };
     worker.on("message", (reply: WorkerReply) => {
       const p = this.pending.get(reply.task);
       if (p === undefined) return;
@@ -269,6 +337,20 @@ export class LookupPool {
   }
 }
 
+/**
+ * A worker with this process's Node options where a worker accepts them: `node --input-type=module -e …`
+ * passes a flag a file entry point rejects, and process-wide flags (`--expose-gc`, V8 options) make the
+ * Worker constructor throw, so then the worker starts with none.
+ */
+function startWorker(url: URL): Worker {
+  try {
+    return new Worker(url, { execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")) });
+  } catch (e) {
+    if ((e as { code?: string }).code !== "ERR_WORKER_INVALID_EXEC_ARGV") throw e;
+    return new Worker(url, { execArgv: [] });
+  }
+}
+
 function workCost(work: PoolWork): number {
   return jobIds(work.job) + jobRows(work.job);
 }
@@ -286,15 +368,22 @@ function pieceCost(works: readonly PoolWork[], parts: number): number {
   return Math.max(MIN_PIECE_COST, Math.ceil(cost / (4 * parts)));
 }
 
-/** Each work's output copied out of the slot into its own array (the caller owns it). */
+/**
+ * Each work's output: copied out of the slot into `into` or fresh arrays (the caller owns them), except
+ * those the threads already wrote in place.
+ */
 function copyOutputs(
   slot: Slot,
   placed: readonly PackableWork[],
   works: readonly PoolWork[],
+  into: readonly Float32Array[] | null,
 ): Float32Array[] {
   const out = new Float32Array(slot.out);
-  const outputs = allocateOutputs(works.map((w) => w.size));
-  works.forEach((w, i) => outputs[i].set(out.subarray(placed[i].outOffset, placed[i].outOffset + w.size)));
+  const outputs = (into as Float32Array[] | null) ?? allocateOutputs(works.map((w) => w.size));
+  works.forEach((w, i) => {
+    const p = placed[i];
+    if (p.out === 0) outputs[i].set(out.subarray(p.outOffset, p.outOffset + w.size));
+  });
   return outputs;
 }
 

@@ -11,6 +11,8 @@ import { CLAIMED, COUNT, DEPARTED, FAILED, unpackPiece } from "./packed-request.
 const port = parentPort!;
 const sets = new Map<number, readonly Float32Array[]>();
 const slots = new Map<number, { request: SharedArrayBuffer; out: Float32Array }>();
+/** Caller-owned shared outputs, by the pool's id for them. */
+const outputs = new Map<number, Float32Array>();
 
 port.on("message", (message: WorkerRequest) => {
   switch (message.type) {
@@ -26,8 +28,17 @@ port.on("message", (message: WorkerRequest) => {
     case "sets":
       reply({ task: message.task, sets: [...sets.keys()] });
       return;
+    case "outputs":
+      reply({ task: message.task, outputs: [...outputs.keys()] });
+      return;
     case "slot":
       slots.set(message.slot, { request: message.request, out: new Float32Array(message.out) });
+      return;
+    case "output":
+      outputs.set(message.id, new Float32Array(message.buffer));
+      return;
+    case "forget":
+      outputs.delete(message.id);
       return;
     case "run": {
       let error: string | undefined;
@@ -39,7 +50,9 @@ port.on("message", (message: WorkerRequest) => {
         try {
           if (tables === undefined) throw new Error(`table set ${message.set} is not attached`);
           const p = unpackPiece(request, k);
-          runJob(p.job, tables[p.table], p.dim, out, p.outOffset, p.rowStart, p.rowEnd);
+          const target = p.out === 0 ? out : outputs.get(p.out);
+          if (target === undefined) throw new Error(`output buffer ${p.out} is not attached`);
+          runJob(p.job, tables[p.table], p.dim, target, p.outOffset, p.rowStart, p.rowEnd);
         } catch (e) {
           error = e instanceof Error ? e.message : String(e);
           Atomics.store(control, FAILED, 1);

@@ -72,4 +72,3 @@ export function nativeAddon(): NativeExports | null {
 export function nativeKernelsAvailable(): boolean {
   return nativeAddon() !== null;
 }
-

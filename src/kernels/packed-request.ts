@@ -9,7 +9,7 @@ import { jobIds, jobRows, rowValues, type KernelJob } from "./kernel-job.js";
  */
 
 /** Int32 fields per piece. */
-const FIELDS = 12;
+const FIELDS = 13;
 const KIND = { gather: 0, segment: 1, weighted: 2, sequence: 3 } as const;
 const COMBINER: readonly Combiner[] = ["sum", "mean", "sqrtn"];
 
@@ -17,7 +17,12 @@ export interface PackableWork {
   readonly job: KernelJob;
   readonly table: number;
   readonly dim: number;
-  /** Float32 offset of the work's output in the lookup's output buffer. */
+  /**
+   * Where the work's output goes: 0 for the request's slot output buffer, else the id of an output buffer
+   * registered with the workers (a caller-owned shared output, written in place).
+   */
+  readonly out: number;
+  /** Float32 offset of the work's output in that buffer. */
   readonly outOffset: number;
 }
 
@@ -121,6 +126,7 @@ export function packRequest(works: readonly PackableWork[], pieces: readonly Pie
     i32[o + 9] = a.ids;
     i32[o + 10] = a.extra;
     i32[o + 11] = w.outOffset + piece.rowStart * rowValues(job, w.dim);
+    i32[o + 12] = w.out;
   });
 }
 
@@ -128,7 +134,15 @@ export function packRequest(works: readonly PackableWork[], pieces: readonly Pie
 export function unpackPiece(
   buffer: SharedArrayBuffer,
   k: number,
-): { job: KernelJob; table: number; dim: number; rowStart: number; rowEnd: number; outOffset: number } {
+): {
+  job: KernelJob;
+  table: number;
+  dim: number;
+  rowStart: number;
+  rowEnd: number;
+  out: number;
+  outOffset: number;
+} {
   const i32 = new Int32Array(buffer);
   const o = HEADER + k * FIELDS;
   const kind = i32[o];
@@ -140,6 +154,7 @@ export function unpackPiece(
     rowStart: i32[o + 6],
     rowEnd: i32[o + 7],
     outOffset: i32[o + 11],
+    out: i32[o + 12],
   };
   if (kind === KIND.gather)
     return { job: { kind: "gather", ids: new Int32Array(buffer, idsAt * 4, rows) }, ...place };

@@ -12,6 +12,13 @@ export type WorkerRequest =
       readonly out: SharedArrayBuffer;
     }
   | {
+      /** A caller-owned shared output buffer, addressed by `id` in packed pieces (sent once per worker). */
+      readonly type: "output";
+      readonly id: number;
+      readonly buffer: SharedArrayBuffer;
+    }
+  | { readonly type: "forget"; readonly id: number }
+  | {
       readonly type: "run";
       readonly set: number;
       /** 0 for synchronous callers, which wait on the request's DEPARTED word instead of a reply. */
@@ -19,11 +26,13 @@ export type WorkerRequest =
       /** The slot holding the packed request (packed-request.ts); pieces are claimed atomically. */
       readonly slot: number;
     }
-  | { readonly type: "sets"; readonly task: number };
+  | { readonly type: "sets"; readonly task: number }
+  | { readonly type: "outputs"; readonly task: number };
 
 /** A worker's answer to an async `run` or a `sets` query. */
 export interface WorkerReply {
   readonly task: number;
   readonly error?: string;
   readonly sets?: number[];
+  readonly outputs?: number[];
 }
