@@ -53,6 +53,8 @@ export interface NativeExports {
   ): boolean;
   /** madvise(MADV_HUGEPAGE) on the 2 MiB-aligned part of the view's memory; the bytes advised. */
   adviseHugePages(view: ArrayBufferView): number;
+  /** Index of the first id outside `[0, limit)`, -1 when all are in range (-2: bad arguments). */
+  firstOutsideRange(ids: Int32Array, limit: number): number;
 }
 
 let addon: NativeExports | null | undefined;
