@@ -1,17 +1,32 @@
 import { Worker } from "node:worker_threads";
+import { InvalidArgumentError } from "../errors.js";
 import { allocateOutputs } from "./outputs.js";
 import { jobIds, jobRows, rowValues, type KernelJob } from "./kernel-job.js";
 import {
   CLAIMED,
+  closeRequest,
   cutPieces,
   DEPARTED,
   FAILED,
+  nextGeneration,
+  openRequest,
   packRequest,
   requestWords,
   type PackableWork,
 } from "./packed-request.js";
 import { runJob } from "./run-job.js";
-import type { WorkerReply, WorkerRequest } from "./pool-messages.js";
+import {
+  HAS_RUN,
+  IDLE,
+  MAILBOX_GENERATION,
+  MAILBOX_SET,
+  MAILBOX_SLOT,
+  MAILBOX_STATE,
+  MAILBOX_WORDS,
+  SPINNING,
+  type WorkerReply,
+  type WorkerRequest,
+} from "./pool-messages.js";
 import { locateTable } from "./table-memory.js";
 
 /** One feature's work for the pool: a job, the index of its table in the registered set, its output size. */
@@ -39,6 +54,8 @@ interface PoolWorker {
   readonly slots: Map<number, number>;
   /** Caller-owned output buffers this worker holds (ids). */
   readonly outputs: Set<number>;
+  /** Shared with the worker: hands it synchronous runs while it spins (pool-messages.ts). */
+  readonly mailbox: Int32Array;
   /** Async tasks posted and not yet answered: the worker is ref'ed (keeps the process alive) while > 0. */
   inflight: number;
 }
@@ -115,29 +132,28 @@ export class LookupPool {
     }
     this.ensureWorkers(parts - 1);
     const { slot, placed, pieces } = this.prepare(works, parts, into);
+    const control = new Int32Array(slot.request, 0, 8);
     try {
-      const helpers = this.leastBusy(parts - 1);
-      for (const w of helpers) this.postRun(w, set, slot, 0, into);
-      // The calling thread claims pieces too, straight from the original jobs.
-      const control = new Int32Array(slot.request, 0, 8);
-      const out = new Float32Array(slot.out);
-      for (
-        let k = Atomics.add(control, CLAIMED, 1);
-        k < pieces.length;
-        k = Atomics.add(control, CLAIMED, 1)
-      ) {
-        const p = pieces[k];
-        const w = placed[p.work];
-        const perRow = rowValues(w.job, w.dim);
-        const [target, base] = w.out === 0 ? [out, w.outOffset] : [into![p.work], 0];
-        runJob(w.job, tables[w.table], w.dim, target, base + p.rowStart * perRow, p.rowStart, p.rowEnd);
-      }
-      // Every helper leaves the claim loop once nothing is left (finishing what it claimed); only then is
-      // the output complete and the slot safe to reuse.
-      let left = Atomics.load(control, DEPARTED);
-      while (left < helpers.length) {
-        Atomics.wait(control, DEPARTED, left);
-        left = Atomics.load(control, DEPARTED);
+      try {
+        for (const w of this.leastBusy(parts - 1)) this.postRun(w, set, slot, 0, into);
+        // The calling thread claims pieces too, straight from the original jobs.
+        const out = new Float32Array(slot.out);
+        for (
+          let k = Atomics.add(control, CLAIMED, 1);
+          k < pieces.length;
+          k = Atomics.add(control, CLAIMED, 1)
+        ) {
+          const p = pieces[k];
+          const w = placed[p.work];
+          const perRow = rowValues(w.job, w.dim);
+          const [target, base] = w.out === 0 ? [out, w.outOffset] : [into![p.work], 0];
+          runJob(w.job, tables[w.table], w.dim, target, base + p.rowStart * perRow, p.rowStart, p.rowEnd);
+        }
+      } finally {
+        // Nothing is left to claim (or this thread failed). Helpers that entered finish what they
+        // claimed; those not there yet (still waking up) are shut out, so this thread never waits for a
+        // wake-up. Only then is the output complete.
+        waitForHelpers(control);
       }
       if (Atomics.load(control, FAILED) !== 0) {
         throw new Error("LookupPool: a worker failed while running a kernel.");
@@ -195,7 +211,10 @@ export class LookupPool {
     const pieces = cutPieces(placed, pieceCost(works, parts));
     const words = requestWords(placed, pieces);
     const slot = this.acquireSlot(words * 4, total * 4);
-    packRequest(placed, pieces, new Int32Array(slot.request, 0, words));
+    const request = new Int32Array(slot.request, 0, words);
+    packRequest(placed, pieces, request);
+    slot.generation = nextGeneration(slot.generation);
+    openRequest(request, slot.generation);
     return { slot, placed, pieces };
   }
 
@@ -210,7 +229,7 @@ export class LookupPool {
     );
     slot ??= this.slots.find((s) => !s.busy);
     if (slot === undefined) {
-      slot = { id: this.slots.length, version: 0, request: EMPTY, out: EMPTY, busy: false };
+      slot = { id: this.slots.length, version: 0, generation: 0, request: EMPTY, out: EMPTY, busy: false };
       this.slots.push(slot);
     }
     if (slot.request.byteLength < requestBytes || slot.out.byteLength < outBytes) {
@@ -289,7 +308,16 @@ export class LookupPool {
       w.outputs.add(id);
       this.post(w, { type: "output", id, buffer: target.buffer });
     }
-    this.post(w, { type: "run", set, task, slot: slot.id });
+    if (task === 0) {
+      // A spinning worker takes a synchronous run from its mailbox (it has everything else already: any
+      // message above sent it back to its event loop, and the run then goes by message behind it).
+      const mailbox = w.mailbox;
+      mailbox[MAILBOX_SET] = set;
+      mailbox[MAILBOX_SLOT] = slot.id;
+      mailbox[MAILBOX_GENERATION] = slot.generation;
+      if (Atomics.compareExchange(mailbox, MAILBOX_STATE, SPINNING, HAS_RUN) === SPINNING) return;
+    }
+    this.post(w, { type: "run", set, task, slot: slot.id, generation: slot.generation });
   }
 
   private leastBusy(count: number): PoolWorker[] {
@@ -297,16 +325,24 @@ export class LookupPool {
   }
 
   private post(w: PoolWorker, message: WorkerRequest): void {
+    // A spinning worker does not read messages: send it back to its event loop (after the mailbox run it
+    // may be running; it never is handed one it has not started, since synchronous runs wait for it).
+    Atomics.store(w.mailbox, MAILBOX_STATE, IDLE);
     w.worker.postMessage(message);
   }
 
   private spawn(): void {
-    const worker = startWorker(new URL("./lookup-worker.js", import.meta.url));
+    const mailbox = new Int32Array(new SharedArrayBuffer(MAILBOX_WORDS * 4));
+    const worker = startWorker(new URL("./lookup-worker.js", import.meta.url), {
+      mailbox: mailbox.buffer,
+      spinMs: workerSpinMs(),
+    });
     const entry: PoolWorker = {
       worker,
       sets: new Set(),
       slots: new Map(),
       outputs: new Set(),
+      mailbox,
       inflight: 0,
     };
     worker.on("message", (reply: WorkerReply) => {
@@ -342,13 +378,47 @@ export class LookupPool {
  * passes a flag a file entry point rejects, and process-wide flags (`--expose-gc`, V8 options) make the
  * Worker constructor throw, so then the worker starts with none.
  */
-function startWorker(url: URL): Worker {
+function startWorker(url: URL, workerData: unknown): Worker {
   try {
-    return new Worker(url, { execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")) });
+    const execArgv = process.execArgv.filter((a) => !a.startsWith("--input-type"));
+    return new Worker(url, { execArgv, workerData });
   } catch (e) {
     if ((e as { code?: string }).code !== "ERR_WORKER_INVALID_EXEC_ARGV") throw e;
-    return new Worker(url, { execArgv: [] });
+    return new Worker(url, { execArgv: [], workerData });
   }
+}
+
+/** How long the calling thread spins for helpers to finish before it sleeps. */
+const CALLER_SPIN_MS = 0.2;
+
+/**
+ * Closes a synchronous request and waits until every helper that entered it has left (spinning first:
+ * they finish within microseconds of the caller, and sleeping costs a wake-up).
+ */
+function waitForHelpers(control: Int32Array): void {
+  const entered = closeRequest(control);
+  let left = Atomics.load(control, DEPARTED);
+  const spinUntil = performance.now() + CALLER_SPIN_MS;
+  while (left < entered && performance.now() < spinUntil) left = Atomics.load(control, DEPARTED);
+  while (left < entered) {
+    Atomics.wait(control, DEPARTED, left);
+    left = Atomics.load(control, DEPARTED);
+  }
+}
+
+const SPIN_ENV = "TPU_EMBEDDING_WORKER_SPIN_US";
+
+/**
+ * How long a worker spins for the next synchronous run after one (default 1000 µs): back-to-back
+ * lookups then reach it without a message or a thread wake-up, at the cost of up to that much CPU after
+ * the last one. `TPU_EMBEDDING_WORKER_SPIN_US=0` makes workers sleep at once.
+ */
+function workerSpinMs(): number {
+  const value = process.env[SPIN_ENV] ?? "1000";
+  const us = Number(value);
+  if (value.trim() === "" || !Number.isFinite(us) || us < 0)
+    throw new InvalidArgumentError(`${SPIN_ENV} must be a number of microseconds >= 0, got "${value}".`);
+  return us / 1000;
 }
 
 function workCost(work: PoolWork): number {
@@ -399,6 +469,8 @@ interface Slot {
   readonly id: number;
   /** Bumped when the buffers are replaced, so workers are sent the new ones. */
   version: number;
+  /** The generation of the request last packed into the slot (packed-request.ts `ENTRY`). */
+  generation: number;
   request: SharedArrayBuffer;
   out: SharedArrayBuffer;
   busy: boolean;

@@ -107,7 +107,9 @@ export function packRequest(works: readonly PackableWork[], pieces: readonly Pie
     }
     return { splits, ids: idsAt, extra };
   });
-  i32.fill(0, 0, HEADER);
+  // Every word but ENTRY (the request stays closed to late helpers until `openRequest`).
+  i32.fill(0, 0, ENTRY);
+  i32.fill(0, ENTRY + 1, HEADER);
   i32[COUNT] = pieces.length;
   pieces.forEach((piece, k) => {
     const w = works[piece.work];
@@ -190,4 +192,42 @@ export const CLAIMED = 0;
 export const DEPARTED = 1;
 export const FAILED = 2;
 export const COUNT = 3;
+/**
+ * Who may still join the request: bits 0-7 count the helpers that entered, bit 8 closes it, bits 9-30
+ * are the request's generation. A helper enters only a request of the generation it was sent to and
+ * only while it is open, so a late helper (one woken after the caller already did all the work and
+ * closed the request, or whose slot now holds another request) never touches it, and the caller waits
+ * only for the helpers that actually entered, never for one still waking up.
+ */
+const ENTRY = 4;
+const ENTERED_MASK = 0xff;
+const CLOSED = 0x100;
+const GENERATION_SHIFT = 9;
 const HEADER = 8;
+
+/** Request generations cycle through 1 .. 2^22 - 1 (0 is never sent). */
+export function nextGeneration(generation: number): number {
+  return (generation % 0x3fffff) + 1;
+}
+
+/** Opens a packed request to helpers sent with `generation` (after everything else is written). */
+export function openRequest(control: Int32Array, generation: number): void {
+  Atomics.store(control, ENTRY, generation << GENERATION_SHIFT);
+}
+
+/** A helper's entry into the request it was sent to: false when it is closed or holds another request. */
+export function enterRequest(control: Int32Array, generation: number): boolean {
+  for (;;) {
+    const entry = Atomics.load(control, ENTRY);
+    if (entry >>> GENERATION_SHIFT !== generation || (entry & CLOSED) !== 0) return false;
+    if (Atomics.compareExchange(control, ENTRY, entry, entry + 1) === entry) return true;
+  }
+}
+
+/** Closes the request to helpers that have not entered yet; returns how many entered. */
+export function closeRequest(control: Int32Array): number {
+  for (;;) {
+    const entry = Atomics.load(control, ENTRY);
+    if (Atomics.compareExchange(control, ENTRY, entry, entry | CLOSED) === entry) return entry & ENTERED_MASK;
+  }
+}
