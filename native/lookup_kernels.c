@@ -20,6 +20,9 @@
 #ifdef __linux__
 #include <sys/mman.h>
 #endif
+#ifdef __SSE__
+#include <immintrin.h>
+#endif
 
 // 16 float32 lanes (one 64-byte cache line): AVX-512 with -march=native on this machine, two or four
 // narrower registers elsewhere. aligned(4): rows and outputs need only float alignment.
@@ -165,18 +168,69 @@ static inline void add_row(float *dst, const float *src, size_t dim) {
   for (; d < dim; d++) dst[d] = dst[d] + src[d];
 }
 
+// Large sequence outputs are written with non-temporal stores (they would only evict the tables from the
+// cache). 16-byte ones: output arrays are only 16-byte aligned (malloc), and rows written in order fill
+// whole cache lines in the write-combining buffers anyway.
+#ifdef __SSE__
+#define HAVE_STREAM 1
+#else
+#define HAVE_STREAM 0
+#endif
+
+/** dst = src + 0 over one row, stored without reading dst (the reference's 0 + x into a zeroed row). */
+static inline void copy_row(float *dst, const float *src, size_t dim, bool stream) {
+  size_t d = 0;
+#if HAVE_STREAM
+  if (stream)
+    for (; d + 4 <= dim; d += 4) _mm_stream_ps(dst + d, _mm_add_ps(_mm_loadu_ps(src + d), _mm_setzero_ps()));
+#else
+  (void)stream;
+#endif
+  const v16f zero = {0};
+  for (; d + 16 <= dim; d += 16) store16(dst + d, load16(src + d) + zero);
+  for (; d < dim; d++) dst[d] = src[d] + 0.0f;
+}
+
+static inline void zero_values(float *dst, size_t count, bool stream) {
+  size_t d = 0;
+#if HAVE_STREAM
+  if (stream)
+    for (; d + 4 <= count; d += 4) _mm_stream_ps(dst + d, _mm_setzero_ps());
+#else
+  (void)stream;
+#endif
+  memset(dst + d, 0, (count - d) * sizeof(float));
+}
+
+/** Outputs at least this large are streamed. */
+#define STREAM_MIN_BYTES ((size_t)4 << 20)
+
 static void sequence(const float *table, size_t dim, const int32_t *splits, const int32_t *ids,
                      const int32_t *positions, int32_t row_start, int32_t row_end, int32_t length,
                      float *out) {
   const size_t per_row = (size_t)length * dim;
-  memset(out, 0, (size_t)(row_end - row_start) * per_row * sizeof(float));
+  const size_t bytes = (size_t)(row_end - row_start) * per_row * sizeof(float);
+  if (positions != NULL) {
+    // Explicit positions may repeat (a scatter-add): zero first, then add in order.
+    memset(out, 0, bytes);
+    for (int32_t r = row_start; r < row_end; r++) {
+      float *o = out + (size_t)(r - row_start) * per_row;
+      for (int32_t j = splits[r]; j < splits[r + 1]; j++)
+        add_row(o + (size_t)positions[j] * dim, row_at(table, dim, ids, j), dim);
+    }
+    return;
+  }
+  // Ragged rows fill positions 0..n-1 once each: every output value is written exactly once.
+  const bool stream = HAVE_STREAM && bytes >= STREAM_MIN_BYTES && ((uintptr_t)out & 15) == 0 && (dim & 3) == 0;
   for (int32_t r = row_start; r < row_end; r++) {
     float *o = out + (size_t)(r - row_start) * per_row;
-    for (int32_t j = splits[r]; j < splits[r + 1]; j++) {
-      const int32_t position = positions == NULL ? j - splits[r] : positions[j];
-      add_row(o + (size_t)position * dim, row_at(table, dim, ids, j), dim);
-    }
+    const int32_t n = splits[r + 1] - splits[r];
+    for (int32_t j = 0; j < n; j++) copy_row(o + (size_t)j * dim, row_at(table, dim, ids, splits[r] + j), dim, stream);
+    zero_values(o + (size_t)n * dim, (size_t)(length - n) * dim, stream);
   }
+#if HAVE_STREAM
+  if (stream) _mm_sfence(); // the streamed values are visible to other threads before the caller signals
+#endif
 }
 
 static void gather(const float *table, size_t dim, const int32_t *ids, int32_t row_start, int32_t row_end,

@@ -409,12 +409,12 @@ function waitForHelpers(control: Int32Array): void {
 const SPIN_ENV = "TPU_EMBEDDING_WORKER_SPIN_US";
 
 /**
- * How long a worker spins for the next synchronous run after one (default 1000 µs): back-to-back
+ * How long a worker spins for the next synchronous run after one (default 300 µs): back-to-back
  * lookups then reach it without a message or a thread wake-up, at the cost of up to that much CPU after
  * the last one. `TPU_EMBEDDING_WORKER_SPIN_US=0` makes workers sleep at once.
  */
 function workerSpinMs(): number {
-  const value = process.env[SPIN_ENV] ?? "1000";
+  const value = process.env[SPIN_ENV] ?? "300";
   const us = Number(value);
   if (value.trim() === "" || !Number.isFinite(us) || us < 0)
     throw new InvalidArgumentError(`${SPIN_ENV} must be a number of microseconds >= 0, got "${value}".`);
