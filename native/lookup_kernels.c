@@ -138,7 +138,9 @@ static void bags_weighted(const float *table, size_t dim, const int32_t *splits,
     const int32_t start = splits[r], end = splits[r + 1];
     float *o = out + (size_t)(r - row_start) * dim;
     float weight_sum = 0.0f, square_sum = 0.0f;
-    if (weights == NULL) {
+    if (mode == MODE_SUM) {
+      // no divisor
+    } else if (weights == NULL) {
       for (int32_t j = start; j < end; j++) weight_sum += 1.0f;
       square_sum = weight_sum;
     } else {
