@@ -131,11 +131,12 @@ export class LookupPool {
       return outputs as Float32Array[];
     }
     this.ensureWorkers(parts - 1);
-    const { slot, placed, pieces } = this.prepare(works, parts, into);
+    const helpers = this.leastBusy(parts - 1);
+    const { slot, placed, pieces, rung } = this.prepare(works, parts, into, set, helpers);
     const control = new Int32Array(slot.request, 0, 8);
     try {
       try {
-        for (const w of this.leastBusy(parts - 1)) this.postRun(w, set, slot, 0, into);
+        for (const w of helpers) if (!rung.has(w)) this.postRun(w, set, slot, 0, into);
         // The calling thread claims pieces too, straight from the original jobs.
         const out = new Float32Array(slot.out);
         for (
@@ -196,7 +197,18 @@ export class LookupPool {
   }
 
   /** Lays the request out in a free slot (growing or adding one as needed). */
-  private prepare(works: readonly PoolWork[], parts: number, into: readonly Float32Array[] | null) {
+  /**
+   * Lays the request out in a free slot and opens it. Synchronous callers pass their `helpers`: those
+   * spinning with everything they need are rung through their mailbox before the packing (`rung`), so
+   * they are already waiting when the request opens.
+   */
+  private prepare(
+    works: readonly PoolWork[],
+    parts: number,
+    into: readonly Float32Array[] | null,
+    set = 0,
+    helpers: readonly PoolWorker[] = [],
+  ) {
     let total = 0;
     const placed: PackableWork[] = works.map((w, i) => {
       const target = into?.[i];
@@ -212,10 +224,36 @@ export class LookupPool {
     const words = requestWords(placed, pieces);
     const slot = this.acquireSlot(words * 4, total * 4);
     const request = new Int32Array(slot.request, 0, words);
-    packRequest(placed, pieces, request);
     slot.generation = nextGeneration(slot.generation);
+    const rung = new Set(helpers.filter((w) => this.ring(w, set, slot, into)));
+    try {
+      packRequest(placed, pieces, request);
+    } catch (e) {
+      // Rung helpers find this generation closed and leave.
+      openRequest(request, slot.generation);
+      closeRequest(request);
+      slot.busy = false;
+      throw e;
+    }
     openRequest(request, slot.generation);
-    return { slot, placed, pieces };
+    return { slot, placed, pieces, rung };
+  }
+
+  /**
+   * Hands a synchronous run to a spinning worker through its mailbox; false (nothing done) when the
+   * worker is not spinning or still needs a message first (a new table set, slot buffer or output).
+   */
+  private ring(w: PoolWorker, set: number, slot: Slot, into: readonly Float32Array[] | null): boolean {
+    if (!w.sets.has(set) || w.slots.get(slot.id) !== slot.version) return false;
+    for (const target of into ?? []) {
+      if (target.buffer instanceof SharedArrayBuffer && !w.outputs.has(this.outputId(target.buffer)))
+        return false;
+    }
+    const mailbox = w.mailbox;
+    mailbox[MAILBOX_SET] = set;
+    mailbox[MAILBOX_SLOT] = slot.id;
+    mailbox[MAILBOX_GENERATION] = slot.generation;
+    return Atomics.compareExchange(mailbox, MAILBOX_STATE, SPINNING, HAS_RUN) === SPINNING;
   }
 
   /**
@@ -307,15 +345,6 @@ export class LookupPool {
       if (w.outputs.has(id)) continue;
       w.outputs.add(id);
       this.post(w, { type: "output", id, buffer: target.buffer });
-    }
-    if (task === 0) {
-      // A spinning worker takes a synchronous run from its mailbox (it has everything else already: any
-      // message above sent it back to its event loop, and the run then goes by message behind it).
-      const mailbox = w.mailbox;
-      mailbox[MAILBOX_SET] = set;
-      mailbox[MAILBOX_SLOT] = slot.id;
-      mailbox[MAILBOX_GENERATION] = slot.generation;
-      if (Atomics.compareExchange(mailbox, MAILBOX_STATE, SPINNING, HAS_RUN) === SPINNING) return;
     }
     this.post(w, { type: "run", set, task, slot: slot.id, generation: slot.generation });
   }

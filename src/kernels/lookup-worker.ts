@@ -16,7 +16,15 @@ import {
 } from "./pool-messages.js";
 import { runJob } from "./run-job.js";
 import { viewOfLocation } from "./table-memory.js";
-import { CLAIMED, COUNT, DEPARTED, enterRequest, FAILED, unpackPiece } from "./packed-request.js";
+import {
+  CLAIMED,
+  COUNT,
+  DEPARTED,
+  enterRequest,
+  FAILED,
+  requestGeneration,
+  unpackPiece,
+} from "./packed-request.js";
 
 const port = parentPort!;
 const sets = new Map<number, readonly Float32Array[]>();
@@ -64,10 +72,11 @@ port.on("message", (message: WorkerRequest) => {
  * Joins the slot's request of `generation` if it is still open, then claims and runs its pieces until
  * none are left; the first error, if any.
  */
-function run(set: number, slot: number, generation: number): string | undefined {
+function run(set: number, slot: number, generation: number, waitOpen = false): string | undefined {
   let error: string | undefined;
   const { request, out } = slots.get(slot)!;
   const control = new Int32Array(request, 0, 8);
+  if (waitOpen && !awaitOpening(control, generation)) return undefined;
   if (!enterRequest(control, generation)) return undefined;
   const count = control[COUNT];
   const tables = sets.get(set);
@@ -89,6 +98,13 @@ function run(set: number, slot: number, generation: number): string | undefined 
   return error;
 }
 
+/** A mailbox run is rung before its request is packed: waits (spinning, at most 50 ms) until it opens. */
+function awaitOpening(control: Int32Array, generation: number): boolean {
+  const giveUp = performance.now() + 50;
+  while (requestGeneration(control) !== generation) if (performance.now() > giveUp) return false;
+  return true;
+}
+
 const mailbox = new Int32Array(workerData.mailbox as SharedArrayBuffer);
 const spinMs = workerData.spinMs as number;
 
@@ -104,7 +120,7 @@ function spin(): void {
   for (;;) {
     const state = Atomics.load(mailbox, MAILBOX_STATE);
     if (state === HAS_RUN) {
-      run(mailbox[MAILBOX_SET], mailbox[MAILBOX_SLOT], mailbox[MAILBOX_GENERATION]);
+      run(mailbox[MAILBOX_SET], mailbox[MAILBOX_SLOT], mailbox[MAILBOX_GENERATION], true);
       // A message posted meanwhile set IDLE: go and read it.
       if (Atomics.compareExchange(mailbox, MAILBOX_STATE, HAS_RUN, SPINNING) !== HAS_RUN) return;
       deadline = performance.now() + spinMs;

@@ -215,6 +215,11 @@ export function openRequest(control: Int32Array, generation: number): void {
   Atomics.store(control, ENTRY, generation << GENERATION_SHIFT);
 }
 
+/** The generation of the request a slot holds (its last opened one, open or closed). */
+export function requestGeneration(control: Int32Array): number {
+  return Atomics.load(control, ENTRY) >>> GENERATION_SHIFT;
+}
+
 /** A helper's entry into the request it was sent to: false when it is closed or holds another request. */
 export function enterRequest(control: Int32Array, generation: number): boolean {
   for (;;) {

@@ -149,6 +149,19 @@ test("native kernels refuse inputs they cannot run safely and write nothing", { 
     batch: { rowSplits: splits, ids: Int32Array.of(1, 2, 3), weights: null, positions: null },
   };
   assert.equal(runNativeJob(longRow, table, dim, out, 0), false, "2 ids in a sequence of length 1");
+  const ids = new Int32Array(300).fill(3);
+  ids[257] = 10;
+  assert.equal(
+    runNativeJob({ kind: "gather", ids }, table, dim, new Float32Array(300 * dim), 0),
+    false,
+    "gather",
+  );
+  ids[257] = -(2 ** 31);
+  assert.equal(
+    runNativeJob({ kind: "gather", ids }, table, dim, new Float32Array(300 * dim), 0),
+    false,
+    "gather",
+  );
   assert.ok(out.every((v) => v === 7));
   // Through runJob the fallback then gives the reference's result.
   const job = bad(Int32Array.of(9, 0, 4));
