@@ -292,27 +292,22 @@ export class LookupPool {
 
   /** For tests and diagnostics: the table sets each worker still references. */
   async workerSets(): Promise<number[][]> {
-    return Promise.all(
-      this.workers.map((w) => {
-        const task = this.nextTask++;
-        return new Promise<number[]>((resolve, reject) => {
-          this.pending.set(task, { owner: w, resolve: (r) => resolve(r.sets ?? []), reject });
-          if (w.inflight++ === 0) w.worker.ref();
-          this.post(w, { type: "sets", task });
-        });
-      }),
-    );
+    return this.askWorkers("sets");
   }
 
   /** For tests and diagnostics: the caller-owned output buffers each worker still holds (ids). */
   async workerOutputs(): Promise<number[][]> {
+    return this.askWorkers("outputs");
+  }
+
+  private askWorkers(type: "sets" | "outputs"): Promise<number[][]> {
     return Promise.all(
       this.workers.map((w) => {
         const task = this.nextTask++;
         return new Promise<number[]>((resolve, reject) => {
-          this.pending.set(task, { owner: w, resolve: (r) => resolve(r.outputs ?? []), reject });
+          this.pending.set(task, { owner: w, resolve: (r) => resolve(r[type] ?? []), reject });
           if (w.inflight++ === 0) w.worker.ref();
-          this.post(w, { type: "outputs", task });
+          this.post(w, { type, task });
         });
       }),
     );
