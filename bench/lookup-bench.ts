@@ -8,6 +8,11 @@
  *   EXTRA_BENCH="node /path/to/dist/bench/lookup-bench.js" bash /tmp/peer-bench/run_peers.sh --only "c torch"
  *   npm run bench -- --variants sum-zipf --batches 1024 --threads 1,2 [--repeat-ms 50] [--kernels native|wasm|js]
  *     [--touch N (ids ahead whose rows are touched)] [--impl NAME (label of the lines)]
+ *     [--outputs into|fresh]
+ *
+ * `--outputs into` (the default) passes caller-owned outputs (`createOutputs`, once per batch size) to every
+ * lookup, as a serving loop would and as the C reference does; `fresh` allocates new outputs per lookup
+ * (lines labelled `…-fresh`).
  *
  * `threads` is an embedding option, so every (variant, threads) runs in its own child process that
  * builds the tables once (peak RSS stays one set of tables, like each peer process).
@@ -117,6 +122,8 @@ async function runChild(): Promise<void> {
   const touch = option("touch");
   if (touch !== undefined) setTouchAhead(Number(touch));
   const repeatMs = Number(option("repeat-ms") ?? wl.timing.repeat_ms);
+  const outputs = option("outputs") ?? "into";
+  if (outputs !== "into" && outputs !== "fresh") throw new Error(`--outputs must be into or fresh.`);
 
   const t0 = performance.now();
   const { features: inputs, source } = loadInputs(dir, wl);
@@ -135,15 +142,21 @@ async function runChild(): Promise<void> {
   for (const B of batches) {
     const prepared = prepareBatches(inputs, variant.dist, variant.weighted, B);
     const batchIds = prepared.map((p) => p.ids);
+    // Every batch of a size has the same output shapes, so one set of outputs serves them all.
+    const into =
+      outputs === "into" ? embedding.createOutputs(prepared[0].features, prepared[0].weights) : undefined;
+    const label =
+      (kernels === "native" ? "tpu-embedding" : `tpu-embedding-${kernels}`) +
+      (outputs === "fresh" ? "-fresh" : "");
     const line = common.benchConfig({
-      impl: option("impl") ?? (kernels === "native" ? "tpu-embedding" : `tpu-embedding-${kernels}`),
+      impl: option("impl") ?? label,
       variant,
       B,
       threads,
       batchIds,
       runBatch: (k: number) => {
         const p = prepared[k];
-        return embedding.embeddingLookup(p.features, p.weights);
+        return embedding.embeddingLookup(p.features, p.weights, { into });
       },
       sums: (out: Record<string, DenseTensor>) =>
         common.sumsF32(Object.keys(out).map((k) => out[k].data as Float32Array)),
@@ -152,7 +165,8 @@ async function runChild(): Promise<void> {
       dim: wl.dim,
       extra: {
         note:
-          `public API embeddingLookup, RaggedTensor inputs, ${kernelLabel(kernels)} kernels` +
+          `public API embeddingLookup, RaggedTensor inputs, ${kernelLabel(kernels)} kernels, ` +
+          (outputs === "into" ? "caller-owned outputs (createOutputs, reused)" : "fresh outputs per call") +
           (touch !== undefined ? `, touch ${touch}` : ""),
         pages: `${common.anonHugeMb()} MB AnonHugePages`,
       },

@@ -2,8 +2,10 @@
  * The performance table of docs/performance.md from one or more run_peers.sh result files: per variant,
  * batch and thread count, the median ids/s of tpu-embedding beside the C limit (best C kernel with at
  * most that many threads) and PyTorch's batched embedding_bag, with our ratio to each; p50 latency at
- * B=1; and whether our batch-0 checksum matches C's. Several files (repeated runs) merge per configuration
- * as the median of the per-run medians (ids/s and p50).
+ * B=1; and whether our batch-0 checksum matches C's. When the files also hold `<impl>-fresh` lines (the
+ * bench's `--outputs fresh`: new output arrays per lookup instead of caller-owned ones), they get a
+ * column too. Several files (repeated runs) merge per configuration as the median of the per-run medians
+ * (ids/s and p50).
  *
  *   node dist/bench/side-by-side.js /tmp/peer-bench/results/latest.jsonl [--impl tpu-embedding]
  */
@@ -59,11 +61,14 @@ const m = (l: Line | null) => (l === null ? "–" : (l.ids_per_s!.median / 1e6).
 const ratio = (a: Line | null, b: Line | null) =>
   a === null || b === null ? "–" : (a.ids_per_s!.median / b.ids_per_s!.median).toFixed(2);
 
+const fresh = `${ours}-fresh`;
+const hasFresh = lines.some((l) => l.impl === fresh);
 console.log(`M ids/s (median of repeats); ratios are ${ours} / peer.\n`);
 console.log(
-  "| variant | threads | batch | ours | C limit | torch batched | ours/C | ours/torch | ours p50 ms | C p50 ms |",
+  "| variant | threads | batch | ours | C limit | torch batched | ours/C | ours/torch | ours p50 ms | C p50 ms |" +
+    (hasFresh ? " ours, fresh outputs |" : ""),
 );
-console.log("|---|---|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|---|" + (hasFresh ? "---|" : ""));
 for (const variant of variants) {
   for (const threads of [1, 2]) {
     for (const batch of [1, 64, 1024]) {
@@ -71,9 +76,10 @@ for (const variant of variants) {
       const c = pick((i) => i.startsWith("c-"), variant, batch, threads);
       const t = pick((i) => i === "torch-eb-batched", variant, batch, threads);
       if (a === null) continue;
+      const f = hasFresh ? ` ${m(pick((i) => i === fresh, variant, batch, threads))} |` : "";
       console.log(
         `| ${variant} | ${threads} | ${batch} | ${m(a)} | ${m(c)} | ${m(t)} | ${ratio(a, c)} | ${ratio(a, t)} | ` +
-          `${a.p50_ms?.toFixed(4) ?? "–"} | ${c?.p50_ms?.toFixed(4) ?? "–"} |`,
+          `${a.p50_ms?.toFixed(4) ?? "–"} | ${c?.p50_ms?.toFixed(4) ?? "–"} |${f}`,
       );
     }
   }

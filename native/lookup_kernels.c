@@ -21,6 +21,9 @@
 #ifdef __linux__
 #include <sys/mman.h>
 #endif
+#ifdef __SSE__
+#include <immintrin.h>
+#endif
 
 // 16 float32 lanes (one 64-byte cache line): AVX-512 with -march=native on this machine, two or four
 // narrower registers elsewhere. aligned(4): rows and outputs need only float alignment.
@@ -136,7 +139,9 @@ static void bags_weighted(const float *table, size_t dim, const int32_t *splits,
     const int32_t start = splits[r], end = splits[r + 1];
     float *o = out + (size_t)(r - row_start) * dim;
     float weight_sum = 0.0f, square_sum = 0.0f;
-    if (weights == NULL) {
+    if (mode == MODE_SUM) {
+      // no divisor
+    } else if (weights == NULL) {
       for (int32_t j = start; j < end; j++) weight_sum += 1.0f;
       square_sum = weight_sum;
     } else {
@@ -166,18 +171,69 @@ static inline void add_row(float *dst, const float *src, size_t dim) {
   for (; d < dim; d++) dst[d] = dst[d] + src[d];
 }
 
+// Large sequence outputs are written with non-temporal stores (they would only evict the tables from the
+// cache). 16-byte ones: output arrays are only 16-byte aligned (malloc), and rows written in order fill
+// whole cache lines in the write-combining buffers anyway.
+#ifdef __SSE__
+#define HAVE_STREAM 1
+#else
+#define HAVE_STREAM 0
+#endif
+
+/** dst = src + 0 over one row, stored without reading dst (the reference's 0 + x into a zeroed row). */
+static inline void copy_row(float *dst, const float *src, size_t dim, bool stream) {
+  size_t d = 0;
+#if HAVE_STREAM
+  if (stream)
+    for (; d + 4 <= dim; d += 4) _mm_stream_ps(dst + d, _mm_add_ps(_mm_loadu_ps(src + d), _mm_setzero_ps()));
+#else
+  (void)stream;
+#endif
+  const v16f zero = {0};
+  for (; d + 16 <= dim; d += 16) store16(dst + d, load16(src + d) + zero);
+  for (; d < dim; d++) dst[d] = src[d] + 0.0f;
+}
+
+static inline void zero_values(float *dst, size_t count, bool stream) {
+  size_t d = 0;
+#if HAVE_STREAM
+  if (stream)
+    for (; d + 4 <= count; d += 4) _mm_stream_ps(dst + d, _mm_setzero_ps());
+#else
+  (void)stream;
+#endif
+  memset(dst + d, 0, (count - d) * sizeof(float));
+}
+
+/** Outputs at least this large are streamed. */
+#define STREAM_MIN_BYTES ((size_t)4 << 20)
+
 static void sequence(const float *table, size_t dim, const int32_t *splits, const int32_t *ids,
                      const int32_t *positions, int32_t row_start, int32_t row_end, int32_t length,
                      float *out) {
   const size_t per_row = (size_t)length * dim;
-  memset(out, 0, (size_t)(row_end - row_start) * per_row * sizeof(float));
+  const size_t bytes = (size_t)(row_end - row_start) * per_row * sizeof(float);
+  if (positions != NULL) {
+    // Explicit positions may repeat (a scatter-add): zero first, then add in order.
+    memset(out, 0, bytes);
+    for (int32_t r = row_start; r < row_end; r++) {
+      float *o = out + (size_t)(r - row_start) * per_row;
+      for (int32_t j = splits[r]; j < splits[r + 1]; j++)
+        add_row(o + (size_t)positions[j] * dim, row_at(table, dim, ids, j), dim);
+    }
+    return;
+  }
+  // Ragged rows fill positions 0..n-1 once each: every output value is written exactly once.
+  const bool stream = HAVE_STREAM && bytes >= STREAM_MIN_BYTES && ((uintptr_t)out & 15) == 0 && (dim & 3) == 0;
   for (int32_t r = row_start; r < row_end; r++) {
     float *o = out + (size_t)(r - row_start) * per_row;
-    for (int32_t j = splits[r]; j < splits[r + 1]; j++) {
-      const int32_t position = positions == NULL ? j - splits[r] : positions[j];
-      add_row(o + (size_t)position * dim, row_at(table, dim, ids, j), dim);
-    }
+    const int32_t n = splits[r + 1] - splits[r];
+    for (int32_t j = 0; j < n; j++) copy_row(o + (size_t)j * dim, row_at(table, dim, ids, splits[r] + j), dim, stream);
+    zero_values(o + (size_t)n * dim, (size_t)(length - n) * dim, stream);
   }
+#if HAVE_STREAM
+  if (stream) _mm_sfence(); // the streamed values are visible to other threads before the caller signals
+#endif
 }
 
 static void gather(const float *table, size_t dim, const int32_t *ids, int32_t row_start, int32_t row_end,
@@ -217,6 +273,15 @@ static bool int_arg(napi_env env, napi_value value, int32_t min, int32_t *out) {
   return true;
 }
 
+/** Every id a row of the table (branch-free OR-reduction, so the compiler vectorizes it). */
+static bool ids_in_table(const int32_t *ids, size_t count, size_t table_rows) {
+  if (table_rows > UINT32_MAX) table_rows = UINT32_MAX;
+  const uint32_t *v = (const uint32_t *)ids, bound = (uint32_t)table_rows;
+  uint32_t bad = 0;
+  for (size_t j = 0; j < count; j++) bad |= v[j] >= bound;
+  return bad == 0;
+}
+
 /** Row splits [row_start, row_end] nondecreasing within `ids`, every id a row of the table. */
 static bool bags_fit(const view_t *splits, const view_t *ids, int32_t row_start, int32_t row_end,
                      size_t table_rows) {
@@ -225,10 +290,7 @@ static bool bags_fit(const view_t *splits, const view_t *ids, int32_t row_start,
   if (s[row_start] < 0 || (size_t)s[row_end] > ids->length) return false;
   for (int32_t r = row_start; r < row_end; r++)
     if (s[r + 1] < s[r]) return false;
-  const int32_t *id = ids->data;
-  for (int32_t j = s[row_start]; j < s[row_end]; j++)
-    if ((uint32_t)id[j] >= table_rows) return false;
-  return true;
+  return ids_in_table((const int32_t *)ids->data + s[row_start], (size_t)(s[row_end] - s[row_start]), table_rows);
 }
 
 static bool out_fits(const view_t *out, int32_t offset, int32_t rows, size_t per_row) {
@@ -323,9 +385,8 @@ static napi_value js_gather(napi_env env, napi_callback_info info) {
       !typed_view(env, argv[5], napi_float32_array, false, &out) || !int_arg(env, argv[6], 0, &offset) ||
       !out_fits(&out, offset, row_end - row_start, dim))
     return boolean(env, false);
-  const size_t table_rows = table.length / dim;
-  for (int32_t i = row_start; i < row_end; i++)
-    if ((uint32_t)((const int32_t *)ids.data)[i] >= table_rows) return boolean(env, false);
+  if (!ids_in_table((const int32_t *)ids.data + row_start, (size_t)(row_end - row_start), table.length / dim))
+    return boolean(env, false);
   gather(table.data, dim, ids.data, row_start, row_end, (float *)out.data + offset);
   return boolean(env, true);
 }
@@ -363,6 +424,38 @@ static napi_value js_advise_huge_pages(napi_env env, napi_callback_info info) {
   }
   napi_value result;
   napi_create_double(env, advised, &result);
+  return result;
+}
+
+/**
+ * firstOutsideRange(ids: Int32Array, limit): number. The index of the first id outside [0, limit), or -1:
+ * the lookup planner's range check, a vectorized pass instead of a JS loop (blocks of 64 are OR-reduced
+ * without branches; the scalar loop finds the exact index). -2 for bad arguments.
+ */
+static napi_value js_first_outside_range(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  double found = -2;
+  view_t ids;
+  int32_t limit;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 2 &&
+      typed_view(env, argv[0], napi_int32_array, false, &ids) && int_arg(env, argv[1], 0, &limit)) {
+    const uint32_t *v = ids.data, bound = (uint32_t)limit;
+    size_t i = 0;
+    for (; i + 64 <= ids.length; i += 64) {
+      uint32_t bad = 0;
+      for (size_t j = 0; j < 64; j++) bad |= v[i + j] >= bound;
+      if (bad) break;
+    }
+    found = -1;
+    for (; i < ids.length; i++)
+      if (v[i] >= bound) {
+        found = (double)i;
+        break;
+      }
+  }
+  napi_value result;
+  napi_create_double(env, found, &result);
   return result;
 }
 
@@ -601,6 +694,7 @@ NAPI_MODULE_INIT() {
       {"createTableSet", NULL, js_create_table_set, NULL, NULL, NULL, napi_enumerable, NULL},
       {"releaseTableSet", NULL, js_release_table_set, NULL, NULL, NULL, napi_enumerable, NULL},
       {"smallLookup", NULL, js_small_lookup, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"firstOutsideRange", NULL, js_first_outside_range, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok)
     return NULL;

@@ -53,6 +53,7 @@ export {
   TPUEmbeddingForServing,
   servingEmbeddingLookup,
   type TPUEmbeddingForServingOptions,
+  type LookupOptions,
   type EmbeddingVariable,
   type TableValues,
   type FeatureStructure,

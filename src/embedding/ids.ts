@@ -1,6 +1,7 @@
 import { InvalidArgumentError, OutOfRangeError } from "../errors.js";
 import type { TableConfig } from "../config/table-config.js";
 import { int64Words, type TensorData } from "../tensor/dtype.js";
+import { firstOutsideRange } from "../kernels/native-kernels.js";
 
 /** Marks in a classified id array: below zero (prunable) and at or above 2^31 (always out of range). */
 export const NEGATIVE_ID = -1;
@@ -48,6 +49,11 @@ export function outOfRange(path: string, table: TableConfig, ids: TensorData, i:
 export function tableRows(ids: TensorData, table: TableConfig, path: string): Int32Array {
   const vocab = table.vocabularySize;
   if (ids instanceof Int32Array) {
+    const found = firstOutsideRange(ids, vocab);
+    if (found !== null) {
+      if (found >= 0) outOfRange(path, table, ids, found);
+      return ids;
+    }
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       if (id < 0 || id >= vocab) outOfRange(path, table, ids, i);

@@ -1,6 +1,7 @@
 export {
   TPUEmbeddingForServing,
   type TPUEmbeddingForServingOptions,
+  type LookupOptions,
   type EmbeddingVariable,
 } from "./tpu-embedding-for-serving.js";
 export { servingEmbeddingLookup, type TableValues } from "./serving-embedding-lookup.js";

@@ -3,6 +3,7 @@ import { InvalidArgumentError, NotFoundError } from "../errors.js";
 import { DenseTensor } from "../tensor/dense-tensor.js";
 import { allocateOutputs } from "../kernels/outputs.js";
 import { executePlan } from "./execute.js";
+import { typeName } from "../tensor/structure.js";
 import {
   flattenFeatures,
   matchInputs,
@@ -81,18 +82,103 @@ export function planLookups(
   return { features, tables: memories, pack };
 }
 
-/** Runs every planned feature on the calling thread into fresh caller-owned outputs (`features` order). */
-export function runPlanned(planned: PlannedLookup): Float32Array[] {
-  const outputs = allocateOutputs(planned.features.map(({ plan }) => planOutputSize(plan)));
+/**
+ * Runs every planned feature on the calling thread into `into` (caller-owned arrays from `matchOutputs`)
+ * or fresh outputs, in `features` order.
+ */
+export function runPlanned(
+  planned: PlannedLookup,
+  into: readonly Float32Array[] | null = null,
+): Float32Array[] {
+  const outputs =
+    (into as Float32Array[] | null) ??
+    allocateOutputs(planned.features.map(({ plan }) => planOutputSize(plan)));
   planned.features.forEach(({ feature, plan }, i) =>
     executePlan(plan, planned.tables[i], feature.table.dim, outputs[i]),
   );
   return outputs;
 }
 
-/** Wraps per-feature outputs (in `features` order) as tensors in the inputs' structure. */
-export function packOutputs(planned: PlannedLookup, outputs: readonly Float32Array[]): unknown {
-  return planned.pack(planned.features.map((f, i) => new DenseTensor(outputs[i], f.plan.outputShape)));
+/**
+ * Wraps per-feature outputs (in `features` order) as tensors in the inputs' structure; `into` tensors
+ * (the caller's, from `matchOutputs`) are returned as they are.
+ */
+export function packOutputs(
+  planned: PlannedLookup,
+  outputs: readonly Float32Array[],
+  into: readonly DenseTensor<Float32Array>[] | null = null,
+): unknown {
+  return planned.pack(
+    into ?? planned.features.map((f, i) => new DenseTensor(outputs[i], f.plan.outputShape)),
+  );
+}
+
+/**
+ * The caller's output tensors for a planned lookup (`embeddingLookup`'s `into`), in `features` order:
+ * `into` must have the inputs' structure with a float32 DenseTensor of the lookup's output shape where
+ * each input is. Checked before any kernel runs; nothing is written when it does not fit.
+ */
+export function matchOutputs(
+  planned: PlannedLookup,
+  featureConfig: FeatureStructure,
+  into: unknown,
+): DenseTensor<Float32Array>[] {
+  let leaves: ReturnType<typeof matchInputs>["leaves"];
+  try {
+    leaves = matchInputs(featureConfig, into, null).leaves;
+  } catch (e) {
+    if (!(e instanceof InvalidArgumentError)) throw e;
+    throw new InvalidArgumentError(`into does not have the structure of the inputs: ${e.message}`);
+  }
+  const features = planned.features;
+  const paths = new Map(leaves.map((leaf) => [leaf.path, leaf.input]));
+  const outputs: DenseTensor<Float32Array>[] = [];
+  for (const { path, plan } of features) {
+    const out = paths.get(path);
+    if (out === undefined) {
+      throw new InvalidArgumentError(`into has no output tensor for input ${quote(path)}.`);
+    }
+    const shape = plan.outputShape;
+    if (
+      !(out instanceof DenseTensor) ||
+      !(out.data instanceof Float32Array) ||
+      out.shape.length !== shape.length ||
+      out.shape.some((d, i) => d !== shape[i])
+    ) {
+      throw new InvalidArgumentError(
+        `into at ${quote(path)} must be a float32 DenseTensor of shape [${shape.join(", ")}], got ` +
+          (out instanceof DenseTensor
+            ? `a ${out.dtype} DenseTensor of shape [${out.shape.join(", ")}]`
+            : typeName(out)) +
+          ".",
+      );
+    }
+    outputs.push(out as DenseTensor<Float32Array>);
+  }
+  if (leaves.length !== features.length) {
+    const extra = leaves.find((leaf) => !features.some((f) => f.path === leaf.path))!;
+    throw new InvalidArgumentError(
+      `into has an output tensor at ${quote(extra.path)}, where there is no input.`,
+    );
+  }
+  return outputs;
+}
+
+/**
+ * Fresh output tensors for lookups of inputs like these, in the inputs' structure, all views of one
+ * SharedArrayBuffer (so worker threads write them in place).
+ */
+export function sharedOutputs(planned: PlannedLookup): unknown {
+  const sizes = planned.features.map(({ plan }) => planOutputSize(plan));
+  const buffer = new SharedArrayBuffer(sizes.reduce((a, b) => a + b, 0) * Float32Array.BYTES_PER_ELEMENT);
+  let offset = 0;
+  return planned.pack(
+    planned.features.map(({ plan }, i) => {
+      const data = new Float32Array(buffer, offset * Float32Array.BYTES_PER_ELEMENT, sizes[i]);
+      offset += sizes[i];
+      return new DenseTensor(data, plan.outputShape);
+    }),
+  );
 }
 
 /**

@@ -12,9 +12,11 @@ import {
   type LookupResult,
 } from "./feature-structure.js";
 import {
+  matchOutputs,
   packOutputs,
   planLookups,
   runPlanned,
+  sharedOutputs,
   type PlannedFeature,
   type PlannedLookup,
 } from "./serving-embedding-lookup.js";
@@ -42,6 +44,18 @@ export interface TPUEmbeddingForServingOptions {
    * thread and `threads - 1` workers; `embeddingLookupAsync` runs kernels on up to `threads` workers.
    */
   threads?: number;
+}
+
+/** Options of one lookup. */
+export interface LookupOptions<I> {
+  /**
+   * Caller-owned outputs to write into instead of fresh ones: the result of an earlier lookup of inputs
+   * with the same structure and shapes, or `createOutputs(features)`. Checked before any kernel runs; the
+   * result's leaves are these very tensors. Outputs in shared memory (`createOutputs`) are written in place
+   * by every lookup thread, others are filled by the calling thread. If the lookup fails on an input error,
+   * nothing has been written.
+   */
+  into?: LookupResult<I>;
 }
 
 /** One variable of the embedding: a table (`slot === null`) or one of its optimizer slots. */
@@ -158,40 +172,66 @@ export class TPUEmbeddingForServing implements Trackable {
   /**
    * Looks up `features` (any subset of the configured structure) with optional `weights` of the same
    * structure. With `threads > 1`, large batches are split between this thread and worker threads (this
-   * thread blocks until they finish); small ones (a single request) stay on this thread.
+   * thread blocks until they finish); small ones (a single request) stay on this thread. `options.into`
+   * writes into caller-owned outputs (no allocation per lookup; see `createOutputs`).
    */
-  embeddingLookup<I extends InputStructure>(features: I, weights?: unknown): LookupResult<I> {
+  embeddingLookup<I extends InputStructure>(
+    features: I,
+    weights?: unknown,
+    options?: LookupOptions<I>,
+  ): LookupResult<I> {
     // Small lookups (a request) in one native call when they fit (src/embedding/small-lookup.ts).
-    if (!this.disposed) {
+    if (!this.disposed && (options === undefined || (typeof options === "object" && options !== null))) {
       if (!this.built) this.build();
       const small = (this.small ??= new SmallLookup(this.featureConfig, this.tables, this.tableViews!));
-      const result = small.lookup(features, weights);
+      const result = small.lookup(features, weights, options?.into);
       if (result !== undefined) {
         this.lastLookup = small.lastLookup(features, weights);
         return result as LookupResult<I>;
       }
     }
     const planned = this.plan(features, weights);
+    const into = this.outputsOf(planned, options);
+    const arrays = into === null ? null : into.map((t) => t.data);
     const outputs =
       this.threads === 1
-        ? runPlanned(planned)
-        : lookupPool().runSync(this.pooledTables(), this.works(planned), this.threads);
-    return packOutputs(planned, outputs) as LookupResult<I>;
+        ? runPlanned(planned, arrays)
+        : lookupPool().runSync(this.pooledTables(), this.works(planned), this.threads, arrays);
+    return packOutputs(planned, outputs, into) as LookupResult<I>;
   }
 
   /**
    * `embeddingLookup` with the kernels on worker threads (up to `threads` of them), so the event loop
    * stays free. Inputs are validated and planned on the calling thread: bad input rejects with the same
    * errors. Like the synchronous call it sets `lastLookupPlans` when it starts (so the latest *started*
-   * lookup is the one `applyGradients` back-propagates through). Safe to call concurrently.
+   * lookup is the one `applyGradients` back-propagates through). Safe to call concurrently (with distinct
+   * `into` outputs).
    */
   async embeddingLookupAsync<I extends InputStructure>(
     features: I,
     weights?: unknown,
+    options?: LookupOptions<I>,
   ): Promise<LookupResult<I>> {
     const planned = this.plan(features, weights);
-    const outputs = await lookupPool().runAsync(this.pooledTables(), this.works(planned), this.threads);
-    return packOutputs(planned, outputs) as LookupResult<I>;
+    const into = this.outputsOf(planned, options);
+    const arrays = into === null ? null : into.map((t) => t.data);
+    const outputs = await lookupPool().runAsync(
+      this.pooledTables(),
+      this.works(planned),
+      this.threads,
+      arrays,
+    );
+    return packOutputs(planned, outputs, into) as LookupResult<I>;
+  }
+
+  /**
+   * Output tensors for lookups of inputs shaped like `features` (same structure, batch sizes and shapes),
+   * to pass as `embeddingLookup(…, { into })` again and again: all views of one SharedArrayBuffer, so
+   * every lookup thread writes its share in place and nothing is allocated or copied per lookup. Validates
+   * `features` like a lookup (without running one).
+   */
+  createOutputs<I extends InputStructure>(features: I, weights?: unknown): LookupResult<I> {
+    return sharedOutputs(this.planOnly(features, weights)) as LookupResult<I>;
   }
 
   /**
@@ -292,14 +332,29 @@ export class TPUEmbeddingForServing implements Trackable {
   // ----------------------------------------------------------------------------------------------------
 
   private plan(features: unknown, weights: unknown): PlannedLookup {
+    const planned = this.planOnly(features, weights);
+    this.lastLookup = { features: planned.features, pack: planned.pack, inputs: features };
+    return planned;
+  }
+
+  private planOnly(features: unknown, weights: unknown): PlannedLookup {
     if (this.disposed) {
       throw new FailedPreconditionError("TPUEmbeddingForServing: lookup after dispose().");
     }
     this.build();
     // The internal map, not the `embeddingTables` copy: no per-lookup allocation.
-    const planned = planLookups(features, weights ?? null, this.tableViews!, this.featureConfig, true);
-    this.lastLookup = { features: planned.features, pack: planned.pack, inputs: features };
-    return planned;
+    return planLookups(features, weights ?? null, this.tableViews!, this.featureConfig, true);
+  }
+
+  private outputsOf(
+    planned: PlannedLookup,
+    options: { readonly into?: unknown } | undefined,
+  ): DenseTensor<Float32Array>[] | null {
+    if (options === undefined || options === null) return null;
+    if (typeof options !== "object") {
+      throw new InvalidArgumentError(`Lookup options must be an object, got ${describeValue(options)}.`);
+    }
+    return options.into === undefined ? null : matchOutputs(planned, this.featureConfig, options.into);
   }
 
   /** The pool's table set for this embedding, registered on first use. */

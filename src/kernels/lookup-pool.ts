@@ -1,17 +1,32 @@
 import { Worker } from "node:worker_threads";
+import { InvalidArgumentError } from "../errors.js";
 import { allocateOutputs } from "./outputs.js";
 import { jobIds, jobRows, rowValues, type KernelJob } from "./kernel-job.js";
 import {
   CLAIMED,
+  closeRequest,
   cutPieces,
   DEPARTED,
   FAILED,
+  nextGeneration,
+  openRequest,
   packRequest,
   requestWords,
   type PackableWork,
 } from "./packed-request.js";
 import { runJob } from "./run-job.js";
-import type { WorkerReply, WorkerRequest } from "./pool-messages.js";
+import {
+  HAS_RUN,
+  IDLE,
+  MAILBOX_GENERATION,
+  MAILBOX_SET,
+  MAILBOX_SLOT,
+  MAILBOX_STATE,
+  MAILBOX_WORDS,
+  SPINNING,
+  type WorkerReply,
+  type WorkerRequest,
+} from "./pool-messages.js";
 import { locateTable } from "./table-memory.js";
 
 /** One feature's work for the pool: a job, the index of its table in the registered set, its output size. */
@@ -37,6 +52,10 @@ interface PoolWorker {
   readonly sets: Set<number>;
   /** Slot buffers this worker holds, by slot id: the version it was sent. */
   readonly slots: Map<number, number>;
+  /** Caller-owned output buffers this worker holds (ids). */
+  readonly outputs: Set<number>;
+  /** Shared with the worker: hands it synchronous runs while it spins (pool-messages.ts). */
+  readonly mailbox: Int32Array;
   /** Async tasks posted and not yet answered: the worker is ref'ed (keeps the process alive) while > 0. */
   inflight: number;
 }
@@ -60,6 +79,13 @@ export class LookupPool {
   private readonly slots: Slot[] = [];
   private nextSet = 1;
   private nextTask = 1;
+  /** Ids of caller-owned shared output buffers the workers write in place (see `outputId`). */
+  private readonly outputIds = new WeakMap<SharedArrayBuffer, number>();
+  private nextOutput = 1;
+  /** Tells the workers to drop an output buffer once the caller's is garbage collected. */
+  private readonly forgetOutput = new FinalizationRegistry<number>((id) => {
+    for (const w of this.workers) if (w.outputs.delete(id)) this.post(w, { type: "forget", id });
+  });
 
   /** Makes `tables` (arena views or other shared memory) available to the workers; returns the set's id. */
   register(tables: readonly Float32Array[]): number {
@@ -87,56 +113,69 @@ export class LookupPool {
 
   /**
    * Runs every work synchronously, using the calling thread plus up to `threads - 1` workers when the
-   * lookup is large enough to gain from it; returns one output per work.
+   * lookup is large enough to gain from it; returns one output per work: `into` (caller-owned arrays of
+   * the works' sizes) when given, else fresh arrays. Outputs in shared memory are written in place by
+   * every thread; others are assembled in the slot and copied.
    */
-  runSync(set: number, works: readonly PoolWork[], threads: number): Float32Array[] {
+  runSync(
+    set: number,
+    works: readonly PoolWork[],
+    threads: number,
+    into: readonly Float32Array[] | null = null,
+  ): Float32Array[] {
     const tables = this.tables(set);
     const parts = partsFor(works, threads);
     if (parts === 1) {
-      const outputs = allocateOutputs(works.map((w) => w.size));
-      works.forEach((w, i) => runJob(w.job, tables[w.table], w.dim, outputs[i], 0));
-      return outputs;
+      const outputs = into ?? allocateOutputs(works.map((w) => w.size));
+      works.forEach((w, i) => runJob(w.job, tables[w.table], w.dim, outputs[i] as Float32Array, 0));
+      return outputs as Float32Array[];
     }
     this.ensureWorkers(parts - 1);
-    const { slot, placed, pieces } = this.prepare(works, parts);
+    const helpers = this.leastBusy(parts - 1);
+    const { slot, placed, pieces, rung } = this.prepare(works, parts, into, set, helpers);
+    const control = new Int32Array(slot.request, 0, 8);
     try {
-      const helpers = this.leastBusy(parts - 1);
-      for (const w of helpers) this.postRun(w, set, slot, 0);
-      // The calling thread claims pieces too, straight from the original jobs.
-      const control = new Int32Array(slot.request, 0, 8);
-      const out = new Float32Array(slot.out);
-      for (
-        let k = Atomics.add(control, CLAIMED, 1);
-        k < pieces.length;
-        k = Atomics.add(control, CLAIMED, 1)
-      ) {
-        const p = pieces[k];
-        const w = placed[p.work];
-        const perRow = rowValues(w.job, w.dim);
-        runJob(w.job, tables[w.table], w.dim, out, w.outOffset + p.rowStart * perRow, p.rowStart, p.rowEnd);
-      }
-      // Every helper leaves the claim loop once nothing is left (finishing what it claimed); only then is
-      // the output complete and the slot safe to reuse.
-      let left = Atomics.load(control, DEPARTED);
-      while (left < helpers.length) {
-        Atomics.wait(control, DEPARTED, left);
-        left = Atomics.load(control, DEPARTED);
+      try {
+        for (const w of helpers) if (!rung.has(w)) this.postRun(w, set, slot, 0, into);
+        // The calling thread claims pieces too, straight from the original jobs.
+        const out = new Float32Array(slot.out);
+        for (
+          let k = Atomics.add(control, CLAIMED, 1);
+          k < pieces.length;
+          k = Atomics.add(control, CLAIMED, 1)
+        ) {
+          const p = pieces[k];
+          const w = placed[p.work];
+          const perRow = rowValues(w.job, w.dim);
+          const [target, base] = w.out === 0 ? [out, w.outOffset] : [into![p.work], 0];
+          runJob(w.job, tables[w.table], w.dim, target, base + p.rowStart * perRow, p.rowStart, p.rowEnd);
+        }
+      } finally {
+        // Nothing is left to claim (or this thread failed). Helpers that entered finish what they
+        // claimed; those not there yet (still waking up) are shut out, so this thread never waits for a
+        // wake-up. Only then is the output complete.
+        waitForHelpers(control);
       }
       if (Atomics.load(control, FAILED) !== 0) {
         throw new Error("LookupPool: a worker failed while running a kernel.");
       }
-      return copyOutputs(slot, placed, works);
+      return copyOutputs(slot, placed, works, into);
     } finally {
       slot.busy = false;
     }
   }
 
   /** Runs every work on worker threads (the caller's event loop stays free); one output per work. */
-  async runAsync(set: number, works: readonly PoolWork[], threads: number): Promise<Float32Array[]> {
+  async runAsync(
+    set: number,
+    works: readonly PoolWork[],
+    threads: number,
+    into: readonly Float32Array[] | null = null,
+  ): Promise<Float32Array[]> {
     this.tables(set);
     const parts = partsFor(works, threads);
     this.ensureWorkers(parts);
-    const { slot, placed } = this.prepare(works, parts);
+    const { slot, placed } = this.prepare(works, parts, into);
     try {
       const replies = await Promise.all(
         this.leastBusy(parts).map((w) => {
@@ -144,32 +183,77 @@ export class LookupPool {
           return new Promise<WorkerReply>((resolve, reject) => {
             this.pending.set(task, { owner: w, resolve, reject });
             if (w.inflight++ === 0) w.worker.ref();
-            this.postRun(w, set, slot, task);
+            this.postRun(w, set, slot, task, into);
           });
         }),
       );
       for (const r of replies) {
         if (r.error !== undefined) throw new Error(`LookupPool: a worker failed: ${r.error}`);
       }
-      return copyOutputs(slot, placed, works);
+      return copyOutputs(slot, placed, works, into);
     } finally {
       slot.busy = false;
     }
   }
 
   /** Lays the request out in a free slot (growing or adding one as needed). */
-  private prepare(works: readonly PoolWork[], parts: number) {
+  /**
+   * Lays the request out in a free slot and opens it. Synchronous callers pass their `helpers`: those
+   * spinning with everything they need are rung through their mailbox before the packing (`rung`), so
+   * they are already waiting when the request opens.
+   */
+  private prepare(
+    works: readonly PoolWork[],
+    parts: number,
+    into: readonly Float32Array[] | null,
+    set = 0,
+    helpers: readonly PoolWorker[] = [],
+  ) {
     let total = 0;
-    const placed: PackableWork[] = works.map((w) => {
+    const placed: PackableWork[] = works.map((w, i) => {
+      const target = into?.[i];
+      if (target !== undefined && target.buffer instanceof SharedArrayBuffer) {
+        const out = this.outputId(target.buffer);
+        return { job: w.job, table: w.table, dim: w.dim, out, outOffset: target.byteOffset / 4 };
+      }
       const at = total;
       total += w.size;
-      return { job: w.job, table: w.table, dim: w.dim, outOffset: at };
+      return { job: w.job, table: w.table, dim: w.dim, out: 0, outOffset: at };
     });
     const pieces = cutPieces(placed, pieceCost(works, parts));
     const words = requestWords(placed, pieces);
     const slot = this.acquireSlot(words * 4, total * 4);
-    packRequest(placed, pieces, new Int32Array(slot.request, 0, words));
-    return { slot, placed, pieces };
+    const request = new Int32Array(slot.request, 0, words);
+    slot.generation = nextGeneration(slot.generation);
+    const rung = new Set(helpers.filter((w) => this.ring(w, set, slot, into)));
+    try {
+      packRequest(placed, pieces, request);
+    } catch (e) {
+      // Rung helpers find this generation closed and leave.
+      openRequest(request, slot.generation);
+      closeRequest(request);
+      slot.busy = false;
+      throw e;
+    }
+    openRequest(request, slot.generation);
+    return { slot, placed, pieces, rung };
+  }
+
+  /**
+   * Hands a synchronous run to a spinning worker through its mailbox; false (nothing done) when the
+   * worker is not spinning or still needs a message first (a new table set, slot buffer or output).
+   */
+  private ring(w: PoolWorker, set: number, slot: Slot, into: readonly Float32Array[] | null): boolean {
+    if (!w.sets.has(set) || w.slots.get(slot.id) !== slot.version) return false;
+    for (const target of into ?? []) {
+      if (target.buffer instanceof SharedArrayBuffer && !w.outputs.has(this.outputId(target.buffer)))
+        return false;
+    }
+    const mailbox = w.mailbox;
+    mailbox[MAILBOX_SET] = set;
+    mailbox[MAILBOX_SLOT] = slot.id;
+    mailbox[MAILBOX_GENERATION] = slot.generation;
+    return Atomics.compareExchange(mailbox, MAILBOX_STATE, SPINNING, HAS_RUN) === SPINNING;
   }
 
   /**
@@ -183,7 +267,7 @@ export class LookupPool {
     );
     slot ??= this.slots.find((s) => !s.busy);
     if (slot === undefined) {
-      slot = { id: this.slots.length, version: 0, request: EMPTY, out: EMPTY, busy: false };
+      slot = { id: this.slots.length, version: 0, generation: 0, request: EMPTY, out: EMPTY, busy: false };
       this.slots.push(slot);
     }
     if (slot.request.byteLength < requestBytes || slot.out.byteLength < outBytes) {
@@ -195,15 +279,35 @@ export class LookupPool {
     return slot;
   }
 
+  /** The id workers know a caller-owned shared output buffer by (assigned on first use). */
+  private outputId(buffer: SharedArrayBuffer): number {
+    let id = this.outputIds.get(buffer);
+    if (id === undefined) {
+      id = this.nextOutput++;
+      this.outputIds.set(buffer, id);
+      this.forgetOutput.register(buffer, id);
+    }
+    return id;
+  }
+
   /** For tests and diagnostics: the table sets each worker still references. */
   async workerSets(): Promise<number[][]> {
+    return this.askWorkers("sets");
+  }
+
+  /** For tests and diagnostics: the caller-owned output buffers each worker still holds (ids). */
+  async workerOutputs(): Promise<number[][]> {
+    return this.askWorkers("outputs");
+  }
+
+  private askWorkers(type: "sets" | "outputs"): Promise<number[][]> {
     return Promise.all(
       this.workers.map((w) => {
         const task = this.nextTask++;
         return new Promise<number[]>((resolve, reject) => {
-          this.pending.set(task, { owner: w, resolve: (r) => resolve(r.sets ?? []), reject });
+          this.pending.set(task, { owner: w, resolve: (r) => resolve(r[type] ?? []), reject });
           if (w.inflight++ === 0) w.worker.ref();
-          this.post(w, { type: "sets", task });
+          this.post(w, { type, task });
         });
       }),
     );
@@ -215,7 +319,13 @@ export class LookupPool {
     return tables;
   }
 
-  private postRun(w: PoolWorker, set: number, slot: Slot, task: number): void {
+  private postRun(
+    w: PoolWorker,
+    set: number,
+    slot: Slot,
+    task: number,
+    into: readonly Float32Array[] | null,
+  ): void {
     if (!w.sets.has(set)) {
       w.sets.add(set);
       this.post(w, { type: "attach", set, tables: this.tables(set).map(locateTable) });
@@ -224,7 +334,14 @@ export class LookupPool {
       w.slots.set(slot.id, slot.version);
       this.post(w, { type: "slot", slot: slot.id, request: slot.request, out: slot.out });
     }
-    this.post(w, { type: "run", set, task, slot: slot.id });
+    for (const target of into ?? []) {
+      if (!(target.buffer instanceof SharedArrayBuffer)) continue;
+      const id = this.outputId(target.buffer);
+      if (w.outputs.has(id)) continue;
+      w.outputs.add(id);
+      this.post(w, { type: "output", id, buffer: target.buffer });
+    }
+    this.post(w, { type: "run", set, task, slot: slot.id, generation: slot.generation });
   }
 
   private leastBusy(count: number): PoolWorker[] {
@@ -232,15 +349,26 @@ export class LookupPool {
   }
 
   private post(w: PoolWorker, message: WorkerRequest): void {
+    // A spinning worker does not read messages: send it back to its event loop (after the mailbox run it
+    // may be running; it never is handed one it has not started, since synchronous runs wait for it).
+    Atomics.store(w.mailbox, MAILBOX_STATE, IDLE);
     w.worker.postMessage(message);
   }
 
   private spawn(): void {
-    const worker = new Worker(new URL("./lookup-worker.js", import.meta.url), {
-      // `node --input-type=module -e …` passes a flag a worker's file entry point rejects.
-      execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")),
+    const mailbox = new Int32Array(new SharedArrayBuffer(MAILBOX_WORDS * 4));
+    const worker = startWorker(new URL("./lookup-worker.js", import.meta.url), {
+      mailbox: mailbox.buffer,
+      spinMs: workerSpinMs(),
     });
-    const entry: PoolWorker = { worker, sets: new Set(), slots: new Map(), inflight: 0 };
+    const entry: PoolWorker = {
+      worker,
+      sets: new Set(),
+      slots: new Map(),
+      outputs: new Set(),
+      mailbox,
+      inflight: 0,
+    };
     worker.on("message", (reply: WorkerReply) => {
       const p = this.pending.get(reply.task);
       if (p === undefined) return;
@@ -269,6 +397,54 @@ export class LookupPool {
   }
 }
 
+/**
+ * A worker with this process's Node options where a worker accepts them: `node --input-type=module -e …`
+ * passes a flag a file entry point rejects, and process-wide flags (`--expose-gc`, V8 options) make the
+ * Worker constructor throw, so then the worker starts with none.
+ */
+function startWorker(url: URL, workerData: unknown): Worker {
+  try {
+    const execArgv = process.execArgv.filter((a) => !a.startsWith("--input-type"));
+    return new Worker(url, { execArgv, workerData });
+  } catch (e) {
+    if ((e as { code?: string }).code !== "ERR_WORKER_INVALID_EXEC_ARGV") throw e;
+    return new Worker(url, { execArgv: [], workerData });
+  }
+}
+
+/** How long the calling thread spins for helpers to finish before it sleeps. */
+const CALLER_SPIN_MS = 0.2;
+
+/**
+ * Closes a synchronous request and waits until every helper that entered it has left (spinning first:
+ * they finish within microseconds of the caller, and sleeping costs a wake-up).
+ */
+function waitForHelpers(control: Int32Array): void {
+  const entered = closeRequest(control);
+  let left = Atomics.load(control, DEPARTED);
+  const spinUntil = performance.now() + CALLER_SPIN_MS;
+  while (left < entered && performance.now() < spinUntil) left = Atomics.load(control, DEPARTED);
+  while (left < entered) {
+    Atomics.wait(control, DEPARTED, left);
+    left = Atomics.load(control, DEPARTED);
+  }
+}
+
+const SPIN_ENV = "TPU_EMBEDDING_WORKER_SPIN_US";
+
+/**
+ * How long a worker spins for the next synchronous run after one (default 300 µs): back-to-back
+ * lookups then reach it without a message or a thread wake-up, at the cost of up to that much CPU after
+ * the last one. `TPU_EMBEDDING_WORKER_SPIN_US=0` makes workers sleep at once.
+ */
+function workerSpinMs(): number {
+  const value = process.env[SPIN_ENV] ?? "300";
+  const us = Number(value);
+  if (value.trim() === "" || !Number.isFinite(us) || us < 0)
+    throw new InvalidArgumentError(`${SPIN_ENV} must be a number of microseconds >= 0, got "${value}".`);
+  return us / 1000;
+}
+
 function workCost(work: PoolWork): number {
   return jobIds(work.job) + jobRows(work.job);
 }
@@ -286,15 +462,22 @@ function pieceCost(works: readonly PoolWork[], parts: number): number {
   return Math.max(MIN_PIECE_COST, Math.ceil(cost / (4 * parts)));
 }
 
-/** Each work's output copied out of the slot into its own array (the caller owns it). */
+/**
+ * Each work's output: copied out of the slot into `into` or fresh arrays (the caller owns them), except
+ * those the threads already wrote in place.
+ */
 function copyOutputs(
   slot: Slot,
   placed: readonly PackableWork[],
   works: readonly PoolWork[],
+  into: readonly Float32Array[] | null,
 ): Float32Array[] {
   const out = new Float32Array(slot.out);
-  const outputs = allocateOutputs(works.map((w) => w.size));
-  works.forEach((w, i) => outputs[i].set(out.subarray(placed[i].outOffset, placed[i].outOffset + w.size)));
+  const outputs = (into as Float32Array[] | null) ?? allocateOutputs(works.map((w) => w.size));
+  works.forEach((w, i) => {
+    const p = placed[i];
+    if (p.out === 0) outputs[i].set(out.subarray(p.outOffset, p.outOffset + w.size));
+  });
   return outputs;
 }
 
@@ -310,6 +493,8 @@ interface Slot {
   readonly id: number;
   /** Bumped when the buffers are replaced, so workers are sent the new ones. */
   version: number;
+  /** The generation of the request last packed into the slot (packed-request.ts `ENTRY`). */
+  generation: number;
   request: SharedArrayBuffer;
   out: SharedArrayBuffer;
   busy: boolean;

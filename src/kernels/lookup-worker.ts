@@ -2,15 +2,35 @@
  * A lookup pool worker: holds references to registered table sets and runs kernel jobs into shared
  * output buffers. Started by `LookupPool` (lookup-pool.ts); one task at a time, in arrival order.
  */
-import { parentPort } from "node:worker_threads";
-import type { WorkerReply, WorkerRequest } from "./pool-messages.js";
+import { parentPort, workerData } from "node:worker_threads";
+import {
+  HAS_RUN,
+  IDLE,
+  MAILBOX_GENERATION,
+  MAILBOX_SET,
+  MAILBOX_SLOT,
+  MAILBOX_STATE,
+  SPINNING,
+  type WorkerReply,
+  type WorkerRequest,
+} from "./pool-messages.js";
 import { runJob } from "./run-job.js";
 import { viewOfLocation } from "./table-memory.js";
-import { CLAIMED, COUNT, DEPARTED, FAILED, unpackPiece } from "./packed-request.js";
+import {
+  CLAIMED,
+  COUNT,
+  DEPARTED,
+  enterRequest,
+  FAILED,
+  requestGeneration,
+  unpackPiece,
+} from "./packed-request.js";
 
 const port = parentPort!;
 const sets = new Map<number, readonly Float32Array[]>();
 const slots = new Map<number, { request: SharedArrayBuffer; out: Float32Array }>();
+/** Caller-owned shared outputs, by the pool's id for them. */
+const outputs = new Map<number, Float32Array>();
 
 port.on("message", (message: WorkerRequest) => {
   switch (message.type) {
@@ -26,33 +46,91 @@ port.on("message", (message: WorkerRequest) => {
     case "sets":
       reply({ task: message.task, sets: [...sets.keys()] });
       return;
+    case "outputs":
+      reply({ task: message.task, outputs: [...outputs.keys()] });
+      return;
     case "slot":
       slots.set(message.slot, { request: message.request, out: new Float32Array(message.out) });
       return;
+    case "output":
+      outputs.set(message.id, new Float32Array(message.buffer));
+      return;
+    case "forget":
+      outputs.delete(message.id);
+      return;
     case "run": {
-      let error: string | undefined;
-      const { request, out } = slots.get(message.slot)!;
-      const control = new Int32Array(request, 0, 8);
-      const count = control[COUNT];
-      const tables = sets.get(message.set);
-      for (let k = Atomics.add(control, CLAIMED, 1); k < count; k = Atomics.add(control, CLAIMED, 1)) {
-        try {
-          if (tables === undefined) throw new Error(`table set ${message.set} is not attached`);
-          const p = unpackPiece(request, k);
-          runJob(p.job, tables[p.table], p.dim, out, p.outOffset, p.rowStart, p.rowEnd);
-        } catch (e) {
-          error = e instanceof Error ? e.message : String(e);
-          Atomics.store(control, FAILED, 1);
-        }
-      }
-      // Leaving: every piece this worker claimed is written. The slot is reused only after all left.
-      Atomics.add(control, DEPARTED, 1);
-      Atomics.notify(control, DEPARTED);
+      const error = run(message.set, message.slot, message.generation);
+      // Async runs are answered by message; only synchronous callers come back through the mailbox.
       if (message.task !== 0) reply({ task: message.task, error });
+      else spin();
       return;
     }
   }
 });
+
+/**
+ * Joins the slot's request of `generation` if it is still open, then claims and runs its pieces until
+ * none are left; the first error, if any.
+ */
+function run(set: number, slot: number, generation: number, waitOpen = false): string | undefined {
+  let error: string | undefined;
+  const { request, out } = slots.get(slot)!;
+  const control = new Int32Array(request, 0, 8);
+  if (waitOpen && !awaitOpening(control, generation)) return undefined;
+  if (!enterRequest(control, generation)) return undefined;
+  const count = control[COUNT];
+  const tables = sets.get(set);
+  for (let k = Atomics.add(control, CLAIMED, 1); k < count; k = Atomics.add(control, CLAIMED, 1)) {
+    try {
+      if (tables === undefined) throw new Error(`table set ${set} is not attached`);
+      const p = unpackPiece(request, k);
+      const target = p.out === 0 ? out : outputs.get(p.out);
+      if (target === undefined) throw new Error(`output buffer ${p.out} is not attached`);
+      runJob(p.job, tables[p.table], p.dim, target, p.outOffset, p.rowStart, p.rowEnd);
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+      Atomics.store(control, FAILED, 1);
+    }
+  }
+  // Leaving: every piece this worker claimed is written. The slot is reused only after all left.
+  Atomics.add(control, DEPARTED, 1);
+  Atomics.notify(control, DEPARTED);
+  return error;
+}
+
+/** A mailbox run is rung before its request is packed: waits (spinning, at most 50 ms) until it opens. */
+function awaitOpening(control: Int32Array, generation: number): boolean {
+  const giveUp = performance.now() + 50;
+  while (requestGeneration(control) !== generation) if (performance.now() > giveUp) return false;
+  return true;
+}
+
+const mailbox = new Int32Array(workerData.mailbox as SharedArrayBuffer);
+const spinMs = workerData.spinMs as number;
+
+/**
+ * Waits for the next synchronous run by spinning on the mailbox for `spinMs` (like OpenMP's spinning
+ * threads), so back-to-back lookups reach this worker without a message or a wake-up; then returns to
+ * the event loop. Failures of mailbox runs show in the request's FAILED word.
+ */
+function spin(): void {
+  if (spinMs <= 0) return;
+  Atomics.store(mailbox, MAILBOX_STATE, SPINNING);
+  let deadline = performance.now() + spinMs;
+  for (;;) {
+    const state = Atomics.load(mailbox, MAILBOX_STATE);
+    if (state === HAS_RUN) {
+      run(mailbox[MAILBOX_SET], mailbox[MAILBOX_SLOT], mailbox[MAILBOX_GENERATION], true);
+      // A message posted meanwhile set IDLE: go and read it.
+      if (Atomics.compareExchange(mailbox, MAILBOX_STATE, HAS_RUN, SPINNING) !== HAS_RUN) return;
+      deadline = performance.now() + spinMs;
+    } else if (state === IDLE) {
+      return; // sent back to the event loop: a message is waiting
+    } else if (performance.now() >= deadline) {
+      if (Atomics.compareExchange(mailbox, MAILBOX_STATE, SPINNING, IDLE) === SPINNING) return;
+    }
+  }
+}
 
 function reply(r: WorkerReply): void {
   port.postMessage(r);

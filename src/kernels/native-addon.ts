@@ -65,6 +65,8 @@ export interface NativeExports {
    * 0: done; -1: bad arguments; f + 1: feature f does not fit (ids, splits, sizes). Writes nothing unless 0.
    */
   smallLookup(set: NativeTableSet, work: Int32Array, out: Float32Array): number;
+  /** Index of the first id outside `[0, limit)`, -1 when all are in range (-2: bad arguments). */
+  firstOutsideRange(ids: Int32Array, limit: number): number;
 }
 
 /** An opaque native table set (an N-API external). */

@@ -72,3 +72,16 @@ export function runNativeJob(
     return k.bagsSegment(table, dim, rowSplits, ids, rowStart, rowEnd, mode, out, outOffset);
   return k.bagsWeighted(table, dim, rowSplits, ids, weights, rowStart, rowEnd, mode, out, outOffset);
 }
+
+/** Below this many ids the JS loop beats the call into the addon. */
+const NATIVE_RANGE_CHECK_MIN_IDS = 512;
+
+/**
+ * Index of the first id outside `[0, limit)` (-1: none), checked by the native addon when native kernels
+ * are chosen and the array is large enough to gain; `null` to let the caller's JS loop do it.
+ */
+export function firstOutsideRange(ids: Int32Array, limit: number): number | null {
+  if (ids.length < NATIVE_RANGE_CHECK_MIN_IDS || kernelChoice() !== "native") return null;
+  const found = nativeAddon()?.firstOutsideRange(ids, limit);
+  return found === undefined || found === -2 ? null : found;
+}

@@ -9,7 +9,7 @@ import { jobIds, jobRows, rowValues, type KernelJob } from "./kernel-job.js";
  */
 
 /** Int32 fields per piece. */
-const FIELDS = 12;
+const FIELDS = 13;
 const KIND = { gather: 0, segment: 1, weighted: 2, sequence: 3 } as const;
 const COMBINER: readonly Combiner[] = ["sum", "mean", "sqrtn"];
 
@@ -17,7 +17,12 @@ export interface PackableWork {
   readonly job: KernelJob;
   readonly table: number;
   readonly dim: number;
-  /** Float32 offset of the work's output in the lookup's output buffer. */
+  /**
+   * Where the work's output goes: 0 for the request's slot output buffer, else the id of an output buffer
+   * registered with the workers (a caller-owned shared output, written in place).
+   */
+  readonly out: number;
+  /** Float32 offset of the work's output in that buffer. */
   readonly outOffset: number;
 }
 
@@ -102,7 +107,9 @@ export function packRequest(works: readonly PackableWork[], pieces: readonly Pie
     }
     return { splits, ids: idsAt, extra };
   });
-  i32.fill(0, 0, HEADER);
+  // Every word but ENTRY (the request stays closed to late helpers until `openRequest`).
+  i32.fill(0, 0, ENTRY);
+  i32.fill(0, ENTRY + 1, HEADER);
   i32[COUNT] = pieces.length;
   pieces.forEach((piece, k) => {
     const w = works[piece.work];
@@ -121,6 +128,7 @@ export function packRequest(works: readonly PackableWork[], pieces: readonly Pie
     i32[o + 9] = a.ids;
     i32[o + 10] = a.extra;
     i32[o + 11] = w.outOffset + piece.rowStart * rowValues(job, w.dim);
+    i32[o + 12] = w.out;
   });
 }
 
@@ -128,7 +136,15 @@ export function packRequest(works: readonly PackableWork[], pieces: readonly Pie
 export function unpackPiece(
   buffer: SharedArrayBuffer,
   k: number,
-): { job: KernelJob; table: number; dim: number; rowStart: number; rowEnd: number; outOffset: number } {
+): {
+  job: KernelJob;
+  table: number;
+  dim: number;
+  rowStart: number;
+  rowEnd: number;
+  out: number;
+  outOffset: number;
+} {
   const i32 = new Int32Array(buffer);
   const o = HEADER + k * FIELDS;
   const kind = i32[o];
@@ -140,6 +156,7 @@ export function unpackPiece(
     rowStart: i32[o + 6],
     rowEnd: i32[o + 7],
     outOffset: i32[o + 11],
+    out: i32[o + 12],
   };
   if (kind === KIND.gather)
     return { job: { kind: "gather", ids: new Int32Array(buffer, idsAt * 4, rows) }, ...place };
@@ -175,4 +192,47 @@ export const CLAIMED = 0;
 export const DEPARTED = 1;
 export const FAILED = 2;
 export const COUNT = 3;
+/**
+ * Who may still join the request: bits 0-7 count the helpers that entered, bit 8 closes it, bits 9-30
+ * are the request's generation. A helper enters only a request of the generation it was sent to and
+ * only while it is open, so a late helper (one woken after the caller already did all the work and
+ * closed the request, or whose slot now holds another request) never touches it, and the caller waits
+ * only for the helpers that actually entered, never for one still waking up.
+ */
+const ENTRY = 4;
+const ENTERED_MASK = 0xff;
+const CLOSED = 0x100;
+const GENERATION_SHIFT = 9;
 const HEADER = 8;
+
+/** Request generations cycle through 1 .. 2^22 - 1 (0 is never sent). */
+export function nextGeneration(generation: number): number {
+  return (generation % 0x3fffff) + 1;
+}
+
+/** Opens a packed request to helpers sent with `generation` (after everything else is written). */
+export function openRequest(control: Int32Array, generation: number): void {
+  Atomics.store(control, ENTRY, generation << GENERATION_SHIFT);
+}
+
+/** The generation of the request a slot holds (its last opened one, open or closed). */
+export function requestGeneration(control: Int32Array): number {
+  return Atomics.load(control, ENTRY) >>> GENERATION_SHIFT;
+}
+
+/** A helper's entry into the request it was sent to: false when it is closed or holds another request. */
+export function enterRequest(control: Int32Array, generation: number): boolean {
+  for (;;) {
+    const entry = Atomics.load(control, ENTRY);
+    if (entry >>> GENERATION_SHIFT !== generation || (entry & CLOSED) !== 0) return false;
+    if (Atomics.compareExchange(control, ENTRY, entry, entry + 1) === entry) return true;
+  }
+}
+
+/** Closes the request to helpers that have not entered yet; returns how many entered. */
+export function closeRequest(control: Int32Array): number {
+  for (;;) {
+    const entry = Atomics.load(control, ENTRY);
+    if (Atomics.compareExchange(control, ENTRY, entry, entry | CLOSED) === entry) return entry & ENTERED_MASK;
+  }
+}

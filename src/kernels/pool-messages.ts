@@ -12,18 +12,45 @@ export type WorkerRequest =
       readonly out: SharedArrayBuffer;
     }
   | {
+      /** A caller-owned shared output buffer, addressed by `id` in packed pieces (sent once per worker). */
+      readonly type: "output";
+      readonly id: number;
+      readonly buffer: SharedArrayBuffer;
+    }
+  | { readonly type: "forget"; readonly id: number }
+  | {
       readonly type: "run";
       readonly set: number;
       /** 0 for synchronous callers, which wait on the request's DEPARTED word instead of a reply. */
       readonly task: number;
       /** The slot holding the packed request (packed-request.ts); pieces are claimed atomically. */
       readonly slot: number;
+      /** The request's generation: the worker joins only that request, and only while it is open. */
+      readonly generation: number;
     }
-  | { readonly type: "sets"; readonly task: number };
+  | { readonly type: "sets"; readonly task: number }
+  | { readonly type: "outputs"; readonly task: number };
 
 /** A worker's answer to an async `run` or a `sets` query. */
 export interface WorkerReply {
   readonly task: number;
   readonly error?: string;
   readonly sets?: number[];
+  readonly outputs?: number[];
 }
+
+/**
+ * A worker's mailbox (Int32Array over a SharedArrayBuffer, `MAILBOX_WORDS` long): after a run the worker
+ * spins for a while (`SPINNING`) instead of sleeping in its event loop, and a synchronous caller that
+ * finds it spinning hands it the next run by writing `MAILBOX_SET`/`MAILBOX_SLOT`/`MAILBOX_GENERATION` and swapping the state to
+ * `HAS_RUN`: no message and no thread wake-up, which on a VM costs tens of microseconds. Every message
+ * to a worker first sets `IDLE`, which sends it back to its event loop (after the run it may be in).
+ */
+export const MAILBOX_WORDS = 4;
+export const MAILBOX_STATE = 0;
+export const MAILBOX_SET = 1;
+export const MAILBOX_SLOT = 2;
+export const MAILBOX_GENERATION = 3;
+export const IDLE = 0;
+export const SPINNING = 1;
+export const HAS_RUN = 2;

@@ -28,3 +28,22 @@ test("tableRows: int64 ids are narrowed exactly; every id outside the table name
     );
   }
 });
+
+test("tableRows on long int32 arrays (the native range check): the first id outside the table, at every position", () => {
+  for (const length of [511, 512, 513, 1000, 4096]) {
+    const ids = new Int32Array(length).map((_, i) => i % 10);
+    assert.equal(tableRows(ids, table, '"f"'), ids, `${length}: all in range`);
+    for (const at of [0, 63, 64, 65, length - 2, length - 1]) {
+      for (const bad of [10, -1, 2 ** 31 - 1, -(2 ** 31)]) {
+        const copy = ids.slice();
+        copy[at] = bad;
+        if (at < length - 1) copy[length - 1] = 11; // a later bad id must not be the one reported
+        assert.throws(
+          () => tableRows(copy, table, '"f"'),
+          (e: unknown) => e instanceof OutOfRangeError && e.id === bad,
+          `${length} @${at}: ${bad}`,
+        );
+      }
+    }
+  }
+});

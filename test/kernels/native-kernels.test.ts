@@ -149,6 +149,19 @@ test("native kernels refuse inputs they cannot run safely and write nothing", { 
     batch: { rowSplits: splits, ids: Int32Array.of(1, 2, 3), weights: null, positions: null },
   };
   assert.equal(runNativeJob(longRow, table, dim, out, 0), false, "2 ids in a sequence of length 1");
+  const ids = new Int32Array(300).fill(3);
+  ids[257] = 10;
+  assert.equal(
+    runNativeJob({ kind: "gather", ids }, table, dim, new Float32Array(300 * dim), 0),
+    false,
+    "gather",
+  );
+  ids[257] = -(2 ** 31);
+  assert.equal(
+    runNativeJob({ kind: "gather", ids }, table, dim, new Float32Array(300 * dim), 0),
+    false,
+    "gather",
+  );
   assert.ok(out.every((v) => v === 7));
   // Through runJob the fallback then gives the reference's result.
   const job = bad(Int32Array.of(9, 0, 4));
@@ -208,3 +221,26 @@ test("TPU_EMBEDDING_KERNELS selects the kernels; a bad value is an InvalidArgume
     setKernelChoice(undefined);
   }
 });
+
+test(
+  "native sequences with outputs over 4 MiB (streamed stores) match the reference bit for bit, -0 included",
+  { skip },
+  () => {
+    setKernelChoice("native");
+    for (const dim of [16, 20, 64]) {
+      const table = tableOf(300, dim, true);
+      table[5] = -0;
+      const length = Math.ceil((5 << 20) / (1100 * dim * 4));
+      const batch = bags(1100, length, 300, false); // rows of 0..length ids (the planner truncates longer)
+      batch.ids[0] = 0; // row 0 holds the -0
+      const job: KernelJob = { kind: "sequence", sequenceLength: length, batch };
+      const expected = new Float32Array(1100 * length * dim);
+      runReference(job, table, dim, expected, 0);
+      const actual = new Float32Array(expected.length).fill(7); // aligned output: the streamed path
+      assert.ok(runNativeJob(job, table, dim, actual, 0), "the native kernel ran");
+      assert.deepEqual(bits(actual), bits(expected), `dim ${dim}`);
+      assert.ok(Object.is(actual[5], 0), "0 + -0 is +0, as in the reference");
+    }
+    setKernelChoice(undefined);
+  },
+);
