@@ -311,18 +311,7 @@ export class SmallLookup {
     parent: Container,
     key: string | number,
   ): boolean {
-    if (shadow instanceof FeatureSlot) {
-      const i = this.count;
-      if (i === this.capacity) return false;
-      this.slots[i] = shadow;
-      this.inputs[i] = input;
-      this.weightInputs[i] = weight;
-      this.intoLeaves[i] = into;
-      this.parents[i] = parent;
-      this.keys[i] = key;
-      this.count = i + 1;
-      return true;
-    }
+    if (shadow instanceof FeatureSlot) return this.record(shadow, input, weight, into, parent, key);
     const intoGiven = into !== null;
     if (shadow instanceof DictNode) {
       if (!isPlainObject(input)) return false;
@@ -345,7 +334,13 @@ export class SmallLookup {
         const w = weight === null ? null : ((weight as Container)[k] ?? null);
         const i = intoGiven ? ((into as Container)[k] ?? null) : null;
         if (intoGiven && i === null) return false;
-        if (!this.collect(slot, child, w, i, out, k)) return false;
+        // Leaves directly (the common flat request), containers by recursion.
+        if (
+          !(slot instanceof FeatureSlot
+            ? this.record(slot, child, w, i, out, k)
+            : this.collect(slot, child, w, i, out, k))
+        )
+          return false;
       }
       return true;
     }
@@ -369,6 +364,26 @@ export class SmallLookup {
     return true;
   }
 
+  private record(
+    slot: FeatureSlot,
+    input: unknown,
+    weight: unknown,
+    into: unknown,
+    parent: Container,
+    key: string | number,
+  ): boolean {
+    const i = this.count;
+    if (i === this.capacity) return false;
+    this.slots[i] = slot;
+    this.inputs[i] = input;
+    this.weightInputs[i] = weight;
+    this.intoLeaves[i] = into;
+    this.parents[i] = parent;
+    this.keys[i] = key;
+    this.count = i + 1;
+    return true;
+  }
+
   /**
    * Pass 2: every leaf's arrays (kinds checked), then one read of each array's length and first value,
    * each pass short enough for the CPU to overlap the leaves' cache misses.
@@ -377,37 +392,49 @@ export class SmallLookup {
     const count = this.count;
     const inputs = this.inputs;
     const weights = this.weightInputs;
+    const values = this.values;
+    const splits = this.splits;
+    const weightValues = this.weightValues;
+    // The tensors (one cold object each): their arrays, kinds checked in the next pass.
     for (let i = 0; i < count; i++) {
       const input = inputs[i];
-      let values: unknown;
       if (input instanceof RaggedTensor) {
-        values = input.values;
-        this.splits[i] = input.rowSplits;
+        values[i] = input.values as Int32Array;
+        splits[i] = input.rowSplits;
       } else if (input instanceof DenseTensor) {
-        values = input.data;
-        this.splits[i] = null;
+        values[i] = input.data as Int32Array;
+        splits[i] = null;
       } else {
         return false;
       }
-      if (!(values instanceof Int32Array || values instanceof BigInt64Array)) return false;
-      this.values[i] = values;
       const weight = weights[i];
       if (weight === null) {
-        this.weightValues[i] = null;
-        continue;
+        weightValues[i] = null;
+      } else if (weight instanceof RaggedTensor) {
+        weightValues[i] = weight.values as Float32Array;
+        this.weightSplits[i] = weight.rowSplits;
+      } else {
+        return false;
       }
-      if (!(weight instanceof RaggedTensor)) return false;
-      const w = weight.values;
-      if (!(w instanceof Float32Array || w instanceof Float64Array)) return false;
-      this.weightValues[i] = w;
-      this.weightSplits[i] = weight.rowSplits;
     }
+    // The typed arrays (cold objects again).
     let touched = 0;
     for (let i = 0; i < count; i++) {
-      const values = this.values[i];
-      if (values.length > 0 && values instanceof Int32Array) touched ^= values[0];
-      const splits = this.splits[i];
-      if (splits !== null) touched ^= splits[splits.length - 1];
+      const v = values[i];
+      if (!(v instanceof Int32Array || v instanceof BigInt64Array)) return false;
+      const w = weightValues[i];
+      if (w !== null && !(w instanceof Float32Array || w instanceof Float64Array)) return false;
+      const s = splits[i];
+      if (s !== null) touched ^= s.length;
+    }
+    // Their data.
+    for (let i = 0; i < count; i++) {
+      const v = values[i];
+      if (v.length > 0 && v instanceof Int32Array) touched ^= v[0];
+      const s = splits[i];
+      if (s !== null) touched ^= s[0];
+      const w = weightValues[i];
+      if (w !== null && w.length > 0) touched ^= w[0];
     }
     this.touched = touched;
     return true;

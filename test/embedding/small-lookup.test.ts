@@ -380,3 +380,31 @@ test(
     e.dispose();
   },
 );
+
+test(
+  "embeddingLookup's into (createOutputs or an earlier result) is written in place by the fast path",
+  { skip },
+  () => {
+    const e = embedding(16, "mean");
+    const { features, weights } = inputs(3);
+    const into = e.createOutputs(features, weights);
+    const expected = general(() => e.embeddingLookup(features, weights));
+    for (const target of [into, e.embeddingLookup(features, weights)]) {
+      for (const leaf of leaves(target)) leaf.data.fill(7);
+      const before = smallLookupRuns();
+      const result = e.embeddingLookup(features, weights, { into: target });
+      assert.equal(smallLookupRuns(), before + 1, "the fast path ran");
+      assert.deepEqual(bits(result), bits(expected));
+      const mine = leaves(result);
+      leaves(target).forEach((t, i) => assert.equal(mine[i], t, "the result's leaves are the given tensors"));
+    }
+    // A wrong shape is the general path's error, and nothing is written.
+    for (const leaf of leaves(into)) leaf.data.fill(7);
+    const other = inputs(2);
+    const before = smallLookupRuns();
+    assert.throws(() => e.embeddingLookup(other.features, other.weights, { into }), InvalidArgumentError);
+    assert.equal(smallLookupRuns(), before);
+    for (const leaf of leaves(into)) assert.ok(leaf.data.every((v) => v === 7));
+    e.dispose();
+  },
+);
