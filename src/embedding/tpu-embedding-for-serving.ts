@@ -183,7 +183,12 @@ export class TPUEmbeddingForServing implements Trackable {
     // Small lookups (a request) in one native call when they fit (src/embedding/small-lookup.ts).
     if (!this.disposed && (options === undefined || (typeof options === "object" && options !== null))) {
       if (!this.built) this.build();
-      const small = (this.small ??= new SmallLookup(this.featureConfig, this.tables, this.tableViews!));
+      const small = (this.small ??= new SmallLookup(
+        this.featureConfig,
+        this.tables,
+        this.tableViews!,
+        this.threads,
+      ));
       const result = small.lookup(features, weights, options?.into);
       if (result !== undefined) {
         this.lastLookup = small.lastLookup(features, weights);
