@@ -14,7 +14,7 @@ import {
   type Combiner,
   type InputStructure,
 } from "../../src/index.js";
-import { setKernelChoice } from "../../src/kernels/kernel-choice.js";
+import { kernelChoice, setKernelChoice } from "../../src/kernels/kernel-choice.js";
 import { nativeKernelsAvailable } from "../../src/kernels/native-addon.js";
 import { PARALLEL_MIN_COST } from "../../src/kernels/lookup-pool.js";
 import {
@@ -27,9 +27,14 @@ import {
 /**
  * The small-lookup fast path (one native call for a whole request) against the general per-feature path
  * forced by the test hook, bit for bit, over randomized inputs of every form it handles; its errors,
- * `lastLookupPlans` and `applyGradients` after it, `into`, and the fallbacks. Skipped without the addon.
+ * `lastLookupPlans` and `applyGradients` after it, `into`, and the fallbacks. Skipped without the addon
+ * or when TPU_EMBEDDING_KERNELS forces other kernels (the rest of the suite then covers the general path).
  */
-const skip = nativeKernelsAvailable() ? false : "native addon not built (run `npm run build:native`)";
+const skip = !nativeKernelsAvailable()
+  ? "native addon not built (run `npm run build:native`)"
+  : kernelChoice() !== "native"
+    ? "other kernels forced (TPU_EMBEDDING_KERNELS): no fast path to test"
+    : false;
 
 const { rand, int } = seededRandom(4242);
 const VOCAB = 97;
