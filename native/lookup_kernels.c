@@ -606,6 +606,7 @@ static bool small_feature_fits(const table_set_t *set, const int32_t *w, size_t 
   } else {
     return false;
   }
+  if ((size_t)rows > out_len / per_row) return false; // also keeps rows * per_row from overflowing
   if (!within(d[D_OUT_AT], (int64_t)rows * (int64_t)per_row, out_len)) return false;
   const int32_t *ids = w + d[D_IDS_AT];
   const size_t table_rows = set->rows[d[D_TABLE]];

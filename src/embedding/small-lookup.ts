@@ -199,6 +199,7 @@ export class SmallLookup {
   private readonly maxIds: number;
   private set: NativeTableSet | null = null;
   private released = false;
+  private busy = false;
   private work: Int32Array;
   private workFloats: Float32Array;
   /** Per-call state. */
@@ -263,12 +264,28 @@ export class SmallLookup {
    * all views of one buffer) the kernels write there and the result's leaves are `into`'s tensors.
    */
   lookup(features: unknown, weights: unknown, into: unknown = null): unknown {
-    if (!enabled || this.released || kernelChoice() !== "native") return undefined;
+    // `busy`: a lookup started from inside this one (a Proxy input's trap, say) takes the general path.
+    if (!enabled || this.released || this.busy || kernelChoice() !== "native") return undefined;
     const addon = nativeAddon();
     if (addon === null) return undefined;
     const set = (this.set ??= this.createSet(addon));
     if (set === null) return undefined;
 
+    this.busy = true;
+    try {
+      return this.run(addon, set, features, weights, into);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private run(
+    addon: NativeExports,
+    set: NativeTableSet,
+    features: unknown,
+    weights: unknown,
+    into: unknown,
+  ): unknown {
     this.count = 0;
     const intoGiven = !isNone(into);
     let result: unknown = undefined;
