@@ -39,6 +39,8 @@ export {
   DenseTensor,
   SparseTensor,
   RaggedTensor,
+  KeyedJaggedTensor,
+  type KeyedJaggedTensorOptions,
   type SparseTensorOptions,
   type DType,
   type IdDType,

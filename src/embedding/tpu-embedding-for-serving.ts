@@ -4,6 +4,8 @@ import { Optimizer, type SlotSpec } from "../config/optimizers.js";
 import type { TableConfig } from "../config/table-config.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors.js";
 import { DenseTensor } from "../tensor/dense-tensor.js";
+import { KeyedJaggedTensor } from "../tensor/keyed-jagged-tensor.js";
+import type { RaggedTensor } from "../tensor/ragged-tensor.js";
 import { describeValue } from "../config/validate.js";
 import {
   flattenFeatures,
@@ -175,11 +177,21 @@ export class TPUEmbeddingForServing implements Trackable {
    * thread blocks until they finish); small ones (a single request) stay on this thread. `options.into`
    * writes into caller-owned outputs (no allocation per lookup; see `createOutputs`).
    */
+  embeddingLookup(
+    features: KeyedJaggedTensor,
+    weights?: null,
+    options?: LookupOptions<KeyedInputs>,
+  ): Record<string, DenseTensor<Float32Array>>;
   embeddingLookup<I extends InputStructure>(
     features: I,
     weights?: unknown,
     options?: LookupOptions<I>,
-  ): LookupResult<I> {
+  ): LookupResult<I>;
+  embeddingLookup(features: unknown, weights?: unknown, options?: LookupOptions<never>): unknown {
+    if (features instanceof KeyedJaggedTensor) {
+      const keyed = keyedInputs(features, weights);
+      return this.embeddingLookup(keyed.features, keyed.weights, options as LookupOptions<KeyedInputs>);
+    }
     // Small lookups (a request) in one native call when they fit (src/embedding/small-lookup.ts).
     if (!this.disposed && (options === undefined || (typeof options === "object" && options !== null))) {
       if (!this.built) this.build();
@@ -192,7 +204,7 @@ export class TPUEmbeddingForServing implements Trackable {
       const result = small.lookup(features, weights, options?.into);
       if (result !== undefined) {
         this.lastLookup = small.lastLookup(features, weights);
-        return result as LookupResult<I>;
+        return result;
       }
     }
     const planned = this.plan(features, weights);
@@ -202,7 +214,7 @@ export class TPUEmbeddingForServing implements Trackable {
       this.threads === 1
         ? runPlanned(planned, arrays)
         : lookupPool().runSync(this.pooledTables(), this.works(planned), this.threads, arrays);
-    return packOutputs(planned, outputs, into) as LookupResult<I>;
+    return packOutputs(planned, outputs, into);
   }
 
   /**
@@ -212,11 +224,25 @@ export class TPUEmbeddingForServing implements Trackable {
    * lookup is the one `applyGradients` back-propagates through). Safe to call concurrently (with distinct
    * `into` outputs).
    */
-  async embeddingLookupAsync<I extends InputStructure>(
+  embeddingLookupAsync(
+    features: KeyedJaggedTensor,
+    weights?: null,
+    options?: LookupOptions<KeyedInputs>,
+  ): Promise<Record<string, DenseTensor<Float32Array>>>;
+  embeddingLookupAsync<I extends InputStructure>(
     features: I,
     weights?: unknown,
     options?: LookupOptions<I>,
-  ): Promise<LookupResult<I>> {
+  ): Promise<LookupResult<I>>;
+  async embeddingLookupAsync(
+    features: unknown,
+    weights?: unknown,
+    options?: LookupOptions<never>,
+  ): Promise<unknown> {
+    if (features instanceof KeyedJaggedTensor) {
+      const keyed = keyedInputs(features, weights);
+      return this.embeddingLookupAsync(keyed.features, keyed.weights, options as LookupOptions<KeyedInputs>);
+    }
     const planned = this.plan(features, weights);
     const into = this.outputsOf(planned, options);
     const arrays = into === null ? null : into.map((t) => t.data);
@@ -226,7 +252,7 @@ export class TPUEmbeddingForServing implements Trackable {
       this.threads,
       arrays,
     );
-    return packOutputs(planned, outputs, into) as LookupResult<I>;
+    return packOutputs(planned, outputs, into);
   }
 
   /**
@@ -235,8 +261,14 @@ export class TPUEmbeddingForServing implements Trackable {
    * every lookup thread writes its share in place and nothing is allocated or copied per lookup. Validates
    * `features` like a lookup (without running one).
    */
-  createOutputs<I extends InputStructure>(features: I, weights?: unknown): LookupResult<I> {
-    return sharedOutputs(this.planOnly(features, weights)) as LookupResult<I>;
+  createOutputs(features: KeyedJaggedTensor): Record<string, DenseTensor<Float32Array>>;
+  createOutputs<I extends InputStructure>(features: I, weights?: unknown): LookupResult<I>;
+  createOutputs(features: unknown, weights?: unknown): unknown {
+    if (features instanceof KeyedJaggedTensor) {
+      const keyed = keyedInputs(features, weights);
+      return this.createOutputs(keyed.features, keyed.weights);
+    }
+    return sharedOutputs(this.planOnly(features, weights));
   }
 
   /**
@@ -461,6 +493,23 @@ export class TPUEmbeddingForServing implements Trackable {
     this.variablesByName = variables;
     this.tableViews = views;
   }
+}
+
+/** A KeyedJaggedTensor's features as the inputs they stand for: one RaggedTensor per key. */
+type KeyedInputs = Record<string, RaggedTensor>;
+
+/** A KeyedJaggedTensor carries its own weights: a separate `weights` argument is an error. */
+function keyedInputs(
+  kjt: KeyedJaggedTensor,
+  weights: unknown,
+): { features: KeyedInputs; weights: KeyedInputs | undefined } {
+  if (weights !== undefined && weights !== null) {
+    throw new InvalidArgumentError(
+      "A KeyedJaggedTensor carries its weights (its `weights` field); pass none beside it.",
+    );
+  }
+  const dict = kjt.toDict();
+  return { features: dict.features, weights: dict.weights ?? undefined };
 }
 
 /** Slot memory (and restore staging) is shared too, like the checkpoint reader's own allocations. */
