@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef __linux__
 #include <sys/mman.h>
@@ -458,6 +459,231 @@ static napi_value js_first_outside_range(napi_env env, napi_callback_info info) 
   return result;
 }
 
+// ---- Small lookups: every feature of one request in one call (src/embedding/small-lookup.ts) ----
+//
+// A B=1 request touches ~26 features of ~8 ids each: per-feature calls cost more in argument handling than
+// the kernels themselves. A table set (created once per embedding) holds the tables' pointers; one call
+// then runs every feature, described in one staging Int32Array, with the kernels above, into one output
+// Float32Array. Everything is validated before the first write; a failure returns the feature's number
+// and the caller runs its general path, which raises TF's error.
+
+#define TABLE_SET_MAGIC 0x54534554u // "TSET"
+
+typedef struct {
+  uint32_t magic;
+  uint32_t count; // 0 once released
+  const float **data;
+  size_t *rows;
+  int32_t *dims;
+  napi_ref *refs; // keep the table views (and so their memory) alive while the set lives
+} table_set_t;
+
+static void table_set_release(napi_env env, table_set_t *set) {
+  for (uint32_t t = 0; t < set->count; t++)
+    if (set->refs[t] != NULL) napi_delete_reference(env, set->refs[t]);
+  set->count = 0;
+}
+
+static void table_set_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  table_set_t *set = data;
+  table_set_release(env, set);
+  free(set);
+}
+
+static table_set_t *table_set_of(napi_env env, napi_value value) {
+  napi_valuetype t;
+  void *data = NULL;
+  if (napi_typeof(env, value, &t) != napi_ok || t != napi_external ||
+      napi_get_value_external(env, value, &data) != napi_ok || data == NULL)
+    return NULL;
+  table_set_t *set = data;
+  return set->magic == TABLE_SET_MAGIC ? set : NULL;
+}
+
+/** createTableSet(tables: Float32Array[], dims: Int32Array): external | null */
+static napi_value js_create_table_set(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  napi_get_null(env, &result);
+  bool is_array = false;
+  uint32_t count = 0;
+  view_t dims;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 ||
+      napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[0], &count) != napi_ok ||
+      !typed_view(env, argv[1], napi_int32_array, false, &dims) || dims.length != count)
+    return result;
+  // One block: the header, then the per-table arrays (pointers first, so everything stays aligned).
+  table_set_t *set = calloc(1, sizeof(table_set_t) + count * (sizeof(float *) + sizeof(napi_ref) +
+                                                              sizeof(size_t) + sizeof(int32_t)));
+  if (set == NULL) return result;
+  set->magic = TABLE_SET_MAGIC;
+  set->data = (const float **)(set + 1);
+  set->refs = (napi_ref *)(set->data + count);
+  set->rows = (size_t *)(set->refs + count);
+  set->dims = (int32_t *)(set->rows + count);
+  bool ok = true;
+  for (uint32_t t = 0; t < count && ok; t++) {
+    napi_value element;
+    view_t table;
+    const int32_t dim = ((const int32_t *)dims.data)[t];
+    ok = dim >= 1 && napi_get_element(env, argv[0], t, &element) == napi_ok &&
+         typed_view(env, element, napi_float32_array, false, &table) &&
+         napi_create_reference(env, element, 1, &set->refs[t]) == napi_ok;
+    if (!ok) break;
+    set->count = t + 1;
+    set->data[t] = table.data;
+    set->rows[t] = table.length / (size_t)dim;
+    set->dims[t] = dim;
+  }
+  if (!ok || napi_create_external(env, set, table_set_finalize, NULL, &result) != napi_ok) {
+    table_set_release(env, set);
+    free(set);
+    napi_get_null(env, &result);
+  }
+  return result;
+}
+
+/** releaseTableSet(set): drops the set's references to its tables; later lookups on it fail. */
+static napi_value js_release_table_set(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 1) {
+    table_set_t *set = table_set_of(env, argv[0]);
+    if (set != NULL) table_set_release(env, set);
+  }
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  return undefined;
+}
+
+// The staging layout (Int32Array `work`): work[0] = feature count n, then n descriptors of
+// SMALL_DESCRIPTOR int32 each, then the data they point into (ids, row splits, weights as float bits).
+enum { SMALL_GATHER = 0, SMALL_BAGS = 1, SMALL_SEQUENCE = 2 };
+enum {
+  D_KIND,     // SMALL_GATHER: dense ids; SMALL_BAGS: bags_weighted (TF's ragged order); SMALL_SEQUENCE
+  D_TABLE,    // index into the table set
+  D_ROWS,     // output rows (gather: ids)
+  D_IDS,      // ids count (gather: = rows; else = splits[rows])
+  D_IDS_AT,   // ids offset in work
+  D_SPLITS_AT, // row splits offset in work (rows + 1 values from 0), -1 for gather
+  D_WEIGHTS_AT, // weights offset in work (float bits, one per id), -1 for none
+  D_OUT_AT,   // output offset in out
+  D_PARAM,    // bags: combiner mode; sequence: length
+  SMALL_DESCRIPTOR
+};
+
+static bool within(int64_t at, int64_t count, size_t length) {
+  return at >= 0 && count >= 0 && (uint64_t)(at + count) <= length;
+}
+
+/** One descriptor's fit: everything in bounds, splits well formed, ids rows of its table. */
+static bool small_feature_fits(const table_set_t *set, const int32_t *w, size_t wlen, const int32_t *d,
+                               size_t out_len) {
+  const int32_t kind = d[D_KIND], rows = d[D_ROWS], n = d[D_IDS];
+  if ((uint32_t)d[D_TABLE] >= set->count || rows < 0 || !within(d[D_IDS_AT], n, wlen)) return false;
+  const size_t dim = (size_t)set->dims[d[D_TABLE]];
+  size_t per_row = dim;
+  if (kind == SMALL_GATHER) {
+    if (n != rows) return false;
+  } else if (kind == SMALL_BAGS || kind == SMALL_SEQUENCE) {
+    if (!within(d[D_SPLITS_AT], (int64_t)rows + 1, wlen)) return false;
+    const int32_t *s = w + d[D_SPLITS_AT];
+    if (s[0] != 0 || s[rows] != n) return false;
+    for (int32_t r = 0; r < rows; r++)
+      if (s[r + 1] < s[r]) return false;
+    if (kind == SMALL_BAGS) {
+      if ((uint32_t)d[D_PARAM] > MODE_SQRTN) return false;
+      if (d[D_WEIGHTS_AT] != -1 && !within(d[D_WEIGHTS_AT], n, wlen)) return false;
+    } else {
+      const int32_t length = d[D_PARAM];
+      if (length < 1) return false;
+      for (int32_t r = 0; r < rows; r++)
+        if (s[r + 1] - s[r] > length) return false;
+      per_row = (size_t)length * dim;
+    }
+  } else {
+    return false;
+  }
+  if ((size_t)rows > out_len / per_row) return false; // also keeps rows * per_row from overflowing
+  if (!within(d[D_OUT_AT], (int64_t)rows * (int64_t)per_row, out_len)) return false;
+  const int32_t *ids = w + d[D_IDS_AT];
+  const size_t table_rows = set->rows[d[D_TABLE]];
+  for (int32_t j = 0; j < n; j++)
+    if ((uint32_t)ids[j] >= table_rows) return false;
+  return true;
+}
+
+enum { PREFETCH_MAX_ROWS = 1024 };
+
+/**
+ * Asks for every row of the first PREFETCH_MAX_ROWS ids (all its cache lines, into L2) before the kernels
+ * run: a request's ~200 rows are independent random reads, and issuing them all up front overlaps their
+ * misses better than the kernels' row-by-row loads do (B=1 sum-zipf: 5.5 → 4.4 µs for the call).
+ */
+static void prefetch_rows(const table_set_t *set, const int32_t *w, int32_t n) {
+  int32_t budget = PREFETCH_MAX_ROWS;
+  for (int32_t f = 0; f < n && budget > 0; f++) {
+    const int32_t *d = w + 1 + (size_t)f * SMALL_DESCRIPTOR;
+    const float *table = set->data[d[D_TABLE]];
+    const size_t dim = (size_t)set->dims[d[D_TABLE]];
+    const int32_t *ids = w + d[D_IDS_AT];
+    const int32_t count = d[D_IDS] < budget ? d[D_IDS] : budget;
+    const int lines = (int)((dim + 15) / 16);
+    for (int32_t j = 0; j < count; j++) {
+      const float *row = table + (size_t)ids[j] * dim;
+      for (int l = 0; l < lines; l++) __builtin_prefetch(row + 16 * l, 0, 2);
+      // GCC deletes loops of nothing but prefetches; an empty asm that "uses" the row keeps this one.
+      __asm__ __volatile__("" : : "r"(row));
+    }
+    budget -= count;
+  }
+}
+
+/**
+ * smallLookup(set, work: Int32Array, out: Float32Array): number. 0 when every feature ran; -1 for bad
+ * arguments; f + 1 when feature f does not fit (then nothing was written).
+ */
+static napi_value js_small_lookup(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  view_t work, out;
+  int32_t code = -1;
+  table_set_t *set = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 3 &&
+      (set = table_set_of(env, argv[0])) != NULL &&
+      typed_view(env, argv[1], napi_int32_array, false, &work) &&
+      typed_view(env, argv[2], napi_float32_array, false, &out) && work.length >= 1) {
+    const int32_t *w = work.data;
+    const int32_t n = w[0];
+    if (n >= 0 && within(1, (int64_t)n * SMALL_DESCRIPTOR, work.length)) {
+      code = 0;
+      for (int32_t f = 0; f < n && code == 0; f++)
+        if (!small_feature_fits(set, w, work.length, w + 1 + (size_t)f * SMALL_DESCRIPTOR, out.length))
+          code = f + 1;
+      if (code == 0) prefetch_rows(set, w, n);
+      for (int32_t f = 0; f < n && code == 0; f++) {
+        const int32_t *d = w + 1 + (size_t)f * SMALL_DESCRIPTOR;
+        const float *table = set->data[d[D_TABLE]];
+        const size_t dim = (size_t)set->dims[d[D_TABLE]];
+        const int32_t *ids = w + d[D_IDS_AT];
+        float *o = (float *)out.data + d[D_OUT_AT];
+        if (d[D_KIND] == SMALL_GATHER) {
+          gather(table, dim, ids, 0, d[D_ROWS], o);
+        } else if (d[D_KIND] == SMALL_BAGS) {
+          const float *weights = d[D_WEIGHTS_AT] == -1 ? NULL : (const float *)(w + d[D_WEIGHTS_AT]);
+          bags_weighted(table, dim, w + d[D_SPLITS_AT], ids, weights, 0, d[D_ROWS], d[D_PARAM], o);
+        } else {
+          sequence(table, dim, w + d[D_SPLITS_AT], ids, NULL, 0, d[D_ROWS], d[D_PARAM], o);
+        }
+      }
+    }
+  }
+  napi_create_int32(env, code, &result);
+  return result;
+}
+
 // Context-aware (no global state): loads in the main thread and in every worker thread.
 NAPI_MODULE_INIT() {
   const napi_property_descriptor functions[] = {
@@ -466,6 +692,9 @@ NAPI_MODULE_INIT() {
       {"sequence", NULL, js_sequence, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gather", NULL, js_gather, NULL, NULL, NULL, napi_enumerable, NULL},
       {"adviseHugePages", NULL, js_advise_huge_pages, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"createTableSet", NULL, js_create_table_set, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"releaseTableSet", NULL, js_release_table_set, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"smallLookup", NULL, js_small_lookup, NULL, NULL, NULL, napi_enumerable, NULL},
       {"firstOutsideRange", NULL, js_first_outside_range, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok)

@@ -25,6 +25,7 @@ import {
 import { lookupPool, type PoolWork } from "../kernels/lookup-pool.js";
 import { allocateTables } from "../kernels/table-memory.js";
 import { planOutputSize } from "./lookup-plan.js";
+import { SmallLookup } from "./small-lookup.js";
 import { applyGradients, type ApplyGradientsResult } from "../training/apply-gradients.js";
 
 /** What the last lookup computed: one plan per looked-up feature and how to pack per-feature values. */
@@ -87,6 +88,7 @@ export class TPUEmbeddingForServing implements Trackable {
   readonly threads: number;
   /** This embedding's table set in the worker pool; `null` until the first pooled lookup. */
   private poolSet: number | null = null;
+  private small: SmallLookup | null = null;
   private disposed = false;
   /** Table memory handed to a restore before build, adopted by the build. */
   private pendingTableMemory: Float32Array[] | null = null;
@@ -190,6 +192,21 @@ export class TPUEmbeddingForServing implements Trackable {
       const keyed = keyedInputs(features, weights);
       return this.embeddingLookup(keyed.features, keyed.weights, options as LookupOptions<KeyedInputs>);
     }
+    // Small lookups (a request) in one native call when they fit (src/embedding/small-lookup.ts).
+    if (!this.disposed && (options === undefined || (typeof options === "object" && options !== null))) {
+      if (!this.built) this.build();
+      const small = (this.small ??= new SmallLookup(
+        this.featureConfig,
+        this.tables,
+        this.tableViews!,
+        this.threads,
+      ));
+      const result = small.lookup(features, weights, options?.into);
+      if (result !== undefined) {
+        this.lastLookup = small.lastLookup(features, weights);
+        return result;
+      }
+    }
     const planned = this.plan(features, weights);
     const into = this.outputsOf(planned, options);
     const arrays = into === null ? null : into.map((t) => t.data);
@@ -261,6 +278,7 @@ export class TPUEmbeddingForServing implements Trackable {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.small?.release();
     if (this.poolSet !== null) lookupPool().release(this.poolSet);
     this.poolSet = null;
   }

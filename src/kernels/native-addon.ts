@@ -53,9 +53,24 @@ export interface NativeExports {
   ): boolean;
   /** madvise(MADV_HUGEPAGE) on the 2 MiB-aligned part of the view's memory; the bytes advised. */
   adviseHugePages(view: ArrayBufferView): number;
+  /**
+   * Small lookups (src/embedding/small-lookup.ts). A table set holds the tables' pointers (and references
+   * keeping the views alive) for `smallLookup`; `null` when an argument does not fit.
+   */
+  createTableSet(tables: readonly Float32Array[], dims: Int32Array): NativeTableSet | null;
+  /** Drops the set's table references (idempotent); lookups on it fail afterwards. */
+  releaseTableSet(set: NativeTableSet): void;
+  /**
+   * Runs every feature described in `work` (layout: SMALL_* in native/lookup_kernels.c) into `out`.
+   * 0: done; -1: bad arguments; f + 1: feature f does not fit (ids, splits, sizes). Writes nothing unless 0.
+   */
+  smallLookup(set: NativeTableSet, work: Int32Array, out: Float32Array): number;
   /** Index of the first id outside `[0, limit)`, -1 when all are in range (-2: bad arguments). */
   firstOutsideRange(ids: Int32Array, limit: number): number;
 }
+
+/** An opaque native table set (an N-API external). */
+export type NativeTableSet = { readonly __nativeTableSet: unique symbol };
 
 let addon: NativeExports | null | undefined;
 

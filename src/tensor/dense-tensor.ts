@@ -9,6 +9,14 @@ export class DenseTensor<T extends TensorData = TensorData> {
   readonly dtype: DType;
 
   constructor(data: T, shape: readonly number[]) {
+    if (trusted) {
+      // trustedFloat32Tensor: same fields in the same order (one hidden class), checks already done.
+      trusted = false;
+      this.dtype = "float32";
+      this.shape = shape;
+      this.data = data;
+      return;
+    }
     this.dtype = dtypeOf(data);
     const checked = checkShape(shape, "DenseTensor");
     if (shapeSize(checked) !== data.length) {
@@ -62,6 +70,20 @@ export class DenseTensor<T extends TensorData = TensorData> {
   toString(): string {
     return `DenseTensor(shape=[${this.shape.join(", ")}], dtype=${this.dtype})`;
   }
+}
+
+let trusted = false;
+
+/**
+ * Internal (not exported from the package): a float32 tensor without the constructor's checks, for hot
+ * paths that already know `shape` is frozen, valid and holds exactly `data.length` values.
+ */
+export function trustedFloat32Tensor(
+  data: Float32Array,
+  shape: readonly number[],
+): DenseTensor<Float32Array> {
+  trusted = true;
+  return new DenseTensor(data, shape);
 }
 
 function flattenDeep(values: unknown[]): (number | bigint)[] {

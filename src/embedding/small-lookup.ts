@@ -1,0 +1,730 @@
+import { FeatureConfig } from "../config/feature-config.js";
+import type { TableConfig } from "../config/table-config.js";
+import { kernelChoice } from "../kernels/kernel-choice.js";
+import { PARALLEL_MIN_COST } from "../kernels/lookup-pool.js";
+import { nativeAddon, type NativeExports, type NativeTableSet } from "../kernels/native-addon.js";
+import { DenseTensor, trustedFloat32Tensor } from "../tensor/dense-tensor.js";
+import { int64Words } from "../tensor/dtype.js";
+import { RaggedTensor } from "../tensor/ragged-tensor.js";
+import { isPlainObject } from "../tensor/structure.js";
+import type { FeatureStructure } from "./feature-structure.js";
+import { planLookups, type PlannedLookup } from "./serving-embedding-lookup.js";
+import type { LastLookup } from "./tpu-embedding-for-serving.js";
+
+/**
+ * The fast path for small lookups (a request or a few): every feature in ONE native call instead of a
+ * planner, a kernel call and an output tensor each. The inputs' structure is walked directly (no
+ * closures); each feature's ids, row splits and weights are copied into one reusable staging Int32Array
+ * behind a descriptor; the native side (smallLookup in native/lookup_kernels.c) validates all of them
+ * before writing anything and runs the same C kernels as the general path, so results are bit-identical.
+ *
+ * Handled: RaggedTensor ids (int32/int64) with optional RaggedTensor weights (float32/float64, the same
+ * row splits), every combiner, sequence features (truncation included), simple `outputShape`s, and
+ * DenseTensor ids. Anything else (SparseTensor inputs, odd structures, bad input of any kind, the
+ * native addon missing or other kernels chosen) returns `undefined` without side effects and the
+ * general path runs, which raises TF's exact errors.
+ */
+
+/**
+ * Lookups of more ids take the general path (one thread). Measured on the standard workload, 1 thread:
+ * B=64 (~13 k ids) p50 250 → 201 µs, B=256 (~54 k ids) 732 → 672 µs through this path.
+ */
+export const SMALL_LOOKUP_MAX_IDS = 65536;
+
+/**
+ * The limit for an embedding with `threads` lookup threads: with workers, lookups the pool would split
+ * (PARALLEL_MIN_COST and up) are left to it (B=64, 2 threads: 173 µs split vs 204 µs here).
+ */
+export function smallLookupMaxIds(threads: number): number {
+  return threads > 1 ? PARALLEL_MIN_COST : SMALL_LOOKUP_MAX_IDS;
+}
+
+// The staging layout, mirrored in native/lookup_kernels.c (SMALL_*, D_*).
+const KIND_GATHER = 0;
+const KIND_BAGS = 1;
+const KIND_SEQUENCE = 2;
+const D_KIND = 0;
+const D_TABLE = 1;
+const D_ROWS = 2;
+const D_IDS = 3;
+const D_IDS_AT = 4;
+const D_SPLITS_AT = 5;
+const D_WEIGHTS_AT = 6;
+const D_OUT_AT = 7;
+const D_PARAM = 8;
+const DESCRIPTOR = 9;
+
+const MODE = { sum: 0, mean: 1, sqrtn: 2 } as const;
+
+let enabled = true;
+let runs = 0;
+
+/** Test hook: `false` sends every lookup to the general path (to compare the two). */
+export function setSmallLookupEnabled(value: boolean): void {
+  enabled = value;
+}
+
+/** Test hook: how many lookups the fast path has served in this thread. */
+export function smallLookupRuns(): number {
+  return runs;
+}
+
+/** One configured feature's constants, and its last output shapes (frozen, shared by the tensors). */
+class FeatureSlot {
+  readonly table: number;
+  readonly dim: number;
+  readonly mode: number;
+  readonly sequenceLength: number;
+  /** `[...outputShape, dim]` and its number of rows, when the config sets `outputShape`. */
+  readonly fixedShape: readonly number[] | null;
+  readonly fixedRows: number;
+  private rows = -1;
+  private shape: readonly number[] = [];
+  private denseInput: readonly number[] = [];
+  private denseShape: readonly number[] = [];
+
+  constructor(feature: FeatureConfig, table: number) {
+    this.table = table;
+    this.dim = feature.table.dim;
+    this.mode = MODE[feature.table.combiner];
+    this.sequenceLength = feature.maxSequenceLength;
+    const fixed = feature.outputShape;
+    this.fixedShape = fixed === null ? null : Object.freeze([...fixed, this.dim]);
+    this.fixedRows = fixed === null ? 0 : fixed.reduce((a, b) => a * b, 1);
+  }
+
+  /** `[rows, dim]` or `[rows, length, dim]` (length > 0: a sequence). */
+  shapeOf(rows: number, length: number): readonly number[] {
+    if (rows !== this.rows) {
+      this.rows = rows;
+      this.shape = Object.freeze(length > 0 ? [rows, length, this.dim] : [rows, this.dim]);
+    }
+    return this.shape;
+  }
+
+  /** `[...input, dim]` for dense ids. */
+  denseShapeOf(input: readonly number[]): readonly number[] {
+    const last = this.denseInput;
+    let same = last.length === input.length;
+    for (let i = 0; same && i < input.length; i++) same = last[i] === input[i];
+    if (!same) {
+      this.denseInput = input;
+      this.denseShape = Object.freeze([...input, this.dim]);
+    }
+    return this.denseShape;
+  }
+}
+
+class ListNode {
+  constructor(readonly items: readonly Shadow[]) {}
+}
+
+class DictNode {
+  /** The key list of the last input seen here, its children (`undefined`: not configured) and a result template. */
+  private keys: readonly string[] = [];
+  private known: readonly (Shadow | undefined)[] = [];
+  private template: Container = {};
+
+  constructor(readonly children: ReadonlyMap<string, Shadow>) {}
+
+  /** The children for `keys` (an input's own keys), resolved once per distinct key list. */
+  childrenOf(keys: readonly string[]): readonly (Shadow | undefined)[] {
+    if (!sameStrings(keys, this.keys)) {
+      this.keys = keys;
+      this.known = keys.map((k) => this.children.get(k));
+      // A fast-properties object with exactly these keys in this order (objects built key by key with
+      // more than a dozen keys end up as hash tables: slow to build, slow to read).
+      this.template = JSON.parse(JSON.stringify(Object.fromEntries(keys.map((k) => [k, null])))) as Container;
+    }
+    return this.known;
+  }
+
+  /** A fresh result object with the keys of the last `childrenOf` (values to be filled in). */
+  result(): Container {
+    return { ...this.template };
+  }
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The feature structure with every FeatureConfig replaced by its slot, walked beside the inputs. */
+type Shadow = FeatureSlot | ListNode | DictNode;
+
+type Container = Record<string | number, unknown>;
+
+function shadowOf(node: FeatureStructure, tableIndex: ReadonlyMap<TableConfig, number>): Shadow {
+  if (node instanceof FeatureConfig) return new FeatureSlot(node, tableIndex.get(node.table)!);
+  if (Array.isArray(node)) return new ListNode(node.map((child) => shadowOf(child, tableIndex)));
+  const children = new Map<string, Shadow>();
+  for (const [key, child] of Object.entries(node as Record<string, FeatureStructure>))
+    children.set(key, shadowOf(child, tableIndex));
+  return new DictNode(children);
+}
+
+function countSlots(shadow: Shadow): number {
+  if (shadow instanceof FeatureSlot) return 1;
+  let n = 0;
+  for (const child of shadow instanceof ListNode ? shadow.items : shadow.children.values())
+    n += countSlots(child);
+  return n;
+}
+
+function isNone(value: unknown): value is null | undefined {
+  return value === null || value === undefined;
+}
+
+function sameSplits(a: Int32Array, b: Int32Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * One embedding's small-lookup state: the native table set, the staging buffer (grown as needed) and the
+ * per-feature slots. Not reentrant (lookups are synchronous); one per TPUEmbeddingForServing.
+ *
+ * A lookup runs in passes over the leaves (collect, load the tensors' arrays, touch their data, stage)
+ * rather than feature by feature: a request's input objects are usually cold, and short passes let the
+ * CPU overlap those cache misses across features instead of waiting for each in turn.
+ */
+export class SmallLookup {
+  private readonly root: Shadow;
+  private readonly capacity: number;
+  private readonly header: number;
+  private readonly maxIds: number;
+  private set: NativeTableSet | null = null;
+  private released = false;
+  private busy = false;
+  private work: Int32Array;
+  private workFloats: Float32Array;
+  /** Per-call state. */
+  private cursor = 0;
+  private count = 0;
+  private outSize = 0;
+  private intoBuffer: ArrayBufferLike | null = null;
+  /** Per leaf (collect order): its slot, input, weight and `into` tensors, where its result goes. */
+  private readonly slots: FeatureSlot[];
+  private readonly inputs: unknown[];
+  private readonly weightInputs: unknown[];
+  private readonly intoLeaves: unknown[];
+  private readonly parents: (Container | null)[];
+  private readonly keys: (string | number)[];
+  /** Per leaf: the input's ids and row splits (null: dense), the weights' values and splits. */
+  private readonly values: (Int32Array | BigInt64Array)[];
+  private readonly splits: (Int32Array | null)[];
+  private readonly weightValues: (Float32Array | Float64Array | null)[];
+  private readonly weightSplits: (Int32Array | null)[];
+  /** Per leaf: its output shape and place in the output. */
+  private readonly shapes: (readonly number[])[];
+  private readonly outAt: Int32Array;
+  private readonly sizes: Int32Array;
+  private readonly holder = [undefined] as unknown as Container;
+  /** The last `into` buffer's whole-buffer view (reused while callers reuse their outputs). */
+  private intoView: Float32Array | null = null;
+  /** Where the data-touching pass leaves its reads, so they are not optimised away. */
+  private touched = 0;
+
+  constructor(
+    private readonly featureConfig: FeatureStructure,
+    private readonly tables: readonly TableConfig[],
+    private readonly views: ReadonlyMap<TableConfig, DenseTensor<Float32Array>>,
+    /** Lookup threads of the embedding (see smallLookupMaxIds). */
+    threads = 1,
+  ) {
+    this.maxIds = smallLookupMaxIds(threads);
+    this.root = shadowOf(featureConfig, new Map(tables.map((t, i) => [t, i])));
+    const n = (this.capacity = countSlots(this.root));
+    this.header = 1 + n * DESCRIPTOR;
+    this.work = new Int32Array(this.header + 4096);
+    this.workFloats = new Float32Array(this.work.buffer);
+    const none = new Int32Array(0);
+    this.slots = new Array<FeatureSlot>(n);
+    this.inputs = new Array<unknown>(n).fill(null);
+    this.weightInputs = new Array<unknown>(n).fill(null);
+    this.intoLeaves = new Array<unknown>(n).fill(null);
+    this.parents = new Array<Container | null>(n).fill(null);
+    this.keys = new Array<string | number>(n).fill(0);
+    this.values = new Array<Int32Array | BigInt64Array>(n).fill(none);
+    this.splits = new Array<Int32Array | null>(n).fill(null);
+    this.weightValues = new Array<Float32Array | Float64Array | null>(n).fill(null);
+    this.weightSplits = new Array<Int32Array | null>(n).fill(null);
+    this.shapes = new Array<readonly number[]>(n).fill([]);
+    this.outAt = new Int32Array(n);
+    this.sizes = new Int32Array(n);
+  }
+
+  /**
+   * The lookup's result in the inputs' structure, or `undefined` when this path does not handle it (then
+   * nothing was written, `into` included). With `into` (the result's structure of float32 DenseTensors,
+   * all views of one buffer) the kernels write there and the result's leaves are `into`'s tensors.
+   */
+  lookup(features: unknown, weights: unknown, into: unknown = null): unknown {
+    // `busy`: a lookup started from inside this one (a Proxy input's trap, say) takes the general path.
+    if (!enabled || this.released || this.busy || kernelChoice() !== "native") return undefined;
+    const addon = nativeAddon();
+    if (addon === null) return undefined;
+    const set = (this.set ??= this.createSet(addon));
+    if (set === null) return undefined;
+
+    this.busy = true;
+    try {
+      return this.run(addon, set, features, weights, into);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private run(
+    addon: NativeExports,
+    set: NativeTableSet,
+    features: unknown,
+    weights: unknown,
+    into: unknown,
+  ): unknown {
+    this.count = 0;
+    const intoGiven = !isNone(into);
+    let result: unknown = undefined;
+    if (
+      this.collect(this.root, features, isNone(weights) ? null : weights, into ?? null, this.holder, 0) &&
+      this.load() &&
+      this.stage(intoGiven)
+    ) {
+      this.work[0] = this.count;
+      const out = intoGiven ? this.intoOutput() : new Float32Array(this.outSize);
+      if (out !== null && addon.smallLookup(set, this.work, out) === 0) {
+        result = this.holder[0];
+        this.placeLeaves(out, intoGiven);
+        runs++;
+      }
+    }
+    // Results are the caller's: keep no reference to them (inputs stay referenced, as lastLookupPlans does).
+    this.holder[0] = undefined;
+    this.parents.fill(null, 0, this.count);
+    if (intoGiven) this.intoLeaves.fill(null, 0, this.count);
+    return result;
+  }
+
+  /** What `lastLookupPlans` reports after a fast lookup: planned by the general planner on first use. */
+  lastLookup(features: unknown, weights: unknown): LastLookup {
+    return new DeferredLastLookup(features, weights ?? null, this.views, this.featureConfig);
+  }
+
+  /** Drops the native table set (idempotent); later lookups take the general path. */
+  release(): void {
+    this.released = true;
+    if (this.set !== null) nativeAddon()?.releaseTableSet(this.set);
+    this.set = null;
+  }
+
+  private createSet(addon: NativeExports): NativeTableSet | null {
+    const memories = this.tables.map((t) => this.views.get(t)!.data);
+    return addon.createTableSet(
+      memories,
+      Int32Array.from(this.tables, (t) => t.dim),
+    );
+  }
+
+  /**
+   * Pass 1: walks the structure beside the feature structure, builds the result's containers (keys in the
+   * inputs' order, null entries kept) and records every leaf; false for anything the general path owns.
+   */
+  private collect(
+    shadow: Shadow,
+    input: unknown,
+    weight: unknown,
+    into: unknown,
+    parent: Container,
+    key: string | number,
+  ): boolean {
+    if (shadow instanceof FeatureSlot) return this.record(shadow, input, weight, into, parent, key);
+    const intoGiven = into !== null;
+    if (shadow instanceof DictNode) {
+      if (!isPlainObject(input)) return false;
+      const keys = Object.keys(input);
+      if (weight !== null && !(isPlainObject(weight) && weightKeysFit(weight, input, keys))) return false;
+      if (intoGiven && !isPlainObject(into)) return false;
+      const children = shadow.childrenOf(keys);
+      const out = shadow.result();
+      parent[key] = out;
+      for (let c = 0; c < keys.length; c++) {
+        const k = keys[c];
+        const child = input[k];
+        // An unknown key is an error even for a null input (the general path raises it).
+        const slot = children[c];
+        if (slot === undefined) return false;
+        if (isNone(child)) {
+          out[k] = child;
+          continue;
+        }
+        const w = weight === null ? null : ((weight as Container)[k] ?? null);
+        const i = intoGiven ? ((into as Container)[k] ?? null) : null;
+        if (intoGiven && i === null) return false;
+        // Leaves directly (the common flat request), containers by recursion.
+        if (
+          !(slot instanceof FeatureSlot
+            ? this.record(slot, child, w, i, out, k)
+            : this.collect(slot, child, w, i, out, k))
+        )
+          return false;
+      }
+      return true;
+    }
+    const items = shadow.items;
+    if (!Array.isArray(input) || input.length > items.length) return false;
+    if (weight !== null && !(Array.isArray(weight) && weight.length === input.length)) return false;
+    if (intoGiven && !(Array.isArray(into) && into.length === input.length)) return false;
+    const out: unknown[] = new Array(input.length);
+    parent[key] = out;
+    for (let k = 0; k < input.length; k++) {
+      const child: unknown = input[k];
+      if (isNone(child)) {
+        out[k] = child;
+        continue;
+      }
+      const w = weight === null ? null : ((weight as unknown[])[k] ?? null);
+      const i = intoGiven ? ((into as unknown[])[k] ?? null) : null;
+      if (intoGiven && i === null) return false;
+      if (!this.collect(items[k], child, w, i, out as unknown as Container, k)) return false;
+    }
+    return true;
+  }
+
+  private record(
+    slot: FeatureSlot,
+    input: unknown,
+    weight: unknown,
+    into: unknown,
+    parent: Container,
+    key: string | number,
+  ): boolean {
+    const i = this.count;
+    if (i === this.capacity) return false;
+    this.slots[i] = slot;
+    this.inputs[i] = input;
+    this.weightInputs[i] = weight;
+    this.intoLeaves[i] = into;
+    this.parents[i] = parent;
+    this.keys[i] = key;
+    this.count = i + 1;
+    return true;
+  }
+
+  /**
+   * Pass 2: every leaf's arrays (kinds checked), then one read of each array's length and first value,
+   * each pass short enough for the CPU to overlap the leaves' cache misses.
+   */
+  private load(): boolean {
+    const count = this.count;
+    const inputs = this.inputs;
+    const weights = this.weightInputs;
+    const values = this.values;
+    const splits = this.splits;
+    const weightValues = this.weightValues;
+    // The tensors (one cold object each): their arrays, kinds checked in the next pass.
+    for (let i = 0; i < count; i++) {
+      const input = inputs[i];
+      if (input instanceof RaggedTensor) {
+        values[i] = input.values as Int32Array;
+        splits[i] = input.rowSplits;
+      } else if (input instanceof DenseTensor) {
+        values[i] = input.data as Int32Array;
+        splits[i] = null;
+      } else {
+        return false;
+      }
+      const weight = weights[i];
+      if (weight === null) {
+        weightValues[i] = null;
+      } else if (weight instanceof RaggedTensor) {
+        weightValues[i] = weight.values as Float32Array;
+        this.weightSplits[i] = weight.rowSplits;
+      } else {
+        return false;
+      }
+    }
+    // The typed arrays (cold objects again).
+    let touched = 0;
+    for (let i = 0; i < count; i++) {
+      const v = values[i];
+      if (!(v instanceof Int32Array || v instanceof BigInt64Array)) return false;
+      const w = weightValues[i];
+      if (w !== null && !(w instanceof Float32Array || w instanceof Float64Array)) return false;
+      const s = splits[i];
+      if (s !== null) touched ^= s.length;
+    }
+    // Their data.
+    for (let i = 0; i < count; i++) {
+      const v = values[i];
+      if (v.length > 0 && v instanceof Int32Array) touched ^= v[0];
+      const s = splits[i];
+      if (s !== null) touched ^= s[0];
+      const w = weightValues[i];
+      if (w !== null && w.length > 0) touched ^= w[0];
+    }
+    this.touched = touched;
+    return true;
+  }
+
+  /** Pass 3: every leaf's descriptor, ids, splits and weights into the staging buffer. */
+  private stage(intoGiven: boolean): boolean {
+    this.cursor = this.header;
+    this.outSize = 0;
+    this.intoBuffer = null;
+    let ids = 0;
+    for (let i = 0; i < this.count; i++) {
+      ids += this.values[i].length;
+      if (ids > this.maxIds) return false;
+      if (!this.stageLeaf(i, intoGiven)) return false;
+    }
+    return true;
+  }
+
+  /** Stages leaf `i`; false when this path does not handle it. */
+  private stageLeaf(i: number, intoGiven: boolean): boolean {
+    const slot = this.slots[i];
+    const values = this.values[i];
+    const splits = this.splits[i];
+    const weightValues = this.weightValues[i];
+    const n = values.length;
+    const at = 1 + i * DESCRIPTOR;
+    let rows: number;
+    let size: number;
+    let shape: readonly number[];
+    if (splits !== null) {
+      rows = splits.length - 1;
+      if (weightValues !== null) {
+        if (slot.sequenceLength > 0 || !sameSplits(this.weightSplits[i]!, splits)) return false;
+      }
+      // TF's ragged decisions (lookup-plan.ts planRagged): outputShape first, then sequence, else combine.
+      let length = 0;
+      if (slot.fixedShape !== null) {
+        shape = slot.fixedShape;
+        if (slot.fixedRows !== rows) {
+          if (!(rows > 0 && slot.fixedRows > rows && slot.fixedRows % rows === 0) || weightValues !== null)
+            return false;
+          length = slot.fixedRows / rows;
+        }
+      } else {
+        length = slot.sequenceLength;
+        shape = slot.shapeOf(rows, length);
+      }
+      this.reserve(2 * n + rows + 1);
+      const work = this.work;
+      const idsAt = this.cursor;
+      let kept = n;
+      if (length === 0) {
+        this.copyIds(values, 0, n);
+        work[at + D_SPLITS_AT] = this.cursor;
+        this.copySplits(splits, rows);
+        if (weightValues !== null) {
+          work[at + D_WEIGHTS_AT] = this.cursor;
+          const floats = this.workFloats;
+          const c = this.cursor;
+          if (n > 32) floats.set(weightValues, c);
+          else for (let j = 0; j < n; j++) floats[c + j] = weightValues[j];
+          this.cursor += n;
+        } else {
+          work[at + D_WEIGHTS_AT] = -1;
+        }
+        work[at + D_KIND] = KIND_BAGS;
+        work[at + D_PARAM] = slot.mode;
+        size = rows * slot.dim;
+      } else {
+        kept = this.copySequence(values, splits, rows, length, at);
+        work[at + D_KIND] = KIND_SEQUENCE;
+        work[at + D_WEIGHTS_AT] = -1;
+        work[at + D_PARAM] = length;
+        size = rows * length * slot.dim;
+      }
+      work[at + D_IDS] = kept;
+      work[at + D_IDS_AT] = idsAt;
+    } else {
+      const input = this.inputs[i] as DenseTensor;
+      if (weightValues !== null || slot.sequenceLength > 0) return false;
+      rows = n;
+      shape = slot.denseShapeOf(input.shape);
+      this.reserve(n);
+      const work = this.work;
+      work[at + D_IDS_AT] = this.cursor;
+      this.copyIds(values, 0, n);
+      work[at + D_KIND] = KIND_GATHER;
+      work[at + D_IDS] = n;
+      work[at + D_SPLITS_AT] = -1;
+      work[at + D_WEIGHTS_AT] = -1;
+      work[at + D_PARAM] = 0;
+      size = n * slot.dim;
+    }
+    const work = this.work;
+    work[at + D_TABLE] = slot.table;
+    work[at + D_ROWS] = rows;
+
+    let outAt: number;
+    if (intoGiven) {
+      // Caller-owned outputs: exactly this feature's shape, all in one buffer.
+      const into = this.intoLeaves[i];
+      if (!(into instanceof DenseTensor) || !(into.data instanceof Float32Array)) return false;
+      const data = into.data;
+      if (data.length !== size || !sameShape(into.shape, shape)) return false;
+      if (this.intoBuffer === null) this.intoBuffer = data.buffer;
+      else if (data.buffer !== this.intoBuffer) return false;
+      outAt = data.byteOffset >> 2;
+    } else {
+      outAt = this.outSize;
+      this.outSize += size;
+    }
+    if (outAt + size > 2 ** 31 - 1) return false;
+    work[at + D_OUT_AT] = outAt;
+    this.outAt[i] = outAt;
+    this.sizes[i] = size;
+    this.shapes[i] = shape;
+    return true;
+  }
+
+  /** Ids `[from, to)` at the cursor as int32; int64 ids outside int32 become -1 (the native check rejects them). */
+  private copyIds(values: Int32Array | BigInt64Array, from: number, to: number): void {
+    const work = this.work;
+    let c = this.cursor;
+    if (values instanceof Int32Array) {
+      // TypedArray#set costs more than a loop below a few dozen values (B=1 bags hold ~8 ids).
+      if (to - from > 32)
+        work.set(from === 0 && to === values.length ? values : values.subarray(from, to), c);
+      else for (let i = from; i < to; i++) work[c + i - from] = values[i];
+    } else {
+      const words = int64Words(values);
+      for (let i = from; i < to; i++, c++) {
+        const lo = words[2 * i];
+        work[c] = words[2 * i + 1] !== 0 || lo < 0 ? -1 : lo;
+      }
+    }
+    this.cursor += to - from;
+  }
+
+  private copySplits(splits: Int32Array, rows: number): void {
+    const work = this.work;
+    const c = this.cursor;
+    if (rows > 32) work.set(splits, c);
+    else for (let r = 0; r <= rows; r++) work[c + r] = splits[r];
+    this.cursor += rows + 1;
+  }
+
+  /** Ids and row splits of a sequence feature, each row cut to `length` ids; returns the ids kept. */
+  private copySequence(
+    values: Int32Array | BigInt64Array,
+    splits: Int32Array,
+    rows: number,
+    length: number,
+    at: number,
+  ): number {
+    let long = false;
+    for (let r = 0; r < rows && !long; r++) long = splits[r + 1] - splits[r] > length;
+    const start = this.cursor;
+    if (!long) {
+      this.copyIds(values, 0, values.length);
+      this.work[at + D_SPLITS_AT] = this.cursor;
+      this.copySplits(splits, rows);
+      return values.length;
+    }
+    for (let r = 0; r < rows; r++) {
+      const s = splits[r];
+      this.copyIds(values, s, Math.min(splits[r + 1], s + length));
+    }
+    const kept = this.cursor - start;
+    const splitsAt = this.cursor;
+    const work = this.work;
+    work[at + D_SPLITS_AT] = splitsAt;
+    work[splitsAt] = 0;
+    for (let r = 0; r < rows; r++)
+      work[splitsAt + r + 1] = work[splitsAt + r] + Math.min(length, splits[r + 1] - splits[r]);
+    this.cursor += rows + 1;
+    return kept;
+  }
+
+  /** Room for `words` more staging words (the staged part is kept). */
+  private reserve(words: number): void {
+    const needed = this.cursor + words;
+    if (needed <= this.work.length) return;
+    const grown = new Int32Array(Math.max(needed, 2 * this.work.length));
+    grown.set(this.work.subarray(0, this.cursor));
+    this.work = grown;
+    this.workFloats = new Float32Array(grown.buffer);
+  }
+
+  /** The whole `into` buffer as float32 (offsets are the leaves' own). */
+  private intoOutput(): Float32Array | null {
+    const buffer = this.intoBuffer;
+    if (buffer === null) return null;
+    if (
+      this.intoView === null ||
+      this.intoView.buffer !== buffer ||
+      this.intoView.length !== buffer.byteLength >> 2
+    )
+      this.intoView = new Float32Array(buffer, 0, buffer.byteLength >> 2);
+    return this.intoView;
+  }
+
+  private placeLeaves(out: Float32Array, intoGiven: boolean): void {
+    const count = this.count;
+    for (let i = 0; i < count; i++) {
+      let tensor: unknown;
+      if (intoGiven) tensor = this.intoLeaves[i];
+      else {
+        const from = this.outAt[i];
+        const data = count === 1 ? out : out.subarray(from, from + this.sizes[i]);
+        tensor = trustedFloat32Tensor(data, this.shapes[i]);
+      }
+      this.parents[i]![this.keys[i]] = tensor;
+    }
+  }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Weights may hold only the inputs' keys (null entries aside), as the general path requires. */
+function weightKeysFit(
+  weight: Record<string, unknown>,
+  input: Record<string, unknown>,
+  inputKeys: readonly string[],
+): boolean {
+  const keys = Object.keys(weight);
+  if (sameStrings(keys, inputKeys)) return true;
+  for (const key of keys) if (!isNone(weight[key]) && !(key in input)) return false;
+  return true;
+}
+
+/**
+ * `lastLookupPlans` after a fast lookup: the general planner runs on first access, over the inputs the
+ * lookup saw (the plans share the caller's id arrays, as the general path's do: inputs changed in place
+ * before `applyGradients` change what it back-propagates through, in both paths).
+ */
+class DeferredLastLookup implements LastLookup {
+  private planned: PlannedLookup | null = null;
+
+  constructor(
+    readonly inputs: unknown,
+    private readonly weights: unknown,
+    private readonly views: ReadonlyMap<TableConfig, DenseTensor<Float32Array>>,
+    private readonly featureConfig: FeatureStructure,
+  ) {}
+
+  get features(): PlannedLookup["features"] {
+    return this.plan().features;
+  }
+
+  get pack(): PlannedLookup["pack"] {
+    return this.plan().pack;
+  }
+
+  private plan(): PlannedLookup {
+    this.planned ??= planLookups(this.inputs, this.weights, this.views, this.featureConfig, true);
+    return this.planned;
+  }
+}

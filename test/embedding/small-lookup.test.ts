@@ -1,0 +1,439 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { seededRandom } from "../support/seeded-random.js";
+import {
+  DenseTensor,
+  FeatureConfig,
+  InvalidArgumentError,
+  OutOfRangeError,
+  RaggedTensor,
+  SGD,
+  SparseTensor,
+  TableConfig,
+  TPUEmbeddingForServing,
+  type Combiner,
+  type InputStructure,
+} from "../../src/index.js";
+import { kernelChoice, setKernelChoice } from "../../src/kernels/kernel-choice.js";
+import { nativeKernelsAvailable } from "../../src/kernels/native-addon.js";
+import { PARALLEL_MIN_COST } from "../../src/kernels/lookup-pool.js";
+import {
+  SMALL_LOOKUP_MAX_IDS,
+  SmallLookup,
+  setSmallLookupEnabled,
+  smallLookupRuns,
+} from "../../src/embedding/small-lookup.js";
+
+/**
+ * The small-lookup fast path (one native call for a whole request) against the general per-feature path
+ * forced by the test hook, bit for bit, over randomized inputs of every form it handles; its errors,
+ * `lastLookupPlans` and `applyGradients` after it, `into`, and the fallbacks. Skipped without the addon
+ * or when TPU_EMBEDDING_KERNELS forces other kernels (the rest of the suite then covers the general path).
+ */
+const skip = !nativeKernelsAvailable()
+  ? "native addon not built (run `npm run build:native`)"
+  : kernelChoice() !== "native"
+    ? "other kernels forced (TPU_EMBEDDING_KERNELS): no fast path to test"
+    : false;
+
+const { rand, int } = seededRandom(4242);
+const VOCAB = 97;
+
+function featureConfig(dim: number, combiner: Combiner) {
+  const table = (name: string) => new TableConfig({ vocabularySize: VOCAB, dim, combiner, name });
+  const shared = table("a");
+  return {
+    bag: new FeatureConfig({ table: shared }),
+    weighted: new FeatureConfig({ table: table("b") }),
+    seq: new FeatureConfig({ table: table("c"), maxSequenceLength: 3 }),
+    shaped: new FeatureConfig({ table: table("d"), outputShape: [2, 2] }),
+    shapedSeq: new FeatureConfig({ table: table("e"), outputShape: [2, 6] }),
+    dense: new FeatureConfig({ table: table("f") }),
+    wide: new FeatureConfig({ table: table("g") }),
+    nested: [new FeatureConfig({ table: table("h") }), { inner: new FeatureConfig({ table: shared }) }],
+  };
+}
+
+function embedding(dim: number, combiner: Combiner, optimizer: SGD | null = null) {
+  return new TPUEmbeddingForServing({ featureConfig: featureConfig(dim, combiner), optimizer, seed: 11 });
+}
+
+function ragged(rows: number, maxLength: number, int64 = false) {
+  const nested = Array.from({ length: rows }, () =>
+    Array.from({ length: int(maxLength + 1) }, () => int(VOCAB)),
+  );
+  const ids = RaggedTensor.fromNested(nested, int64 ? "int64" : "int32");
+  return ids;
+}
+
+function weightsFor(ids: RaggedTensor, float64: boolean) {
+  const n = ids.values.length;
+  const values = float64 ? new Float64Array(n) : new Float32Array(n);
+  // Some zero and negative weights: div_no_nan rows and sqrtn's squares.
+  for (let i = 0; i < n; i++) values[i] = rand() < 0.1 ? 0 : rand() * 3 - 1;
+  return RaggedTensor.fromRowSplits(values, ids.rowSplits.slice());
+}
+
+function inputs(rows: number) {
+  const bag = ragged(rows, 12, rand() < 0.5);
+  const weighted = ragged(rows, 9);
+  const shapedRows = 4;
+  return {
+    features: {
+      bag,
+      weighted,
+      seq: ragged(rows, 6), // rows longer than 3: truncated
+      shaped: ragged(shapedRows, 5),
+      shapedSeq: ragged(shapedRows, 4), // 12 / 4 = 3 per row
+      dense: new DenseTensor(
+        rand() < 0.5
+          ? new Int32Array(6).map(() => int(VOCAB))
+          : BigInt64Array.from({ length: 6 }, () => BigInt(int(VOCAB))),
+        [2, 3],
+      ),
+      wide: ragged(rows, 3),
+      nested: [ragged(rows, 4), { inner: ragged(rows, 5) }],
+    },
+    weights: { weighted: weightsFor(weighted, rand() < 0.5), bag: null },
+  };
+}
+
+/** A result's shape and float bits, leaf by leaf (keys in the result's own order). */
+function bits(value: unknown): unknown {
+  if (value instanceof DenseTensor)
+    return {
+      shape: [...value.shape],
+      bits: Array.from(new Uint32Array((value.data as Float32Array).slice().buffer)),
+    };
+  if (Array.isArray(value)) return value.map(bits);
+  if (value !== null && typeof value === "object") return Object.entries(value).map(([k, v]) => [k, bits(v)]);
+  return value;
+}
+
+function general<T>(run: () => T): T {
+  setSmallLookupEnabled(false);
+  try {
+    return run();
+  } finally {
+    setSmallLookupEnabled(true);
+  }
+}
+
+/** Runs `run` and returns what it threw (or fails). */
+function thrown(run: () => unknown): Error {
+  try {
+    run();
+  } catch (error) {
+    return error as Error;
+  }
+  assert.fail("expected an error");
+}
+
+test("small lookups equal the general path bit for bit, and really take the fast path", { skip }, () => {
+  for (const dim of [4, 20, 64]) {
+    for (const combiner of ["sum", "mean", "sqrtn"] as Combiner[]) {
+      const e = embedding(dim, combiner);
+      for (let trial = 0; trial < 6; trial++) {
+        const rows = 1 + int(5);
+        const { features, weights } = inputs(rows);
+        const before = smallLookupRuns();
+        const fast = e.embeddingLookup(features, trial % 2 === 0 ? weights : undefined);
+        assert.equal(smallLookupRuns(), before + 1, "the fast path ran");
+        const slow = general(() => e.embeddingLookup(features, trial % 2 === 0 ? weights : undefined));
+        assert.equal(smallLookupRuns(), before + 1, "the general path ran");
+        assert.deepEqual(bits(fast), bits(slow), `dim ${dim} ${combiner} trial ${trial}`);
+        assert.deepEqual(Object.keys(fast), Object.keys(features));
+        assert.deepEqual(fast.shaped.shape, [2, 2, dim]);
+        assert.deepEqual(fast.shapedSeq.shape, [2, 6, dim]);
+        assert.deepEqual(fast.seq.shape, [rows, 3, dim]);
+        assert.deepEqual(fast.dense.shape, [2, 3, dim]);
+      }
+      e.dispose();
+    }
+  }
+});
+
+test("a sequence row longer than maxSequenceLength keeps its first ids (hand-computed)", { skip }, () => {
+  const table = new TableConfig({
+    vocabularySize: 5,
+    dim: 2,
+    name: "t",
+    initializer: (shape, out) => (out ?? new Float32Array(10)).map((_, i) => i),
+  });
+  const e = new TPUEmbeddingForServing({
+    featureConfig: { s: new FeatureConfig({ table, maxSequenceLength: 2 }) },
+    optimizer: null,
+  });
+  const before = smallLookupRuns();
+  const out = e.embeddingLookup({ s: RaggedTensor.fromNested([[4, 1, 3], [2]]) });
+  assert.equal(smallLookupRuns(), before + 1);
+  assert.deepEqual(out.s.shape, [2, 2, 2]);
+  // rows: id r = [2r, 2r + 1]; row 0 keeps ids 4, 1; row 1 is id 2 then a zero row.
+  assert.deepEqual(Array.from(out.s.data), [8, 9, 2, 3, 4, 5, 0, 0]);
+  e.dispose();
+});
+
+test("bad ids, weights and splits raise the general path's errors and write nothing", { skip }, () => {
+  const config = featureConfig(8, "mean");
+  const e = new TPUEmbeddingForServing({ featureConfig: config, optimizer: null, seed: 5 });
+  e.build();
+  const { features, weights } = inputs(2);
+  const cases: [string, Record<string, unknown>, Record<string, unknown> | undefined][] = [
+    ["int32 id out of range", { ...features, wide: RaggedTensor.fromNested([[1, VOCAB]]) }, undefined],
+    ["negative id", { ...features, bag: RaggedTensor.fromNested([[-1]]) }, undefined],
+    [
+      "int64 id beyond int32",
+      { ...features, bag: RaggedTensor.fromNested([[2n ** 40n]], "int64") },
+      undefined,
+    ],
+    [
+      "dense id out of range",
+      { ...features, dense: new DenseTensor(new Int32Array([0, VOCAB + 1]), [2]) },
+      undefined,
+    ],
+    [
+      "weights with other row lengths",
+      features,
+      {
+        weighted: RaggedTensor.fromRowSplits(new Float32Array(features.weighted.values.length), [
+          0,
+          features.weighted.values.length,
+        ]),
+      },
+    ],
+    [
+      "int32 weights",
+      features,
+      {
+        weighted: RaggedTensor.fromRowSplits(
+          new Int32Array(features.weighted.values.length),
+          features.weighted.rowSplits,
+        ),
+      },
+    ],
+    ["weights for a sequence feature", features, { seq: weightsFor(features.seq, false) }],
+    ["an input no feature is configured for", { ...features, nope: null }, undefined],
+  ];
+  const small = new SmallLookup(config, e.tables, e.embeddingTables);
+  for (const [name, f, w] of cases) {
+    const before = smallLookupRuns();
+    const fastError = thrown(() => e.embeddingLookup(f as InputStructure, w));
+    const generalError = general(() => thrown(() => e.embeddingLookup(f as InputStructure, w)));
+    assert.equal(smallLookupRuns(), before, `${name}: not served by the fast path`);
+    assert.equal(fastError.constructor, generalError.constructor, name);
+    assert.equal(fastError.message, generalError.message, name);
+    assert.ok(fastError instanceof OutOfRangeError || fastError instanceof InvalidArgumentError, name);
+    // Straight into caller-owned outputs: refused before anything is written.
+    const into = outputsLike(general(() => e.embeddingLookup(features, weights)));
+    assert.equal(small.lookup(f, w, into), undefined, name);
+    for (const leaf of leaves(into))
+      assert.ok(
+        leaf.data.every((v) => v === 7),
+        `${name}: nothing written`,
+      );
+  }
+  small.release();
+  e.dispose();
+});
+
+/** Sentinel-filled (7) float32 tensors of the result's shapes, all views of one SharedArrayBuffer. */
+function outputsLike(result: unknown): unknown {
+  const all = leaves(result);
+  const total = all.reduce((a, t) => a + t.data.length, 0);
+  const buffer = new SharedArrayBuffer(4 * (total + 3));
+  new Float32Array(buffer).fill(7);
+  let at = 1; // not at the buffer's start: offsets are the leaves' own
+  const copy = (value: unknown): unknown => {
+    if (value instanceof DenseTensor) {
+      const data = new Float32Array(buffer, 4 * at, value.data.length);
+      at += value.data.length;
+      return new DenseTensor(data, value.shape);
+    }
+    if (Array.isArray(value)) return value.map(copy);
+    if (value !== null && typeof value === "object")
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copy(v)]));
+    return value;
+  };
+  return copy(result);
+}
+
+function leaves(value: unknown): DenseTensor<Float32Array>[] {
+  if (value instanceof DenseTensor) return [value as DenseTensor<Float32Array>];
+  if (Array.isArray(value)) return value.flatMap(leaves);
+  if (value !== null && typeof value === "object") return Object.values(value).flatMap(leaves);
+  return [];
+}
+
+test("into: the kernels write the caller's tensors, which are the result's leaves", { skip }, () => {
+  const config = featureConfig(16, "sqrtn");
+  const e = new TPUEmbeddingForServing({ featureConfig: config, optimizer: null, seed: 9 });
+  e.build();
+  const small = new SmallLookup(config, e.tables, e.embeddingTables);
+  for (let trial = 0; trial < 4; trial++) {
+    const { features, weights } = inputs(1 + trial);
+    const expected = general(() => e.embeddingLookup(features, weights));
+    const into = outputsLike(expected);
+    const result = small.lookup(features, weights, into);
+    assert.deepEqual(bits(result), bits(expected));
+    const mine = leaves(result);
+    const theirs = leaves(into);
+    assert.equal(mine.length, theirs.length);
+    mine.forEach((t, i) => assert.equal(t, theirs[i], "the result's leaves are the given tensors"));
+    // The word before the first output and after the last are untouched.
+    const whole = new Float32Array(theirs[0].data.buffer);
+    assert.equal(whole[0], 7);
+    assert.equal(whole[whole.length - 2], 7);
+    // Outputs in separate buffers, or of another shape, are left to the general path.
+    const separate = {
+      ...(into as Record<string, unknown>),
+      bag: new DenseTensor(new Float32Array(16), [1, 16]),
+    };
+    assert.equal(small.lookup(features, weights, separate), undefined);
+  }
+  small.release();
+  const { features } = inputs(1);
+  assert.equal(small.lookup(features, null), undefined, "released: nothing served");
+  e.dispose();
+});
+
+test("lastLookupPlans and applyGradients after a fast lookup match the general path's", { skip }, () => {
+  const fast = embedding(8, "mean", new SGD({ learningRate: 0.5 }));
+  const slow = embedding(8, "mean", new SGD({ learningRate: 0.5 }));
+  for (let step = 0; step < 3; step++) {
+    const { features, weights } = inputs(3);
+    const before = smallLookupRuns();
+    const a = fast.embeddingLookup(features, weights);
+    assert.equal(smallLookupRuns(), before + 1);
+    const b = general(() => slow.embeddingLookup(features, weights));
+    assert.deepEqual(bits(a), bits(b));
+    const planned = fast.lastLookupPlans!;
+    assert.deepEqual(
+      planned.features.map((f) => f.path),
+      slow.lastLookupPlans!.features.map((f) => f.path),
+    );
+    assert.equal(planned.inputs, features);
+    // Gradients: the outputs' own values, so every looked-up row moves.
+    fast.applyGradients(mapLeaves(a));
+    slow.applyGradients(mapLeaves(b));
+  }
+  for (const [name, v] of fast.variables) {
+    assert.deepEqual(
+      new Uint32Array(v.value.data.buffer, v.value.data.byteOffset, v.value.data.length),
+      new Uint32Array(
+        slow.variable(name).value.data.buffer,
+        slow.variable(name).value.data.byteOffset,
+        v.value.data.length,
+      ),
+      name,
+    );
+  }
+  fast.dispose();
+  slow.dispose();
+});
+
+/** The same structure with every tensor replaced by a copy of its values (as gradients). */
+function mapLeaves(value: unknown): unknown {
+  if (value instanceof DenseTensor) return new DenseTensor((value.data as Float32Array).slice(), value.shape);
+  if (Array.isArray(value)) return value.map(mapLeaves);
+  if (value !== null && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mapLeaves(v)]));
+  return value;
+}
+
+test(
+  "other kernels, sparse inputs and large lookups take the general path with unchanged results",
+  { skip },
+  () => {
+    const e = embedding(12, "sum");
+    const { features, weights } = inputs(2);
+    const native = e.embeddingLookup(features, weights);
+    let before = smallLookupRuns();
+    setKernelChoice("wasm"); // what TPU_EMBEDDING_KERNELS=wasm selects
+    try {
+      assert.deepEqual(bits(e.embeddingLookup(features, weights)), bits(native));
+    } finally {
+      setKernelChoice(undefined);
+    }
+    assert.equal(smallLookupRuns(), before, "wasm kernels chosen: no fast path");
+
+    const sparse = new SparseTensor({ indices: [[0, 0]], values: [3], denseShape: [1, 2] });
+    e.embeddingLookup({ ...features, bag: sparse });
+    assert.equal(smallLookupRuns(), before, "SparseTensor: general path");
+
+    const big = RaggedTensor.fromRowLengths(
+      new Int32Array(SMALL_LOOKUP_MAX_IDS + 1).map(() => int(VOCAB)),
+      [SMALL_LOOKUP_MAX_IDS + 1],
+    );
+    const large = e.embeddingLookup({ bag: big });
+    assert.equal(smallLookupRuns(), before, "too many ids: general path");
+    assert.deepEqual(large.bag.shape, [1, 12]);
+
+    // At the threshold (the first such lookup also grows the staging buffer): fast, same bits.
+    const edge = {
+      bag: RaggedTensor.fromRowLengths(
+        new Int32Array(SMALL_LOOKUP_MAX_IDS - 8).map(() => int(VOCAB)),
+        [3, SMALL_LOOKUP_MAX_IDS - 11],
+      ),
+      dense: new DenseTensor(
+        new Int32Array(8).map(() => int(VOCAB)),
+        [8],
+      ),
+    };
+    before = smallLookupRuns();
+    const edgeFast = e.embeddingLookup(edge);
+    assert.equal(smallLookupRuns(), before + 1, "at the threshold: fast path");
+    assert.deepEqual(bits(edgeFast), bits(general(() => e.embeddingLookup(edge))));
+    e.dispose();
+  },
+);
+
+test(
+  "embeddingLookup's into (createOutputs or an earlier result) is written in place by the fast path",
+  { skip },
+  () => {
+    const e = embedding(16, "mean");
+    const { features, weights } = inputs(3);
+    const into = e.createOutputs(features, weights);
+    const expected = general(() => e.embeddingLookup(features, weights));
+    for (const target of [into, e.embeddingLookup(features, weights)]) {
+      for (const leaf of leaves(target)) leaf.data.fill(7);
+      const before = smallLookupRuns();
+      const result = e.embeddingLookup(features, weights, { into: target });
+      assert.equal(smallLookupRuns(), before + 1, "the fast path ran");
+      assert.deepEqual(bits(result), bits(expected));
+      const mine = leaves(result);
+      leaves(target).forEach((t, i) => assert.equal(mine[i], t, "the result's leaves are the given tensors"));
+    }
+    // A wrong shape is the general path's error, and nothing is written.
+    for (const leaf of leaves(into)) leaf.data.fill(7);
+    const other = inputs(2);
+    const before = smallLookupRuns();
+    assert.throws(() => e.embeddingLookup(other.features, other.weights, { into }), InvalidArgumentError);
+    assert.equal(smallLookupRuns(), before);
+    for (const leaf of leaves(into)) assert.ok(leaf.data.every((v) => v === 7));
+    e.dispose();
+  },
+);
+
+test("with worker threads, lookups the pool would split are left to it", { skip }, () => {
+  const e = new TPUEmbeddingForServing({
+    featureConfig: featureConfig(8, "sum"),
+    optimizer: null,
+    seed: 2,
+    threads: 2,
+  });
+  const ids = (n: number) =>
+    RaggedTensor.fromRowLengths(
+      new Int32Array(n).map(() => int(VOCAB)),
+      [n],
+    );
+  let before = smallLookupRuns();
+  const large = { bag: ids(PARALLEL_MIN_COST + 1) };
+  assert.deepEqual(bits(e.embeddingLookup(large)), bits(general(() => e.embeddingLookup(large))));
+  assert.equal(smallLookupRuns(), before, "split by the pool");
+  before = smallLookupRuns();
+  const { features } = inputs(1);
+  assert.deepEqual(bits(e.embeddingLookup(features)), bits(general(() => e.embeddingLookup(features))));
+  assert.equal(smallLookupRuns(), before + 1, "a request stays on the fast path");
+  e.dispose();
+});
