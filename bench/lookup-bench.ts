@@ -8,11 +8,12 @@
  *   EXTRA_BENCH="node /path/to/dist/bench/lookup-bench.js" bash /tmp/peer-bench/run_peers.sh --only "c torch"
  *   npm run bench -- --variants sum-zipf --batches 1024 --threads 1,2 [--repeat-ms 50] [--kernels native|wasm|js]
  *     [--touch N (ids ahead whose rows are touched)] [--impl NAME (label of the lines)]
- *     [--outputs into|fresh]
+ *     [--outputs into|fresh] [--inputs ragged|keyed]
  *
  * `--outputs into` (the default) passes caller-owned outputs (`createOutputs`, once per batch size) to every
  * lookup, as a serving loop would and as the C reference does; `fresh` allocates new outputs per lookup
- * (lines labelled `…-fresh`).
+ * (lines labelled `…-fresh`). `--inputs keyed` passes each batch as one KeyedJaggedTensor (TorchRec's
+ * layout: three flat arrays for all 26 features) instead of 26 RaggedTensors (lines labelled `…-kjt`).
  *
  * `threads` is an embedding option, so every (variant, threads) runs in its own child process that
  * builds the tables once (peak RSS stays one set of tables, like each peer process).
@@ -23,6 +24,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   FeatureConfig,
+  KeyedJaggedTensor,
   RaggedTensor,
   TableConfig,
   TPUEmbeddingForServing,
@@ -124,6 +126,8 @@ async function runChild(): Promise<void> {
   const repeatMs = Number(option("repeat-ms") ?? wl.timing.repeat_ms);
   const outputs = option("outputs") ?? "into";
   if (outputs !== "into" && outputs !== "fresh") throw new Error(`--outputs must be into or fresh.`);
+  const inputForm = option("inputs") ?? "ragged";
+  if (inputForm !== "ragged" && inputForm !== "keyed") throw new Error(`--inputs must be ragged or keyed.`);
 
   const t0 = performance.now();
   const { features: inputs, source } = loadInputs(dir, wl);
@@ -140,13 +144,16 @@ async function runChild(): Promise<void> {
   const tablesMb = () =>
     +([...arenas].reduce((a, m) => a + (m === undefined ? 0 : m.buffer.byteLength), 0) / 2 ** 20).toFixed(1);
   for (const B of batches) {
-    const prepared = prepareBatches(inputs, variant.dist, variant.weighted, B);
+    const prepared = prepareBatches(inputs, variant.dist, variant.weighted, B, inputForm === "keyed");
     const batchIds = prepared.map((p) => p.ids);
     // Every batch of a size has the same output shapes, so one set of outputs serves them all.
     const into =
-      outputs === "into" ? embedding.createOutputs(prepared[0].features, prepared[0].weights) : undefined;
+      outputs === "into"
+        ? embedding.createOutputs(prepared[0].features as Inputs, prepared[0].weights)
+        : undefined;
     const label =
       (kernels === "native" ? "tpu-embedding" : `tpu-embedding-${kernels}`) +
+      (inputForm === "keyed" ? "-kjt" : "") +
       (outputs === "fresh" ? "-fresh" : "");
     const line = common.benchConfig({
       impl: option("impl") ?? label,
@@ -156,7 +163,7 @@ async function runChild(): Promise<void> {
       batchIds,
       runBatch: (k: number) => {
         const p = prepared[k];
-        return embedding.embeddingLookup(p.features, p.weights, { into });
+        return embedding.embeddingLookup(p.features as Inputs, p.weights, { into });
       },
       sums: (out: Record<string, DenseTensor>) =>
         common.sumsF32(Object.keys(out).map((k) => out[k].data as Float32Array)),
@@ -165,7 +172,8 @@ async function runChild(): Promise<void> {
       dim: wl.dim,
       extra: {
         note:
-          `public API embeddingLookup, RaggedTensor inputs, ${kernelLabel(kernels)} kernels, ` +
+          `public API embeddingLookup, ${inputForm === "keyed" ? "one KeyedJaggedTensor per batch" : "RaggedTensor inputs"}, ` +
+          `${kernelLabel(kernels)} kernels, ` +
           (outputs === "into" ? "caller-owned outputs (createOutputs, reused)" : "fresh outputs per call") +
           (touch !== undefined ? `, touch ${touch}` : ""),
         pages: `${common.anonHugeMb()} MB AnonHugePages`,
@@ -200,29 +208,54 @@ function buildEmbedding(wl: Workload, combiner: "sum" | "mean", sequence: number
   return embedding;
 }
 
+type Inputs = Record<string, RaggedTensor>;
+
 /** Every batch of the pool as the API's inputs, prepared before timing (the protocol's rule). */
-function prepareBatches(inputs: FeatureInputs[], dist: "zipf" | "uniform", weighted: boolean, B: number) {
+function prepareBatches(
+  inputs: FeatureInputs[],
+  dist: "zipf" | "uniform",
+  weighted: boolean,
+  B: number,
+  keyed: boolean,
+) {
   const count = wl.pool_examples / B;
   const out: {
-    features: Record<string, RaggedTensor>;
-    weights: Record<string, RaggedTensor> | undefined;
+    features: Inputs | KeyedJaggedTensor;
+    weights: Inputs | undefined;
     ids: number;
   }[] = [];
+  const names = inputs.map((_, f) => `f${String(f).padStart(2, "0")}`);
   for (let k = 0; k < count; k++) {
-    const features: Record<string, RaggedTensor> = {};
-    const weights: Record<string, RaggedTensor> = {};
+    const features: Inputs = {};
+    const weights: Inputs = {};
     let ids = 0;
     inputs.forEach((input, f) => {
       const s0 = input.rowSplits[k * B];
       const s1 = input.rowSplits[(k + 1) * B];
       const splits = input.rowSplits.slice(k * B, (k + 1) * B + 1);
       for (let i = 0; i < splits.length; i++) splits[i] -= s0;
-      const name = `f${String(f).padStart(2, "0")}`;
-      features[name] = RaggedTensor.fromRowSplits(input.values[dist].subarray(s0, s1), splits);
-      if (weighted) weights[name] = RaggedTensor.fromRowSplits(input.weights.subarray(s0, s1), splits);
+      features[names[f]] = RaggedTensor.fromRowSplits(input.values[dist].subarray(s0, s1), splits);
+      if (weighted) weights[names[f]] = RaggedTensor.fromRowSplits(input.weights.subarray(s0, s1), splits);
       ids += s1 - s0;
     });
-    out.push({ features, weights: weighted ? weights : undefined, ids });
+    if (!keyed) {
+      out.push({ features, weights: weighted ? weights : undefined, ids });
+      continue;
+    }
+    // Key-major: feature 0's ids for the batch's examples, then feature 1's, …
+    const values = new Int32Array(ids);
+    const kjtWeights = weighted ? new Float32Array(ids) : null;
+    const lengths = new Int32Array(inputs.length * B);
+    let at = 0;
+    names.forEach((name, f) => {
+      const ragged = features[name];
+      values.set(ragged.values as Int32Array, at);
+      kjtWeights?.set(weights[name].values as Float32Array, at);
+      at += ragged.values.length;
+      for (let b = 0; b < B; b++) lengths[f * B + b] = ragged.rowSplits[b + 1] - ragged.rowSplits[b];
+    });
+    const kjt = new KeyedJaggedTensor({ keys: names, values, lengths, weights: kjtWeights });
+    out.push({ features: kjt, weights: undefined, ids });
   }
   return out;
 }
