@@ -224,6 +224,11 @@ export class SmallLookup {
   private readonly outAt: Int32Array;
   private readonly sizes: Int32Array;
   private readonly holder = [undefined] as unknown as Container;
+  /** Per leaf: the last `into` tensor checked there, for which shape, its buffer and offset. */
+  private readonly checkedInto: unknown[];
+  private readonly checkedShape: (readonly number[] | null)[];
+  private readonly checkedBuffer: (ArrayBufferLike | null)[];
+  private readonly checkedAt: Int32Array;
   /** The last `into` buffer's whole-buffer view (reused while callers reuse their outputs). */
   private intoView: Float32Array | null = null;
   /** Where the data-touching pass leaves its reads, so they are not optimised away. */
@@ -254,6 +259,10 @@ export class SmallLookup {
     this.weightValues = new Array<Float32Array | Float64Array | null>(n).fill(null);
     this.weightSplits = new Array<Int32Array | null>(n).fill(null);
     this.shapes = new Array<readonly number[]>(n).fill([]);
+    this.checkedInto = new Array<unknown>(n).fill(null);
+    this.checkedShape = new Array<readonly number[] | null>(n).fill(null);
+    this.checkedBuffer = new Array<ArrayBufferLike | null>(n).fill(null);
+    this.checkedAt = new Int32Array(n);
     this.outAt = new Int32Array(n);
     this.sizes = new Int32Array(n);
   }
@@ -566,13 +575,26 @@ export class SmallLookup {
     let outAt: number;
     if (intoGiven) {
       // Caller-owned outputs: exactly this feature's shape, all in one buffer.
+      // Callers reuse their outputs: a tensor checked for this leaf and shape last time is not re-read
+      // (the native side bounds every write by the buffer either way).
       const into = this.intoLeaves[i];
-      if (!(into instanceof DenseTensor) || !(into.data instanceof Float32Array)) return false;
-      const data = into.data;
-      if (data.length !== size || !sameShape(into.shape, shape)) return false;
-      if (this.intoBuffer === null) this.intoBuffer = data.buffer;
-      else if (data.buffer !== this.intoBuffer) return false;
-      outAt = data.byteOffset >> 2;
+      let buffer: ArrayBufferLike;
+      if (into === this.checkedInto[i] && shape === this.checkedShape[i]) {
+        buffer = this.checkedBuffer[i]!;
+        outAt = this.checkedAt[i];
+      } else {
+        if (!(into instanceof DenseTensor) || !(into.data instanceof Float32Array)) return false;
+        const data = into.data;
+        if (data.length !== size || !sameShape(into.shape, shape)) return false;
+        buffer = data.buffer;
+        outAt = data.byteOffset >> 2;
+        this.checkedInto[i] = into;
+        this.checkedShape[i] = shape;
+        this.checkedBuffer[i] = buffer;
+        this.checkedAt[i] = outAt;
+      }
+      if (this.intoBuffer === null) this.intoBuffer = buffer;
+      else if (buffer !== this.intoBuffer) return false;
     } else {
       outAt = this.outSize;
       this.outSize += size;
