@@ -188,7 +188,8 @@ function sameSplits(a: Int32Array, b: Int32Array): boolean {
  * One embedding's small-lookup state: the native table set, the staging buffer (grown as needed) and the
  * per-feature slots; one per TPUEmbeddingForServing. Lookups are synchronous; one started while another
  * runs (from a Proxy input's trap, say) takes the general path. Between lookups the last request's
- * inputs stay referenced (as `lastLookupPlans` references them anyway), never its outputs.
+ * inputs stay referenced (as `lastLookupPlans` references them anyway) and the last `into` tensors (to
+ * skip re-checking them), never fresh outputs.
  *
  * A lookup runs in passes over the leaves (collect, load the tensors' arrays, touch their data, stage)
  * rather than feature by feature: a request's input objects are usually cold, and short passes let the
