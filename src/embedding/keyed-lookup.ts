@@ -67,6 +67,10 @@ export class KeyedLookup {
   /** The last `into` whose keys were checked against `keys`, and its buffer as one float32 view. */
   private checkedInto: unknown = null;
   private intoView: Float32Array | null = null;
+  /** Per key: the `into` tensor last checked, its buffer and its float32 offset in it. */
+  private intoTensors: unknown[] = [];
+  private intoBuffers: ArrayBufferLike[] = [];
+  private intoOffsets: number[] = [];
 
   constructor(
     featureConfig: FeatureStructure,
@@ -137,7 +141,7 @@ export class KeyedLookup {
   /** The features of `keys` (cached while callers reuse the same key list); false if one is not handled. */
   private resolve(keys: readonly string[]): boolean {
     if (keys === this.keys) return true;
-    if (keys.length === this.keys.length && keys.every((k, i) => k === this.keys[i])) {
+    if (sameStrings(keys, this.keys)) {
       this.keys = keys;
       return true;
     }
@@ -150,6 +154,9 @@ export class KeyedLookup {
     this.keys = keys;
     this.resolved = resolved;
     this.checkedInto = null;
+    this.intoTensors = new Array<unknown>(keys.length).fill(null);
+    this.intoBuffers = new Array<ArrayBufferLike>(keys.length);
+    this.intoOffsets = new Array<number>(keys.length).fill(0);
     // A fast-properties object with exactly these keys in this order (see small-lookup.ts DictNode).
     this.template = JSON.parse(JSON.stringify(Object.fromEntries(keys.map((k) => [k, null])))) as Record<
       string,
@@ -224,20 +231,26 @@ export class KeyedLookup {
         shape = Object.freeze(length > 0 ? [batch, length, feature.dim] : [batch, feature.dim]);
         feature.shapes.set(batch, shape);
       }
-      const size = outputSize(shape);
+      const size = batch * (length > 0 ? length : 1) * feature.dim;
       if (into === null) {
         work[d + D_OUT_AT] = outSize;
         outSize += size;
         continue;
       }
-      // Caller-owned outputs: exactly this key's shape, all views of one buffer.
+      // Caller-owned outputs: exactly this key's shape, all views of one buffer (checked once per tensor
+      // while the caller keeps passing the same ones; a tensor's data and shape are fixed).
       const target = into[keys[k]];
-      if (!(target instanceof DenseTensor) || !(target.data instanceof Float32Array)) return -1;
-      const data = target.data;
-      if (data.length !== size || !sameShape(target.shape, shape)) return -1;
-      if (buffer === null) buffer = data.buffer;
-      else if (data.buffer !== buffer) return -1;
-      work[d + D_OUT_AT] = data.byteOffset >> 2;
+      if (target !== this.intoTensors[k]) {
+        if (!(target instanceof DenseTensor) || !(target.data instanceof Float32Array)) return -1;
+        const data = target.data;
+        if (data.length !== size || !sameShape(target.shape, shape)) return -1;
+        this.intoTensors[k] = target;
+        this.intoBuffers[k] = data.buffer;
+        this.intoOffsets[k] = data.byteOffset >> 2;
+      }
+      if (buffer === null) buffer = this.intoBuffers[k];
+      else if (this.intoBuffers[k] !== buffer) return -1;
+      work[d + D_OUT_AT] = this.intoOffsets[k];
     }
     if (into === null) return outSize;
     if (buffer === null) return -1;
@@ -277,6 +290,12 @@ function outputSize(shape: readonly number[]): number {
   let size = 1;
   for (const d of shape) size *= d;
   return size;
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
