@@ -224,7 +224,8 @@ function prepareBatches(
     weights: Inputs | undefined;
     ids: number;
   }[] = [];
-  const names = inputs.map((_, f) => `f${String(f).padStart(2, "0")}`);
+  // One frozen key list shared by every batch (a KeyedJaggedTensor keeps a frozen list as is).
+  const names = Object.freeze(inputs.map((_, f) => `f${String(f).padStart(2, "0")}`));
   for (let k = 0; k < count; k++) {
     const features: Inputs = {};
     const weights: Inputs = {};

@@ -26,6 +26,7 @@ import { lookupPool, type PoolWork } from "../kernels/lookup-pool.js";
 import { allocateTables } from "../kernels/table-memory.js";
 import { planOutputSize } from "./lookup-plan.js";
 import { SmallLookup } from "./small-lookup.js";
+import { KeyedLastLookup, KeyedLookup } from "./keyed-lookup.js";
 import { applyGradients, type ApplyGradientsResult } from "../training/apply-gradients.js";
 
 /** What the last lookup computed: one plan per looked-up feature and how to pack per-feature values. */
@@ -89,6 +90,7 @@ export class TPUEmbeddingForServing implements Trackable {
   /** This embedding's table set in the worker pool; `null` until the first pooled lookup. */
   private poolSet: number | null = null;
   private small: SmallLookup | null = null;
+  private keyedFast: KeyedLookup | null = null;
   private disposed = false;
   /** Table memory handed to a restore before build, adopted by the build. */
   private pendingTableMemory: Float32Array[] | null = null;
@@ -189,6 +191,21 @@ export class TPUEmbeddingForServing implements Trackable {
   ): LookupResult<I>;
   embeddingLookup(features: unknown, weights?: unknown, options?: LookupOptions<never>): unknown {
     if (features instanceof KeyedJaggedTensor) {
+      // One native call straight from the KJT's arrays when it fits (src/embedding/keyed-lookup.ts).
+      if (!this.disposed && isNone(weights) && (options === undefined || isObject(options))) {
+        if (!this.built) this.build();
+        const fast = (this.keyedFast ??= new KeyedLookup(
+          this.featureConfig,
+          this.tables,
+          this.tableViews!,
+          this.threads,
+        ));
+        const result = fast.lookup(features, options?.into);
+        if (result !== undefined) {
+          this.lastLookup = new KeyedLastLookup(features, this.tableViews!, this.featureConfig);
+          return result;
+        }
+      }
       const keyed = keyedInputs(features, weights);
       return this.embeddingLookup(keyed.features, keyed.weights, options as LookupOptions<KeyedInputs>);
     }
@@ -279,6 +296,7 @@ export class TPUEmbeddingForServing implements Trackable {
     if (this.disposed) return;
     this.disposed = true;
     this.small?.release();
+    this.keyedFast?.release();
     if (this.poolSet !== null) lookupPool().release(this.poolSet);
     this.poolSet = null;
   }
@@ -493,6 +511,14 @@ export class TPUEmbeddingForServing implements Trackable {
     this.variablesByName = variables;
     this.tableViews = views;
   }
+}
+
+function isNone(value: unknown): value is null | undefined {
+  return value === null || value === undefined;
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === "object" && value !== null;
 }
 
 /** A KeyedJaggedTensor's features as the inputs they stand for: one RaggedTensor per key. */

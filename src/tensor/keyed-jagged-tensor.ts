@@ -47,7 +47,8 @@ export class KeyedJaggedTensor {
       const repeated = keys.find((k, i) => keys.indexOf(k) !== i);
       throw new InvalidArgumentError(`KeyedJaggedTensor: key "${repeated}" appears twice.`);
     }
-    this.keys = Object.freeze([...keys]);
+    // A frozen key list is kept as is: batches that share one also share its lookup's cached layout.
+    this.keys = Object.isFrozen(keys) ? keys : Object.freeze([...keys]);
     this.values = idsOf(options.values);
     if ((options.lengths === undefined) === (options.offsets === undefined)) {
       throw new InvalidArgumentError("KeyedJaggedTensor: give exactly one of lengths and offsets.");

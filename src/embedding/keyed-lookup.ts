@@ -1,0 +1,335 @@
+import { FeatureConfig } from "../config/feature-config.js";
+import type { TableConfig } from "../config/table-config.js";
+import { kernelChoice } from "../kernels/kernel-choice.js";
+import { nativeAddon, type NativeExports, type NativeTableSet } from "../kernels/native-addon.js";
+import { DenseTensor, trustedFloat32Tensor } from "../tensor/dense-tensor.js";
+import { int64Words } from "../tensor/dtype.js";
+import type { KeyedJaggedTensor } from "../tensor/keyed-jagged-tensor.js";
+import { isPlainObject } from "../tensor/structure.js";
+import type { FeatureStructure } from "./feature-structure.js";
+import { planLookups, type PlannedLookup } from "./serving-embedding-lookup.js";
+import { smallLookupMaxIds } from "./small-lookup.js";
+import type { LastLookup } from "./tpu-embedding-for-serving.js";
+
+/**
+ * The fast path for a KeyedJaggedTensor: its flat arrays go into the small-lookup staging layout (see
+ * small-lookup.ts and `smallLookup` in native/lookup_kernels.c) with one copy for all keys' ids and one
+ * for their weights, a descriptor and rebased row splits per key, and one native call runs every key.
+ * No tensor object per feature is read or made (with `into`, none at all): a 26-feature request is three
+ * arrays. Anything it does not handle (a key that is not a top-level feature, `outputShape`, a sequence
+ * row longer than `maxSequenceLength`, bad input of any kind) returns `undefined` with nothing written,
+ * and the general path (the KJT's per-key RaggedTensors) runs and raises TF's errors.
+ */
+
+// The staging layout, as in small-lookup.ts / native/lookup_kernels.c.
+const KIND_BAGS = 1;
+const KIND_SEQUENCE = 2;
+const D_KIND = 0;
+const D_TABLE = 1;
+const D_ROWS = 2;
+const D_IDS = 3;
+const D_IDS_AT = 4;
+const D_SPLITS_AT = 5;
+const D_WEIGHTS_AT = 6;
+const D_OUT_AT = 7;
+const D_PARAM = 8;
+const DESCRIPTOR = 9;
+const MODE = { sum: 0, mean: 1, sqrtn: 2 } as const;
+
+/** One configured top-level feature, as a key names it. */
+interface KeyedFeature {
+  readonly table: number;
+  readonly dim: number;
+  readonly mode: number;
+  readonly sequenceLength: number;
+  /** Output shapes by batch size (frozen, shared by the results). */
+  readonly shapes: Map<number, readonly number[]>;
+}
+
+let runs = 0;
+
+/** Test hook: how many KeyedJaggedTensor lookups the fast path has served in this thread. */
+export function keyedLookupRuns(): number {
+  return runs;
+}
+
+export class KeyedLookup {
+  private readonly features = new Map<string, KeyedFeature>();
+  private readonly maxIds: number;
+  private set: NativeTableSet | null = null;
+  private released = false;
+  private work = new Int32Array(4096);
+  private workFloats = new Float32Array(this.work.buffer);
+  /** The last key list seen, its features and a result object template with those keys in that order. */
+  private keys: readonly string[] = [];
+  private resolved: KeyedFeature[] = [];
+  private template: Record<string, unknown> = {};
+  /** The last `into` whose keys were checked against `keys`, and its buffer as one float32 view. */
+  private checkedInto: unknown = null;
+  private intoView: Float32Array | null = null;
+  /** Per key: the `into` tensor last checked, its buffer and its float32 offset in it. */
+  private intoTensors: unknown[] = [];
+  private intoBuffers: ArrayBufferLike[] = [];
+  private intoOffsets: number[] = [];
+
+  constructor(
+    featureConfig: FeatureStructure,
+    private readonly tables: readonly TableConfig[],
+    private readonly views: ReadonlyMap<TableConfig, DenseTensor<Float32Array>>,
+    threads: number,
+  ) {
+    this.maxIds = smallLookupMaxIds(threads);
+    if (!isPlainObject(featureConfig)) return;
+    const index = new Map(tables.map((t, i) => [t, i]));
+    for (const [key, feature] of Object.entries(featureConfig as Record<string, FeatureStructure>)) {
+      if (!(feature instanceof FeatureConfig) || feature.outputShape !== null) continue;
+      this.features.set(key, {
+        table: index.get(feature.table)!,
+        dim: feature.table.dim,
+        mode: MODE[feature.table.combiner],
+        sequenceLength: feature.maxSequenceLength,
+        shapes: new Map(),
+      });
+    }
+  }
+
+  /** The lookup's `{ key: DenseTensor }` (or `into`, filled), or `undefined` when the general path owns it. */
+  lookup(kjt: KeyedJaggedTensor, into: unknown): Record<string, DenseTensor<Float32Array>> | undefined {
+    if (this.released || kernelChoice() !== "native") return undefined;
+    const addon = nativeAddon();
+    if (addon === null) return undefined;
+    const set = (this.set ??= this.createSet(addon));
+    if (set === null || kjt.values.length > this.maxIds || !this.resolve(kjt.keys)) return undefined;
+    const intoGiven = into !== null && into !== undefined;
+    if (intoGiven && !this.intoFits(into)) return undefined;
+    const outSize = this.stage(kjt, intoGiven ? (into as Record<string, unknown>) : null);
+    if (outSize < 0) return undefined;
+    const out = intoGiven ? this.intoView! : new Float32Array(outSize);
+    if (addon.smallLookup(set, this.work, out) !== 0) return undefined;
+    runs++;
+    if (intoGiven) return into as Record<string, DenseTensor<Float32Array>>;
+    const result = { ...this.template } as Record<string, DenseTensor<Float32Array>>;
+    const keys = this.keys;
+    const work = this.work;
+    for (let k = 0; k < keys.length; k++) {
+      const d = 1 + k * DESCRIPTOR;
+      const shape = this.resolved[k].shapes.get(kjt.stride)!;
+      const from = work[d + D_OUT_AT];
+      const size = outputSize(shape);
+      result[keys[k]] = trustedFloat32Tensor(
+        keys.length === 1 ? out : out.subarray(from, from + size),
+        shape,
+      );
+    }
+    return result;
+  }
+
+  /** Drops the native table set (idempotent); later lookups take the general path. */
+  release(): void {
+    this.released = true;
+    if (this.set !== null) nativeAddon()?.releaseTableSet(this.set);
+    this.set = null;
+  }
+
+  private createSet(addon: NativeExports): NativeTableSet | null {
+    return addon.createTableSet(
+      this.tables.map((t) => this.views.get(t)!.data),
+      Int32Array.from(this.tables, (t) => t.dim),
+    );
+  }
+
+  /** The features of `keys` (cached while callers reuse the same key list); false if one is not handled. */
+  private resolve(keys: readonly string[]): boolean {
+    if (keys === this.keys) return true;
+    if (sameStrings(keys, this.keys)) {
+      this.keys = keys;
+      return true;
+    }
+    const resolved: KeyedFeature[] = [];
+    for (const key of keys) {
+      const feature = this.features.get(key);
+      if (feature === undefined) return false;
+      resolved.push(feature);
+    }
+    this.keys = keys;
+    this.resolved = resolved;
+    this.checkedInto = null;
+    this.intoTensors = new Array<unknown>(keys.length).fill(null);
+    this.intoBuffers = new Array<ArrayBufferLike>(keys.length);
+    this.intoOffsets = new Array<number>(keys.length).fill(0);
+    // A fast-properties object with exactly these keys in this order (see small-lookup.ts DictNode).
+    this.template = JSON.parse(JSON.stringify(Object.fromEntries(keys.map((k) => [k, null])))) as Record<
+      string,
+      unknown
+    >;
+    return true;
+  }
+
+  /** `into` holds exactly the keys (checked once per `into` object); its tensors are checked in `stage`. */
+  private intoFits(into: unknown): boolean {
+    if (into === this.checkedInto) return true;
+    if (!isPlainObject(into)) return false;
+    const keys = Object.keys(into);
+    if (keys.length !== this.keys.length || !this.keys.every((k) => k in into)) return false;
+    this.checkedInto = into;
+    return true;
+  }
+
+  /**
+   * Lays the lookup out in the staging buffer; returns the output size in float32 values (with `into`:
+   * its buffer's, as one view in `intoView`), or -1 when the general path must run.
+   */
+  private stage(kjt: KeyedJaggedTensor, into: Record<string, unknown> | null): number {
+    const keys = this.keys;
+    const count = keys.length;
+    const batch = kjt.stride;
+    const n = kjt.values.length;
+    const weights = kjt.weights;
+    const offsets = kjt.offsets;
+    const header = 1 + count * DESCRIPTOR;
+    this.reserve(header + n * (weights === null ? 1 : 2) + count * (batch + 1));
+    const work = this.work;
+    work[0] = count;
+    const idsAt = header;
+    this.copyIds(kjt.values, idsAt);
+    const weightsAt = idsAt + n;
+    if (weights !== null) {
+      if (n > 32) this.workFloats.set(weights, weightsAt);
+      else for (let j = 0; j < n; j++) this.workFloats[weightsAt + j] = weights[j];
+    }
+    let cursor = weightsAt + (weights === null ? 0 : n);
+    let outSize = 0;
+    let buffer: ArrayBufferLike | null = null;
+    for (let k = 0; k < count; k++) {
+      const feature = this.resolved[k];
+      const base = k * batch;
+      const o0 = offsets[base];
+      const d = 1 + k * DESCRIPTOR;
+      const length = feature.sequenceLength;
+      if (length > 0) {
+        // TF refuses weights on sequence features; rows longer than the sequence are cut by the planner.
+        if (weights !== null) return -1;
+        for (let b = 0; b < batch; b++) if (offsets[base + b + 1] - offsets[base + b] > length) return -1;
+        work[d + D_KIND] = KIND_SEQUENCE;
+        work[d + D_PARAM] = length;
+        work[d + D_WEIGHTS_AT] = -1;
+      } else {
+        work[d + D_KIND] = KIND_BAGS;
+        work[d + D_PARAM] = feature.mode;
+        work[d + D_WEIGHTS_AT] = weights === null ? -1 : weightsAt + o0;
+      }
+      work[d + D_TABLE] = feature.table;
+      work[d + D_ROWS] = batch;
+      work[d + D_IDS] = offsets[base + batch] - o0;
+      work[d + D_IDS_AT] = idsAt + o0;
+      work[d + D_SPLITS_AT] = cursor;
+      for (let b = 0; b <= batch; b++) work[cursor + b] = offsets[base + b] - o0;
+      cursor += batch + 1;
+
+      let shape = feature.shapes.get(batch);
+      if (shape === undefined) {
+        shape = Object.freeze(length > 0 ? [batch, length, feature.dim] : [batch, feature.dim]);
+        feature.shapes.set(batch, shape);
+      }
+      const size = batch * (length > 0 ? length : 1) * feature.dim;
+      if (into === null) {
+        work[d + D_OUT_AT] = outSize;
+        outSize += size;
+        continue;
+      }
+      // Caller-owned outputs: exactly this key's shape, all views of one buffer (checked once per tensor
+      // while the caller keeps passing the same ones; a tensor's data and shape are fixed).
+      const target = into[keys[k]];
+      if (target !== this.intoTensors[k]) {
+        if (!(target instanceof DenseTensor) || !(target.data instanceof Float32Array)) return -1;
+        const data = target.data;
+        if (data.length !== size || !sameShape(target.shape, shape)) return -1;
+        this.intoTensors[k] = target;
+        this.intoBuffers[k] = data.buffer;
+        this.intoOffsets[k] = data.byteOffset >> 2;
+      }
+      if (buffer === null) buffer = this.intoBuffers[k];
+      else if (this.intoBuffers[k] !== buffer) return -1;
+      work[d + D_OUT_AT] = this.intoOffsets[k];
+    }
+    if (into === null) return outSize;
+    if (buffer === null) return -1;
+    if (
+      this.intoView === null ||
+      this.intoView.buffer !== buffer ||
+      this.intoView.length !== buffer.byteLength >> 2
+    )
+      this.intoView = new Float32Array(buffer, 0, buffer.byteLength >> 2);
+    return this.intoView.length;
+  }
+
+  /** The ids at `at` as int32; int64 ids outside int32 become -1 (the native check rejects them). */
+  private copyIds(values: Int32Array | BigInt64Array, at: number): void {
+    const work = this.work;
+    const n = values.length;
+    if (values instanceof Int32Array) {
+      if (n > 32) work.set(values, at);
+      else for (let i = 0; i < n; i++) work[at + i] = values[i];
+      return;
+    }
+    const words = int64Words(values);
+    for (let i = 0; i < n; i++) {
+      const lo = words[2 * i];
+      work[at + i] = words[2 * i + 1] !== 0 || lo < 0 ? -1 : lo;
+    }
+  }
+
+  private reserve(words: number): void {
+    if (words <= this.work.length) return;
+    this.work = new Int32Array(Math.max(words, 2 * this.work.length));
+    this.workFloats = new Float32Array(this.work.buffer);
+  }
+}
+
+function outputSize(shape: readonly number[]): number {
+  let size = 1;
+  for (const d of shape) size *= d;
+  return size;
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * `lastLookupPlans` after a fast KeyedJaggedTensor lookup: the general planner runs on first access,
+ * over the KJT's per-key RaggedTensors (views of the same arrays).
+ */
+export class KeyedLastLookup implements LastLookup {
+  private planned: PlannedLookup | null = null;
+
+  constructor(
+    readonly inputs: KeyedJaggedTensor,
+    private readonly views: ReadonlyMap<TableConfig, DenseTensor<Float32Array>>,
+    private readonly featureConfig: FeatureStructure,
+  ) {}
+
+  get features(): PlannedLookup["features"] {
+    return this.plan().features;
+  }
+
+  get pack(): PlannedLookup["pack"] {
+    return this.plan().pack;
+  }
+
+  private plan(): PlannedLookup {
+    if (this.planned === null) {
+      const { features, weights } = this.inputs.toDict();
+      this.planned = planLookups(features, weights, this.views, this.featureConfig, true);
+    }
+    return this.planned;
+  }
+}
