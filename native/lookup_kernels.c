@@ -645,6 +645,32 @@ static void prefetch_rows(const table_set_t *set, const int32_t *w, int32_t n) {
  * smallLookup(set, work: Int32Array, out: Float32Array): number. 0 when every feature ran; -1 for bad
  * arguments; f + 1 when feature f does not fit (then nothing was written).
  */
+/** The first feature (f + 1) that does not fit, 0 when all do, -1 for a malformed header. */
+static int32_t small_check_all(const table_set_t *set, const int32_t *w, size_t wlen, size_t out_len) {
+  const int32_t n = w[0];
+  if (n < 0 || !within(1, (int64_t)n * SMALL_DESCRIPTOR, wlen)) return -1;
+  for (int32_t f = 0; f < n; f++)
+    if (!small_feature_fits(set, w, wlen, w + 1 + (size_t)f * SMALL_DESCRIPTOR, out_len)) return f + 1;
+  return 0;
+}
+
+/** Runs feature f (already checked) into `out`. */
+static void small_run_feature(const table_set_t *set, const int32_t *w, float *out, int32_t f) {
+  const int32_t *d = w + 1 + (size_t)f * SMALL_DESCRIPTOR;
+  const float *table = set->data[d[D_TABLE]];
+  const size_t dim = (size_t)set->dims[d[D_TABLE]];
+  const int32_t *ids = w + d[D_IDS_AT];
+  float *o = out + d[D_OUT_AT];
+  if (d[D_KIND] == SMALL_GATHER) {
+    gather(table, dim, ids, 0, d[D_ROWS], o);
+  } else if (d[D_KIND] == SMALL_BAGS) {
+    const float *weights = d[D_WEIGHTS_AT] == -1 ? NULL : (const float *)(w + d[D_WEIGHTS_AT]);
+    bags_weighted(table, dim, w + d[D_SPLITS_AT], ids, weights, 0, d[D_ROWS], d[D_PARAM], o);
+  } else {
+    sequence(table, dim, w + d[D_SPLITS_AT], ids, NULL, 0, d[D_ROWS], d[D_PARAM], o);
+  }
+}
+
 static napi_value js_small_lookup(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], result;
@@ -656,28 +682,64 @@ static napi_value js_small_lookup(napi_env env, napi_callback_info info) {
       typed_view(env, argv[1], napi_int32_array, false, &work) &&
       typed_view(env, argv[2], napi_float32_array, false, &out) && work.length >= 1) {
     const int32_t *w = work.data;
+    code = small_check_all(set, w, work.length, out.length);
+    if (code == 0) {
+      prefetch_rows(set, w, w[0]);
+      for (int32_t f = 0; f < w[0]; f++) small_run_feature(set, w, out.data, f);
+    }
+  }
+  napi_create_int32(env, code, &result);
+  return result;
+}
+
+/**
+ * smallLookupCheck(set, work, outLength): number. smallLookup's checks alone (0, f + 1 or -1), for a
+ * lookup that several threads then run with smallLookupShare.
+ */
+static napi_value js_small_lookup_check(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  view_t work;
+  int32_t code = -1, out_length;
+  table_set_t *set = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 3 &&
+      (set = table_set_of(env, argv[0])) != NULL &&
+      typed_view(env, argv[1], napi_int32_array, false, &work) && work.length >= 1 &&
+      int_arg(env, argv[2], 0, &out_length))
+    code = small_check_all(set, work.data, work.length, (size_t)out_length);
+  napi_create_int32(env, code, &result);
+  return result;
+}
+
+/**
+ * smallLookupShare(set, work, out, control: Int32Array): number. Runs the features of a checked staging
+ * buffer that this thread claims, one at a time, by atomically incrementing control[0] (the same word
+ * other threads claim with, in C or with JS Atomics). Each claimed feature is checked again before it
+ * runs (a worker never trusts shared memory blindly); one that does not fit sets control[2] and is
+ * skipped. Returns 0, or f + 1 for such a feature, or -1 for bad arguments.
+ */
+static napi_value js_small_lookup_share(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], result;
+  view_t work, out, control;
+  int32_t code = -1;
+  table_set_t *set = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 4 &&
+      (set = table_set_of(env, argv[0])) != NULL &&
+      typed_view(env, argv[1], napi_int32_array, false, &work) && work.length >= 1 &&
+      typed_view(env, argv[2], napi_float32_array, false, &out) &&
+      typed_view(env, argv[3], napi_int32_array, false, &control) && control.length >= 3) {
+    const int32_t *w = work.data;
+    int32_t *claimed = (int32_t *)control.data, *failed = claimed + 2;
     const int32_t n = w[0];
-    if (n >= 0 && within(1, (int64_t)n * SMALL_DESCRIPTOR, work.length)) {
-      code = 0;
-      for (int32_t f = 0; f < n && code == 0; f++)
-        if (!small_feature_fits(set, w, work.length, w + 1 + (size_t)f * SMALL_DESCRIPTOR, out.length))
-          code = f + 1;
-      if (code == 0) prefetch_rows(set, w, n);
-      for (int32_t f = 0; f < n && code == 0; f++) {
-        const int32_t *d = w + 1 + (size_t)f * SMALL_DESCRIPTOR;
-        const float *table = set->data[d[D_TABLE]];
-        const size_t dim = (size_t)set->dims[d[D_TABLE]];
-        const int32_t *ids = w + d[D_IDS_AT];
-        float *o = (float *)out.data + d[D_OUT_AT];
-        if (d[D_KIND] == SMALL_GATHER) {
-          gather(table, dim, ids, 0, d[D_ROWS], o);
-        } else if (d[D_KIND] == SMALL_BAGS) {
-          const float *weights = d[D_WEIGHTS_AT] == -1 ? NULL : (const float *)(w + d[D_WEIGHTS_AT]);
-          bags_weighted(table, dim, w + d[D_SPLITS_AT], ids, weights, 0, d[D_ROWS], d[D_PARAM], o);
-        } else {
-          sequence(table, dim, w + d[D_SPLITS_AT], ids, NULL, 0, d[D_ROWS], d[D_PARAM], o);
-        }
+    code = n >= 0 && within(1, (int64_t)n * SMALL_DESCRIPTOR, work.length) ? 0 : -1;
+    for (int32_t f; code >= 0 && (f = __atomic_fetch_add(claimed, 1, __ATOMIC_SEQ_CST)) < n;) {
+      if (!small_feature_fits(set, w, work.length, w + 1 + (size_t)f * SMALL_DESCRIPTOR, out.length)) {
+        __atomic_store_n(failed, 1, __ATOMIC_SEQ_CST);
+        code = f + 1;
+        continue;
       }
+      small_run_feature(set, w, out.data, f);
     }
   }
   napi_create_int32(env, code, &result);
@@ -695,6 +757,8 @@ NAPI_MODULE_INIT() {
       {"createTableSet", NULL, js_create_table_set, NULL, NULL, NULL, napi_enumerable, NULL},
       {"releaseTableSet", NULL, js_release_table_set, NULL, NULL, NULL, napi_enumerable, NULL},
       {"smallLookup", NULL, js_small_lookup, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"smallLookupCheck", NULL, js_small_lookup_check, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"smallLookupShare", NULL, js_small_lookup_share, NULL, NULL, NULL, napi_enumerable, NULL},
       {"firstOutsideRange", NULL, js_first_outside_range, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok)

@@ -9,6 +9,7 @@ import { isPlainObject } from "../tensor/structure.js";
 import type { FeatureStructure } from "./feature-structure.js";
 import { planLookups, type PlannedLookup } from "./serving-embedding-lookup.js";
 import { smallLookupMaxIds } from "./small-lookup.js";
+import { lookupPool, PARALLEL_MIN_COST } from "../kernels/lookup-pool.js";
 import type { LastLookup } from "./tpu-embedding-for-serving.js";
 
 /**
@@ -59,6 +60,8 @@ export class KeyedLookup {
   private set: NativeTableSet | null = null;
   private released = false;
   private work = new Int32Array(4096);
+  /** Words of `work` the last `stage` wrote. */
+  private staged = 0;
   private workFloats = new Float32Array(this.work.buffer);
   /** The last key list seen, its features and a result object template with those keys in that order. */
   private keys: readonly string[] = [];
@@ -76,7 +79,9 @@ export class KeyedLookup {
     featureConfig: FeatureStructure,
     private readonly tables: readonly TableConfig[],
     private readonly views: ReadonlyMap<TableConfig, DenseTensor<Float32Array>>,
-    threads: number,
+    private readonly threads: number,
+    /** The embedding's table set in the worker pool (registered on first use). */
+    private readonly pooledSet: () => number,
   ) {
     this.maxIds = smallLookupMaxIds(threads);
     if (!isPlainObject(featureConfig)) return;
@@ -105,7 +110,7 @@ export class KeyedLookup {
     const outSize = this.stage(kjt, intoGiven ? (into as Record<string, unknown>) : null);
     if (outSize < 0) return undefined;
     const out = intoGiven ? this.intoView! : new Float32Array(outSize);
-    if (addon.smallLookup(set, this.work, out) !== 0) return undefined;
+    if (!this.run(addon, set, out, kjt.values.length)) return undefined;
     runs++;
     if (intoGiven) return into as Record<string, DenseTensor<Float32Array>>;
     const result = { ...this.template } as Record<string, DenseTensor<Float32Array>>;
@@ -122,6 +127,21 @@ export class KeyedLookup {
       );
     }
     return result;
+  }
+
+  /**
+   * One native call on this thread, or (with worker threads, for a lookup the pool would split) the
+   * staged request shared with the pool's workers, features claimed one at a time. False when a feature
+   * does not fit (nothing written).
+   */
+  private run(addon: NativeExports, set: NativeTableSet, out: Float32Array, ids: number): boolean {
+    if (this.threads === 1 || ids < PARALLEL_MIN_COST) return addon.smallLookup(set, this.work, out) === 0;
+    const work = this.work.subarray(0, this.staged);
+    if (addon.smallLookupCheck(set, work, out.length) !== 0) return false;
+    lookupPool().runStaged(this.pooledSet(), work, out, this.threads, (w, o, control) =>
+      addon.smallLookupShare(set, w, o, control),
+    );
+    return true;
   }
 
   /** Drops the native table set (idempotent); later lookups take the general path. */
@@ -252,6 +272,7 @@ export class KeyedLookup {
       else if (this.intoBuffers[k] !== buffer) return -1;
       work[d + D_OUT_AT] = this.intoOffsets[k];
     }
+    this.staged = cursor;
     if (into === null) return outSize;
     if (buffer === null) return -1;
     if (

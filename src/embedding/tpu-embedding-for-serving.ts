@@ -199,6 +199,7 @@ export class TPUEmbeddingForServing implements Trackable {
           this.tables,
           this.tableViews!,
           this.threads,
+          () => this.pooledTables(),
         ));
         const result = fast.lookup(features, options?.into);
         if (result !== undefined) {
@@ -217,6 +218,7 @@ export class TPUEmbeddingForServing implements Trackable {
         this.tables,
         this.tableViews!,
         this.threads,
+        () => this.pooledTables(),
       ));
       const result = small.lookup(features, weights, options?.into);
       if (result !== undefined) {
@@ -414,7 +416,10 @@ export class TPUEmbeddingForServing implements Trackable {
 
   /** The pool's table set for this embedding, registered on first use. */
   private pooledTables(): number {
-    this.poolSet ??= lookupPool().register(this.tables.map((t) => this.tableViews!.get(t)!.data));
+    this.poolSet ??= lookupPool().register(
+      this.tables.map((t) => this.tableViews!.get(t)!.data),
+      this.tables.map((t) => t.dim),
+    );
     return this.poolSet;
   }
 

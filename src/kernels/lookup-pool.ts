@@ -11,6 +11,8 @@ import {
   nextGeneration,
   openRequest,
   packRequest,
+  packStaged,
+  STAGED_HEADER,
   requestWords,
   type PackableWork,
 } from "./packed-request.js";
@@ -75,6 +77,7 @@ interface Pending {
 export class LookupPool {
   private readonly workers: PoolWorker[] = [];
   private readonly tableSets = new Map<number, readonly Float32Array[]>();
+  private readonly tableDims = new Map<number, readonly number[]>();
   private readonly pending = new Map<number, Pending>();
   private readonly slots: Slot[] = [];
   private nextSet = 1;
@@ -88,15 +91,17 @@ export class LookupPool {
   });
 
   /** Makes `tables` (arena views or other shared memory) available to the workers; returns the set's id. */
-  register(tables: readonly Float32Array[]): number {
+  register(tables: readonly Float32Array[], dims: readonly number[] = []): number {
     const id = this.nextSet++;
     this.tableSets.set(id, tables);
+    this.tableDims.set(id, dims);
     return id;
   }
 
   /** Drops every reference to a set, here and in the workers (idempotent). */
   release(set: number): void {
     this.tableSets.delete(set);
+    this.tableDims.delete(set);
     for (const w of this.workers) {
       if (w.sets.delete(set)) this.post(w, { type: "detach", set });
     }
@@ -160,6 +165,50 @@ export class LookupPool {
         throw new Error("LookupPool: a worker failed while running a kernel.");
       }
       return copyOutputs(slot, placed, works, into);
+    } finally {
+      slot.busy = false;
+    }
+  }
+
+  /**
+   * Runs a checked small-lookup staging buffer (`smallLookupCheck` returned 0 for `out.length`) on this
+   * thread and up to `threads - 1` helpers, which claim its features one at a time; `run` runs this
+   * thread's share (the native `smallLookupShare` over its own table set). An `out` in shared memory is
+   * written in place by every thread; otherwise the features are assembled in the slot and copied in.
+   */
+  runStaged(
+    set: number,
+    work: Int32Array,
+    out: Float32Array,
+    threads: number,
+    run: (work: Int32Array, out: Float32Array, control: Int32Array) => number,
+  ): void {
+    this.tables(set);
+    const shared = out.buffer instanceof SharedArrayBuffer;
+    const outId = shared ? this.outputId(out.buffer as SharedArrayBuffer) : 0;
+    const into = shared ? [out] : null;
+    this.ensureWorkers(threads - 1);
+    const helpers = this.leastBusy(threads - 1);
+    const slot = this.acquireSlot((STAGED_HEADER + work.length) * 4, shared ? 0 : out.length * 4);
+    const request = new Int32Array(slot.request, 0, STAGED_HEADER + work.length);
+    slot.generation = nextGeneration(slot.generation);
+    const rung = new Set(helpers.filter((w) => this.ring(w, set, slot, into)));
+    packStaged(work, request, outId, shared ? out.byteOffset >> 2 : 0, out.length);
+    openRequest(request, slot.generation);
+    const control = request.subarray(0, STAGED_HEADER);
+    try {
+      try {
+        for (const w of helpers) if (!rung.has(w)) this.postRun(w, set, slot, 0, into);
+        const staged = request.subarray(STAGED_HEADER);
+        const target = shared ? out : new Float32Array(slot.out, 0, out.length);
+        if (run(staged, target, control) < 0) Atomics.store(control, FAILED, 1);
+      } finally {
+        waitForHelpers(control);
+      }
+      if (Atomics.load(control, FAILED) !== 0) {
+        throw new Error("LookupPool: a thread failed while running a staged lookup.");
+      }
+      if (!shared) out.set(new Float32Array(slot.out, 0, out.length));
     } finally {
       slot.busy = false;
     }
@@ -328,7 +377,8 @@ export class LookupPool {
   ): void {
     if (!w.sets.has(set)) {
       w.sets.add(set);
-      this.post(w, { type: "attach", set, tables: this.tables(set).map(locateTable) });
+      const dims = this.tableDims.get(set) ?? [];
+      this.post(w, { type: "attach", set, tables: this.tables(set).map(locateTable), dims });
     }
     if (w.slots.get(slot.id) !== slot.version) {
       w.slots.set(slot.id, slot.version);

@@ -16,9 +16,16 @@ import {
 } from "./pool-messages.js";
 import { runJob } from "./run-job.js";
 import { viewOfLocation } from "./table-memory.js";
+import { nativeAddon, type NativeTableSet } from "./native-addon.js";
 import {
   CLAIMED,
   COUNT,
+  STAGED,
+  STAGED_HEADER,
+  STAGED_LENGTH,
+  STAGED_OUT,
+  STAGED_OUT_LENGTH,
+  STAGED_OUT_OFFSET,
   DEPARTED,
   enterRequest,
   FAILED,
@@ -31,18 +38,27 @@ const sets = new Map<number, readonly Float32Array[]>();
 const slots = new Map<number, { request: SharedArrayBuffer; out: Float32Array }>();
 /** Caller-owned shared outputs, by the pool's id for them. */
 const outputs = new Map<number, Float32Array>();
+/** Each set's table dims, and its native table set once a staged run needs it. */
+const dims = new Map<number, readonly number[]>();
+const nativeSets = new Map<number, NativeTableSet | null>();
 
 port.on("message", (message: WorkerRequest) => {
   switch (message.type) {
     case "attach":
       sets.set(message.set, message.tables.map(viewOfLocation));
+      dims.set(message.set, message.dims);
       return;
-    case "detach":
+    case "detach": {
       sets.delete(message.set);
+      dims.delete(message.set);
+      const native = nativeSets.get(message.set);
+      if (native) nativeAddon()?.releaseTableSet(native);
+      nativeSets.delete(message.set);
       // A dropped model's tables are freed only once this isolate collects too (gc exists when the model
       // registry enabled it: src/serving/model/release-memory.ts).
       (globalThis as { gc?: () => void }).gc?.();
       return;
+    }
     case "sets":
       reply({ task: message.task, sets: [...sets.keys()] });
       return;
@@ -73,11 +89,54 @@ port.on("message", (message: WorkerRequest) => {
  * none are left; the first error, if any.
  */
 function run(set: number, slot: number, generation: number, waitOpen = false): string | undefined {
-  let error: string | undefined;
   const { request, out } = slots.get(slot)!;
-  const control = new Int32Array(request, 0, 8);
+  const control = new Int32Array(request, 0, STAGED_HEADER);
   if (waitOpen && !awaitOpening(control, generation)) return undefined;
   if (!enterRequest(control, generation)) return undefined;
+  const error =
+    control[STAGED] === 1 ? runStaged(set, request, out, control) : runPieces(set, request, out, control);
+  // Leaving: every piece this worker claimed is written. The slot is reused only after all left.
+  Atomics.add(control, DEPARTED, 1);
+  Atomics.notify(control, DEPARTED);
+  return error;
+}
+
+/** A staged request: this thread's share of its features, claimed by the native code. */
+function runStaged(
+  set: number,
+  request: SharedArrayBuffer,
+  out: Float32Array,
+  control: Int32Array,
+): string | undefined {
+  const addon = nativeAddon();
+  const tables = sets.get(set);
+  let native = nativeSets.get(set);
+  if (native === undefined && addon !== null && tables !== undefined) {
+    native = addon.createTableSet(tables, Int32Array.from(dims.get(set) ?? []));
+    nativeSets.set(set, native);
+  }
+  const outId = control[STAGED_OUT];
+  const buffer = outId === 0 ? out.buffer : outputs.get(outId)?.buffer;
+  if (addon === null || native === undefined || native === null || buffer === undefined) {
+    Atomics.store(control, FAILED, 1);
+    return `staged run: ${addon === null ? "no native addon" : buffer === undefined ? `output ${outId} not attached` : `table set ${set} not attached`}`;
+  }
+  const work = new Int32Array(request, STAGED_HEADER * 4, control[STAGED_LENGTH]);
+  const target = new Float32Array(buffer, control[STAGED_OUT_OFFSET] * 4, control[STAGED_OUT_LENGTH]);
+  const code = addon.smallLookupShare(native, work, target, control);
+  if (code === 0) return undefined;
+  Atomics.store(control, FAILED, 1);
+  return `staged run failed (${code})`;
+}
+
+/** A packed request: pieces claimed one at a time, run by `runJob`. */
+function runPieces(
+  set: number,
+  request: SharedArrayBuffer,
+  out: Float32Array,
+  control: Int32Array,
+): string | undefined {
+  let error: string | undefined;
   const count = control[COUNT];
   const tables = sets.get(set);
   for (let k = Atomics.add(control, CLAIMED, 1); k < count; k = Atomics.add(control, CLAIMED, 1)) {
@@ -92,9 +151,6 @@ function run(set: number, slot: number, generation: number, waitOpen = false): s
       Atomics.store(control, FAILED, 1);
     }
   }
-  // Leaving: every piece this worker claimed is written. The slot is reused only after all left.
-  Atomics.add(control, DEPARTED, 1);
-  Atomics.notify(control, DEPARTED);
   return error;
 }
 

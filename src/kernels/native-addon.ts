@@ -65,6 +65,13 @@ export interface NativeExports {
    * 0: done; -1: bad arguments; f + 1: feature f does not fit (ids, splits, sizes). Writes nothing unless 0.
    */
   smallLookup(set: NativeTableSet, work: Int32Array, out: Float32Array): number;
+  /** smallLookup's checks alone: 0, f + 1 for the first feature that does not fit, -1 for bad arguments. */
+  smallLookupCheck(set: NativeTableSet, work: Int32Array, outLength: number): number;
+  /**
+   * Runs the features of a checked staging buffer this thread claims from `control[0]` (atomically, with
+   * the other threads); a claimed feature that does not fit sets `control[2]`. 0, f + 1 or -1.
+   */
+  smallLookupShare(set: NativeTableSet, work: Int32Array, out: Float32Array, control: Int32Array): number;
   /** Index of the first id outside `[0, limit)`, -1 when all are in range (-2: bad arguments). */
   firstOutsideRange(ids: Int32Array, limit: number): number;
 }

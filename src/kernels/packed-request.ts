@@ -205,6 +205,40 @@ const CLOSED = 0x100;
 const GENERATION_SHIFT = 9;
 const HEADER = 8;
 
+/**
+ * A staged request (the small-lookup layout of src/embedding/small-lookup.ts, run by the native
+ * `smallLookupShare` with features claimed through CLAIMED) instead of packed pieces: the header's
+ * STAGED word is 1, and the staging buffer follows a longer header.
+ */
+export const STAGED = 5;
+/** Staged requests: the output buffer (0: the slot's), the output's float32 offset and length in it. */
+export const STAGED_OUT = 6;
+export const STAGED_OUT_OFFSET = 7;
+export const STAGED_OUT_LENGTH = 8;
+/** Staged requests: the staging buffer's length (int32 words); it starts at STAGED_HEADER. */
+export const STAGED_LENGTH = 9;
+export const STAGED_HEADER = 16;
+
+/**
+ * Lays a checked staging buffer out as a staged request (every word but ENTRY; open it afterwards).
+ */
+export function packStaged(
+  work: Int32Array,
+  request: Int32Array,
+  out: number,
+  outOffset: number,
+  outLength: number,
+): void {
+  request.fill(0, 0, ENTRY);
+  request.fill(0, ENTRY + 1, STAGED_HEADER);
+  request[STAGED] = 1;
+  request[STAGED_OUT] = out;
+  request[STAGED_OUT_OFFSET] = outOffset;
+  request[STAGED_OUT_LENGTH] = outLength;
+  request[STAGED_LENGTH] = work.length;
+  request.set(work, STAGED_HEADER);
+}
+
 /** Request generations cycle through 1 .. 2^22 - 1 (0 is never sent). */
 export function nextGeneration(generation: number): number {
   return (generation % 0x3fffff) + 1;

@@ -2,7 +2,13 @@ import type { TableLocation } from "./table-memory.js";
 
 /** Messages from the pool to a worker (structured clone; table memory and outputs are shared, not copied). */
 export type WorkerRequest =
-  | { readonly type: "attach"; readonly set: number; readonly tables: readonly TableLocation[] }
+  | {
+      readonly type: "attach";
+      readonly set: number;
+      readonly tables: readonly TableLocation[];
+      /** Each table's dim (for the native table set staged runs use). */
+      readonly dims: readonly number[];
+    }
   | { readonly type: "detach"; readonly set: number }
   | {
       /** A reusable request/output buffer pair (sent when created or grown). */

@@ -16,7 +16,7 @@ import {
 } from "../../src/index.js";
 import { kernelChoice, setKernelChoice } from "../../src/kernels/kernel-choice.js";
 import { nativeKernelsAvailable } from "../../src/kernels/native-addon.js";
-import { PARALLEL_MIN_COST } from "../../src/kernels/lookup-pool.js";
+import { lookupPool, PARALLEL_MIN_COST } from "../../src/kernels/lookup-pool.js";
 import {
   SMALL_LOOKUP_MAX_IDS,
   SmallLookup,
@@ -415,25 +415,40 @@ test(
   },
 );
 
-test("with worker threads, lookups the pool would split are left to it", { skip }, () => {
-  const e = new TPUEmbeddingForServing({
-    featureConfig: featureConfig(8, "sum"),
-    optimizer: null,
-    seed: 2,
-    threads: 2,
-  });
-  const ids = (n: number) =>
-    RaggedTensor.fromRowLengths(
-      new Int32Array(n).map(() => int(VOCAB)),
-      [n],
-    );
-  let before = smallLookupRuns();
-  const large = { bag: ids(PARALLEL_MIN_COST + 1) };
-  assert.deepEqual(bits(e.embeddingLookup(large)), bits(general(() => e.embeddingLookup(large))));
-  assert.equal(smallLookupRuns(), before, "split by the pool");
-  before = smallLookupRuns();
-  const { features } = inputs(1);
-  assert.deepEqual(bits(e.embeddingLookup(features)), bits(general(() => e.embeddingLookup(features))));
-  assert.equal(smallLookupRuns(), before + 1, "a request stays on the fast path");
-  e.dispose();
-});
+test(
+  "with worker threads, lookups the pool would split run staged on the workers, same bits",
+  { skip },
+  () => {
+    const e = new TPUEmbeddingForServing({
+      featureConfig: featureConfig(8, "sum"),
+      optimizer: null,
+      seed: 2,
+      threads: 2,
+    });
+    const ids = (n: number) =>
+      RaggedTensor.fromRowLengths(
+        new Int32Array(n).map(() => int(VOCAB)),
+        [n],
+      );
+    let before = smallLookupRuns();
+    const large = { bag: ids(PARALLEL_MIN_COST + 1) };
+    const staged = lookupPool().runStaged.bind(lookupPool());
+    let shared = 0;
+    lookupPool().runStaged = (...args) => {
+      shared++;
+      staged(...args);
+    };
+    try {
+      assert.deepEqual(bits(e.embeddingLookup(large)), bits(general(() => e.embeddingLookup(large))));
+    } finally {
+      lookupPool().runStaged = staged;
+    }
+    assert.equal(smallLookupRuns(), before + 1, "the fast path ran it");
+    assert.equal(shared, 1, "as a staged request shared with the workers");
+    before = smallLookupRuns();
+    const { features } = inputs(1);
+    assert.deepEqual(bits(e.embeddingLookup(features)), bits(general(() => e.embeddingLookup(features))));
+    assert.equal(smallLookupRuns(), before + 1, "a request stays on the fast path");
+    e.dispose();
+  },
+);
