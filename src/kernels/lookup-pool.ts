@@ -25,6 +25,7 @@ import {
   MAILBOX_SLOT,
   MAILBOX_STATE,
   MAILBOX_WORDS,
+  RINGING,
   SPINNING,
   type WorkerReply,
   type WorkerRequest,
@@ -299,10 +300,14 @@ export class LookupPool {
         return false;
     }
     const mailbox = w.mailbox;
+    // Only a spinning worker is rung, and its words are written while it waits for them: a worker still
+    // busy with an earlier run (which a caller no longer waits for) is never handed changing words.
+    if (Atomics.compareExchange(mailbox, MAILBOX_STATE, SPINNING, RINGING) !== SPINNING) return false;
     mailbox[MAILBOX_SET] = set;
     mailbox[MAILBOX_SLOT] = slot.id;
     mailbox[MAILBOX_GENERATION] = slot.generation;
-    return Atomics.compareExchange(mailbox, MAILBOX_STATE, SPINNING, HAS_RUN) === SPINNING;
+    Atomics.store(mailbox, MAILBOX_STATE, HAS_RUN);
+    return true;
   }
 
   /**

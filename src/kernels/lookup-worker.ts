@@ -10,6 +10,7 @@ import {
   MAILBOX_SET,
   MAILBOX_SLOT,
   MAILBOX_STATE,
+  RINGING,
   SPINNING,
   type WorkerReply,
   type WorkerRequest,
@@ -29,6 +30,7 @@ import {
   DEPARTED,
   enterRequest,
   FAILED,
+  previousGeneration,
   requestGeneration,
   unpackPiece,
 } from "./packed-request.js";
@@ -154,11 +156,19 @@ function runPieces(
   return error;
 }
 
-/** A mailbox run is rung before its request is packed: waits (spinning, at most 50 ms) until it opens. */
+/**
+ * A mailbox run is rung before its request is packed: waits (spinning) while the slot still holds the
+ * request before it; false once the slot holds any other one (the caller finished this one alone and
+ * moved on) or after 50 ms.
+ */
 function awaitOpening(control: Int32Array, generation: number): boolean {
+  const before = previousGeneration(generation);
   const giveUp = performance.now() + 50;
-  while (requestGeneration(control) !== generation) if (performance.now() > giveUp) return false;
-  return true;
+  for (;;) {
+    const seen = requestGeneration(control);
+    if (seen === generation) return true;
+    if ((seen !== before && seen !== 0) || performance.now() > giveUp) return false;
+  }
 }
 
 const mailbox = new Int32Array(workerData.mailbox as SharedArrayBuffer);
@@ -175,6 +185,7 @@ function spin(): void {
   let deadline = performance.now() + spinMs;
   for (;;) {
     const state = Atomics.load(mailbox, MAILBOX_STATE);
+    if (state === RINGING) continue; // the caller is writing the run's words
     if (state === HAS_RUN) {
       run(mailbox[MAILBOX_SET], mailbox[MAILBOX_SLOT], mailbox[MAILBOX_GENERATION], true);
       // A message posted meanwhile set IDLE: go and read it.

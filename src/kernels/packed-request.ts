@@ -244,6 +244,11 @@ export function nextGeneration(generation: number): number {
   return (generation % 0x3fffff) + 1;
 }
 
+/** The generation before `generation` (the one a slot holds while its next request is being packed). */
+export function previousGeneration(generation: number): number {
+  return generation === 1 ? 0x3fffff : generation - 1;
+}
+
 /** Opens a packed request to helpers sent with `generation` (after everything else is written). */
 export function openRequest(control: Int32Array, generation: number): void {
   Atomics.store(control, ENTRY, generation << GENERATION_SHIFT);

@@ -60,3 +60,5 @@ export const MAILBOX_GENERATION = 3;
 export const IDLE = 0;
 export const SPINNING = 1;
 export const HAS_RUN = 2;
+/** The caller is writing the run's words (it took the worker from SPINNING): the worker waits. */
+export const RINGING = 3;

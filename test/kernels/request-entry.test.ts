@@ -1,6 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { closeRequest, enterRequest, nextGeneration, openRequest } from "../../src/kernels/packed-request.js";
+import {
+  closeRequest,
+  enterRequest,
+  nextGeneration,
+  openRequest,
+  previousGeneration,
+} from "../../src/kernels/packed-request.js";
 
 test("request entry: helpers join only the open request of the generation they were sent to", () => {
   const control = new Int32Array(new SharedArrayBuffer(32));
@@ -26,6 +32,7 @@ test("request entry: helpers join only the open request of the generation they w
 test("request generations cycle through 1 .. 2^22 - 1 and never produce 0", () => {
   assert.equal(nextGeneration(0x3fffff - 1), 0x3fffff);
   assert.equal(nextGeneration(0x3fffff), 1);
+  for (const g of [1, 2, 0x3fffff]) assert.equal(nextGeneration(previousGeneration(g)), g);
   const control = new Int32Array(new SharedArrayBuffer(32));
   openRequest(control, 0x3fffff);
   assert.equal(enterRequest(control, 0x3fffff), true, "the largest generation round-trips through the word");
