@@ -7,10 +7,27 @@ import { int64Words } from "../tensor/dtype.js";
 import type { KeyedJaggedTensor } from "../tensor/keyed-jagged-tensor.js";
 import { isPlainObject } from "../tensor/structure.js";
 import type { FeatureStructure } from "./feature-structure.js";
-import { planLookups, type PlannedLookup } from "./serving-embedding-lookup.js";
+import { planLookups } from "./serving-embedding-lookup.js";
+import { DeferredLastLookup } from "./deferred-last-lookup.js";
 import { smallLookupMaxIds } from "./small-lookup.js";
 import { lookupPool, PARALLEL_MIN_COST } from "../kernels/lookup-pool.js";
-import type { LastLookup } from "./tpu-embedding-for-serving.js";
+import {
+  KIND_BAGS,
+  KIND_SEQUENCE,
+  D_KIND,
+  D_TABLE,
+  D_ROWS,
+  D_IDS,
+  D_IDS_AT,
+  D_SPLITS_AT,
+  D_WEIGHTS_AT,
+  D_OUT_AT,
+  D_PARAM,
+  DESCRIPTOR,
+  MODE,
+  sameShape,
+  sameStrings,
+} from "./staging-layout.js";
 
 /**
  * The fast path for a KeyedJaggedTensor: its flat arrays go into the small-lookup staging layout (see
@@ -21,21 +38,6 @@ import type { LastLookup } from "./tpu-embedding-for-serving.js";
  * row longer than `maxSequenceLength`, bad input of any kind) returns `undefined` with nothing written,
  * and the general path (the KJT's per-key RaggedTensors) runs and raises TF's errors.
  */
-
-// The staging layout, as in small-lookup.ts / native/lookup_kernels.c.
-const KIND_BAGS = 1;
-const KIND_SEQUENCE = 2;
-const D_KIND = 0;
-const D_TABLE = 1;
-const D_ROWS = 2;
-const D_IDS = 3;
-const D_IDS_AT = 4;
-const D_SPLITS_AT = 5;
-const D_WEIGHTS_AT = 6;
-const D_OUT_AT = 7;
-const D_PARAM = 8;
-const DESCRIPTOR = 9;
-const MODE = { sum: 0, mean: 1, sqrtn: 2 } as const;
 
 /** One configured top-level feature, as a key names it. */
 interface KeyedFeature {
@@ -313,44 +315,17 @@ function outputSize(shape: readonly number[]): number {
   return size;
 }
 
-function sameStrings(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
- * `lastLookupPlans` after a fast KeyedJaggedTensor lookup: the general planner runs on first access,
- * over the KJT's per-key RaggedTensors (views of the same arrays).
+ * `lastLookupPlans` after a fast KeyedJaggedTensor lookup: planned on first access, over the KJT's
+ * per-key RaggedTensors (views of the same arrays).
  */
-export class KeyedLastLookup implements LastLookup {
-  private planned: PlannedLookup | null = null;
-
-  constructor(
-    readonly inputs: KeyedJaggedTensor,
-    private readonly views: ReadonlyMap<TableConfig, DenseTensor<Float32Array>>,
-    private readonly featureConfig: FeatureStructure,
-  ) {}
-
-  get features(): PlannedLookup["features"] {
-    return this.plan().features;
-  }
-
-  get pack(): PlannedLookup["pack"] {
-    return this.plan().pack;
-  }
-
-  private plan(): PlannedLookup {
-    if (this.planned === null) {
-      const { features, weights } = this.inputs.toDict();
-      this.planned = planLookups(features, weights, this.views, this.featureConfig, true);
-    }
-    return this.planned;
-  }
+export function keyedLastLookup(
+  kjt: KeyedJaggedTensor,
+  views: ReadonlyMap<TableConfig, DenseTensor<Float32Array>>,
+  featureConfig: FeatureStructure,
+): DeferredLastLookup {
+  return new DeferredLastLookup(kjt, () => {
+    const { features, weights } = kjt.toDict();
+    return planLookups(features, weights, views, featureConfig, true);
+  });
 }

@@ -8,8 +8,27 @@ import { int64Words } from "../tensor/dtype.js";
 import { RaggedTensor } from "../tensor/ragged-tensor.js";
 import { isPlainObject } from "../tensor/structure.js";
 import type { FeatureStructure } from "./feature-structure.js";
-import { planLookups, type PlannedLookup } from "./serving-embedding-lookup.js";
+import { planLookups } from "./serving-embedding-lookup.js";
+import { DeferredLastLookup } from "./deferred-last-lookup.js";
 import type { LastLookup } from "./tpu-embedding-for-serving.js";
+import {
+  KIND_GATHER,
+  KIND_BAGS,
+  KIND_SEQUENCE,
+  D_KIND,
+  D_TABLE,
+  D_ROWS,
+  D_IDS,
+  D_IDS_AT,
+  D_SPLITS_AT,
+  D_WEIGHTS_AT,
+  D_OUT_AT,
+  D_PARAM,
+  DESCRIPTOR,
+  MODE,
+  sameShape,
+  sameStrings,
+} from "./staging-layout.js";
 
 /**
  * The fast path for small lookups (a request or a few): every feature in ONE native call instead of a
@@ -45,23 +64,6 @@ export const STAGED_LOOKUP_MAX_IDS = 1 << 24;
 export function smallLookupMaxIds(threads: number): number {
   return threads > 1 ? STAGED_LOOKUP_MAX_IDS : SMALL_LOOKUP_MAX_IDS;
 }
-
-// The staging layout, mirrored in native/lookup_kernels.c (SMALL_*, D_*).
-const KIND_GATHER = 0;
-const KIND_BAGS = 1;
-const KIND_SEQUENCE = 2;
-const D_KIND = 0;
-const D_TABLE = 1;
-const D_ROWS = 2;
-const D_IDS = 3;
-const D_IDS_AT = 4;
-const D_SPLITS_AT = 5;
-const D_WEIGHTS_AT = 6;
-const D_OUT_AT = 7;
-const D_PARAM = 8;
-const DESCRIPTOR = 9;
-
-const MODE = { sum: 0, mean: 1, sqrtn: 2 } as const;
 
 let enabled = true;
 let runs = 0;
@@ -150,12 +152,6 @@ class DictNode {
   result(): Container {
     return { ...this.template };
   }
-}
-
-function sameStrings(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** The feature structure with every FeatureConfig replaced by its slot, walked beside the inputs. */
@@ -348,7 +344,9 @@ export class SmallLookup {
 
   /** What `lastLookupPlans` reports after a fast lookup: planned by the general planner on first use. */
   lastLookup(features: unknown, weights: unknown): LastLookup {
-    return new DeferredLastLookup(features, weights ?? null, this.views, this.featureConfig);
+    return new DeferredLastLookup(features, () =>
+      planLookups(features, weights ?? null, this.views, this.featureConfig, true),
+    );
   }
 
   /** Drops the native table set (idempotent); later lookups take the general path. */
@@ -732,12 +730,6 @@ export class SmallLookup {
   }
 }
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** Weights may hold only the inputs' keys (null entries aside), as the general path requires. */
 function weightKeysFit(
   weight: Record<string, unknown>,
@@ -748,33 +740,4 @@ function weightKeysFit(
   if (sameStrings(keys, inputKeys)) return true;
   for (const key of keys) if (!isNone(weight[key]) && !(key in input)) return false;
   return true;
-}
-
-/**
- * `lastLookupPlans` after a fast lookup: the general planner runs on first access, over the inputs the
- * lookup saw (the plans share the caller's id arrays, as the general path's do: inputs changed in place
- * before `applyGradients` change what it back-propagates through, in both paths).
- */
-class DeferredLastLookup implements LastLookup {
-  private planned: PlannedLookup | null = null;
-
-  constructor(
-    readonly inputs: unknown,
-    private readonly weights: unknown,
-    private readonly views: ReadonlyMap<TableConfig, DenseTensor<Float32Array>>,
-    private readonly featureConfig: FeatureStructure,
-  ) {}
-
-  get features(): PlannedLookup["features"] {
-    return this.plan().features;
-  }
-
-  get pack(): PlannedLookup["pack"] {
-    return this.plan().pack;
-  }
-
-  private plan(): PlannedLookup {
-    this.planned ??= planLookups(this.inputs, this.weights, this.views, this.featureConfig, true);
-    return this.planned;
-  }
 }

@@ -26,7 +26,7 @@ import { lookupPool, type PoolWork } from "../kernels/lookup-pool.js";
 import { allocateTables } from "../kernels/table-memory.js";
 import { planOutputSize } from "./lookup-plan.js";
 import { SmallLookup } from "./small-lookup.js";
-import { KeyedLastLookup, KeyedLookup } from "./keyed-lookup.js";
+import { keyedLastLookup, KeyedLookup } from "./keyed-lookup.js";
 import { applyGradients, type ApplyGradientsResult } from "../training/apply-gradients.js";
 
 /** What the last lookup computed: one plan per looked-up feature and how to pack per-feature values. */
@@ -192,8 +192,7 @@ export class TPUEmbeddingForServing implements Trackable {
   embeddingLookup(features: unknown, weights?: unknown, options?: LookupOptions<never>): unknown {
     if (features instanceof KeyedJaggedTensor) {
       // One native call straight from the KJT's arrays when it fits (src/embedding/keyed-lookup.ts).
-      if (!this.disposed && isNone(weights) && (options === undefined || isObject(options))) {
-        if (!this.built) this.build();
+      if (isNone(weights) && this.stagedPathOpen(options)) {
         const fast = (this.keyedFast ??= new KeyedLookup(
           this.featureConfig,
           this.tables,
@@ -203,7 +202,7 @@ export class TPUEmbeddingForServing implements Trackable {
         ));
         const result = fast.lookup(features, options?.into);
         if (result !== undefined) {
-          this.lastLookup = new KeyedLastLookup(features, this.tableViews!, this.featureConfig);
+          this.lastLookup = keyedLastLookup(features, this.tableViews!, this.featureConfig);
           return result;
         }
       }
@@ -211,8 +210,7 @@ export class TPUEmbeddingForServing implements Trackable {
       return this.embeddingLookup(keyed.features, keyed.weights, options as LookupOptions<KeyedInputs>);
     }
     // Small lookups (a request) in one native call when they fit (src/embedding/small-lookup.ts).
-    if (!this.disposed && (options === undefined || (typeof options === "object" && options !== null))) {
-      if (!this.built) this.build();
+    if (this.stagedPathOpen(options)) {
       const small = (this.small ??= new SmallLookup(
         this.featureConfig,
         this.tables,
@@ -387,6 +385,13 @@ export class TPUEmbeddingForServing implements Trackable {
   }
 
   // ----------------------------------------------------------------------------------------------------
+
+  /** Whether a staged lookup may be tried (built, not disposed, options absent or an object). */
+  private stagedPathOpen(options: unknown): boolean {
+    if (this.disposed || !(options === undefined || isObject(options))) return false;
+    if (!this.built) this.build();
+    return true;
+  }
 
   private plan(features: unknown, weights: unknown): PlannedLookup {
     const planned = this.planOnly(features, weights);
