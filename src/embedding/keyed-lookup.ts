@@ -102,6 +102,43 @@ export class KeyedLookup {
 
   /** The lookup's `{ key: DenseTensor }` (or `into`, filled), or `undefined` when the general path owns it. */
   lookup(kjt: KeyedJaggedTensor, into: unknown): Record<string, DenseTensor<Float32Array>> | undefined {
+    return this.start(kjt, into, (addon, set, out, localOnly) =>
+      this.run(addon, set, out, kjt.values.length, localOnly),
+    )?.result;
+  }
+
+  /**
+   * `lookup` with the kernels on worker threads: staged and checked now, the result's tensors made now,
+   * filled when the promise resolves; `undefined` (nothing started) when the general path owns it.
+   */
+  lookupAsync(
+    kjt: KeyedJaggedTensor,
+    into: unknown,
+  ): Promise<Record<string, DenseTensor<Float32Array>>> | undefined {
+    const started = this.start(kjt, into, (addon, set, out, localOnly) => {
+      const work = this.work.subarray(0, this.staged);
+      if (localOnly || addon.smallLookupCheck(set, work, out.length) !== 0) return false;
+      const workers = kjt.values.length < PARALLEL_MIN_COST ? 1 : this.threads;
+      return lookupPool().runStagedAsync(this.pooledSet(), work, out, workers);
+    });
+    return started === undefined ? undefined : started.pending!.then(() => started.result);
+  }
+
+  /**
+   * Stages the lookup and `execute`s it into its output (true: done; a promise: running elsewhere; false:
+   * a feature does not fit, nothing written), then makes the result.
+   */
+  private start(
+    kjt: KeyedJaggedTensor,
+    into: unknown,
+    execute: (
+      addon: NativeExports,
+      set: NativeTableSet,
+      out: Float32Array,
+      /** `into` outside shared memory: only this thread may write it (its buffer may hold other data). */
+      localOnly: boolean,
+    ) => boolean | Promise<void>,
+  ): { result: Record<string, DenseTensor<Float32Array>>; pending: Promise<void> | null } | undefined {
     if (this.released || kernelChoice() !== "native") return undefined;
     const addon = nativeAddon();
     if (addon === null) return undefined;
@@ -112,9 +149,11 @@ export class KeyedLookup {
     const outSize = this.stage(kjt, intoGiven ? (into as Record<string, unknown>) : null);
     if (outSize < 0) return undefined;
     const out = intoGiven ? this.intoView! : new Float32Array(outSize);
-    if (!this.run(addon, set, out, kjt.values.length)) return undefined;
+    const done = execute(addon, set, out, intoGiven && !(out.buffer instanceof SharedArrayBuffer));
+    if (done === false) return undefined;
     runs++;
-    if (intoGiven) return into as Record<string, DenseTensor<Float32Array>>;
+    const pending = done === true ? null : done;
+    if (intoGiven) return { result: into as Record<string, DenseTensor<Float32Array>>, pending };
     const result = { ...this.template } as Record<string, DenseTensor<Float32Array>>;
     const keys = this.keys;
     const work = this.work;
@@ -128,7 +167,7 @@ export class KeyedLookup {
         shape,
       );
     }
-    return result;
+    return { result, pending };
   }
 
   /**
@@ -136,8 +175,15 @@ export class KeyedLookup {
    * staged request shared with the pool's workers, features claimed one at a time. False when a feature
    * does not fit (nothing written).
    */
-  private run(addon: NativeExports, set: NativeTableSet, out: Float32Array, ids: number): boolean {
-    if (this.threads === 1 || ids < PARALLEL_MIN_COST) return addon.smallLookup(set, this.work, out) === 0;
+  private run(
+    addon: NativeExports,
+    set: NativeTableSet,
+    out: Float32Array,
+    ids: number,
+    localOnly: boolean,
+  ): boolean {
+    if (this.threads === 1 || ids < PARALLEL_MIN_COST || localOnly)
+      return addon.smallLookup(set, this.work, out) === 0;
     const work = this.work.subarray(0, this.staged);
     if (addon.smallLookupCheck(set, work, out.length) !== 0) return false;
     lookupPool().runStaged(this.pooledSet(), work, out, this.threads, (w, o, control) =>

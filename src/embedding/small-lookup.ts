@@ -281,6 +281,27 @@ export class SmallLookup {
    * all views of one buffer) the kernels write there and the result's leaves are `into`'s tensors.
    */
   lookup(features: unknown, weights: unknown, into: unknown = null): unknown {
+    const run = this.enter((addon, set) =>
+      this.run(features, weights, into, (out) => this.runStaged(addon, set, out, callerMemory(into, out))),
+    );
+    return run?.result;
+  }
+
+  /**
+   * `lookup` with the kernels on worker threads (`embeddingLookupAsync`): the inputs are checked and
+   * staged now, the result's tensors made now, and the promise resolves once the workers filled them;
+   * `undefined` (nothing started) when this path does not handle the lookup.
+   */
+  lookupAsync(features: unknown, weights: unknown, into: unknown = null): Promise<unknown> | undefined {
+    const run = this.enter((addon, set) =>
+      this.run(features, weights, into, (out) =>
+        callerMemory(into, out) ? false : this.startOnWorkers(addon, set, out),
+      ),
+    );
+    return run === undefined ? undefined : run.pending!.then(() => run.result);
+  }
+
+  private enter<R>(body: (addon: NativeExports, set: NativeTableSet) => R | undefined): R | undefined {
     // `busy`: a lookup started from inside this one (a Proxy input's trap, say) takes the general path.
     if (!enabled || this.released || this.busy || kernelChoice() !== "native") return undefined;
     const addon = nativeAddon();
@@ -290,22 +311,25 @@ export class SmallLookup {
 
     this.busy = true;
     try {
-      return this.run(addon, set, features, weights, into);
+      return body(addon, set);
     } finally {
       this.busy = false;
     }
   }
 
+  /**
+   * Collects, loads and stages the lookup, then `execute`s it into its output: true when done, a promise
+   * when running elsewhere, false when a feature does not fit (nothing written, `undefined` returned).
+   */
   private run(
-    addon: NativeExports,
-    set: NativeTableSet,
     features: unknown,
     weights: unknown,
     into: unknown,
-  ): unknown {
+    execute: (out: Float32Array) => boolean | Promise<void>,
+  ): { result: unknown; pending: Promise<void> | null } | undefined {
     this.count = 0;
     const intoGiven = !isNone(into);
-    let result: unknown = undefined;
+    let run: { result: unknown; pending: Promise<void> | null } | undefined = undefined;
     if (
       this.collect(this.root, features, isNone(weights) ? null : weights, into ?? null, this.holder, 0) &&
       this.load() &&
@@ -313,9 +337,10 @@ export class SmallLookup {
     ) {
       this.work[0] = this.count;
       const out = intoGiven ? this.intoOutput() : new Float32Array(this.outSize);
-      if (out !== null && this.runStaged(addon, set, out)) {
-        result = this.holder[0];
-        this.placeLeaves(out, intoGiven);
+      const done = out === null ? false : execute(out);
+      if (done !== false) {
+        run = { result: this.holder[0], pending: done === true ? null : done };
+        this.placeLeaves(out!, intoGiven);
         runs++;
       }
     }
@@ -323,17 +348,37 @@ export class SmallLookup {
     this.holder[0] = undefined;
     this.parents.fill(null, 0, this.count);
     if (intoGiven) this.intoLeaves.fill(null, 0, this.count);
-    return result;
+    return run;
+  }
+
+  /** The staged request on worker threads; false when a feature does not fit (nothing started). */
+  private startOnWorkers(
+    addon: NativeExports,
+    set: NativeTableSet,
+    out: Float32Array,
+  ): Promise<void> | false {
+    const work = this.work.subarray(0, this.cursor);
+    if (addon.smallLookupCheck(set, work, out.length) !== 0) return false;
+    let ids = 0;
+    for (let i = 0; i < this.count; i++) ids += this.values[i].length;
+    const workers = ids < PARALLEL_MIN_COST ? 1 : this.threads;
+    return lookupPool().runStagedAsync(this.pooledSet!(), work, out, workers);
   }
 
   /**
    * One native call on this thread, or (with worker threads, for a lookup the pool would split) a staged
    * request the pool's workers share. False when a feature does not fit (nothing written).
    */
-  private runStaged(addon: NativeExports, set: NativeTableSet, out: Float32Array): boolean {
+  private runStaged(
+    addon: NativeExports,
+    set: NativeTableSet,
+    out: Float32Array,
+    thisThreadOnly: boolean,
+  ): boolean {
     let ids = 0;
     for (let i = 0; i < this.count; i++) ids += this.values[i].length;
-    if (this.threads === 1 || ids < PARALLEL_MIN_COST) return addon.smallLookup(set, this.work, out) === 0;
+    if (this.threads === 1 || ids < PARALLEL_MIN_COST || thisThreadOnly)
+      return addon.smallLookup(set, this.work, out) === 0;
     const work = this.work.subarray(0, this.cursor);
     if (addon.smallLookupCheck(set, work, out.length) !== 0) return false;
     lookupPool().runStaged(this.pooledSet!(), work, out, this.threads, (w, o, control) =>
@@ -740,4 +785,13 @@ function weightKeysFit(
   if (sameStrings(keys, inputKeys)) return true;
   for (const key of keys) if (!isNone(weight[key]) && !(key in input)) return false;
   return true;
+}
+
+/**
+ * Whether `out` is caller memory that workers cannot write in place: an `into` outside shared memory.
+ * Its buffer may hold more than this lookup's outputs, so it is never assembled elsewhere and copied
+ * back whole: such lookups run on the calling thread (sync) or take the planned path (async).
+ */
+function callerMemory(into: unknown, out: Float32Array): boolean {
+  return !isNone(into) && !(out.buffer instanceof SharedArrayBuffer);
 }

@@ -193,14 +193,7 @@ export class TPUEmbeddingForServing implements Trackable {
     if (features instanceof KeyedJaggedTensor) {
       // One native call straight from the KJT's arrays when it fits (src/embedding/keyed-lookup.ts).
       if (isNone(weights) && this.stagedPathOpen(options)) {
-        const fast = (this.keyedFast ??= new KeyedLookup(
-          this.featureConfig,
-          this.tables,
-          this.tableViews!,
-          this.threads,
-          () => this.pooledTables(),
-        ));
-        const result = fast.lookup(features, options?.into);
+        const result = this.keyedPath().lookup(features, options?.into);
         if (result !== undefined) {
           this.lastLookup = keyedLastLookup(features, this.tableViews!, this.featureConfig);
           return result;
@@ -211,13 +204,7 @@ export class TPUEmbeddingForServing implements Trackable {
     }
     // Small lookups (a request) in one native call when they fit (src/embedding/small-lookup.ts).
     if (this.stagedPathOpen(options)) {
-      const small = (this.small ??= new SmallLookup(
-        this.featureConfig,
-        this.tables,
-        this.tableViews!,
-        this.threads,
-        () => this.pooledTables(),
-      ));
+      const small = this.smallPath();
       const result = small.lookup(features, weights, options?.into);
       if (result !== undefined) {
         this.lastLookup = small.lastLookup(features, weights);
@@ -256,6 +243,9 @@ export class TPUEmbeddingForServing implements Trackable {
     weights?: unknown,
     options?: LookupOptions<never>,
   ): Promise<unknown> {
+    // Staged on the workers when the input form allows (checked and staged on this thread, now).
+    const staged = this.stagedAsync(features, weights, options);
+    if (staged !== undefined) return staged;
     if (features instanceof KeyedJaggedTensor) {
       const keyed = keyedInputs(features, weights);
       return this.embeddingLookupAsync(keyed.features, keyed.weights, options as LookupOptions<KeyedInputs>);
@@ -385,6 +375,45 @@ export class TPUEmbeddingForServing implements Trackable {
   }
 
   // ----------------------------------------------------------------------------------------------------
+
+  /** The staged path for RaggedTensor / dense inputs (src/embedding/small-lookup.ts). */
+  private smallPath(): SmallLookup {
+    return (this.small ??= new SmallLookup(
+      this.featureConfig,
+      this.tables,
+      this.tableViews!,
+      this.threads,
+      () => this.pooledTables(),
+    ));
+  }
+
+  /** The staged path for KeyedJaggedTensors (src/embedding/keyed-lookup.ts). */
+  private keyedPath(): KeyedLookup {
+    return (this.keyedFast ??= new KeyedLookup(
+      this.featureConfig,
+      this.tables,
+      this.tableViews!,
+      this.threads,
+      () => this.pooledTables(),
+    ));
+  }
+
+  /** `embeddingLookupAsync` through a staged path, or `undefined` (nothing started) when it does not fit. */
+  private stagedAsync(features: unknown, weights: unknown, options: unknown): Promise<unknown> | undefined {
+    if (!this.stagedPathOpen(options)) return undefined;
+    const into = (options as { into?: unknown } | undefined)?.into;
+    if (features instanceof KeyedJaggedTensor) {
+      if (!isNone(weights)) return undefined;
+      const pending = this.keyedPath().lookupAsync(features, into);
+      if (pending !== undefined)
+        this.lastLookup = keyedLastLookup(features, this.tableViews!, this.featureConfig);
+      return pending;
+    }
+    const small = this.smallPath();
+    const pending = small.lookupAsync(features, weights, into);
+    if (pending !== undefined) this.lastLookup = small.lastLookup(features, weights);
+    return pending;
+  }
 
   /** Whether a staged lookup may be tried (built, not disposed, options absent or an object). */
   private stagedPathOpen(options: unknown): boolean {

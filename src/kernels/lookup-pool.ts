@@ -227,26 +227,61 @@ export class LookupPool {
     this.ensureWorkers(parts);
     const { slot, placed } = this.prepare(works, parts, into);
     try {
-      const replies = await Promise.all(
-        this.leastBusy(parts).map((w) => {
-          const task = this.nextTask++;
-          return new Promise<WorkerReply>((resolve, reject) => {
-            this.pending.set(task, { owner: w, resolve, reject });
-            if (w.inflight++ === 0) w.worker.ref();
-            this.postRun(w, set, slot, task, into);
-          });
-        }),
-      );
-      for (const r of replies) {
-        if (r.error !== undefined) throw new Error(`LookupPool: a worker failed: ${r.error}`);
-      }
+      await this.runOnWorkers(set, slot, parts, into);
       return copyOutputs(slot, placed, works, into);
     } finally {
       slot.busy = false;
     }
   }
 
-  /** Lays the request out in a free slot (growing or adding one as needed). */
+  /**
+   * `runStaged` on `workers` worker threads only (the caller's event loop stays free). The staging buffer
+   * is copied into the request slot before this returns its promise, so the caller may reuse it at once.
+   */
+  async runStagedAsync(set: number, work: Int32Array, out: Float32Array, workers: number): Promise<void> {
+    this.tables(set);
+    const shared = out.buffer instanceof SharedArrayBuffer;
+    const outId = shared ? this.outputId(out.buffer as SharedArrayBuffer) : 0;
+    const into = shared ? [out] : null;
+    this.ensureWorkers(workers);
+    const slot = this.acquireSlot((STAGED_HEADER + work.length) * 4, shared ? 0 : out.length * 4);
+    const request = new Int32Array(slot.request, 0, STAGED_HEADER + work.length);
+    slot.generation = nextGeneration(slot.generation);
+    packStaged(work, request, outId, shared ? out.byteOffset >> 2 : 0, out.length);
+    openRequest(request, slot.generation);
+    try {
+      await this.runOnWorkers(set, slot, workers, into);
+      if (Atomics.load(request, FAILED) !== 0) {
+        throw new Error("LookupPool: a worker failed while running a staged lookup.");
+      }
+      if (!shared) out.set(new Float32Array(slot.out, 0, out.length));
+    } finally {
+      slot.busy = false;
+    }
+  }
+
+  /** Posts the slot's open request to `count` workers and waits for every one's answer. */
+  private async runOnWorkers(
+    set: number,
+    slot: Slot,
+    count: number,
+    into: readonly Float32Array[] | null,
+  ): Promise<void> {
+    const replies = await Promise.all(
+      this.leastBusy(count).map((w) => {
+        const task = this.nextTask++;
+        return new Promise<WorkerReply>((resolve, reject) => {
+          this.pending.set(task, { owner: w, resolve, reject });
+          if (w.inflight++ === 0) w.worker.ref();
+          this.postRun(w, set, slot, task, into);
+        });
+      }),
+    );
+    for (const r of replies) {
+      if (r.error !== undefined) throw new Error(`LookupPool: a worker failed: ${r.error}`);
+    }
+  }
+
   /**
    * Lays the request out in a free slot and opens it. Synchronous callers pass their `helpers`: those
    * spinning with everything they need are rung through their mailbox before the packing (`rung`), so
