@@ -664,7 +664,8 @@ static void prefetch_rows(const table_set_t *set, const int32_t *w, int32_t n) {
 /** The first feature (f + 1) that does not fit, 0 when all do, -1 for a malformed header. */
 static int32_t small_check_all(const table_set_t *set, const int32_t *w, size_t wlen, size_t out_len) {
   const int32_t n = w[0];
-  if (n < 0 || !within(1, (int64_t)n * SMALL_DESCRIPTOR, wlen)) return -1;
+  // At most 0x7fff features: claim_feature counts them in 16 bits (larger configs take the planned path).
+  if (n < 0 || n >= 0x8000 || !within(1, (int64_t)n * SMALL_DESCRIPTOR, wlen)) return -1;
   for (int32_t f = 0; f < n; f++)
     if (!small_feature_fits(set, w, wlen, w + 1 + (size_t)f * SMALL_DESCRIPTOR, out_len)) return f + 1;
   return 0;
@@ -728,28 +729,49 @@ static napi_value js_small_lookup_check(napi_env env, napi_callback_info info) {
 }
 
 /**
- * smallLookupShare(set, work, out, control: Int32Array): number. Runs the features of a checked staging
- * buffer that this thread claims, one at a time, by atomically incrementing control[0] (the same word
- * other threads claim with, in C or with JS Atomics). Each claimed feature is checked again before it
+ * Claims the next feature of n for this thread: from the front (the calling thread) or from the back
+ * (workers), so each thread tends to run the same features lookup after lookup and finds their hot rows
+ * still in its own caches. The claim word holds the count taken from the front (low 16 bits) and from
+ * the back (high 16 bits); -1 once they meet. Measured (3 alternating A/B rounds, 2 threads, against
+ * claiming in order): sum-zipf B=64 89-97 → 100-101 M ids/s, B=1024 140-146 → 143-155; mean-zipf about
+ * +4 %.
+ */
+static int32_t claim_feature(int32_t *word, int32_t n, bool from_back) {
+  int32_t seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+  for (;;) {
+    const int32_t front = seen & 0xffff, back = (int32_t)((uint32_t)seen >> 16);
+    if (front + back >= n) return -1;
+    const int32_t next = from_back ? seen + 0x10000 : seen + 1;
+    if (__atomic_compare_exchange_n(word, &seen, next, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+      return from_back ? n - 1 - back : front;
+  }
+}
+
+/**
+ * smallLookupShare(set, work, out, control: Int32Array, fromBack?: boolean): number. Runs the features of
+ * a checked staging buffer that this thread claims one at a time through control[0] (claim_feature: the
+ * calling thread from the front, workers from the back). Each claimed feature is checked again before it
  * runs (a worker never trusts shared memory blindly); one that does not fit sets control[2] and is
  * skipped. Returns 0, or f + 1 for such a feature, or -1 for bad arguments.
  */
 static napi_value js_small_lookup_share(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4], result;
+  size_t argc = 5;
+  napi_value argv[5], result;
   view_t work, out, control;
   int32_t code = -1;
   table_set_t *set = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 4 &&
+  bool from_back = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && (argc == 4 || argc == 5) &&
       (set = table_set_of(env, argv[0])) != NULL &&
       typed_view(env, argv[1], napi_int32_array, false, &work) && work.length >= 1 &&
       typed_view(env, argv[2], napi_float32_array, false, &out) &&
-      typed_view(env, argv[3], napi_int32_array, false, &control) && control.length >= 3) {
+      typed_view(env, argv[3], napi_int32_array, false, &control) && control.length >= 3 &&
+      (argc == 4 || napi_get_value_bool(env, argv[4], &from_back) == napi_ok)) {
     const int32_t *w = work.data;
     int32_t *claimed = (int32_t *)control.data, *failed = claimed + 2;
     const int32_t n = w[0];
-    code = n >= 0 && within(1, (int64_t)n * SMALL_DESCRIPTOR, work.length) ? 0 : -1;
-    for (int32_t f; code >= 0 && (f = __atomic_fetch_add(claimed, 1, __ATOMIC_SEQ_CST)) < n;) {
+    code = n >= 0 && n < 0x8000 && within(1, (int64_t)n * SMALL_DESCRIPTOR, work.length) ? 0 : -1;
+    for (int32_t f; code >= 0 && (f = claim_feature(claimed, n, from_back)) >= 0;) {
       if (!small_feature_fits(set, w, work.length, w + 1 + (size_t)f * SMALL_DESCRIPTOR, out.length)) {
         __atomic_store_n(failed, 1, __ATOMIC_SEQ_CST);
         code = f + 1;

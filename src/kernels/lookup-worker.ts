@@ -125,7 +125,7 @@ function runStaged(
   }
   const work = new Int32Array(request, STAGED_HEADER * 4, control[STAGED_LENGTH]);
   const target = new Float32Array(buffer, control[STAGED_OUT_OFFSET] * 4, control[STAGED_OUT_LENGTH]);
-  const code = addon.smallLookupShare(native, work, target, control);
+  const code = addon.smallLookupShare(native, work, target, control, true);
   if (code === 0) return undefined;
   Atomics.store(control, FAILED, 1);
   return `staged run failed (${code})`;

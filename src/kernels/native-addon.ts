@@ -68,10 +68,17 @@ export interface NativeExports {
   /** smallLookup's checks alone: 0, f + 1 for the first feature that does not fit, -1 for bad arguments. */
   smallLookupCheck(set: NativeTableSet, work: Int32Array, outLength: number): number;
   /**
-   * Runs the features of a checked staging buffer this thread claims from `control[0]` (atomically, with
-   * the other threads); a claimed feature that does not fit sets `control[2]`. 0, f + 1 or -1.
+   * Runs the features of a checked staging buffer this thread claims through `control[0]` (atomically,
+   * with the other threads: the caller from the front, workers `fromBack`); a claimed feature that does
+   * not fit sets `control[2]`. 0, f + 1 or -1.
    */
-  smallLookupShare(set: NativeTableSet, work: Int32Array, out: Float32Array, control: Int32Array): number;
+  smallLookupShare(
+    set: NativeTableSet,
+    work: Int32Array,
+    out: Float32Array,
+    control: Int32Array,
+    fromBack?: boolean,
+  ): number;
   /** Index of the first id outside `[0, limit)`, -1 when all are in range (-2: bad arguments). */
   firstOutsideRange(ids: Int32Array, limit: number): number;
 }
