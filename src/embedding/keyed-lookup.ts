@@ -1,7 +1,5 @@
 import { FeatureConfig } from "../config/feature-config.js";
 import type { TableConfig } from "../config/table-config.js";
-import { kernelChoice } from "../kernels/kernel-choice.js";
-import { nativeAddon, type NativeExports, type NativeTableSet } from "../kernels/native-addon.js";
 import { DenseTensor, trustedFloat32Tensor } from "../tensor/dense-tensor.js";
 import { int64Words } from "../tensor/dtype.js";
 import type { KeyedJaggedTensor } from "../tensor/keyed-jagged-tensor.js";
@@ -10,7 +8,7 @@ import type { FeatureStructure } from "./feature-structure.js";
 import { planLookups } from "./serving-embedding-lookup.js";
 import { DeferredLastLookup } from "./deferred-last-lookup.js";
 import { smallLookupMaxIds } from "./small-lookup.js";
-import { lookupPool, PARALLEL_MIN_COST } from "../kernels/lookup-pool.js";
+import type { StagedExecutor, StagedNative } from "./staged-executor.js";
 import {
   KIND_BAGS,
   KIND_SEQUENCE,
@@ -59,8 +57,6 @@ export function keyedLookupRuns(): number {
 export class KeyedLookup {
   private readonly features = new Map<string, KeyedFeature>();
   private readonly maxIds: number;
-  private set: NativeTableSet | null = null;
-  private released = false;
   private work = new Int32Array(4096);
   /** Words of `work` the last `stage` wrote. */
   private staged = 0;
@@ -79,13 +75,11 @@ export class KeyedLookup {
 
   constructor(
     featureConfig: FeatureStructure,
-    private readonly tables: readonly TableConfig[],
-    private readonly views: ReadonlyMap<TableConfig, DenseTensor<Float32Array>>,
-    private readonly threads: number,
-    /** The embedding's table set in the worker pool (registered on first use). */
-    private readonly pooledSet: () => number,
+    tables: readonly TableConfig[],
+    /** Runs the staging buffer (shared with the embedding's other staged path). */
+    private readonly executor: StagedExecutor,
   ) {
-    this.maxIds = smallLookupMaxIds(threads);
+    this.maxIds = smallLookupMaxIds(executor.threads);
     if (!isPlainObject(featureConfig)) return;
     const index = new Map(tables.map((t, i) => [t, i]));
     for (const [key, feature] of Object.entries(featureConfig as Record<string, FeatureStructure>)) {
@@ -102,8 +96,8 @@ export class KeyedLookup {
 
   /** The lookup's `{ key: DenseTensor }` (or `into`, filled), or `undefined` when the general path owns it. */
   lookup(kjt: KeyedJaggedTensor, into: unknown): Record<string, DenseTensor<Float32Array>> | undefined {
-    return this.start(kjt, into, (addon, set, out, localOnly) =>
-      this.run(addon, set, out, kjt.values.length, localOnly),
+    return this.start(kjt, into, (native, out, localOnly) =>
+      this.executor.run(native, this.work, this.staged, out, kjt.values.length, localOnly),
     )?.result;
   }
 
@@ -115,12 +109,9 @@ export class KeyedLookup {
     kjt: KeyedJaggedTensor,
     into: unknown,
   ): Promise<Record<string, DenseTensor<Float32Array>>> | undefined {
-    const started = this.start(kjt, into, (addon, set, out, localOnly) => {
-      const work = this.work.subarray(0, this.staged);
-      if (localOnly || addon.smallLookupCheck(set, work, out.length) !== 0) return false;
-      const workers = kjt.values.length < PARALLEL_MIN_COST ? 1 : this.threads;
-      return lookupPool().runStagedAsync(this.pooledSet(), work, out, workers);
-    });
+    const started = this.start(kjt, into, (native, out, localOnly) =>
+      this.executor.start(native, this.work, this.staged, out, kjt.values.length, localOnly),
+    );
     return started === undefined ? undefined : started.pending!.then(() => started.result);
   }
 
@@ -132,24 +123,20 @@ export class KeyedLookup {
     kjt: KeyedJaggedTensor,
     into: unknown,
     execute: (
-      addon: NativeExports,
-      set: NativeTableSet,
+      native: StagedNative,
       out: Float32Array,
       /** `into` outside shared memory: only this thread may write it (its buffer may hold other data). */
       localOnly: boolean,
     ) => boolean | Promise<void>,
   ): { result: Record<string, DenseTensor<Float32Array>>; pending: Promise<void> | null } | undefined {
-    if (this.released || kernelChoice() !== "native") return undefined;
-    const addon = nativeAddon();
-    if (addon === null) return undefined;
-    const set = (this.set ??= this.createSet(addon));
-    if (set === null || kjt.values.length > this.maxIds || !this.resolve(kjt.keys)) return undefined;
+    const native = this.executor.native();
+    if (native === null || kjt.values.length > this.maxIds || !this.resolve(kjt.keys)) return undefined;
     const intoGiven = into !== null && into !== undefined;
     if (intoGiven && !this.intoFits(into)) return undefined;
     const outSize = this.stage(kjt, intoGiven ? (into as Record<string, unknown>) : null);
     if (outSize < 0) return undefined;
     const out = intoGiven ? this.intoView! : new Float32Array(outSize);
-    const done = execute(addon, set, out, intoGiven && !(out.buffer instanceof SharedArrayBuffer));
+    const done = execute(native, out, intoGiven && !(out.buffer instanceof SharedArrayBuffer));
     if (done === false) return undefined;
     runs++;
     const pending = done === true ? null : done;
@@ -168,42 +155,6 @@ export class KeyedLookup {
       );
     }
     return { result, pending };
-  }
-
-  /**
-   * One native call on this thread, or (with worker threads, for a lookup the pool would split) the
-   * staged request shared with the pool's workers, features claimed one at a time. False when a feature
-   * does not fit (nothing written).
-   */
-  private run(
-    addon: NativeExports,
-    set: NativeTableSet,
-    out: Float32Array,
-    ids: number,
-    localOnly: boolean,
-  ): boolean {
-    if (this.threads === 1 || ids < PARALLEL_MIN_COST || localOnly)
-      return addon.smallLookup(set, this.work, out) === 0;
-    const work = this.work.subarray(0, this.staged);
-    if (addon.smallLookupCheck(set, work, out.length) !== 0) return false;
-    lookupPool().runStaged(this.pooledSet(), work, out, this.threads, (w, o, control) =>
-      addon.smallLookupShare(set, w, o, control),
-    );
-    return true;
-  }
-
-  /** Drops the native table set (idempotent); later lookups take the general path. */
-  release(): void {
-    this.released = true;
-    if (this.set !== null) nativeAddon()?.releaseTableSet(this.set);
-    this.set = null;
-  }
-
-  private createSet(addon: NativeExports): NativeTableSet | null {
-    return addon.createTableSet(
-      this.tables.map((t) => this.views.get(t)!.data),
-      Int32Array.from(this.tables, (t) => t.dim),
-    );
   }
 
   /** The features of `keys` (cached while callers reuse the same key list); false if one is not handled. */

@@ -1,8 +1,6 @@
 import { FeatureConfig } from "../config/feature-config.js";
 import type { TableConfig } from "../config/table-config.js";
-import { kernelChoice } from "../kernels/kernel-choice.js";
-import { lookupPool, PARALLEL_MIN_COST } from "../kernels/lookup-pool.js";
-import { nativeAddon, type NativeExports, type NativeTableSet } from "../kernels/native-addon.js";
+import { StagedExecutor, type StagedNative } from "./staged-executor.js";
 import { DenseTensor, trustedFloat32Tensor } from "../tensor/dense-tensor.js";
 import { int64Words } from "../tensor/dtype.js";
 import { RaggedTensor } from "../tensor/ragged-tensor.js";
@@ -203,14 +201,14 @@ export class SmallLookup {
   private readonly capacity: number;
   private readonly header: number;
   private readonly maxIds: number;
-  private set: NativeTableSet | null = null;
-  private released = false;
   private busy = false;
   private work: Int32Array;
   private workFloats: Float32Array;
   /** Per-call state. */
   private cursor = 0;
   private count = 0;
+  /** Ids the last `stage` staged. */
+  private ids = 0;
   private outSize = 0;
   private intoBuffer: ArrayBufferLike | null = null;
   /** Per leaf (collect order): its slot, input, weight and `into` tensors, where its result goes. */
@@ -242,14 +240,12 @@ export class SmallLookup {
 
   constructor(
     private readonly featureConfig: FeatureStructure,
-    private readonly tables: readonly TableConfig[],
+    tables: readonly TableConfig[],
     private readonly views: ReadonlyMap<TableConfig, DenseTensor<Float32Array>>,
-    /** Lookup threads of the embedding (see smallLookupMaxIds). */
-    private readonly threads = 1,
-    /** The embedding's table set in the worker pool (registered on first use); needed when threads > 1. */
-    private readonly pooledSet: (() => number) | null = null,
+    /** Runs the staging buffer (shared with the embedding's other staged path); one thread by default. */
+    private readonly executor = new StagedExecutor(tables, views),
   ) {
-    this.maxIds = smallLookupMaxIds(threads);
+    this.maxIds = smallLookupMaxIds(executor.threads);
     this.root = shadowOf(featureConfig, new Map(tables.map((t, i) => [t, i])));
     const n = (this.capacity = countSlots(this.root));
     this.header = 1 + n * DESCRIPTOR;
@@ -281,8 +277,10 @@ export class SmallLookup {
    * all views of one buffer) the kernels write there and the result's leaves are `into`'s tensors.
    */
   lookup(features: unknown, weights: unknown, into: unknown = null): unknown {
-    const run = this.enter((addon, set) =>
-      this.run(features, weights, into, (out) => this.runStaged(addon, set, out, callerMemory(into, out))),
+    const run = this.enter((native) =>
+      this.run(features, weights, into, (out) =>
+        this.executor.run(native, this.work, this.cursor, out, this.ids, callerMemory(into, out)),
+      ),
     );
     return run?.result;
   }
@@ -293,25 +291,23 @@ export class SmallLookup {
    * `undefined` (nothing started) when this path does not handle the lookup.
    */
   lookupAsync(features: unknown, weights: unknown, into: unknown = null): Promise<unknown> | undefined {
-    const run = this.enter((addon, set) =>
+    const run = this.enter((native) =>
       this.run(features, weights, into, (out) =>
-        callerMemory(into, out) ? false : this.startOnWorkers(addon, set, out),
+        this.executor.start(native, this.work, this.cursor, out, this.ids, callerMemory(into, out)),
       ),
     );
     return run === undefined ? undefined : run.pending!.then(() => run.result);
   }
 
-  private enter<R>(body: (addon: NativeExports, set: NativeTableSet) => R | undefined): R | undefined {
+  private enter<R>(body: (native: StagedNative) => R | undefined): R | undefined {
     // `busy`: a lookup started from inside this one (a Proxy input's trap, say) takes the general path.
-    if (!enabled || this.released || this.busy || kernelChoice() !== "native") return undefined;
-    const addon = nativeAddon();
-    if (addon === null) return undefined;
-    const set = (this.set ??= this.createSet(addon));
-    if (set === null) return undefined;
+    if (!enabled || this.busy) return undefined;
+    const native = this.executor.native();
+    if (native === null) return undefined;
 
     this.busy = true;
     try {
-      return body(addon, set);
+      return body(native);
     } finally {
       this.busy = false;
     }
@@ -351,42 +347,6 @@ export class SmallLookup {
     return run;
   }
 
-  /** The staged request on worker threads; false when a feature does not fit (nothing started). */
-  private startOnWorkers(
-    addon: NativeExports,
-    set: NativeTableSet,
-    out: Float32Array,
-  ): Promise<void> | false {
-    const work = this.work.subarray(0, this.cursor);
-    if (addon.smallLookupCheck(set, work, out.length) !== 0) return false;
-    let ids = 0;
-    for (let i = 0; i < this.count; i++) ids += this.values[i].length;
-    const workers = ids < PARALLEL_MIN_COST ? 1 : this.threads;
-    return lookupPool().runStagedAsync(this.pooledSet!(), work, out, workers);
-  }
-
-  /**
-   * One native call on this thread, or (with worker threads, for a lookup the pool would split) a staged
-   * request the pool's workers share. False when a feature does not fit (nothing written).
-   */
-  private runStaged(
-    addon: NativeExports,
-    set: NativeTableSet,
-    out: Float32Array,
-    thisThreadOnly: boolean,
-  ): boolean {
-    let ids = 0;
-    for (let i = 0; i < this.count; i++) ids += this.values[i].length;
-    if (this.threads === 1 || ids < PARALLEL_MIN_COST || thisThreadOnly)
-      return addon.smallLookup(set, this.work, out) === 0;
-    const work = this.work.subarray(0, this.cursor);
-    if (addon.smallLookupCheck(set, work, out.length) !== 0) return false;
-    lookupPool().runStaged(this.pooledSet!(), work, out, this.threads, (w, o, control) =>
-      addon.smallLookupShare(set, w, o, control),
-    );
-    return true;
-  }
-
   /** What `lastLookupPlans` reports after a fast lookup: planned by the general planner on first use. */
   lastLookup(features: unknown, weights: unknown): LastLookup {
     return new DeferredLastLookup(features, () =>
@@ -396,17 +356,7 @@ export class SmallLookup {
 
   /** Drops the native table set (idempotent); later lookups take the general path. */
   release(): void {
-    this.released = true;
-    if (this.set !== null) nativeAddon()?.releaseTableSet(this.set);
-    this.set = null;
-  }
-
-  private createSet(addon: NativeExports): NativeTableSet | null {
-    const memories = this.tables.map((t) => this.views.get(t)!.data);
-    return addon.createTableSet(
-      memories,
-      Int32Array.from(this.tables, (t) => t.dim),
-    );
+    this.executor.release();
   }
 
   /**
@@ -561,6 +511,7 @@ export class SmallLookup {
       if (ids > this.maxIds) return false;
       if (!this.stageLeaf(i, intoGiven)) return false;
     }
+    this.ids = ids;
     return true;
   }
 

@@ -27,6 +27,7 @@ import { allocateTables } from "../kernels/table-memory.js";
 import { planOutputSize } from "./lookup-plan.js";
 import { SmallLookup } from "./small-lookup.js";
 import { keyedLastLookup, KeyedLookup } from "./keyed-lookup.js";
+import { StagedExecutor } from "./staged-executor.js";
 import { applyGradients, type ApplyGradientsResult } from "../training/apply-gradients.js";
 
 /** What the last lookup computed: one plan per looked-up feature and how to pack per-feature values. */
@@ -91,6 +92,7 @@ export class TPUEmbeddingForServing implements Trackable {
   private poolSet: number | null = null;
   private small: SmallLookup | null = null;
   private keyedFast: KeyedLookup | null = null;
+  private staged: StagedExecutor | null = null;
   private disposed = false;
   /** Table memory handed to a restore before build, adopted by the build. */
   private pendingTableMemory: Float32Array[] | null = null;
@@ -285,8 +287,7 @@ export class TPUEmbeddingForServing implements Trackable {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.small?.release();
-    this.keyedFast?.release();
+    this.staged?.release();
     if (this.poolSet !== null) lookupPool().release(this.poolSet);
     this.poolSet = null;
   }
@@ -382,19 +383,19 @@ export class TPUEmbeddingForServing implements Trackable {
       this.featureConfig,
       this.tables,
       this.tableViews!,
-      this.threads,
-      () => this.pooledTables(),
+      this.stagedExecutor(),
     ));
   }
 
   /** The staged path for KeyedJaggedTensors (src/embedding/keyed-lookup.ts). */
   private keyedPath(): KeyedLookup {
-    return (this.keyedFast ??= new KeyedLookup(
-      this.featureConfig,
-      this.tables,
-      this.tableViews!,
-      this.threads,
-      () => this.pooledTables(),
+    return (this.keyedFast ??= new KeyedLookup(this.featureConfig, this.tables, this.stagedExecutor()));
+  }
+
+  /** Runs both staged paths' work: one native table set per embedding, and the pool's workers. */
+  private stagedExecutor(): StagedExecutor {
+    return (this.staged ??= new StagedExecutor(this.tables, this.tableViews!, this.threads, () =>
+      this.pooledTables(),
     ));
   }
 
