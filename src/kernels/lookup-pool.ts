@@ -184,18 +184,9 @@ export class LookupPool {
     threads: number,
     run: (work: Int32Array, out: Float32Array, control: Int32Array) => number,
   ): void {
-    this.tables(set);
-    const shared = out.buffer instanceof SharedArrayBuffer;
-    const outId = shared ? this.outputId(out.buffer as SharedArrayBuffer) : 0;
-    const into = shared ? [out] : null;
     this.ensureWorkers(threads - 1);
     const helpers = this.leastBusy(threads - 1);
-    const slot = this.acquireSlot((STAGED_HEADER + work.length) * 4, shared ? 0 : out.length * 4);
-    const request = new Int32Array(slot.request, 0, STAGED_HEADER + work.length);
-    slot.generation = nextGeneration(slot.generation);
-    const rung = new Set(helpers.filter((w) => this.ring(w, set, slot, into)));
-    packStaged(work, request, outId, shared ? out.byteOffset >> 2 : 0, out.length);
-    openRequest(request, slot.generation);
+    const { slot, request, shared, into, rung } = this.prepareStaged(set, work, out, helpers);
     const control = request.subarray(0, STAGED_HEADER);
     try {
       try {
@@ -239,16 +230,8 @@ export class LookupPool {
    * is copied into the request slot before this returns its promise, so the caller may reuse it at once.
    */
   async runStagedAsync(set: number, work: Int32Array, out: Float32Array, workers: number): Promise<void> {
-    this.tables(set);
-    const shared = out.buffer instanceof SharedArrayBuffer;
-    const outId = shared ? this.outputId(out.buffer as SharedArrayBuffer) : 0;
-    const into = shared ? [out] : null;
     this.ensureWorkers(workers);
-    const slot = this.acquireSlot((STAGED_HEADER + work.length) * 4, shared ? 0 : out.length * 4);
-    const request = new Int32Array(slot.request, 0, STAGED_HEADER + work.length);
-    slot.generation = nextGeneration(slot.generation);
-    packStaged(work, request, outId, shared ? out.byteOffset >> 2 : 0, out.length);
-    openRequest(request, slot.generation);
+    const { slot, request, shared, into } = this.prepareStaged(set, work, out, []);
     try {
       await this.runOnWorkers(set, slot, workers, into);
       if (Atomics.load(request, FAILED) !== 0) {
@@ -258,6 +241,25 @@ export class LookupPool {
     } finally {
       slot.busy = false;
     }
+  }
+
+  /**
+   * Lays a staged request out in a free slot and opens it (`helpers` spinning with everything they need
+   * are rung first, as in `prepare`). An `out` in shared memory is written in place (and registered with
+   * the workers as `into`); otherwise the slot's output buffer holds the results until they are copied.
+   */
+  private prepareStaged(set: number, work: Int32Array, out: Float32Array, helpers: readonly PoolWorker[]) {
+    this.tables(set);
+    const shared = out.buffer instanceof SharedArrayBuffer;
+    const outId = shared ? this.outputId(out.buffer as SharedArrayBuffer) : 0;
+    const into = shared ? [out] : null;
+    const slot = this.acquireSlot((STAGED_HEADER + work.length) * 4, shared ? 0 : out.length * 4);
+    const request = new Int32Array(slot.request, 0, STAGED_HEADER + work.length);
+    slot.generation = nextGeneration(slot.generation);
+    const rung = new Set(helpers.filter((w) => this.ring(w, set, slot, into)));
+    packStaged(work, request, outId, shared ? out.byteOffset >> 2 : 0, out.length);
+    openRequest(request, slot.generation);
+    return { slot, request, shared, into, rung };
   }
 
   /** Posts the slot's open request to `count` workers and waits for every one's answer. */
