@@ -4,7 +4,7 @@ import { StagedExecutor, type StagedNative } from "./staged-executor.js";
 import { DenseTensor, trustedFloat32Tensor } from "../tensor/dense-tensor.js";
 import { int64Words } from "../tensor/dtype.js";
 import { RaggedTensor } from "../tensor/ragged-tensor.js";
-import { isPlainObject } from "../tensor/structure.js";
+import { isNone, isPlainObject } from "../tensor/structure.js";
 import type { FeatureStructure } from "./feature-structure.js";
 import { planLookups } from "./serving-embedding-lookup.js";
 import { DeferredLastLookup } from "./deferred-last-lookup.js";
@@ -172,10 +172,6 @@ function countSlots(shadow: Shadow): number {
   for (const child of shadow instanceof ListNode ? shadow.items : shadow.children.values())
     n += countSlots(child);
   return n;
-}
-
-function isNone(value: unknown): value is null | undefined {
-  return value === null || value === undefined;
 }
 
 function sameSplits(a: Int32Array, b: Int32Array): boolean {

@@ -5,6 +5,7 @@ import type { TableConfig } from "../config/table-config.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors.js";
 import { DenseTensor } from "../tensor/dense-tensor.js";
 import { KeyedJaggedTensor } from "../tensor/keyed-jagged-tensor.js";
+import { isNone } from "../tensor/structure.js";
 import type { RaggedTensor } from "../tensor/ragged-tensor.js";
 import { describeValue } from "../config/validate.js";
 import {
@@ -551,10 +552,6 @@ export class TPUEmbeddingForServing implements Trackable {
     this.variablesByName = variables;
     this.tableViews = views;
   }
-}
-
-function isNone(value: unknown): value is null | undefined {
-  return value === null || value === undefined;
 }
 
 function isObject(value: unknown): value is object {

@@ -4,6 +4,11 @@ import { InvalidArgumentError } from "../errors.js";
  * Nested structures as TF's `tf.nest` sees them, with plain objects for dicts and arrays for lists.
  * Dict entries are visited in sorted key order (TF's flatten order); paths join keys and indices with "/".
  */
+/** A skipped leaf of a structure (TF's `None`). */
+export function isNone(value: unknown): value is null | undefined {
+  return value === null || value === undefined;
+}
+
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
