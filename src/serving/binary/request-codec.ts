@@ -2,12 +2,13 @@ import { InvalidArgumentError } from "../../errors.js";
 import type { FeatureInput, IdArray, PredictInputs } from "../batching/feature-input.js";
 import {
   align8,
-  FORMAT_VERSION,
   HEADER_BYTES,
   ID_INT32,
   ID_INT64,
   KIND_CODES,
+  readHeader,
   REQUEST_MAGIC,
+  writeHeader,
 } from "./binary-format.js";
 import { aligned, ByteReader, ByteWriter } from "./byte-io.js";
 
@@ -30,11 +31,7 @@ export function encodeBinaryRequest(inputs: PredictInputs): Uint8Array {
     if (input.kind !== "dense" && input.weights !== null) size += align8(input.weights.byteLength);
   });
   const w = new ByteWriter(size);
-  w.u32(REQUEST_MAGIC);
-  w.u16(FORMAT_VERSION);
-  w.u16(0);
-  w.u32(inputs.size);
-  w.u32(0);
+  writeHeader(w, REQUEST_MAGIC, inputs.size);
   [...inputs.values()].forEach((input, i) => {
     const weights = input.kind === "dense" ? null : input.weights;
     const dims = input.kind === "dense" ? input.shape : input.kind === "sparse" ? input.denseShape : [];
@@ -59,22 +56,7 @@ export function encodeBinaryRequest(inputs: PredictInputs): Uint8Array {
 /** Decodes and structurally validates a binary request; every length is checked before it is read. */
 export function decodeBinaryRequest(body: Uint8Array): PredictInputs {
   const r = new ByteReader(aligned(body), "Binary request");
-  r.need(HEADER_BYTES, "the header");
-  const magic = r.u32();
-  if (magic !== REQUEST_MAGIC) {
-    throw new InvalidArgumentError(
-      `Binary request: bad magic 0x${magic.toString(16).padStart(8, "0")} (expected "TPER").`,
-    );
-  }
-  const version = r.u16();
-  if (version !== FORMAT_VERSION) {
-    throw new InvalidArgumentError(
-      `Binary request: format version ${version} is not supported (expected ${FORMAT_VERSION}).`,
-    );
-  }
-  r.u16();
-  const count = r.u32();
-  r.u32();
+  const count = readHeader(r, REQUEST_MAGIC, "Binary request");
   if (count === 0 || count > MAX_FEATURES) {
     throw new InvalidArgumentError(`Binary request: ${count} features; expected 1 to ${MAX_FEATURES}.`);
   }

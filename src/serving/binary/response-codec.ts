@@ -1,6 +1,5 @@
-import { InvalidArgumentError } from "../../errors.js";
 import type { FeatureOutput, PredictOutputs } from "../batching/feature-input.js";
-import { align8, FORMAT_VERSION, HEADER_BYTES, RESPONSE_MAGIC } from "./binary-format.js";
+import { align8, HEADER_BYTES, readHeader, RESPONSE_MAGIC, writeHeader } from "./binary-format.js";
 import { aligned, ByteReader, ByteWriter } from "./byte-io.js";
 
 const utf8 = new TextEncoder();
@@ -13,11 +12,7 @@ export function encodeBinaryResponse(outputs: PredictOutputs): Uint8Array {
     size += 8 + align8(names[i].length) + align8(4 * o.shape.length) + align8(o.data.byteLength);
   });
   const w = new ByteWriter(size);
-  w.u32(RESPONSE_MAGIC);
-  w.u16(FORMAT_VERSION);
-  w.u16(0);
-  w.u32(outputs.size);
-  w.u32(0);
+  writeHeader(w, RESPONSE_MAGIC, outputs.size);
   [...outputs.values()].forEach((o, i) => {
     w.u16(names[i].length);
     w.u8(o.shape.length);
@@ -32,15 +27,7 @@ export function encodeBinaryResponse(outputs: PredictOutputs): Uint8Array {
 
 export function decodeBinaryResponse(body: Uint8Array): PredictOutputs {
   const r = new ByteReader(aligned(body), "Binary response");
-  r.need(HEADER_BYTES, "the header");
-  if (r.u32() !== RESPONSE_MAGIC)
-    throw new InvalidArgumentError('Binary response: bad magic (expected "TPEO").');
-  const version = r.u16();
-  if (version !== FORMAT_VERSION)
-    throw new InvalidArgumentError(`Binary response: format version ${version}.`);
-  r.u16();
-  const count = r.u32();
-  r.u32();
+  const count = readHeader(r, RESPONSE_MAGIC, "Binary response");
   const out = new Map<string, FeatureOutput>();
   for (let i = 0; i < count; i++) {
     r.need(8, `output ${i} header`);
