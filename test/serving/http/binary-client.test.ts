@@ -7,12 +7,11 @@ import {
   EmbeddingServerError,
   RaggedTensor,
   SparseTensor,
-  startServer,
   type RunningServer,
   type ServableModel,
 } from "../../../src/index.js";
 import { encodeBinaryRequest } from "../../../src/serving/binary/request-codec.js";
-import { buildTestModel, TestRegistry } from "../support/test-registry.js";
+import { buildTestModel, serveTestModel } from "../support/test-registry.js";
 import { call } from "../support/http.js";
 
 describe("binary format and EmbeddingClient", () => {
@@ -21,9 +20,7 @@ describe("binary format and EmbeddingClient", () => {
 
   before(async () => {
     model = await buildTestModel(2, 11);
-    const registry = new TestRegistry("emb");
-    registry.add(model);
-    server = await startServer({ registry, port: 0 });
+    ({ server } = await serveTestModel(model));
   });
   after(() => server.close());
 

@@ -1,14 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { DenseTensor, EmbeddingClient, RaggedTensor, startServer } from "../../../src/index.js";
-import { buildTestModel, TestRegistry } from "../support/test-registry.js";
+import { DenseTensor, EmbeddingClient, RaggedTensor } from "../../../src/index.js";
+import { buildTestModel, serveTestModel } from "../support/test-registry.js";
 import { call } from "../support/http.js";
 
 test("100 concurrent requests (JSON and binary) with different bags each get their own rows; batches merge", async () => {
   const model = await buildTestModel(1, 33);
-  const registry = new TestRegistry("emb");
-  registry.add(model);
-  const server = await startServer({ registry, port: 0 });
+  const { server } = await serveTestModel(model);
   try {
     const bags = (i: number) =>
       Array.from({ length: 1 + (i % 5) }, (_, r) =>

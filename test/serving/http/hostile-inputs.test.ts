@@ -1,19 +1,17 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, type RunningServer } from "../../../src/index.js";
-import { buildTestModel, TestRegistry } from "../support/test-registry.js";
+import type { RunningServer } from "../../../src/index.js";
+import { buildTestModel, serveTestModel } from "../support/test-registry.js";
 import { call, postJson } from "../support/http.js";
 
 describe("malformed and hostile inputs get 4xx answers and the server keeps serving", () => {
   let server: RunningServer;
-  let registry: TestRegistry;
   let url: string;
 
   before(async () => {
-    registry = new TestRegistry("emb");
-    registry.add(await buildTestModel(1, 5));
-    server = await startServer({ registry, port: 0, limits: { maxIdsPerRequest: 1000 } });
-    url = `${server.url}/v1/models/emb:predict`;
+    ({ server, url } = await serveTestModel(await buildTestModel(1, 5), {
+      limits: { maxIdsPerRequest: 1000 },
+    }));
   });
   after(() => server.close());
 

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { request, type ClientRequest } from "node:http";
 import { startServer } from "../../../src/index.js";
-import { buildTestModel, TestRegistry } from "../support/test-registry.js";
+import { buildTestModel, serveTestModel, TestRegistry } from "../support/test-registry.js";
 import { call, postJson, type Reply } from "../support/http.js";
 
 const BODY = JSON.stringify({ inputs: { watched: [[1, 2]] } });
@@ -41,10 +41,7 @@ function halfSent(url: string): { req: ClientRequest; reply: Promise<Reply>; fin
 }
 
 async function setup(limits: object) {
-  const registry = new TestRegistry("emb");
-  registry.add(await buildTestModel(1, 9));
-  const server = await startServer({ registry, port: 0, limits });
-  return { registry, server, url: `${server.url}/v1/models/emb:predict` };
+  return serveTestModel(await buildTestModel(1, 9), { limits });
 }
 
 /** Waits until the server has counted the half-sent request as in flight (it answers 429 to others). */

@@ -4,11 +4,10 @@ import {
   DenseTensor,
   RaggedTensor,
   SparseTensor,
-  startServer,
   type RunningServer,
   type ServableModel,
 } from "../../../src/index.js";
-import { buildTestModel, TestRegistry } from "../support/test-registry.js";
+import { buildTestModel, serveTestModel } from "../support/test-registry.js";
 import { floats, postJson } from "../support/http.js";
 
 describe("predict over JSON equals a direct embeddingLookup", () => {
@@ -18,10 +17,7 @@ describe("predict over JSON equals a direct embeddingLookup", () => {
 
   before(async () => {
     model = await buildTestModel(1, 7);
-    const registry = new TestRegistry("emb");
-    registry.add(model);
-    server = await startServer({ registry, port: 0 });
-    url = `${server.url}/v1/models/emb:predict`;
+    ({ server, url } = await serveTestModel(model));
   });
   after(() => server.close());
 

@@ -9,7 +9,10 @@ import {
   UnavailableError,
   TableConfig,
   TPUEmbeddingForServing,
+  startServer,
   type FeatureStructure,
+  type RunningServer,
+  type ServerOptions,
   type ModelEvent,
   type ModelLease,
   type ModelRegistry,
@@ -176,4 +179,15 @@ export class TestRegistry implements ModelRegistry {
   private emit(event: ModelEvent): void {
     for (const l of this.listeners) l(event);
   }
+}
+
+/** A server on a free port over a TestRegistry named "emb" holding `model`, and its predict URL. */
+export async function serveTestModel(
+  model: ServableModel,
+  options: Omit<ServerOptions, "registry" | "port"> = {},
+): Promise<{ registry: TestRegistry; server: RunningServer; url: string }> {
+  const registry = new TestRegistry("emb");
+  registry.add(model);
+  const server = await startServer({ ...options, registry, port: 0 });
+  return { registry, server, url: `${server.url}/v1/models/emb:predict` };
 }
