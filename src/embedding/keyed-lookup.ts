@@ -7,7 +7,7 @@ import { isPlainObject } from "../tensor/structure.js";
 import type { FeatureStructure } from "./feature-structure.js";
 import { planLookups } from "./serving-embedding-lookup.js";
 import { DeferredLastLookup } from "./deferred-last-lookup.js";
-import { smallLookupMaxIds } from "./small-lookup.js";
+import { SMALL_LOOKUP_MAX_IDS } from "./small-lookup.js";
 import type { StagedExecutor, StagedNative } from "./staged-executor.js";
 import {
   KIND_BAGS,
@@ -56,7 +56,6 @@ export function keyedLookupRuns(): number {
 
 export class KeyedLookup {
   private readonly features = new Map<string, KeyedFeature>();
-  private readonly maxIds: number;
   private work = new Int32Array(4096);
   /** Words of `work` the last `stage` wrote. */
   private staged = 0;
@@ -79,7 +78,6 @@ export class KeyedLookup {
     /** Runs the staging buffer (shared with the embedding's other staged path). */
     private readonly executor: StagedExecutor,
   ) {
-    this.maxIds = smallLookupMaxIds(executor.threads);
     if (!isPlainObject(featureConfig)) return;
     const index = new Map(tables.map((t, i) => [t, i]));
     for (const [key, feature] of Object.entries(featureConfig as Record<string, FeatureStructure>)) {
@@ -130,7 +128,8 @@ export class KeyedLookup {
     ) => boolean | Promise<void>,
   ): { result: Record<string, DenseTensor<Float32Array>>; pending: Promise<void> | null } | undefined {
     const native = this.executor.native();
-    if (native === null || kjt.values.length > this.maxIds || !this.resolve(kjt.keys)) return undefined;
+    if (native === null || kjt.values.length > SMALL_LOOKUP_MAX_IDS || !this.resolve(kjt.keys))
+      return undefined;
     const intoGiven = into !== null && into !== undefined;
     if (intoGiven && !this.intoFits(into)) return undefined;
     const outSize = this.stage(kjt, intoGiven ? (into as Record<string, unknown>) : null);

@@ -43,25 +43,13 @@ import {
  */
 
 /**
- * Lookups of more ids take the general path (one thread). Measured on the standard workload, 1 thread:
- * B=64 (~13 k ids) p50 250 → 201 µs, B=256 (~54 k ids) 732 → 672 µs through this path, and B=1024
- * (~215 k ids) on par with the general path (92.0 vs 89.6 M ids/s; KeyedJaggedTensor inputs 89.8 vs 79).
- * The cap bounds the staging buffer an embedding keeps (two int32 words per id at most).
+ * Lookups of more ids take the planned path. Measured on the standard workload, 1 thread: B=64 (~13 k
+ * ids) p50 250 → 201 µs, B=256 (~54 k ids) 732 → 672 µs through this path, and B=1024 (~215 k ids) on par
+ * with the planned path (92.0 vs 89.6 M ids/s; KeyedJaggedTensor inputs 89.8 vs 79). With worker threads
+ * the staging buffer becomes a request the workers share (B=64, 2 threads: 173 µs through the planned
+ * split, ~125 µs staged). The cap bounds the staging buffer an embedding keeps (two int32 words per id).
  */
 export const SMALL_LOOKUP_MAX_IDS = 1 << 22;
-
-/** With worker threads, lookups up to this many ids are staged here and shared with the workers. */
-export const STAGED_LOOKUP_MAX_IDS = 1 << 24;
-
-/**
- * The limit for an embedding with `threads` lookup threads: with workers, lookups the pool would split
- * (PARALLEL_MIN_COST and up) run as staged requests that the workers share (`lookupPool().runStaged`),
- * features claimed one at a time, with no per-feature planning (B=64, 2 threads: 173 µs through the
- * packed pool path, ~125 µs staged).
- */
-export function smallLookupMaxIds(threads: number): number {
-  return threads > 1 ? STAGED_LOOKUP_MAX_IDS : SMALL_LOOKUP_MAX_IDS;
-}
 
 let enabled = true;
 let runs = 0;
@@ -196,7 +184,6 @@ export class SmallLookup {
   private readonly root: Shadow;
   private readonly capacity: number;
   private readonly header: number;
-  private readonly maxIds: number;
   private busy = false;
   private work: Int32Array;
   private workFloats: Float32Array;
@@ -241,7 +228,6 @@ export class SmallLookup {
     /** Runs the staging buffer (shared with the embedding's other staged path); one thread by default. */
     private readonly executor = new StagedExecutor(tables, views),
   ) {
-    this.maxIds = smallLookupMaxIds(executor.threads);
     this.root = shadowOf(featureConfig, new Map(tables.map((t, i) => [t, i])));
     const n = (this.capacity = countSlots(this.root));
     this.header = 1 + n * DESCRIPTOR;
@@ -504,7 +490,7 @@ export class SmallLookup {
     let ids = 0;
     for (let i = 0; i < this.count; i++) {
       ids += this.values[i].length;
-      if (ids > this.maxIds) return false;
+      if (ids > SMALL_LOOKUP_MAX_IDS) return false;
       if (!this.stageLeaf(i, intoGiven)) return false;
     }
     this.ids = ids;
