@@ -93,7 +93,7 @@ export class TPUEmbeddingForServing implements Trackable {
   private poolSet: number | null = null;
   private small: SmallLookup | null = null;
   private keyedFast: KeyedLookup | null = null;
-  private staged: StagedExecutor | null = null;
+  private executor: StagedExecutor | null = null;
   private disposed = false;
   /** Table memory handed to a restore before build, adopted by the build. */
   private pendingTableMemory: Float32Array[] | null = null;
@@ -193,26 +193,12 @@ export class TPUEmbeddingForServing implements Trackable {
     options?: LookupOptions<I>,
   ): LookupResult<I>;
   embeddingLookup(features: unknown, weights?: unknown, options?: LookupOptions<never>): unknown {
+    // One native call for the whole lookup when the input form allows (small-lookup.ts, keyed-lookup.ts).
+    const staged = this.staged(features, weights, options, false);
+    if (staged !== undefined) return staged;
     if (features instanceof KeyedJaggedTensor) {
-      // One native call straight from the KJT's arrays when it fits (src/embedding/keyed-lookup.ts).
-      if (isNone(weights) && this.stagedPathOpen(options)) {
-        const result = this.keyedPath().lookup(features, options?.into);
-        if (result !== undefined) {
-          this.lastLookup = keyedLastLookup(features, this.tableViews!, this.featureConfig);
-          return result;
-        }
-      }
       const keyed = keyedInputs(features, weights);
       return this.embeddingLookup(keyed.features, keyed.weights, options as LookupOptions<KeyedInputs>);
-    }
-    // Small lookups (a request) in one native call when they fit (src/embedding/small-lookup.ts).
-    if (this.stagedPathOpen(options)) {
-      const small = this.smallPath();
-      const result = small.lookup(features, weights, options?.into);
-      if (result !== undefined) {
-        this.lastLookup = small.lastLookup(features, weights);
-        return result;
-      }
     }
     const planned = this.plan(features, weights);
     const into = this.outputsOf(planned, options);
@@ -247,7 +233,7 @@ export class TPUEmbeddingForServing implements Trackable {
     options?: LookupOptions<never>,
   ): Promise<unknown> {
     // Staged on the workers when the input form allows (checked and staged on this thread, now).
-    const staged = this.stagedAsync(features, weights, options);
+    const staged = this.staged(features, weights, options, true) as Promise<unknown> | undefined;
     if (staged !== undefined) return staged;
     if (features instanceof KeyedJaggedTensor) {
       const keyed = keyedInputs(features, weights);
@@ -288,7 +274,7 @@ export class TPUEmbeddingForServing implements Trackable {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.staged?.release();
+    this.executor?.release();
     if (this.poolSet !== null) lookupPool().release(this.poolSet);
     this.poolSet = null;
   }
@@ -395,26 +381,30 @@ export class TPUEmbeddingForServing implements Trackable {
 
   /** Runs both staged paths' work: one native table set per embedding, and the pool's workers. */
   private stagedExecutor(): StagedExecutor {
-    return (this.staged ??= new StagedExecutor(this.tables, this.tableViews!, this.threads, () =>
+    return (this.executor ??= new StagedExecutor(this.tables, this.tableViews!, this.threads, () =>
       this.pooledTables(),
     ));
   }
 
-  /** `embeddingLookupAsync` through a staged path, or `undefined` (nothing started) when it does not fit. */
-  private stagedAsync(features: unknown, weights: unknown, options: unknown): Promise<unknown> | undefined {
+  /**
+   * The lookup through a staged path (`async`: the kernels on the workers, a promise), or `undefined`
+   * (nothing done) when the input form or the kernels do not allow it. Sets `lastLookup` when it runs.
+   */
+  private staged(features: unknown, weights: unknown, options: unknown, async: boolean): unknown {
     if (!this.stagedPathOpen(options)) return undefined;
     const into = (options as { into?: unknown } | undefined)?.into;
     if (features instanceof KeyedJaggedTensor) {
       if (!isNone(weights)) return undefined;
-      const pending = this.keyedPath().lookupAsync(features, into);
-      if (pending !== undefined)
+      const keyed = this.keyedPath();
+      const result = async ? keyed.lookupAsync(features, into) : keyed.lookup(features, into);
+      if (result !== undefined)
         this.lastLookup = keyedLastLookup(features, this.tableViews!, this.featureConfig);
-      return pending;
+      return result;
     }
     const small = this.smallPath();
-    const pending = small.lookupAsync(features, weights, into);
-    if (pending !== undefined) this.lastLookup = small.lastLookup(features, weights);
-    return pending;
+    const result = async ? small.lookupAsync(features, weights, into) : small.lookup(features, weights, into);
+    if (result !== undefined) this.lastLookup = small.lastLookup(features, weights);
+    return result;
   }
 
   /** Whether a staged lookup may be tried (built, not disposed, options absent or an object). */
