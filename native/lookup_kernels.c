@@ -574,61 +574,128 @@ static napi_value js_release_table_set(napi_env env, napi_callback_info info) {
   return undefined;
 }
 
-// The staging layout (Int32Array `work`): work[0] = feature count n, then n descriptors of
-// SMALL_DESCRIPTOR int32 each, then the data they point into (ids, row splits, weights as float bits).
+// The staging layout (Int32Array `work`, mirrored in src/embedding/staging-layout.ts): a header of
+// W_HEADER words (feature count n, ref count R, the ref table's offset), n descriptors of SMALL_DESCRIPTOR
+// words, the data copied in (ids, row splits, weights as float bits) and the ref table. A descriptor's
+// ids, splits and weights are either words of `work` (ref -1) or elements of a ref: one of the caller's
+// typed arrays, read in place (no copy), whose data pointer, length and type resolveRefs writes into the
+// ref table. Refs exist only while the calling thread is blocked in a synchronous lookup, and only for
+// non-shared ArrayBuffers, so nothing can change, move or free them while any thread reads them.
+enum { W_COUNT, W_REFS, W_REFS_AT, W_HEADER };
 enum { SMALL_GATHER = 0, SMALL_BAGS = 1, SMALL_SEQUENCE = 2 };
 enum {
   D_KIND,     // SMALL_GATHER: dense ids; SMALL_BAGS: bags_weighted (TF's ragged order); SMALL_SEQUENCE
   D_TABLE,    // index into the table set
   D_ROWS,     // output rows (gather: ids)
   D_IDS,      // ids count (gather: = rows; else = splits[rows])
-  D_IDS_AT,   // ids offset in work
-  D_SPLITS_AT, // row splits offset in work (rows + 1 values from 0), -1 for gather
-  D_WEIGHTS_AT, // weights offset in work (float bits, one per id), -1 for none
+  D_IDS_AT,   // ids offset (in work, or in the ref)
+  D_SPLITS_AT, // row splits offset (rows + 1 values from 0); gather: unused
+  D_WEIGHTS_AT, // weights offset (float bits, one per id), -1 for none
   D_OUT_AT,   // output offset in out
   D_PARAM,    // bags: combiner mode; sequence: length
+  D_IDS_REF,  // -1: ids in work; else the ref holding them
+  D_SPLITS_REF,
+  D_WEIGHTS_REF,
   SMALL_DESCRIPTOR
 };
+enum { REF_POINTER = 0, REF_LENGTH = 2, REF_TYPE = 3, REF_WORDS = 4 };
+enum { REF_INT32 = 1, REF_FLOAT32 = 2 };
+
+// A staged request's control words (an Int32Array; src/kernels/packed-request.ts): run claims, failure
+// flag, check claims and the count of features checked.
+enum { C_CLAIMED = 0, C_FAILED = 2, C_CHECK_CLAIMED = 10, C_CHECKED = 11, C_WORDS = 12 };
 
 static bool within(int64_t at, int64_t count, size_t length) {
   return at >= 0 && count >= 0 && (uint64_t)(at + count) <= length;
 }
 
-/** One descriptor's fit: everything in bounds, splits well formed, ids rows of its table. */
-static bool small_feature_fits(const table_set_t *set, const int32_t *w, size_t wlen, const int32_t *d,
-                               size_t out_len) {
+/** The header in bounds: at most 0x7fff features (claim_feature counts in 16 bits) and the ref table. */
+static bool staged_header_fits(const int32_t *w, size_t wlen) {
+  if (wlen < W_HEADER) return false;
+  const int32_t n = w[W_COUNT];
+  return n >= 0 && n < 0x8000 && within(W_HEADER, (int64_t)n * SMALL_DESCRIPTOR, wlen) &&
+         w[W_REFS] >= 0 && within(w[W_REFS_AT], (int64_t)w[W_REFS] * REF_WORDS, wlen);
+}
+
+/** Where `count` elements of `type` at `at` live: in work (ref -1) or in a resolved ref; false if out of bounds. */
+static bool staged_field(const int32_t *w, size_t wlen, int32_t at, int32_t ref, int64_t count, int32_t type,
+                         const void **out) {
+  if (ref == -1) {
+    if (!within(at, count, wlen)) return false;
+    *out = w + at;
+    return true;
+  }
+  if (ref < 0 || ref >= w[W_REFS]) return false;
+  const int32_t *r = w + w[W_REFS_AT] + (size_t)ref * REF_WORDS;
+  if (r[REF_TYPE] != type || !within(at, count, (size_t)(uint32_t)r[REF_LENGTH])) return false;
+  const char *data;
+  memcpy(&data, r + REF_POINTER, sizeof data);
+  *out = data + (size_t)at * 4;
+  return true;
+}
+
+/** One feature of a staged request, resolved. */
+typedef struct {
+  int32_t kind, rows, n, param;
+  const float *table;
+  size_t dim, table_rows;
+  const int32_t *ids, *splits;
+  const float *weights;
+  float *out;
+} staged_feature_t;
+
+/**
+ * Resolves feature f into `x`: everything in bounds (always), and when `deep` the row splits well formed
+ * and every id a row of its table. false when it does not fit.
+ */
+static bool staged_feature(const table_set_t *set, const int32_t *w, size_t wlen, int32_t f, float *out,
+                           size_t out_len, bool deep, staged_feature_t *x) {
+  const int32_t *d = w + W_HEADER + (size_t)f * SMALL_DESCRIPTOR;
   const int32_t kind = d[D_KIND], rows = d[D_ROWS], n = d[D_IDS];
-  if ((uint32_t)d[D_TABLE] >= set->count || rows < 0 || !within(d[D_IDS_AT], n, wlen)) return false;
-  const size_t dim = (size_t)set->dims[d[D_TABLE]];
-  size_t per_row = dim;
+  if ((uint32_t)d[D_TABLE] >= set->count || rows < 0 || n < 0) return false;
+  const void *p;
+  if (!staged_field(w, wlen, d[D_IDS_AT], d[D_IDS_REF], n, REF_INT32, &p)) return false;
+  x->kind = kind;
+  x->rows = rows;
+  x->n = n;
+  x->param = d[D_PARAM];
+  x->ids = p;
+  x->table = set->data[d[D_TABLE]];
+  x->dim = (size_t)set->dims[d[D_TABLE]];
+  x->table_rows = set->rows[d[D_TABLE]];
+  x->splits = NULL;
+  x->weights = NULL;
+  size_t per_row = x->dim;
   if (kind == SMALL_GATHER) {
     if (n != rows) return false;
   } else if (kind == SMALL_BAGS || kind == SMALL_SEQUENCE) {
-    if (!within(d[D_SPLITS_AT], (int64_t)rows + 1, wlen)) return false;
-    const int32_t *s = w + d[D_SPLITS_AT];
+    if (!staged_field(w, wlen, d[D_SPLITS_AT], d[D_SPLITS_REF], (int64_t)rows + 1, REF_INT32, &p)) return false;
+    const int32_t *s = x->splits = p;
     if (s[0] != 0 || s[rows] != n) return false;
-    for (int32_t r = 0; r < rows; r++)
-      if (s[r + 1] < s[r]) return false;
     if (kind == SMALL_BAGS) {
-      if ((uint32_t)d[D_PARAM] > MODE_SQRTN) return false;
-      if (d[D_WEIGHTS_AT] != -1 && !within(d[D_WEIGHTS_AT], n, wlen)) return false;
+      if ((uint32_t)x->param > MODE_SQRTN) return false;
+      if (d[D_WEIGHTS_AT] != -1) {
+        if (!staged_field(w, wlen, d[D_WEIGHTS_AT], d[D_WEIGHTS_REF], n, REF_FLOAT32, &p)) return false;
+        x->weights = p;
+      }
     } else {
-      const int32_t length = d[D_PARAM];
-      if (length < 1) return false;
+      if (x->param < 1) return false;
+      per_row = (size_t)x->param * x->dim;
+    }
+    if (deep) {
       for (int32_t r = 0; r < rows; r++)
-        if (s[r + 1] - s[r] > length) return false;
-      per_row = (size_t)length * dim;
+        if (s[r + 1] < s[r]) return false;
+      if (kind == SMALL_SEQUENCE)
+        for (int32_t r = 0; r < rows; r++)
+          if (s[r + 1] - s[r] > x->param) return false;
     }
   } else {
     return false;
   }
   if ((size_t)rows > out_len / per_row) return false; // also keeps rows * per_row from overflowing
   if (!within(d[D_OUT_AT], (int64_t)rows * (int64_t)per_row, out_len)) return false;
-  const int32_t *ids = w + d[D_IDS_AT];
-  const size_t table_rows = set->rows[d[D_TABLE]];
-  for (int32_t j = 0; j < n; j++)
-    if ((uint32_t)ids[j] >= table_rows) return false;
-  return true;
+  x->out = out == NULL ? NULL : out + d[D_OUT_AT];
+  return !deep || ids_in_table(x->ids, (size_t)n, x->table_rows);
 }
 
 enum { PREFETCH_MAX_ROWS = 1024 };
@@ -638,17 +705,15 @@ enum { PREFETCH_MAX_ROWS = 1024 };
  * run: a request's ~200 rows are independent random reads, and issuing them all up front overlaps their
  * misses better than the kernels' row-by-row loads do (B=1 sum-zipf: 5.5 → 4.4 µs for the call).
  */
-static void prefetch_rows(const table_set_t *set, const int32_t *w, int32_t n) {
+static void prefetch_rows(const table_set_t *set, const int32_t *w, size_t wlen, float *out, size_t out_len) {
   int32_t budget = PREFETCH_MAX_ROWS;
-  for (int32_t f = 0; f < n && budget > 0; f++) {
-    const int32_t *d = w + 1 + (size_t)f * SMALL_DESCRIPTOR;
-    const float *table = set->data[d[D_TABLE]];
-    const size_t dim = (size_t)set->dims[d[D_TABLE]];
-    const int32_t *ids = w + d[D_IDS_AT];
-    const int32_t count = d[D_IDS] < budget ? d[D_IDS] : budget;
-    const int lines = (int)((dim + 15) / 16);
+  for (int32_t f = 0; f < w[W_COUNT] && budget > 0; f++) {
+    staged_feature_t x;
+    if (!staged_feature(set, w, wlen, f, out, out_len, false, &x)) continue;
+    const int32_t count = x.n < budget ? x.n : budget;
+    const int lines = (int)((x.dim + 15) / 16);
     for (int32_t j = 0; j < count; j++) {
-      const float *row = table + (size_t)ids[j] * dim;
+      const float *row = x.table + (size_t)x.ids[j] * x.dim;
       for (int l = 0; l < lines; l++) __builtin_prefetch(row + 16 * l, 0, 2);
       // GCC deletes loops of nothing but prefetches; an empty asm that "uses" the row keeps this one.
       __asm__ __volatile__("" : : "r"(row));
@@ -657,37 +722,27 @@ static void prefetch_rows(const table_set_t *set, const int32_t *w, int32_t n) {
   }
 }
 
+/** The first feature (f + 1) that does not fit, 0 when all do, -1 for a malformed header. */
+static int32_t small_check_all(const table_set_t *set, const int32_t *w, size_t wlen, size_t out_len) {
+  if (!staged_header_fits(w, wlen)) return -1;
+  staged_feature_t x;
+  for (int32_t f = 0; f < w[W_COUNT]; f++)
+    if (!staged_feature(set, w, wlen, f, NULL, out_len, true, &x)) return f + 1;
+  return 0;
+}
+
+/** Runs a resolved (and checked) feature. */
+static void small_run(const staged_feature_t *x) {
+  if (x->kind == SMALL_GATHER) gather(x->table, x->dim, x->ids, 0, x->rows, x->out);
+  else if (x->kind == SMALL_BAGS)
+    bags_weighted(x->table, x->dim, x->splits, x->ids, x->weights, 0, x->rows, x->param, x->out);
+  else sequence(x->table, x->dim, x->splits, x->ids, NULL, 0, x->rows, x->param, x->out);
+}
+
 /**
  * smallLookup(set, work: Int32Array, out: Float32Array): number. 0 when every feature ran; -1 for bad
  * arguments; f + 1 when feature f does not fit (then nothing was written).
  */
-/** The first feature (f + 1) that does not fit, 0 when all do, -1 for a malformed header. */
-static int32_t small_check_all(const table_set_t *set, const int32_t *w, size_t wlen, size_t out_len) {
-  const int32_t n = w[0];
-  // At most 0x7fff features: claim_feature counts them in 16 bits (larger configs take the planned path).
-  if (n < 0 || n >= 0x8000 || !within(1, (int64_t)n * SMALL_DESCRIPTOR, wlen)) return -1;
-  for (int32_t f = 0; f < n; f++)
-    if (!small_feature_fits(set, w, wlen, w + 1 + (size_t)f * SMALL_DESCRIPTOR, out_len)) return f + 1;
-  return 0;
-}
-
-/** Runs feature f (already checked) into `out`. */
-static void small_run_feature(const table_set_t *set, const int32_t *w, float *out, int32_t f) {
-  const int32_t *d = w + 1 + (size_t)f * SMALL_DESCRIPTOR;
-  const float *table = set->data[d[D_TABLE]];
-  const size_t dim = (size_t)set->dims[d[D_TABLE]];
-  const int32_t *ids = w + d[D_IDS_AT];
-  float *o = out + d[D_OUT_AT];
-  if (d[D_KIND] == SMALL_GATHER) {
-    gather(table, dim, ids, 0, d[D_ROWS], o);
-  } else if (d[D_KIND] == SMALL_BAGS) {
-    const float *weights = d[D_WEIGHTS_AT] == -1 ? NULL : (const float *)(w + d[D_WEIGHTS_AT]);
-    bags_weighted(table, dim, w + d[D_SPLITS_AT], ids, weights, 0, d[D_ROWS], d[D_PARAM], o);
-  } else {
-    sequence(table, dim, w + d[D_SPLITS_AT], ids, NULL, 0, d[D_ROWS], d[D_PARAM], o);
-  }
-}
-
 static napi_value js_small_lookup(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], result;
@@ -697,12 +752,15 @@ static napi_value js_small_lookup(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 3 &&
       (set = table_set_of(env, argv[0])) != NULL &&
       typed_view(env, argv[1], napi_int32_array, false, &work) &&
-      typed_view(env, argv[2], napi_float32_array, false, &out) && work.length >= 1) {
+      typed_view(env, argv[2], napi_float32_array, false, &out)) {
     const int32_t *w = work.data;
     code = small_check_all(set, w, work.length, out.length);
     if (code == 0) {
-      prefetch_rows(set, w, w[0]);
-      for (int32_t f = 0; f < w[0]; f++) small_run_feature(set, w, out.data, f);
+      prefetch_rows(set, w, work.length, out.data, out.length);
+      staged_feature_t x;
+      for (int32_t f = 0; f < w[W_COUNT]; f++) {
+        if (staged_feature(set, w, work.length, f, out.data, out.length, false, &x)) small_run(&x);
+      }
     }
   }
   napi_create_int32(env, code, &result);
@@ -711,7 +769,7 @@ static napi_value js_small_lookup(napi_env env, napi_callback_info info) {
 
 /**
  * smallLookupCheck(set, work, outLength): number. smallLookup's checks alone (0, f + 1 or -1), for a
- * lookup that several threads then run with smallLookupShare.
+ * lookup that worker threads then run with smallLookupShare.
  */
 static napi_value js_small_lookup_check(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -721,11 +779,44 @@ static napi_value js_small_lookup_check(napi_env env, napi_callback_info info) {
   table_set_t *set = NULL;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 3 &&
       (set = table_set_of(env, argv[0])) != NULL &&
-      typed_view(env, argv[1], napi_int32_array, false, &work) && work.length >= 1 &&
-      int_arg(env, argv[2], 0, &out_length))
+      typed_view(env, argv[1], napi_int32_array, false, &work) && int_arg(env, argv[2], 0, &out_length))
     code = small_check_all(set, work.data, work.length, (size_t)out_length);
   napi_create_int32(env, code, &result);
   return result;
+}
+
+/**
+ * resolveRefs(work: Int32Array, ...refs: (Int32Array | Float32Array)[]): boolean. Writes each ref's data
+ * pointer, length and type into work's ref table (work[W_REFS] of them, in order). false (nothing usable)
+ * when the count differs, or a ref is not an Int32Array or Float32Array over a non-shared ArrayBuffer.
+ * The refs must stay untouched until the lookup returns: only synchronous lookups use them.
+ */
+static napi_value js_resolve_refs(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  bool ok = napi_get_cb_info(env, info, &argc, NULL, NULL, NULL) == napi_ok && argc >= 1;
+  napi_value local[128], *argv = argc <= 128 ? local : malloc(argc * sizeof(napi_value));
+  view_t work;
+  ok = ok && argv != NULL && napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok &&
+       typed_view(env, argv[0], napi_int32_array, false, &work) && staged_header_fits(work.data, work.length) &&
+       (size_t)((const int32_t *)work.data)[W_REFS] == argc - 1;
+  for (size_t k = 1; ok && k < argc; k++) {
+    napi_typedarray_type type;
+    size_t length;
+    void *data;
+    napi_value buffer;
+    bool plain = false;
+    ok = napi_get_typedarray_info(env, argv[k], &type, &length, &data, &buffer, NULL) == napi_ok &&
+         napi_is_arraybuffer(env, buffer, &plain) == napi_ok && plain &&
+         (type == napi_int32_array || type == napi_float32_array) && length <= INT32_MAX &&
+         (data != NULL || length == 0);
+    if (!ok) break;
+    int32_t *r = (int32_t *)work.data + ((const int32_t *)work.data)[W_REFS_AT] + (k - 1) * REF_WORDS;
+    memcpy(r + REF_POINTER, &data, sizeof data);
+    r[REF_LENGTH] = (int32_t)length;
+    r[REF_TYPE] = type == napi_int32_array ? REF_INT32 : REF_FLOAT32;
+  }
+  if (argv != local) free(argv);
+  return boolean(env, ok);
 }
 
 /**
@@ -747,12 +838,44 @@ static int32_t claim_feature(int32_t *word, int32_t n, bool from_back) {
   }
 }
 
+static inline void cpu_relax(void) {
+#ifdef __SSE2__
+  _mm_pause();
+#endif
+}
+
 /**
- * smallLookupShare(set, work, out, control: Int32Array, fromBack?: boolean): number. Runs the features of
- * a checked staging buffer that this thread claims one at a time through control[0] (claim_feature: the
- * calling thread from the front, workers from the back). Each claimed feature is checked again before it
- * runs (a worker never trusts shared memory blindly); one that does not fit sets control[2] and is
- * skipped. Returns 0, or f + 1 for such a feature, or -1 for bad arguments.
+ * One thread's share of a staged request, in two phases: it checks the features it claims (control
+ * C_CHECK_CLAIMED), waits until every feature is checked, whichever thread checked it, and then, unless
+ * one did not fit (C_FAILED), runs the features it claims (C_CLAIMED). So the checks run in parallel and
+ * nothing is written for a request that fails, and each thread reads the ids of the features it is
+ * likely to run (the same end of the list) while checking them. 0 when done, f + 1 when this thread found
+ * feature f not fitting, -2 when another thread did (or failed).
+ */
+static int32_t small_share(const table_set_t *set, const int32_t *w, size_t wlen, float *out, size_t out_len,
+                           int32_t *control, bool from_back) {
+  const int32_t n = w[W_COUNT];
+  int32_t code = 0;
+  staged_feature_t x;
+  for (int32_t f; (f = claim_feature(control + C_CHECK_CLAIMED, n, from_back)) >= 0;) {
+    if (!staged_feature(set, w, wlen, f, out, out_len, true, &x)) {
+      __atomic_store_n(control + C_FAILED, 1, __ATOMIC_SEQ_CST);
+      code = f + 1;
+    }
+    __atomic_add_fetch(control + C_CHECKED, 1, __ATOMIC_SEQ_CST);
+  }
+  while (__atomic_load_n(control + C_CHECKED, __ATOMIC_SEQ_CST) < n) cpu_relax();
+  if (__atomic_load_n(control + C_FAILED, __ATOMIC_SEQ_CST) != 0) return code != 0 ? code : -2;
+  for (int32_t f; (f = claim_feature(control + C_CLAIMED, n, from_back)) >= 0;) {
+    if (staged_feature(set, w, wlen, f, out, out_len, false, &x)) small_run(&x);
+  }
+  return 0;
+}
+
+/**
+ * smallLookupShare(set, work, out, control: Int32Array, fromBack?: boolean): number. This thread's share of
+ * a staged request (small_share; the calling thread claims from the front, workers from the back): 0, f + 1
+ * or -2 (see there; nothing written then by any thread), -1 for bad arguments.
  */
 static napi_value js_small_lookup_share(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -763,23 +886,11 @@ static napi_value js_small_lookup_share(napi_env env, napi_callback_info info) {
   bool from_back = false;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && (argc == 4 || argc == 5) &&
       (set = table_set_of(env, argv[0])) != NULL &&
-      typed_view(env, argv[1], napi_int32_array, false, &work) && work.length >= 1 &&
+      typed_view(env, argv[1], napi_int32_array, false, &work) && staged_header_fits(work.data, work.length) &&
       typed_view(env, argv[2], napi_float32_array, false, &out) &&
-      typed_view(env, argv[3], napi_int32_array, false, &control) && control.length >= 3 &&
-      (argc == 4 || napi_get_value_bool(env, argv[4], &from_back) == napi_ok)) {
-    const int32_t *w = work.data;
-    int32_t *claimed = (int32_t *)control.data, *failed = claimed + 2;
-    const int32_t n = w[0];
-    code = n >= 0 && n < 0x8000 && within(1, (int64_t)n * SMALL_DESCRIPTOR, work.length) ? 0 : -1;
-    for (int32_t f; code >= 0 && (f = claim_feature(claimed, n, from_back)) >= 0;) {
-      if (!small_feature_fits(set, w, work.length, w + 1 + (size_t)f * SMALL_DESCRIPTOR, out.length)) {
-        __atomic_store_n(failed, 1, __ATOMIC_SEQ_CST);
-        code = f + 1;
-        continue;
-      }
-      small_run_feature(set, w, out.data, f);
-    }
-  }
+      typed_view(env, argv[3], napi_int32_array, false, &control) && control.length >= C_WORDS &&
+      (argc == 4 || napi_get_value_bool(env, argv[4], &from_back) == napi_ok))
+    code = small_share(set, work.data, work.length, out.data, out.length, control.data, from_back);
   napi_create_int32(env, code, &result);
   return result;
 }
@@ -797,6 +908,7 @@ NAPI_MODULE_INIT() {
       {"smallLookup", NULL, js_small_lookup, NULL, NULL, NULL, napi_enumerable, NULL},
       {"smallLookupCheck", NULL, js_small_lookup_check, NULL, NULL, NULL, napi_enumerable, NULL},
       {"smallLookupShare", NULL, js_small_lookup_share, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"resolveRefs", NULL, js_resolve_refs, NULL, NULL, NULL, napi_enumerable, NULL},
       {"firstOutsideRange", NULL, js_first_outside_range, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok)

@@ -21,8 +21,15 @@ import {
   D_WEIGHTS_AT,
   D_OUT_AT,
   D_PARAM,
+  D_IDS_REF,
+  D_SPLITS_REF,
+  D_WEIGHTS_REF,
   DESCRIPTOR,
   MODE,
+  REF_WORDS,
+  StagingRefs,
+  W_COUNT,
+  W_HEADER,
   sameShape,
   sameStrings,
 } from "./staging-layout.js";
@@ -30,7 +37,8 @@ import {
 /**
  * The fast path for a KeyedJaggedTensor: its flat arrays go into the small-lookup staging layout (see
  * small-lookup.ts and `smallLookup` in native/lookup_kernels.c) with one copy for all keys' ids and one
- * for their weights, a descriptor and rebased row splits per key, and one native call runs every key.
+ * for their weights (none in synchronous lookups: both are read in place as refs, see staging-layout.ts),
+ * a descriptor and rebased row splits per key, and one native call runs every key.
  * No tensor object per feature is read or made (with `into`, none at all): a 26-feature request is three
  * arrays. Anything it does not handle (a key that is not a top-level feature, `outputShape`, a sequence
  * row longer than `maxSequenceLength`, bad input of any kind) returns `undefined` with nothing written,
@@ -60,6 +68,8 @@ export class KeyedLookup {
   /** Words of `work` the last `stage` wrote. */
   private staged = 0;
   private workFloats = new Float32Array(this.work.buffer);
+  /** The arrays the last staging reads in place. */
+  private readonly refs = new StagingRefs();
   /** The last key list seen, its features and a result object template with those keys in that order. */
   private keys: readonly string[] = [];
   private resolved: KeyedFeature[] = [];
@@ -94,8 +104,8 @@ export class KeyedLookup {
 
   /** The lookup's `{ key: DenseTensor }` (or `into`, filled), or `undefined` when the general path owns it. */
   lookup(kjt: KeyedJaggedTensor, into: unknown): Record<string, DenseTensor<Float32Array>> | undefined {
-    return this.start(kjt, into, (native, out, localOnly) =>
-      this.executor.run(native, this.work, this.staged, out, kjt.values.length, localOnly),
+    return this.start(kjt, into, true, (native, out, localOnly) =>
+      this.executor.run(native, this.work, this.staged, out, kjt.values.length, localOnly, this.refs.arrays),
     )?.result;
   }
 
@@ -107,19 +117,21 @@ export class KeyedLookup {
     kjt: KeyedJaggedTensor,
     into: unknown,
   ): Promise<Record<string, DenseTensor<Float32Array>>> | undefined {
-    const started = this.start(kjt, into, (native, out, localOnly) =>
+    const started = this.start(kjt, into, false, (native, out, localOnly) =>
       this.executor.start(native, this.work, this.staged, out, kjt.values.length, localOnly),
     );
     return started === undefined ? undefined : started.pending!.then(() => started.result);
   }
 
   /**
-   * Stages the lookup and `execute`s it into its output (true: done; a promise: running elsewhere; false:
-   * a feature does not fit, nothing written), then makes the result.
+   * Stages the lookup (`direct`: its arrays as refs, for synchronous lookups) and `execute`s it into its
+   * output (true: done; a promise: running elsewhere; false: a feature does not fit, nothing written), then
+   * makes the result.
    */
   private start(
     kjt: KeyedJaggedTensor,
     into: unknown,
+    direct: boolean,
     execute: (
       native: StagedNative,
       out: Float32Array,
@@ -132,10 +144,11 @@ export class KeyedLookup {
       return undefined;
     const intoGiven = into !== null && into !== undefined;
     if (intoGiven && !this.intoFits(into)) return undefined;
-    const outSize = this.stage(kjt, intoGiven ? (into as Record<string, unknown>) : null);
+    const outSize = this.stage(kjt, intoGiven ? (into as Record<string, unknown>) : null, direct);
     if (outSize < 0) return undefined;
     const out = intoGiven ? this.intoView! : new Float32Array(outSize);
     const done = execute(native, out, intoGiven && !(out.buffer instanceof SharedArrayBuffer));
+    this.refs.reset(false);
     if (done === false) return undefined;
     runs++;
     const pending = done === true ? null : done;
@@ -144,7 +157,7 @@ export class KeyedLookup {
     const keys = this.keys;
     const work = this.work;
     for (let k = 0; k < keys.length; k++) {
-      const d = 1 + k * DESCRIPTOR;
+      const d = W_HEADER + k * DESCRIPTOR;
       const shape = this.resolved[k].shapes.get(kjt.stride)!;
       const from = work[d + D_OUT_AT];
       const size = outputSize(shape);
@@ -197,32 +210,39 @@ export class KeyedLookup {
    * Lays the lookup out in the staging buffer; returns the output size in float32 values (with `into`:
    * its buffer's, as one view in `intoView`), or -1 when the general path must run.
    */
-  private stage(kjt: KeyedJaggedTensor, into: Record<string, unknown> | null): number {
+  private stage(kjt: KeyedJaggedTensor, into: Record<string, unknown> | null, direct: boolean): number {
     const keys = this.keys;
     const count = keys.length;
     const batch = kjt.stride;
     const n = kjt.values.length;
     const weights = kjt.weights;
     const offsets = kjt.offsets;
-    const header = 1 + count * DESCRIPTOR;
-    this.reserve(header + n * (weights === null ? 1 : 2) + count * (batch + 1));
+    const header = W_HEADER + count * DESCRIPTOR;
+    const refs = this.refs;
+    refs.reset(direct);
+    this.reserve(header + n * (weights === null ? 1 : 2) + count * (batch + 1) + 2 * REF_WORDS);
     const work = this.work;
-    work[0] = count;
-    const idsAt = header;
-    this.copyIds(kjt.values, idsAt);
-    const weightsAt = idsAt + n;
-    if (weights !== null) {
+    work[W_COUNT] = count;
+    // The keys' ids (and weights): one ref each, or one copy each after the descriptors.
+    const values = kjt.values;
+    const idsRef = values instanceof Int32Array ? refs.add(values) : -1;
+    const idsAt = idsRef >= 0 ? 0 : header;
+    if (idsRef < 0) this.copyIds(values, idsAt);
+    let cursor = idsRef >= 0 ? header : header + n;
+    const weightsRef = weights === null ? -1 : refs.add(weights);
+    const weightsAt = weightsRef >= 0 ? 0 : cursor;
+    if (weights !== null && weightsRef < 0) {
       if (n > 32) this.workFloats.set(weights, weightsAt);
       else for (let j = 0; j < n; j++) this.workFloats[weightsAt + j] = weights[j];
+      cursor += n;
     }
-    let cursor = weightsAt + (weights === null ? 0 : n);
     let outSize = 0;
     let buffer: ArrayBufferLike | null = null;
     for (let k = 0; k < count; k++) {
       const feature = this.resolved[k];
       const base = k * batch;
       const o0 = offsets[base];
-      const d = 1 + k * DESCRIPTOR;
+      const d = W_HEADER + k * DESCRIPTOR;
       const length = feature.sequenceLength;
       if (length > 0) {
         // TF refuses weights on sequence features; rows longer than the sequence are cut by the planner.
@@ -231,16 +251,20 @@ export class KeyedLookup {
         work[d + D_KIND] = KIND_SEQUENCE;
         work[d + D_PARAM] = length;
         work[d + D_WEIGHTS_AT] = -1;
+        work[d + D_WEIGHTS_REF] = -1;
       } else {
         work[d + D_KIND] = KIND_BAGS;
         work[d + D_PARAM] = feature.mode;
         work[d + D_WEIGHTS_AT] = weights === null ? -1 : weightsAt + o0;
+        work[d + D_WEIGHTS_REF] = weightsRef;
       }
       work[d + D_TABLE] = feature.table;
       work[d + D_ROWS] = batch;
       work[d + D_IDS] = offsets[base + batch] - o0;
       work[d + D_IDS_AT] = idsAt + o0;
+      work[d + D_IDS_REF] = idsRef;
       work[d + D_SPLITS_AT] = cursor;
+      work[d + D_SPLITS_REF] = -1;
       for (let b = 0; b <= batch; b++) work[cursor + b] = offsets[base + b] - o0;
       cursor += batch + 1;
 
@@ -270,7 +294,7 @@ export class KeyedLookup {
       else if (this.intoBuffers[k] !== buffer) return -1;
       work[d + D_OUT_AT] = this.intoOffsets[k];
     }
-    this.staged = cursor;
+    this.staged = refs.table(work, cursor);
     if (into === null) return outSize;
     if (buffer === null) return -1;
     if (

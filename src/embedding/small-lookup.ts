@@ -22,8 +22,15 @@ import {
   D_WEIGHTS_AT,
   D_OUT_AT,
   D_PARAM,
+  D_IDS_REF,
+  D_SPLITS_REF,
+  D_WEIGHTS_REF,
   DESCRIPTOR,
   MODE,
+  REF_WORDS,
+  StagingRefs,
+  W_COUNT,
+  W_HEADER,
   sameShape,
   sameStrings,
 } from "./staging-layout.js";
@@ -31,8 +38,9 @@ import {
 /**
  * The fast path for small lookups (a request or a few): every feature in ONE native call instead of a
  * planner, a kernel call and an output tensor each. The inputs' structure is walked directly (no
- * closures); each feature's ids, row splits and weights are copied into one reusable staging Int32Array
- * behind a descriptor; the native side (smallLookup in native/lookup_kernels.c) validates all of them
+ * closures); each feature gets a descriptor in one reusable staging Int32Array, and its ids, row splits
+ * and weights are copied in behind it, or, in synchronous lookups, read in place when long (refs, see
+ * staging-layout.ts); the native side (smallLookup in native/lookup_kernels.c) validates all of them
  * before writing anything and runs the same C kernels as the general path, so results are bit-identical.
  *
  * Handled: RaggedTensor ids (int32/int64) with optional RaggedTensor weights (float32/float64, the same
@@ -220,6 +228,8 @@ export class SmallLookup {
   private intoView: Float32Array | null = null;
   /** Where the data-touching pass leaves its reads, so they are not optimised away. */
   private touched = 0;
+  /** The arrays the last staging reads in place. */
+  private readonly refs = new StagingRefs();
 
   constructor(
     private readonly featureConfig: FeatureStructure,
@@ -230,7 +240,7 @@ export class SmallLookup {
   ) {
     this.root = shadowOf(featureConfig, new Map(tables.map((t, i) => [t, i])));
     const n = (this.capacity = countSlots(this.root));
-    this.header = 1 + n * DESCRIPTOR;
+    this.header = W_HEADER + n * DESCRIPTOR;
     this.work = new Int32Array(this.header + 4096);
     this.workFloats = new Float32Array(this.work.buffer);
     const none = new Int32Array(0);
@@ -260,8 +270,16 @@ export class SmallLookup {
    */
   lookup(features: unknown, weights: unknown, into: unknown = null): unknown {
     const run = this.enter((native) =>
-      this.run(features, weights, into, (out) =>
-        this.executor.run(native, this.work, this.cursor, out, this.ids, callerMemory(into, out)),
+      this.run(features, weights, into, true, (out) =>
+        this.executor.run(
+          native,
+          this.work,
+          this.cursor,
+          out,
+          this.ids,
+          callerMemory(into, out),
+          this.refs.arrays,
+        ),
       ),
     );
     return run?.result;
@@ -274,7 +292,7 @@ export class SmallLookup {
    */
   lookupAsync(features: unknown, weights: unknown, into: unknown = null): Promise<unknown> | undefined {
     const run = this.enter((native) =>
-      this.run(features, weights, into, (out) =>
+      this.run(features, weights, into, false, (out) =>
         this.executor.start(native, this.work, this.cursor, out, this.ids, callerMemory(into, out)),
       ),
     );
@@ -296,13 +314,15 @@ export class SmallLookup {
   }
 
   /**
-   * Collects, loads and stages the lookup, then `execute`s it into its output: true when done, a promise
-   * when running elsewhere, false when a feature does not fit (nothing written, `undefined` returned).
+   * Collects, loads and stages the lookup (`direct`: long arrays as refs, for synchronous lookups), then
+   * `execute`s it into its output: true when done, a promise when running elsewhere, false when a feature
+   * does not fit (nothing written, `undefined` returned).
    */
   private run(
     features: unknown,
     weights: unknown,
     into: unknown,
+    direct: boolean,
     execute: (out: Float32Array) => boolean | Promise<void>,
   ): { result: unknown; pending: Promise<void> | null } | undefined {
     this.count = 0;
@@ -311,9 +331,9 @@ export class SmallLookup {
     if (
       this.collect(this.root, features, isNone(weights) ? null : weights, into ?? null, this.holder, 0) &&
       this.load() &&
-      this.stage(intoGiven)
+      this.stage(intoGiven, direct)
     ) {
-      this.work[0] = this.count;
+      this.work[W_COUNT] = this.count;
       const out = intoGiven ? this.intoOutput() : new Float32Array(this.outSize);
       const done = out === null ? false : execute(out);
       if (done !== false) {
@@ -326,6 +346,7 @@ export class SmallLookup {
     this.holder[0] = undefined;
     this.parents.fill(null, 0, this.count);
     if (intoGiven) this.intoLeaves.fill(null, 0, this.count);
+    this.refs.reset(false);
     return run;
   }
 
@@ -482,17 +503,20 @@ export class SmallLookup {
     return true;
   }
 
-  /** Pass 3: every leaf's descriptor, ids, splits and weights into the staging buffer. */
-  private stage(intoGiven: boolean): boolean {
+  /** Pass 3: every leaf's descriptor, ids, splits and weights (or refs to them) into the staging buffer. */
+  private stage(intoGiven: boolean, direct: boolean): boolean {
     this.cursor = this.header;
     this.outSize = 0;
     this.intoBuffer = null;
+    this.refs.reset(direct);
     let ids = 0;
     for (let i = 0; i < this.count; i++) {
       ids += this.values[i].length;
       if (ids > SMALL_LOOKUP_MAX_IDS) return false;
       if (!this.stageLeaf(i, intoGiven)) return false;
     }
+    this.reserve(this.refs.arrays.length * REF_WORDS);
+    this.cursor = this.refs.table(this.work, this.cursor);
     this.ids = ids;
     return true;
   }
@@ -504,7 +528,7 @@ export class SmallLookup {
     const splits = this.splits[i];
     const weightValues = this.weightValues[i];
     const n = values.length;
-    const at = 1 + i * DESCRIPTOR;
+    const at = W_HEADER + i * DESCRIPTOR;
     let rows: number;
     let size: number;
     let shape: readonly number[];
@@ -527,48 +551,52 @@ export class SmallLookup {
         shape = slot.shapeOf(rows, length);
       }
       this.reserve(2 * n + rows + 1);
-      const work = this.work;
-      const idsAt = this.cursor;
       let kept = n;
       if (length === 0) {
-        this.copyIds(values, 0, n);
-        work[at + D_SPLITS_AT] = this.cursor;
-        this.copySplits(splits, rows);
-        if (weightValues !== null) {
+        this.stageIds(values, at);
+        this.stageSplits(splits, rows, at);
+        const work = this.work;
+        const weightsRef = weightValues instanceof Float32Array ? this.refs.add(weightValues) : -1;
+        work[at + D_WEIGHTS_REF] = weightsRef;
+        if (weightValues === null) {
+          work[at + D_WEIGHTS_AT] = -1;
+        } else if (weightsRef >= 0) {
+          work[at + D_WEIGHTS_AT] = 0;
+        } else {
           work[at + D_WEIGHTS_AT] = this.cursor;
           const floats = this.workFloats;
           const c = this.cursor;
           if (n > 32) floats.set(weightValues, c);
           else for (let j = 0; j < n; j++) floats[c + j] = weightValues[j];
           this.cursor += n;
-        } else {
-          work[at + D_WEIGHTS_AT] = -1;
         }
         work[at + D_KIND] = KIND_BAGS;
         work[at + D_PARAM] = slot.mode;
         size = rows * slot.dim;
       } else {
-        kept = this.copySequence(values, splits, rows, length, at);
+        kept = this.stageSequence(values, splits, rows, length, at);
+        const work = this.work;
         work[at + D_KIND] = KIND_SEQUENCE;
         work[at + D_WEIGHTS_AT] = -1;
+        work[at + D_WEIGHTS_REF] = -1;
         work[at + D_PARAM] = length;
         size = rows * length * slot.dim;
       }
-      work[at + D_IDS] = kept;
-      work[at + D_IDS_AT] = idsAt;
+      this.work[at + D_IDS] = kept;
     } else {
       const input = this.inputs[i] as DenseTensor;
       if (weightValues !== null || slot.sequenceLength > 0) return false;
       rows = n;
       shape = slot.denseShapeOf(input.shape);
       this.reserve(n);
+      this.stageIds(values, at);
       const work = this.work;
-      work[at + D_IDS_AT] = this.cursor;
-      this.copyIds(values, 0, n);
       work[at + D_KIND] = KIND_GATHER;
       work[at + D_IDS] = n;
       work[at + D_SPLITS_AT] = -1;
+      work[at + D_SPLITS_REF] = -1;
       work[at + D_WEIGHTS_AT] = -1;
+      work[at + D_WEIGHTS_REF] = -1;
       work[at + D_PARAM] = 0;
       size = n * slot.dim;
     }
@@ -630,6 +658,22 @@ export class SmallLookup {
     this.cursor += to - from;
   }
 
+  /** The descriptor at `at` gets all of `values` as its ids: a ref when it may, else copied at the cursor. */
+  private stageIds(values: Int32Array | BigInt64Array, at: number): void {
+    const ref = values instanceof Int32Array ? this.refs.add(values) : -1;
+    this.work[at + D_IDS_REF] = ref;
+    this.work[at + D_IDS_AT] = ref >= 0 ? 0 : this.cursor;
+    if (ref < 0) this.copyIds(values, 0, values.length);
+  }
+
+  /** The descriptor at `at` gets `splits` (rows + 1 values) as its row splits: a ref, or copied. */
+  private stageSplits(splits: Int32Array, rows: number, at: number): void {
+    const ref = splits.length === rows + 1 ? this.refs.add(splits) : -1;
+    this.work[at + D_SPLITS_REF] = ref;
+    this.work[at + D_SPLITS_AT] = ref >= 0 ? 0 : this.cursor;
+    if (ref < 0) this.copySplits(splits, rows);
+  }
+
   private copySplits(splits: Int32Array, rows: number): void {
     const work = this.work;
     const c = this.cursor;
@@ -639,7 +683,7 @@ export class SmallLookup {
   }
 
   /** Ids and row splits of a sequence feature, each row cut to `length` ids; returns the ids kept. */
-  private copySequence(
+  private stageSequence(
     values: Int32Array | BigInt64Array,
     splits: Int32Array,
     rows: number,
@@ -648,13 +692,15 @@ export class SmallLookup {
   ): number {
     let long = false;
     for (let r = 0; r < rows && !long; r++) long = splits[r + 1] - splits[r] > length;
-    const start = this.cursor;
     if (!long) {
-      this.copyIds(values, 0, values.length);
-      this.work[at + D_SPLITS_AT] = this.cursor;
-      this.copySplits(splits, rows);
+      this.stageIds(values, at);
+      this.stageSplits(splits, rows, at);
       return values.length;
     }
+    const start = this.cursor;
+    this.work[at + D_IDS_AT] = start;
+    this.work[at + D_IDS_REF] = -1;
+    this.work[at + D_SPLITS_REF] = -1;
     for (let r = 0; r < rows; r++) {
       const s = splits[r];
       this.copyIds(values, s, Math.min(splits[r + 1], s + length));

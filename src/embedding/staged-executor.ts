@@ -4,6 +4,13 @@ import { lookupPool, PARALLEL_MIN_COST } from "../kernels/lookup-pool.js";
 import { nativeAddon, type NativeExports, type NativeTableSet } from "../kernels/native-addon.js";
 import type { DenseTensor } from "../tensor/dense-tensor.js";
 
+let refsRead = 0;
+
+/** Test hook: how many arrays staged lookups have read in place (refs) in this thread. */
+export function stagedRefsRead(): number {
+  return refsRead;
+}
+
 /** The native addon and the embedding's table set, when staged lookups can run now. */
 export interface StagedNative {
   readonly addon: NativeExports;
@@ -44,7 +51,8 @@ export class StagedExecutor {
    * Runs the first `staged` words of `work` into `out`: on this thread, or shared with the workers when
    * the embedding has them and the lookup is one the pool would split. `localOnly`: `out` is caller
    * memory workers cannot write in place (an `into` outside shared memory, whose buffer may hold other
-   * data). False when a feature does not fit (nothing written).
+   * data). `refs`: the arrays the staging reads in place (resolved here; this call returns only once no
+   * thread reads them). False when a feature does not fit (nothing written).
    */
   run(
     { addon, set }: StagedNative,
@@ -53,15 +61,21 @@ export class StagedExecutor {
     out: Float32Array,
     ids: number,
     localOnly: boolean,
+    refs: readonly (Int32Array | Float32Array)[] = [],
   ): boolean {
-    if (this.threads === 1 || ids < PARALLEL_MIN_COST || localOnly || this.pooledSet === null)
+    refsRead += refs.length;
+    if (this.threads === 1 || ids < PARALLEL_MIN_COST || localOnly || this.pooledSet === null) {
+      if (refs.length > 0 && !addon.resolveRefs(work, ...refs)) return false;
       return addon.smallLookup(set, work, out) === 0;
-    const request = work.subarray(0, staged);
-    if (addon.smallLookupCheck(set, request, out.length) !== 0) return false;
-    lookupPool().runStaged(this.pooledSet(), request, out, this.threads, (w, o, control) =>
-      addon.smallLookupShare(set, w, o, control),
+    }
+    return lookupPool().runStaged(
+      this.pooledSet(),
+      work.subarray(0, staged),
+      out,
+      this.threads,
+      (w, o, control) => addon.smallLookupShare(set, w, o, control),
+      refs.length > 0 ? (w) => addon.resolveRefs(w, ...refs) : null,
     );
-    return true;
   }
 
   /**

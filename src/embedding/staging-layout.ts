@@ -1,8 +1,15 @@
 /**
  * The staging layout of staged lookups (small-lookup.ts, keyed-lookup.ts), mirrored in
- * native/lookup_kernels.c (SMALL_*, D_*): work[0] = the feature count, then one descriptor of DESCRIPTOR
- * int32 words per feature, then the ids, row splits and weights (float bits) they point into.
+ * native/lookup_kernels.c (W_*, SMALL_*, D_*, REF_*): a header of W_HEADER words (the feature count, the
+ * ref count, the ref table's offset), one descriptor of DESCRIPTOR int32 words per feature, then the ids,
+ * row splits and weights (float bits) copied in, and the ref table. A descriptor's ids, splits or weights
+ * are either words of the staging buffer (their ref -1) or elements of a ref: one of the caller's typed
+ * arrays, read in place by the native code (`resolveRefs` writes its pointer into the ref table).
  */
+export const W_COUNT = 0;
+export const W_REFS = 1;
+export const W_REFS_AT = 2;
+export const W_HEADER = 3;
 export const KIND_GATHER = 0;
 export const KIND_BAGS = 1;
 export const KIND_SEQUENCE = 2;
@@ -15,7 +22,54 @@ export const D_SPLITS_AT = 5;
 export const D_WEIGHTS_AT = 6;
 export const D_OUT_AT = 7;
 export const D_PARAM = 8;
-export const DESCRIPTOR = 9;
+export const D_IDS_REF = 9;
+export const D_SPLITS_REF = 10;
+export const D_WEIGHTS_REF = 11;
+export const DESCRIPTOR = 12;
+/** Int32 words per ref in the ref table (pointer, length, type), zeroed (unresolved) by staging. */
+export const REF_WORDS = 4;
+
+/**
+ * Synchronous lookups read arrays longer than this in place instead of copying them: the calling thread
+ * is blocked until every thread is done, so a non-shared array can neither change nor go away meanwhile.
+ * Shorter arrays are copied (cheaper than resolving them, and small typed arrays live on V8's heap, where
+ * taking their address would move them off it). Measured on the standard workload, 2 threads, B=64: the
+ * copies were 14-22 µs of a 125-150 µs lookup, all before any worker could start.
+ */
+export const REF_MIN_LENGTH = 64;
+
+/** The arrays a synchronous staging reads in place, in ref order (the arguments of `resolveRefs`). */
+export class StagingRefs {
+  readonly arrays: (Int32Array | Float32Array)[] = [];
+  /** Whether this staging may use refs (synchronous lookups only; async ones copy everything). */
+  enabled = false;
+
+  reset(enabled: boolean): void {
+    this.enabled = enabled;
+    this.arrays.length = 0;
+  }
+
+  /** `array`'s ref index, or -1 when it is to be copied (short, shared memory, or refs disabled). */
+  add(array: Int32Array | Float32Array): number {
+    if (!this.enabled || array.length <= REF_MIN_LENGTH || array.buffer instanceof SharedArrayBuffer)
+      return -1;
+    return this.arrays.push(array) - 1;
+  }
+
+  /** Writes the header's ref words and reserves the (zeroed) ref table at `cursor`; the new cursor. */
+  table(work: Int32Array, cursor: number): number {
+    const words = this.arrays.length * REF_WORDS;
+    work[W_REFS] = this.arrays.length;
+    work[W_REFS_AT] = cursor;
+    work.fill(0, cursor, cursor + words);
+    return cursor + words;
+  }
+
+  /** Room the ref table may need for `features` features (three arrays each). */
+  static words(features: number): number {
+    return 3 * features * REF_WORDS;
+  }
+}
 
 /** The native kernels' combiner codes (D_PARAM of bags). */
 export const MODE = { sum: 0, mean: 1, sqrtn: 2 } as const;

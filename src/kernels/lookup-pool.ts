@@ -172,10 +172,12 @@ export class LookupPool {
   }
 
   /**
-   * Runs a checked small-lookup staging buffer (`smallLookupCheck` returned 0 for `out.length`) on this
-   * thread and up to `threads - 1` helpers, which claim its features one at a time; `run` runs this
-   * thread's share (the native `smallLookupShare` over its own table set). An `out` in shared memory is
+   * Runs a small-lookup staging buffer on this thread and up to `threads - 1` helpers, which check and
+   * then run its features, claimed one at a time (the native `smallLookupShare`; `run` is this thread's
+   * share over its own table set). `resolve`, when the staging reads arrays in place, fills the slot's ref
+   * table before the request opens; they are read only until this returns. An `out` in shared memory is
    * written in place by every thread; otherwise the features are assembled in the slot and copied in.
+   * false when a feature did not fit or a thread failed (nothing written to `out`; the caller falls back).
    */
   runStaged(
     set: number,
@@ -183,24 +185,24 @@ export class LookupPool {
     out: Float32Array,
     threads: number,
     run: (work: Int32Array, out: Float32Array, control: Int32Array) => number,
-  ): void {
+    resolve: ((work: Int32Array) => boolean) | null = null,
+  ): boolean {
     this.ensureWorkers(threads - 1);
     const helpers = this.leastBusy(threads - 1);
-    const { slot, request, shared, into, rung } = this.prepareStaged(set, work, out, helpers);
+    const { slot, request, shared, into, rung } = this.prepareStaged(set, work, out, helpers, resolve);
     const control = request.subarray(0, STAGED_HEADER);
     try {
       try {
         for (const w of helpers) if (!rung.has(w)) this.postRun(w, set, slot, 0, into);
         const staged = request.subarray(STAGED_HEADER);
         const target = shared ? out : new Float32Array(slot.out, 0, out.length);
-        if (run(staged, target, control) < 0) Atomics.store(control, FAILED, 1);
+        if (run(staged, target, control) !== 0) Atomics.store(control, FAILED, 1);
       } finally {
         waitForHelpers(control);
       }
-      if (Atomics.load(control, FAILED) !== 0) {
-        throw new Error("LookupPool: a thread failed while running a staged lookup.");
-      }
+      if (Atomics.load(control, FAILED) !== 0) return false;
       if (!shared) out.set(new Float32Array(slot.out, 0, out.length));
+      return true;
     } finally {
       slot.busy = false;
     }
@@ -248,7 +250,13 @@ export class LookupPool {
    * are rung first, as in `prepare`). An `out` in shared memory is written in place (and registered with
    * the workers as `into`); otherwise the slot's output buffer holds the results until they are copied.
    */
-  private prepareStaged(set: number, work: Int32Array, out: Float32Array, helpers: readonly PoolWorker[]) {
+  private prepareStaged(
+    set: number,
+    work: Int32Array,
+    out: Float32Array,
+    helpers: readonly PoolWorker[],
+    resolve: ((work: Int32Array) => boolean) | null = null,
+  ) {
     this.tables(set);
     const shared = out.buffer instanceof SharedArrayBuffer;
     const outId = shared ? this.outputId(out.buffer as SharedArrayBuffer) : 0;
@@ -258,6 +266,11 @@ export class LookupPool {
     slot.generation = nextGeneration(slot.generation);
     const rung = new Set(helpers.filter((w) => this.ring(w, set, slot, into)));
     packStaged(work, request, outId, shared ? out.byteOffset >> 2 : 0, out.length);
+    // Refs not resolved: the request opens empty and failed (helpers rung for it must see it open).
+    if (resolve !== null && !resolve(request.subarray(STAGED_HEADER))) {
+      request[STAGED_HEADER] = 0; // the staging's feature count (W_COUNT)
+      request[FAILED] = 1;
+    }
     openRequest(request, slot.generation);
     return { slot, request, shared, into, rung };
   }

@@ -68,9 +68,11 @@ export interface NativeExports {
   /** smallLookup's checks alone: 0, f + 1 for the first feature that does not fit, -1 for bad arguments. */
   smallLookupCheck(set: NativeTableSet, work: Int32Array, outLength: number): number;
   /**
-   * Runs the features of a checked staging buffer this thread claims through `control[0]` (atomically,
-   * with the other threads: the caller from the front, workers `fromBack`); a claimed feature that does
-   * not fit sets `control[2]`. 0, f + 1 or -1.
+   * This thread's share of a staged request, in two phases over the request's control words: it checks
+   * the features it claims, waits until every feature is checked by some thread, then (unless one did not
+   * fit: `control[2]` set, nothing written by any thread) runs the features it claims. The caller claims
+   * from the front, workers `fromBack`. 0; f + 1 when this thread found feature f not fitting; -2 when
+   * another thread did; -1 for bad arguments.
    */
   smallLookupShare(
     set: NativeTableSet,
@@ -79,6 +81,12 @@ export interface NativeExports {
     control: Int32Array,
     fromBack?: boolean,
   ): number;
+  /**
+   * Writes the data pointer, length and type of each of `refs` into `work`'s ref table (staging-layout.ts).
+   * false when their count differs from the table's or one is not an Int32Array or Float32Array over a
+   * non-shared ArrayBuffer. The refs must stay unchanged until the lookup returns (synchronous only).
+   */
+  resolveRefs(work: Int32Array, ...refs: (Int32Array | Float32Array)[]): boolean;
   /** Index of the first id outside `[0, limit)`, -1 when all are in range (-2: bad arguments). */
   firstOutsideRange(ids: Int32Array, limit: number): number;
 }

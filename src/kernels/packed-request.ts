@@ -206,8 +206,8 @@ const GENERATION_SHIFT = 9;
 const HEADER = 8;
 
 /**
- * A staged request (the small-lookup layout of src/embedding/small-lookup.ts, run by the native
- * `smallLookupShare` with features claimed through CLAIMED) instead of packed pieces: the header's
+ * A staged request (the small-lookup layout of src/embedding/staging-layout.ts, run by the native
+ * `smallLookupShare`, features claimed for checks, then through CLAIMED to run) instead of packed pieces: the header's
  * STAGED word is 1, and the staging buffer follows a longer header.
  */
 export const STAGED = 5;
@@ -217,11 +217,14 @@ export const STAGED_OUT_OFFSET = 7;
 export const STAGED_OUT_LENGTH = 8;
 /** Staged requests: the staging buffer's length (int32 words); it starts at STAGED_HEADER. */
 export const STAGED_LENGTH = 9;
+/**
+ * Words 10 and 11 of a staged request are the native side's check claims and its count of features
+ * checked (every feature is checked, by whichever thread claims it, before any thread runs one:
+ * C_CHECK_CLAIMED and C_CHECKED in native/lookup_kernels.c); packStaged zeroes them.
+ */
 export const STAGED_HEADER = 16;
 
-/**
- * Lays a checked staging buffer out as a staged request (every word but ENTRY; open it afterwards).
- */
+/** Lays a staging buffer out as a staged request (every word but ENTRY; open it afterwards). */
 export function packStaged(
   work: Int32Array,
   request: Int32Array,

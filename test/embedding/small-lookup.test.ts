@@ -436,7 +436,7 @@ test(
     let shared = 0;
     lookupPool().runStaged = (...args) => {
       shared++;
-      staged(...args);
+      return staged(...args);
     };
     try {
       assert.deepEqual(bits(e.embeddingLookup(large)), bits(general(() => e.embeddingLookup(large))));

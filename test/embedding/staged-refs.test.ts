@@ -1,0 +1,332 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  DenseTensor,
+  FeatureConfig,
+  KeyedJaggedTensor,
+  OutOfRangeError,
+  RaggedTensor,
+  TableConfig,
+  TPUEmbeddingForServing,
+  type InputStructure,
+} from "../../src/index.js";
+import { kernelChoice } from "../../src/kernels/kernel-choice.js";
+import { nativeAddon, nativeKernelsAvailable } from "../../src/kernels/native-addon.js";
+import { lookupPool, PARALLEL_MIN_COST } from "../../src/kernels/lookup-pool.js";
+import { setSmallLookupEnabled, smallLookupRuns } from "../../src/embedding/small-lookup.js";
+import { stagedRefsRead } from "../../src/embedding/staged-executor.js";
+import {
+  D_IDS,
+  D_IDS_AT,
+  D_IDS_REF,
+  D_KIND,
+  D_OUT_AT,
+  D_PARAM,
+  D_ROWS,
+  D_SPLITS_AT,
+  D_SPLITS_REF,
+  D_TABLE,
+  D_WEIGHTS_AT,
+  D_WEIGHTS_REF,
+  DESCRIPTOR,
+  KIND_BAGS,
+  REF_MIN_LENGTH,
+  REF_WORDS,
+  W_COUNT,
+  W_HEADER,
+  W_REFS,
+  W_REFS_AT,
+} from "../../src/embedding/staging-layout.js";
+import { seededRandom } from "../support/seeded-random.js";
+import { assertSameBits } from "./every-kind.js";
+
+/**
+ * Synchronous staged lookups read long arrays in place (refs, staging-layout.ts) instead of copying
+ * them, and their threads check every feature before any of them writes. Compared bit for bit with the
+ * general path (the staged paths off), on one and two threads; bad ids write nothing; shared-memory and
+ * async inputs are still copied; the native entry points refuse what they must.
+ */
+const skip = !nativeKernelsAvailable()
+  ? "native addon not built (run `npm run build:native`)"
+  : kernelChoice() !== "native"
+    ? "other kernels forced (TPU_EMBEDDING_KERNELS): no staged path to test"
+    : false;
+
+const { rand, int } = seededRandom(777);
+const VOCAB = 301;
+
+function embedding(threads: number) {
+  const table = (name: string, combiner: "sum" | "mean" | "sqrtn") =>
+    new TableConfig({ vocabularySize: VOCAB, dim: 16, combiner, name });
+  const featureConfig = {
+    a: new FeatureConfig({ table: table("ta", "sum") }),
+    b: new FeatureConfig({ table: table("tb", "mean") }),
+    c: new FeatureConfig({ table: table("tc", "sqrtn") }),
+    s: new FeatureConfig({ table: table("ts", "sum"), maxSequenceLength: 4 }),
+    d: new FeatureConfig({ table: table("td", "sum") }),
+  };
+  return new TPUEmbeddingForServing({ featureConfig, optimizer: null, seed: 8, threads });
+}
+
+function ragged(rows: number, maxLength: number, shared = false): RaggedTensor {
+  const lengths = Array.from({ length: rows }, () => int(maxLength + 1));
+  const total = lengths.reduce((x, y) => x + y, 0);
+  const values = shared ? new Int32Array(new SharedArrayBuffer(4 * total)) : new Int32Array(total);
+  for (let i = 0; i < total; i++) values[i] = int(VOCAB);
+  return RaggedTensor.fromRowLengths(values, lengths);
+}
+
+function weightsFor(ids: RaggedTensor, float64 = false): RaggedTensor {
+  const n = ids.values.length;
+  const values = float64 ? new Float64Array(n) : new Float32Array(n);
+  for (let i = 0; i < n; i++) values[i] = rand() < 0.1 ? 0 : rand() * 3 - 1;
+  return RaggedTensor.fromRowSplits(values, ids.rowSplits.slice());
+}
+
+/** A lookup whose arrays are mostly longer than REF_MIN_LENGTH (refs), with a few that must be copied. */
+function longInputs(rows: number, shared = false) {
+  const features = {
+    a: ragged(rows, 12, shared),
+    b: ragged(rows, 9, shared),
+    c: ragged(rows, 7, shared),
+    s: rand() < 0.5 ? ragged(rows, 4, shared) : ragged(rows, 8, shared), // long rows: cut, so copied
+    d: new DenseTensor(
+      new Int32Array(rows * 2).map(() => int(VOCAB)),
+      [rows, 2],
+    ),
+  };
+  const weights = { a: weightsFor(features.a), b: weightsFor(features.b, true), c: null, s: null, d: null };
+  return { features, weights };
+}
+
+/** The arrays a synchronous staging of `longInputs` reads in place (every array there is > REF_MIN_LENGTH). */
+function expectedRefs(features: ReturnType<typeof longInputs>["features"], weighted: boolean): number {
+  const own = (r: RaggedTensor) => (r.values.buffer instanceof SharedArrayBuffer ? 0 : 1);
+  const splits = features.s.rowSplits;
+  let cut = false;
+  for (let r = 0; r + 1 < splits.length; r++) cut ||= splits[r + 1] - splits[r] > 4;
+  return (
+    own(features.a) +
+    own(features.b) +
+    own(features.c) +
+    3 + // ids (unless shared) and row splits
+    (cut ? 0 : own(features.s) + 1) + // a sequence with rows to cut is copied
+    1 + // d's dense ids
+    (weighted ? 1 : 0) // a's float32 weights (b's float64 ones are converted, so copied)
+  );
+}
+
+function general<T>(run: () => T): T {
+  setSmallLookupEnabled(false);
+  try {
+    return run();
+  } finally {
+    setSmallLookupEnabled(true);
+  }
+}
+
+test("long arrays are read in place, with the general path's bits on one and two threads", { skip }, () => {
+  for (const threads of [1, 2]) {
+    const e = embedding(threads);
+    for (const rows of [70, 200, 900]) {
+      for (const weighted of [false, true]) {
+        const { features, weights } = longInputs(rows);
+        const w = weighted ? weights : undefined;
+        const context = `threads ${threads}, rows ${rows}, weighted ${weighted}`;
+        const expected = general(() => e.embeddingLookup(features, w));
+        const [runs, refs] = [smallLookupRuns(), stagedRefsRead()];
+        assertSameBits(e.embeddingLookup(features, w), expected, context);
+        assert.equal(smallLookupRuns(), runs + 1, `${context}: the staged path ran`);
+        assert.equal(stagedRefsRead() - refs, expectedRefs(features, weighted), `${context}: read in place`);
+        const into = e.createOutputs(features, w);
+        assertSameBits(e.embeddingLookup(features, w, { into }), expected, `${context} into`);
+      }
+    }
+    if (threads === 2) {
+      // Big enough to be shared with the worker (and so the refs are read by both threads).
+      const { features, weights } = longInputs(Math.ceil(PARALLEL_MIN_COST / 4));
+      const expected = general(() => e.embeddingLookup(features, weights));
+      const into = e.createOutputs(features, weights);
+      const pool = lookupPool();
+      const runStaged = pool.runStaged.bind(pool);
+      let shared = 0;
+      pool.runStaged = (...args) => {
+        shared++;
+        return runStaged(...args);
+      };
+      try {
+        for (let k = 0; k < 5; k++)
+          assertSameBits(e.embeddingLookup(features, weights, { into }), expected, `shared, round ${k}`);
+      } finally {
+        pool.runStaged = runStaged;
+      }
+      assert.equal(shared, 5, "shared with the worker");
+    }
+    e.dispose();
+  }
+});
+
+test(
+  "a KeyedJaggedTensor's values and weights are read in place, with the general path's bits",
+  { skip },
+  () => {
+    for (const threads of [1, 2]) {
+      const e = embedding(threads);
+      for (const batch of [30, 1000]) {
+        const keys = ["c", "a", "b"];
+        const lengths = new Int32Array(keys.length * batch).map(() => int(9));
+        const total = lengths.reduce((x, y) => x + y, 0);
+        const kjt = new KeyedJaggedTensor({
+          keys,
+          values: new Int32Array(total).map(() => int(VOCAB)),
+          lengths,
+          weights: new Float32Array(total).map(() => Math.fround(rand() * 2)),
+        });
+        const { features, weights } = kjt.toDict();
+        const expected = general(() => e.embeddingLookup(features, weights ?? undefined));
+        const refs = stagedRefsRead();
+        assertSameBits(e.embeddingLookup(kjt), expected, `threads ${threads}, batch ${batch}`);
+        assert.equal(stagedRefsRead(), refs + 2, "values and weights: one ref each");
+      }
+      e.dispose();
+    }
+  },
+);
+
+test(
+  "inputs in shared memory and async lookups are copied, not read in place; same bits",
+  { skip },
+  async () => {
+    const e = embedding(2);
+    const { features, weights } = longInputs(300, true);
+    const plain = { ...weights, a: null, b: null }; // only shared ids, no weights
+    const expected = general(() => e.embeddingLookup(features, plain));
+    const refs = stagedRefsRead();
+    const runs = smallLookupRuns();
+    assertSameBits(e.embeddingLookup(features, plain), expected, "shared ids");
+    assert.equal(smallLookupRuns(), runs + 1, "the staged path ran");
+    // Only the row splits and d's dense ids (not shared) are read in place.
+    assert.equal(stagedRefsRead() - refs, expectedRefs(features, false));
+    assert.ok(expectedRefs(features, false) <= 5);
+
+    const own = longInputs(300);
+    const before = stagedRefsRead();
+    assertSameBits(
+      await e.embeddingLookupAsync(own.features, own.weights),
+      general(() => e.embeddingLookup(own.features, own.weights)),
+      "async",
+    );
+    assert.equal(stagedRefsRead(), before, "async lookups copy their inputs");
+    e.dispose();
+  },
+);
+
+test("a bad id in an array read in place: TF's error, and nothing written on any thread", { skip }, () => {
+  for (const threads of [1, 2]) {
+    const e = embedding(threads);
+    const rows = threads === 1 ? 300 : Math.ceil(PARALLEL_MIN_COST / 4);
+    const { features, weights } = longInputs(rows);
+    const into = e.createOutputs(features, weights);
+    // First, middle and last feature: with two threads the worker checks from the back.
+    for (const key of ["a", "c", "d"] as const) {
+      const input = features[key];
+      const data = input instanceof RaggedTensor ? (input.values as Int32Array) : (input.data as Int32Array);
+      assert.ok(data.length > REF_MIN_LENGTH);
+      const at = int(data.length);
+      const good = data[at];
+      data[at] = VOCAB + 5;
+      for (const leaf of Object.values(into)) leaf.data.fill(7);
+      const general_ = general(() => {
+        try {
+          e.embeddingLookup(features as InputStructure, weights);
+        } catch (error) {
+          return error as Error;
+        }
+        return assert.fail("the general path accepts the bad id");
+      });
+      assert.throws(
+        () => e.embeddingLookup(features, weights, { into }),
+        (error: Error) => error instanceof OutOfRangeError && error.message === general_.message,
+        `threads ${threads}, feature ${key}`,
+      );
+      for (const [name, leaf] of Object.entries(into))
+        assert.ok(
+          leaf.data.every((v) => v === 7),
+          `threads ${threads}, bad id in ${key}: nothing written to ${name}`,
+        );
+      data[at] = good;
+    }
+    e.dispose();
+  }
+});
+
+/** A one-feature staging buffer (a bag of ids, its ids and splits as refs 0 and 1) for the native entry points. */
+function oneFeatureWork(rows: number, n: number): Int32Array {
+  const work = new Int32Array(W_HEADER + DESCRIPTOR + 2 * REF_WORDS);
+  work[W_COUNT] = 1;
+  work[W_REFS] = 2;
+  work[W_REFS_AT] = W_HEADER + DESCRIPTOR;
+  const d = W_HEADER;
+  work[d + D_KIND] = KIND_BAGS;
+  work[d + D_TABLE] = 0;
+  work[d + D_ROWS] = rows;
+  work[d + D_IDS] = n;
+  work[d + D_IDS_AT] = 0;
+  work[d + D_IDS_REF] = 0;
+  work[d + D_SPLITS_AT] = 0;
+  work[d + D_SPLITS_REF] = 1;
+  work[d + D_WEIGHTS_AT] = -1;
+  work[d + D_WEIGHTS_REF] = -1;
+  work[d + D_OUT_AT] = 0;
+  work[d + D_PARAM] = 0;
+  return work;
+}
+
+test(
+  "native refs: resolved only from non-shared int32/float32 arrays; checks run before any write",
+  { skip },
+  () => {
+    const addon = nativeAddon()!;
+    const dim = 4;
+    const table = new Float32Array(10 * dim).map((_, i) => i);
+    const set = addon.createTableSet([table], Int32Array.from([dim]))!;
+    const ids = Int32Array.from([1, 2, 9, 0]);
+    const splits = Int32Array.from([0, 3, 4]);
+    const out = new Float32Array(2 * dim).fill(7);
+
+    const work = oneFeatureWork(2, 4);
+    assert.equal(addon.smallLookup(set, work, out), 1, "unresolved refs do not fit");
+    assert.equal(addon.resolveRefs(work, ids), false, "one ref for two");
+    assert.equal(addon.resolveRefs(work, ids, Float64Array.from(splits) as unknown as Int32Array), false);
+    assert.equal(addon.resolveRefs(work, new Int32Array(new SharedArrayBuffer(16)), splits), false, "shared");
+    assert.equal(addon.resolveRefs(work, splits, ids), true);
+    assert.equal(addon.smallLookup(set, work, out), 1, "splits [1, 2, 9, 0] are not row splits");
+    assert.ok(out.every((v) => v === 7));
+    assert.equal(addon.resolveRefs(work, ids, splits), true);
+    assert.equal(addon.smallLookup(set, work, out), 0);
+    // Row r of the table is [4r, 4r + 1, 4r + 2, 4r + 3]: bag 0 = rows 1 + 2 + 9, bag 1 = row 0.
+    assert.deepEqual(Array.from(out), [48, 51, 54, 57, 0, 1, 2, 3]);
+
+    // Two phases through the control words: a thread finding a bad feature stops every thread writing.
+    ids[2] = 10; // out of the table's 10 rows
+    out.fill(7);
+    assert.equal(addon.resolveRefs(work, ids, splits), true);
+    const control = new Int32Array(16);
+    assert.equal(addon.smallLookupShare(set, work, out, control), 1, "this thread found feature 0");
+    assert.equal(control[2], 1, "failed");
+    assert.equal(
+      addon.smallLookupShare(set, work, out, control, true),
+      -2,
+      "a later thread: another found it",
+    );
+    assert.ok(
+      out.every((v) => v === 7),
+      "nothing written",
+    );
+    ids[2] = 9;
+    control.fill(0);
+    assert.equal(addon.smallLookupShare(set, work, out, control, true), 0);
+    assert.deepEqual(Array.from(out), [48, 51, 54, 57, 0, 1, 2, 3]);
+    addon.releaseTableSet(set);
+  },
+);
