@@ -219,7 +219,7 @@ export class KeyedLookup {
     const offsets = kjt.offsets;
     const header = W_HEADER + count * DESCRIPTOR;
     const refs = this.refs;
-    refs.reset(direct);
+    refs.reset(direct && this.executor.shares(n));
     this.reserve(header + n * (weights === null ? 1 : 2) + count * (batch + 1) + 2 * REF_WORDS);
     const work = this.work;
     work[W_COUNT] = count;

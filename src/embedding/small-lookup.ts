@@ -314,7 +314,8 @@ export class SmallLookup {
   }
 
   /**
-   * Collects, loads and stages the lookup (`direct`: long arrays as refs, for synchronous lookups), then
+   * Collects, loads and stages the lookup (`direct`: a synchronous lookup, whose long arrays are refs when
+   * it is shared with worker threads), then
    * `execute`s it into its output: true when done, a promise when running elsewhere, false when a feature
    * does not fit (nothing written, `undefined` returned).
    */
@@ -331,7 +332,7 @@ export class SmallLookup {
     if (
       this.collect(this.root, features, isNone(weights) ? null : weights, into ?? null, this.holder, 0) &&
       this.load() &&
-      this.stage(intoGiven, direct)
+      this.stage(intoGiven, direct && this.executor.shares(this.ids))
     ) {
       this.work[W_COUNT] = this.count;
       const out = intoGiven ? this.intoOutput() : new Float32Array(this.outSize);
@@ -482,9 +483,11 @@ export class SmallLookup {
     }
     // The typed arrays (cold objects again).
     let touched = 0;
+    let ids = 0;
     for (let i = 0; i < count; i++) {
       const v = values[i];
       if (!(v instanceof Int32Array || v instanceof BigInt64Array)) return false;
+      ids += v.length;
       const w = weightValues[i];
       if (w !== null && !(w instanceof Float32Array || w instanceof Float64Array)) return false;
       const s = splits[i];
@@ -500,24 +503,22 @@ export class SmallLookup {
       if (w !== null && w.length > 0) touched ^= w[0];
     }
     this.touched = touched;
-    return true;
+    this.ids = ids;
+    return ids <= SMALL_LOOKUP_MAX_IDS;
   }
 
-  /** Pass 3: every leaf's descriptor, ids, splits and weights (or refs to them) into the staging buffer. */
-  private stage(intoGiven: boolean, direct: boolean): boolean {
+  /**
+   * Pass 3: every leaf's descriptor, ids, splits and weights into the staging buffer, or, with `refs`,
+   * long arrays as refs.
+   */
+  private stage(intoGiven: boolean, refs: boolean): boolean {
     this.cursor = this.header;
     this.outSize = 0;
     this.intoBuffer = null;
-    this.refs.reset(direct);
-    let ids = 0;
-    for (let i = 0; i < this.count; i++) {
-      ids += this.values[i].length;
-      if (ids > SMALL_LOOKUP_MAX_IDS) return false;
-      if (!this.stageLeaf(i, intoGiven)) return false;
-    }
+    this.refs.reset(refs);
+    for (let i = 0; i < this.count; i++) if (!this.stageLeaf(i, intoGiven)) return false;
     this.reserve(this.refs.arrays.length * REF_WORDS);
     this.cursor = this.refs.table(this.work, this.cursor);
-    this.ids = ids;
     return true;
   }
 
