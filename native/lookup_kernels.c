@@ -158,7 +158,10 @@ static void bags_weighted(const float *table, size_t dim, const int32_t *splits,
     if (mode == MODE_SUM) {
       // no divisor
     } else if (weights == NULL) {
-      for (int32_t j = start; j < end; j++) weight_sum += 1.0f;
+      // Σ 1.0f over the bag as TF adds it, in closed form: n, until the float32 sum stops at 2^24 (2^24 + 1
+      // rounds back to it). The loop was a chain of n dependent adds per bag.
+      const int32_t n = end - start;
+      weight_sum = (float)(n < (1 << 24) ? n : (1 << 24));
       square_sum = weight_sum;
     } else {
       for (int32_t j = start; j < end; j++) {
