@@ -14,15 +14,10 @@ import {
   type Combiner,
   type InputStructure,
 } from "../../src/index.js";
-import { kernelChoice, setKernelChoice } from "../../src/kernels/kernel-choice.js";
-import { nativeKernelsAvailable } from "../../src/kernels/native-addon.js";
+import { setKernelChoice } from "../../src/kernels/kernel-choice.js";
 import { lookupPool, PARALLEL_MIN_COST } from "../../src/kernels/lookup-pool.js";
-import {
-  SMALL_LOOKUP_MAX_IDS,
-  SmallLookup,
-  setSmallLookupEnabled,
-  smallLookupRuns,
-} from "../../src/embedding/small-lookup.js";
+import { SMALL_LOOKUP_MAX_IDS, SmallLookup, smallLookupRuns } from "../../src/embedding/small-lookup.js";
+import { general, stagedSkip } from "./staged-support.js";
 
 /**
  * The small-lookup fast path (one native call for a whole request) against the general per-feature path
@@ -30,11 +25,7 @@ import {
  * `lastLookupPlans` and `applyGradients` after it, `into`, and the fallbacks. Skipped without the addon
  * or when TPU_EMBEDDING_KERNELS forces other kernels (the rest of the suite then covers the general path).
  */
-const skip = !nativeKernelsAvailable()
-  ? "native addon not built (run `npm run build:native`)"
-  : kernelChoice() !== "native"
-    ? "other kernels forced (TPU_EMBEDDING_KERNELS): no fast path to test"
-    : false;
+const skip = stagedSkip;
 
 const { rand, int } = seededRandom(4242);
 const VOCAB = 97;
@@ -108,15 +99,6 @@ function bits(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(bits);
   if (value !== null && typeof value === "object") return Object.entries(value).map(([k, v]) => [k, bits(v)]);
   return value;
-}
-
-function general<T>(run: () => T): T {
-  setSmallLookupEnabled(false);
-  try {
-    return run();
-  } finally {
-    setSmallLookupEnabled(true);
-  }
 }
 
 /** Runs `run` and returns what it threw (or fails). */

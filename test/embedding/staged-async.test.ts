@@ -1,35 +1,18 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  DenseTensor,
-  FeatureConfig,
-  KeyedJaggedTensor,
-  OutOfRangeError,
-  RaggedTensor,
-  TableConfig,
-  TPUEmbeddingForServing,
-} from "../../src/index.js";
+import { DenseTensor, KeyedJaggedTensor, OutOfRangeError, RaggedTensor } from "../../src/index.js";
 import { smallLookupRuns } from "../../src/embedding/small-lookup.js";
 import { keyedLookupRuns } from "../../src/embedding/keyed-lookup.js";
-import { nativeKernelsAvailable } from "../../src/kernels/native-kernels.js";
-import { kernelChoice } from "../../src/kernels/kernel-choice.js";
 import { seededRandom } from "../support/seeded-random.js";
 import { assertSameBits } from "./every-kind.js";
+import { combinerEmbedding, stagedSkip } from "./staged-support.js";
 
-const skip =
-  nativeKernelsAvailable() && kernelChoice() === "native" ? false : "staged paths need the native kernels";
+const skip = stagedSkip;
 const { rand, int } = seededRandom(4242);
 const VOCAB = 400;
 
 function embedding(threads: number) {
-  const table = (name: string, combiner: "sum" | "mean" | "sqrtn") =>
-    new TableConfig({ vocabularySize: VOCAB, dim: 16, combiner, name });
-  const featureConfig = {
-    a: new FeatureConfig({ table: table("ta", "sum") }),
-    b: new FeatureConfig({ table: table("tb", "mean") }),
-    c: new FeatureConfig({ table: table("tc", "sqrtn") }),
-  };
-  return new TPUEmbeddingForServing({ featureConfig, optimizer: null, seed: 9, threads });
+  return combinerEmbedding(threads, VOCAB, 9);
 }
 
 function batch(rows: number) {

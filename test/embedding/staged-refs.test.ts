@@ -6,14 +6,11 @@ import {
   KeyedJaggedTensor,
   OutOfRangeError,
   RaggedTensor,
-  TableConfig,
-  TPUEmbeddingForServing,
   type InputStructure,
 } from "../../src/index.js";
-import { kernelChoice } from "../../src/kernels/kernel-choice.js";
-import { nativeAddon, nativeKernelsAvailable } from "../../src/kernels/native-addon.js";
+import { nativeAddon } from "../../src/kernels/native-addon.js";
 import { lookupPool, PARALLEL_MIN_COST } from "../../src/kernels/lookup-pool.js";
-import { setSmallLookupEnabled, smallLookupRuns } from "../../src/embedding/small-lookup.js";
+import { smallLookupRuns } from "../../src/embedding/small-lookup.js";
 import { stagedRefsRead } from "../../src/embedding/staged-executor.js";
 import {
   D_IDS,
@@ -39,34 +36,25 @@ import {
 } from "../../src/embedding/staging-layout.js";
 import { seededRandom } from "../support/seeded-random.js";
 import { assertSameBits } from "./every-kind.js";
+import { combinerEmbedding, general, stagedSkip } from "./staged-support.js";
 
 /**
  * Synchronous staged lookups shared with worker threads read long arrays in place (refs,
  * staging-layout.ts) instead of copying them, and their threads check every feature before any of them
- * writes. Compared bit for bit with the
- * general path (the staged paths off), on one and two threads; bad ids write nothing; shared-memory and
- * async inputs are still copied; the native entry points refuse what they must.
+ * writes. Compared bit for bit with the general path (the staged paths off), on one and two threads; bad
+ * ids write nothing; shared-memory and async inputs are still copied; the native entry points refuse what
+ * they must.
  */
-const skip = !nativeKernelsAvailable()
-  ? "native addon not built (run `npm run build:native`)"
-  : kernelChoice() !== "native"
-    ? "other kernels forced (TPU_EMBEDDING_KERNELS): no staged path to test"
-    : false;
+const skip = stagedSkip;
 
 const { rand, int } = seededRandom(777);
 const VOCAB = 301;
 
 function embedding(threads: number) {
-  const table = (name: string, combiner: "sum" | "mean" | "sqrtn") =>
-    new TableConfig({ vocabularySize: VOCAB, dim: 16, combiner, name });
-  const featureConfig = {
-    a: new FeatureConfig({ table: table("ta", "sum") }),
-    b: new FeatureConfig({ table: table("tb", "mean") }),
-    c: new FeatureConfig({ table: table("tc", "sqrtn") }),
+  return combinerEmbedding(threads, VOCAB, 8, (table) => ({
     s: new FeatureConfig({ table: table("ts", "sum"), maxSequenceLength: 4 }),
     d: new FeatureConfig({ table: table("td", "sum") }),
-  };
-  return new TPUEmbeddingForServing({ featureConfig, optimizer: null, seed: 8, threads });
+  }));
 }
 
 function ragged(rows: number, maxLength: number, shared = false): RaggedTensor {
@@ -123,15 +111,6 @@ function idsOf(features: ReturnType<typeof longInputs>["features"]): number {
     (n, f) => n + (f instanceof RaggedTensor ? f.values.length : f.data.length),
     0,
   );
-}
-
-function general<T>(run: () => T): T {
-  setSmallLookupEnabled(false);
-  try {
-    return run();
-  } finally {
-    setSmallLookupEnabled(true);
-  }
 }
 
 test("lookups shared with workers read long arrays in place, with the general path's bits", { skip }, () => {

@@ -1,0 +1,47 @@
+import { FeatureConfig, TableConfig, TPUEmbeddingForServing, type Combiner } from "../../src/index.js";
+import { kernelChoice } from "../../src/kernels/kernel-choice.js";
+import { nativeKernelsAvailable } from "../../src/kernels/native-addon.js";
+import { setSmallLookupEnabled } from "../../src/embedding/small-lookup.js";
+
+/**
+ * Why the staged paths' tests cannot run here, or false: they need the native addon, and the native
+ * kernels chosen (with TPU_EMBEDDING_KERNELS forcing others the rest of the suite covers the general path).
+ */
+export const stagedSkip: string | false = !nativeKernelsAvailable()
+  ? "native addon not built (run `npm run build:native`)"
+  : kernelChoice() !== "native"
+    ? "other kernels forced (TPU_EMBEDDING_KERNELS): no staged path to test"
+    : false;
+
+/**
+ * An embedding with features a, b and c on tables of dim 16 that sum, average and sqrtn-combine, plus
+ * `more` (given the table maker).
+ */
+export function combinerEmbedding(
+  threads: number,
+  vocabularySize: number,
+  seed: number,
+  more: (
+    table: (name: string, combiner: Combiner) => TableConfig,
+  ) => Record<string, FeatureConfig> = () => ({}),
+): TPUEmbeddingForServing {
+  const table = (name: string, combiner: Combiner) =>
+    new TableConfig({ vocabularySize, dim: 16, combiner, name });
+  const featureConfig = {
+    a: new FeatureConfig({ table: table("ta", "sum") }),
+    b: new FeatureConfig({ table: table("tb", "mean") }),
+    c: new FeatureConfig({ table: table("tc", "sqrtn") }),
+    ...more(table),
+  };
+  return new TPUEmbeddingForServing({ featureConfig, optimizer: null, seed, threads });
+}
+
+/** `run` with the staged paths off: what the general (planned) path returns or throws. */
+export function general<T>(run: () => T): T {
+  setSmallLookupEnabled(false);
+  try {
+    return run();
+  } finally {
+    setSmallLookupEnabled(true);
+  }
+}
