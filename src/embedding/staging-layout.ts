@@ -48,7 +48,7 @@ export class StagingRefs {
 
   reset(enabled: boolean): void {
     this.enabled = enabled;
-    this.arrays.length = 0;
+    if (this.arrays.length > 0) this.arrays.length = 0;
   }
 
   /** `array`'s ref index, or -1 when it is to be copied (short, shared memory, or refs disabled). */
@@ -63,7 +63,7 @@ export class StagingRefs {
     const words = this.arrays.length * REF_WORDS;
     work[W_REFS] = this.arrays.length;
     work[W_REFS_AT] = cursor;
-    work.fill(0, cursor, cursor + words);
+    if (words > 0) work.fill(0, cursor, cursor + words);
     return cursor + words;
   }
 
