@@ -148,7 +148,6 @@ export class KeyedLookup {
     if (outSize < 0) return undefined;
     const out = intoGiven ? this.intoView! : new Float32Array(outSize);
     const done = execute(native, out, intoGiven && !(out.buffer instanceof SharedArrayBuffer));
-    this.refs.reset(false);
     if (done === false) return undefined;
     runs++;
     const pending = done === true ? null : done;

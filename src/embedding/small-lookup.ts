@@ -347,7 +347,6 @@ export class SmallLookup {
     this.holder[0] = undefined;
     this.parents.fill(null, 0, this.count);
     if (intoGiven) this.intoLeaves.fill(null, 0, this.count);
-    this.refs.reset(false);
     return run;
   }
 

@@ -40,36 +40,43 @@ export const REF_WORDS = 4;
  */
 export const REF_MIN_LENGTH = 256;
 
-/** The arrays a synchronous staging reads in place, in ref order (the arguments of `resolveRefs`). */
+/**
+ * The arrays a synchronous staging reads in place, in ref order (the arguments of `resolveRefs`). The array
+ * is reused from lookup to lookup (its entries overwritten, its length changed only when the count does),
+ * so a steady stream of lookups allocates nothing here; it keeps the last lookup's arrays referenced until
+ * the next one, as the staged paths keep its inputs.
+ */
 export class StagingRefs {
+  /** The last staging's refs: exactly its count long once `table` ran. */
   readonly arrays: (Int32Array | Float32Array)[] = [];
-  /** Whether this staging may use refs (synchronous lookups only; async ones copy everything). */
+  /** Whether this staging may use refs (synchronous lookups shared with workers only). */
   enabled = false;
+  private count = 0;
 
   reset(enabled: boolean): void {
     this.enabled = enabled;
-    if (this.arrays.length > 0) this.arrays.length = 0;
+    this.count = 0;
   }
 
   /** `array`'s ref index, or -1 when it is to be copied (short, shared memory, or refs disabled). */
   add(array: Int32Array | Float32Array): number {
     if (!this.enabled || array.length <= REF_MIN_LENGTH || array.buffer instanceof SharedArrayBuffer)
       return -1;
-    return this.arrays.push(array) - 1;
+    const k = this.count++;
+    if (k < this.arrays.length) this.arrays[k] = array;
+    else this.arrays.push(array);
+    return k;
   }
 
   /** Writes the header's ref words and reserves the (zeroed) ref table at `cursor`; the new cursor. */
   table(work: Int32Array, cursor: number): number {
-    const words = this.arrays.length * REF_WORDS;
-    work[W_REFS] = this.arrays.length;
+    const count = this.count;
+    if (this.arrays.length !== count) this.arrays.length = count;
+    const words = count * REF_WORDS;
+    work[W_REFS] = count;
     work[W_REFS_AT] = cursor;
     if (words > 0) work.fill(0, cursor, cursor + words);
     return cursor + words;
-  }
-
-  /** Room the ref table may need for `features` features (three arrays each). */
-  static words(features: number): number {
-    return 3 * features * REF_WORDS;
   }
 }
 
