@@ -156,6 +156,12 @@ test("lookups shared with workers read long arrays in place, with the general pa
         pool.runStaged = runStaged;
       }
       assert.equal(shared, 5, "shared with the worker");
+      // An `into` outside shared memory (an earlier result) is written by this thread only, refs and all.
+      const local = e.embeddingLookup(features, weights);
+      for (const leaf of Object.values(local)) leaf.data.fill(7);
+      const refs = stagedRefsRead();
+      assertSameBits(e.embeddingLookup(features, weights, { into: local }), expected, "non-shared into");
+      assert.equal(stagedRefsRead() - refs, expectedRefs(features, true), "read in place on this thread");
     }
     e.dispose();
   }
