@@ -168,6 +168,46 @@ test("lookups shared with workers read long arrays in place, with the general pa
 });
 
 test(
+  "shared lookups mixing refs with int64 ids, outputShape and cut sequences: the general path's bits",
+  { skip },
+  () => {
+    const e = combinerEmbedding(2, VOCAB, 4, (table) => ({
+      wide: new FeatureConfig({ table: table("tw", "mean"), outputShape: [300, 4] }),
+      tall: new FeatureConfig({ table: table("tt", "sum"), outputShape: [600, 3] }),
+    }));
+    for (let round = 0; round < 3; round++) {
+      const int64 = (r: RaggedTensor) =>
+        RaggedTensor.fromRowSplits(
+          BigInt64Array.from(r.values as Int32Array, (v) => BigInt(v)),
+          r.rowSplits,
+        );
+      const features = {
+        a: int64(ragged(1200, 9)), // int64 ids: copied, its splits a ref
+        b: ragged(1200, 7),
+        c: ragged(1200, 5),
+        wide: ragged(1200, 6), // bags reshaped to [300, 4]
+        tall: ragged(600, 4), // 1800 rows of 600: a sequence of 3 per row, long rows cut (copied)
+      };
+      const weights = { b: weightsFor(features.b), c: null, a: null, wide: null, tall: null };
+      const expected = general(() => e.embeddingLookup(features, weights));
+      const refs = stagedRefsRead();
+      const runs = smallLookupRuns();
+      const result = e.embeddingLookup(features, weights, { into: e.createOutputs(features, weights) });
+      assertSameBits(result, expected, `round ${round}`);
+      assert.equal(smallLookupRuns(), runs + 1, "the staged path ran");
+      const tallSplits = features.tall.rowSplits;
+      let cut = false;
+      for (let r = 0; r + 1 < tallSplits.length; r++) cut ||= tallSplits[r + 1] - tallSplits[r] > 3;
+      // a's splits; b's ids, splits and weights; c's and wide's ids and splits; tall's unless cut.
+      assert.equal(stagedRefsRead() - refs, 8 + (cut ? 0 : 2), "read in place");
+      assert.deepEqual([...result.wide.shape], [300, 4, 16]);
+      assert.deepEqual([...result.tall.shape], [600, 3, 16]);
+    }
+    e.dispose();
+  },
+);
+
+test(
   "a KeyedJaggedTensor shared with workers: its values and weights read in place, same bits",
   { skip },
   () => {
