@@ -177,7 +177,9 @@ export class LookupPool {
    * share over its own table set). `resolve`, when the staging reads arrays in place, fills the slot's ref
    * table before the request opens; they are read only until this returns. An `out` in shared memory is
    * written in place by every thread; otherwise the features are assembled in the slot and copied in.
-   * false when a feature did not fit or a thread failed (nothing written to `out`; the caller falls back).
+   * false when a feature did not fit (then no thread wrote anything) or a worker could not take part (then
+   * this thread may have written its share): either way the caller falls back to the planned path, which
+   * writes every output.
    */
   runStaged(
     set: number,
