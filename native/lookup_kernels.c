@@ -292,10 +292,16 @@ static bool int_arg(napi_env env, napi_value value, int32_t min, int32_t *out) {
   return true;
 }
 
-/** Every id a row of the table (branch-free OR-reduction, so the compiler vectorizes it). */
+/** Every id a row of the table (a branch-free OR-reduction the compiler vectorizes, for all but a few ids). */
 static bool ids_in_table(const int32_t *ids, size_t count, size_t table_rows) {
   if (table_rows > UINT32_MAX) table_rows = UINT32_MAX;
   const uint32_t *v = (const uint32_t *)ids, bound = (uint32_t)table_rows;
+  if (count < 32) {
+    // A request's bags hold a few ids: a plain loop (the vectorized one costs more to set up).
+    for (size_t j = 0; j < count; j++)
+      if (v[j] >= bound) return false;
+    return true;
+  }
   uint32_t bad = 0;
   for (size_t j = 0; j < count; j++) bad |= v[j] >= bound;
   return bad == 0;
@@ -698,12 +704,7 @@ static bool staged_feature(const table_set_t *set, const int32_t *w, size_t wlen
   if ((size_t)rows > out_len / per_row) return false; // also keeps rows * per_row from overflowing
   if (!within(d[D_OUT_AT], (int64_t)rows * (int64_t)per_row, out_len)) return false;
   x->out = out == NULL ? NULL : out + d[D_OUT_AT];
-  if (!deep) return true;
-  if (n >= 32) return ids_in_table(x->ids, (size_t)n, x->table_rows);
-  // A request's bags hold a few ids: a plain loop (the vectorized one costs more to set up).
-  for (int32_t j = 0; j < n; j++)
-    if ((uint32_t)x->ids[j] >= x->table_rows) return false;
-  return true;
+  return !deep || ids_in_table(x->ids, (size_t)n, x->table_rows);
 }
 
 enum { PREFETCH_MAX_ROWS = 1024 };
