@@ -18,6 +18,7 @@ import {
 } from "./packed-request.js";
 import { runJob } from "./run-job.js";
 import {
+  CLOCK_EVERY,
   HAS_RUN,
   IDLE,
   MAILBOX_GENERATION,
@@ -530,10 +531,9 @@ function waitForHelpers(control: Int32Array): void {
   const entered = closeRequest(control);
   let left = Atomics.load(control, DEPARTED);
   const spinUntil = performance.now() + CALLER_SPIN_MS;
-  // The clock once per 64 loads (each performance.now() allocates a heap number).
   for (let spins = 1; left < entered; spins++) {
     left = Atomics.load(control, DEPARTED);
-    if ((spins & 63) === 0 && performance.now() >= spinUntil) break;
+    if ((spins & CLOCK_EVERY) === 0 && performance.now() >= spinUntil) break;
   }
   while (left < entered) {
     Atomics.wait(control, DEPARTED, left);

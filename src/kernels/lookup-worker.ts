@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import {
+  CLOCK_EVERY,
   HAS_RUN,
   IDLE,
   MAILBOX_GENERATION,
@@ -155,13 +156,6 @@ function runPieces(
   }
   return error;
 }
-
-/**
- * Spinning loops read the clock once per this many + 1 loads: each performance.now() allocates a heap
- * number, and reading it on every load made a spinning worker allocate ~70 MB/s (a scavenge every 25 ms on
- * the standard workload, B=64, 2 threads).
- */
-const CLOCK_EVERY = 63;
 
 /**
  * A mailbox run is rung before its request is packed: waits (spinning) while the slot still holds the
