@@ -315,9 +315,8 @@ export class SmallLookup {
 
   /**
    * Collects, loads and stages the lookup (`direct`: a synchronous lookup, whose long arrays are refs when
-   * it is shared with worker threads), then
-   * `execute`s it into its output: true when done, a promise when running elsewhere, false when a feature
-   * does not fit (nothing written, `undefined` returned).
+   * it is shared with worker threads), then `execute`s it into its output: true when done, a promise when
+   * running elsewhere, false when a feature does not fit (nothing written, `undefined` returned).
    */
   private run(
     features: unknown,
@@ -556,8 +555,7 @@ export class SmallLookup {
         this.stageIds(values, at);
         this.stageSplits(splits, rows, at);
         const work = this.work;
-        const weightsRef =
-          this.refs.enabled && weightValues instanceof Float32Array ? this.refs.add(weightValues) : -1;
+        const weightsRef = weightValues instanceof Float32Array ? this.refs.add(weightValues) : -1;
         work[at + D_WEIGHTS_REF] = weightsRef;
         if (weightValues === null) {
           work[at + D_WEIGHTS_AT] = -1;
@@ -661,7 +659,7 @@ export class SmallLookup {
 
   /** The descriptor at `at` gets all of `values` as its ids: a ref when it may, else copied at the cursor. */
   private stageIds(values: Int32Array | BigInt64Array, at: number): void {
-    const ref = this.refs.enabled && values instanceof Int32Array ? this.refs.add(values) : -1;
+    const ref = values instanceof Int32Array ? this.refs.add(values) : -1;
     this.work[at + D_IDS_REF] = ref;
     this.work[at + D_IDS_AT] = ref >= 0 ? 0 : this.cursor;
     if (ref < 0) this.copyIds(values, 0, values.length);
@@ -669,7 +667,7 @@ export class SmallLookup {
 
   /** The descriptor at `at` gets `splits` (rows + 1 values) as its row splits: a ref, or copied. */
   private stageSplits(splits: Int32Array, rows: number, at: number): void {
-    const ref = this.refs.enabled && splits.length === rows + 1 ? this.refs.add(splits) : -1;
+    const ref = splits.length === rows + 1 ? this.refs.add(splits) : -1;
     this.work[at + D_SPLITS_REF] = ref;
     this.work[at + D_SPLITS_AT] = ref >= 0 ? 0 : this.cursor;
     if (ref < 0) this.copySplits(splits, rows);

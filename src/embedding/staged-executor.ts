@@ -72,7 +72,7 @@ export class StagedExecutor {
     out: Float32Array,
     ids: number,
     localOnly: boolean,
-    refs: readonly (Int32Array | Float32Array)[] = [],
+    refs: readonly (Int32Array | Float32Array)[],
   ): boolean {
     refsRead += refs.length;
     if (!this.shares(ids) || localOnly || this.pooledSet === null) {

@@ -50,7 +50,7 @@ export class StagingRefs {
   /** The last staging's refs: exactly its count long once `table` ran. */
   readonly arrays: (Int32Array | Float32Array)[] = [];
   /** Whether this staging may use refs (synchronous lookups shared with workers only). */
-  enabled = false;
+  private enabled = false;
   private count = 0;
 
   reset(enabled: boolean): void {
