@@ -17,7 +17,7 @@ import {
 import { setKernelChoice } from "../../src/kernels/kernel-choice.js";
 import { lookupPool, PARALLEL_MIN_COST } from "../../src/kernels/lookup-pool.js";
 import { SMALL_LOOKUP_MAX_IDS, SmallLookup, smallLookupRuns } from "../../src/embedding/small-lookup.js";
-import { general, stagedSkip } from "./staged-support.js";
+import { general, stagedSkip, weightsFor } from "./staged-support.js";
 
 /**
  * The small-lookup fast path (one native call for a whole request) against the general per-feature path
@@ -57,14 +57,6 @@ function ragged(rows: number, maxLength: number, int64 = false) {
   return ids;
 }
 
-function weightsFor(ids: RaggedTensor, float64: boolean) {
-  const n = ids.values.length;
-  const values = float64 ? new Float64Array(n) : new Float32Array(n);
-  // Some zero and negative weights: div_no_nan rows and sqrtn's squares.
-  for (let i = 0; i < n; i++) values[i] = rand() < 0.1 ? 0 : rand() * 3 - 1;
-  return RaggedTensor.fromRowSplits(values, ids.rowSplits.slice());
-}
-
 function inputs(rows: number) {
   const bag = ragged(rows, 12, rand() < 0.5);
   const weighted = ragged(rows, 9);
@@ -85,7 +77,7 @@ function inputs(rows: number) {
       wide: ragged(rows, 3),
       nested: [ragged(rows, 4), { inner: ragged(rows, 5) }],
     },
-    weights: { weighted: weightsFor(weighted, rand() < 0.5), bag: null },
+    weights: { weighted: weightsFor(weighted, rand, rand() < 0.5), bag: null },
   };
 }
 
@@ -193,7 +185,7 @@ test("bad ids, weights and splits raise the general path's errors and write noth
         ),
       },
     ],
-    ["weights for a sequence feature", features, { seq: weightsFor(features.seq, false) }],
+    ["weights for a sequence feature", features, { seq: weightsFor(features.seq, rand, false) }],
     ["an input no feature is configured for", { ...features, nope: null }, undefined],
   ];
   const small = new SmallLookup(config, e.tables, e.embeddingTables);

@@ -36,7 +36,7 @@ import {
 } from "../../src/embedding/staging-layout.js";
 import { seededRandom } from "../support/seeded-random.js";
 import { assertSameBits } from "./every-kind.js";
-import { combinerEmbedding, general, stagedSkip } from "./staged-support.js";
+import { combinerEmbedding, general, stagedSkip, weightsFor } from "./staged-support.js";
 
 /**
  * Synchronous staged lookups shared with worker threads read long arrays in place (refs,
@@ -65,13 +65,6 @@ function ragged(rows: number, maxLength: number, shared = false): RaggedTensor {
   return RaggedTensor.fromRowLengths(values, lengths);
 }
 
-function weightsFor(ids: RaggedTensor, float64 = false): RaggedTensor {
-  const n = ids.values.length;
-  const values = float64 ? new Float64Array(n) : new Float32Array(n);
-  for (let i = 0; i < n; i++) values[i] = rand() < 0.1 ? 0 : rand() * 3 - 1;
-  return RaggedTensor.fromRowSplits(values, ids.rowSplits.slice());
-}
-
 /** A lookup whose arrays are mostly longer than REF_MIN_LENGTH (refs), with a few that must be copied. */
 function longInputs(rows: number, shared = false) {
   const features = {
@@ -84,7 +77,13 @@ function longInputs(rows: number, shared = false) {
       [rows, 2],
     ),
   };
-  const weights = { a: weightsFor(features.a), b: weightsFor(features.b, true), c: null, s: null, d: null };
+  const weights = {
+    a: weightsFor(features.a, rand),
+    b: weightsFor(features.b, rand, true),
+    c: null,
+    s: null,
+    d: null,
+  };
   return { features, weights };
 }
 
@@ -188,7 +187,7 @@ test(
         wide: ragged(1200, 6), // bags reshaped to [300, 4]
         tall: ragged(600, 4), // 1800 rows of 600: a sequence of 3 per row, long rows cut (copied)
       };
-      const weights = { b: weightsFor(features.b), c: null, a: null, wide: null, tall: null };
+      const weights = { b: weightsFor(features.b, rand), c: null, a: null, wide: null, tall: null };
       const expected = general(() => e.embeddingLookup(features, weights));
       const refs = stagedRefsRead();
       const runs = smallLookupRuns();

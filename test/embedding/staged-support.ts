@@ -1,4 +1,10 @@
-import { FeatureConfig, TableConfig, TPUEmbeddingForServing, type Combiner } from "../../src/index.js";
+import {
+  FeatureConfig,
+  RaggedTensor,
+  TableConfig,
+  TPUEmbeddingForServing,
+  type Combiner,
+} from "../../src/index.js";
 import { kernelChoice } from "../../src/kernels/kernel-choice.js";
 import { nativeKernelsAvailable } from "../../src/kernels/native-addon.js";
 import { setSmallLookupEnabled } from "../../src/embedding/small-lookup.js";
@@ -44,4 +50,15 @@ export function general<T>(run: () => T): T {
   } finally {
     setSmallLookupEnabled(true);
   }
+}
+
+/**
+ * Ragged weights for `ids` (the same row splits) drawn with `rand`, some zero and some negative (div_no_nan
+ * rows and sqrtn's squares); float64 ones are converted, so never read in place.
+ */
+export function weightsFor(ids: RaggedTensor, rand: () => number, float64 = false): RaggedTensor {
+  const n = ids.values.length;
+  const values = float64 ? new Float64Array(n) : new Float32Array(n);
+  for (let i = 0; i < n; i++) values[i] = rand() < 0.1 ? 0 : rand() * 3 - 1;
+  return RaggedTensor.fromRowSplits(values, ids.rowSplits.slice());
 }
