@@ -22,6 +22,8 @@ import {
   HAS_RUN,
   IDLE,
   MAILBOX_GENERATION,
+  MAILBOX_HANDLED,
+  MAILBOX_REQUIRED,
   MAILBOX_SET,
   MAILBOX_SLOT,
   MAILBOX_STATE,
@@ -62,12 +64,21 @@ interface PoolWorker {
   readonly mailbox: Int32Array;
   /** Async tasks posted and not yet answered: the worker is ref'ed (keeps the process alive) while > 0. */
   inflight: number;
+  /** Messages posted to the worker (int32, wrapping), and that count at the last one that is not a
+   * synchronous run (also in its mailbox's MAILBOX_REQUIRED). */
+  posted: number;
+  required: number;
 }
 
 interface Pending {
   readonly owner: PoolWorker;
   resolve(reply: WorkerReply): void;
   reject(error: Error): void;
+}
+
+export interface LookupPoolOptions {
+  /** How long workers spin for the next synchronous run (default: `TPU_EMBEDDING_WORKER_SPIN_US`, 300 µs). */
+  readonly workerSpinMs?: number;
 }
 
 /**
@@ -77,6 +88,8 @@ interface Pending {
  * Workers are unref'ed while idle, so they never keep the process alive.
  */
 export class LookupPool {
+  constructor(private readonly options: LookupPoolOptions = {}) {}
+
   private readonly workers: PoolWorker[] = [];
   private readonly tableSets = new Map<number, readonly Float32Array[]>();
   private readonly tableDims = new Map<number, readonly number[]>();
@@ -87,6 +100,7 @@ export class LookupPool {
   /** Ids of caller-owned shared output buffers the workers write in place (see `outputId`). */
   private readonly outputIds = new WeakMap<SharedArrayBuffer, number>();
   private nextOutput = 1;
+  private rings = 0;
   /** Tells the workers to drop an output buffer once the caller's is garbage collected. */
   private readonly forgetOutput = new FinalizationRegistry<number>((id) => {
     for (const w of this.workers) if (w.outputs.delete(id)) this.post(w, { type: "forget", id });
@@ -116,6 +130,22 @@ export class LookupPool {
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /** For tests and diagnostics: synchronous runs handed to spinning workers through their mailbox. */
+  get mailboxRuns(): number {
+    return this.rings;
+  }
+
+  /** For tests and diagnostics: workers spinning for the next synchronous run right now. */
+  get spinningWorkers(): number {
+    return this.workers.filter((w) => Atomics.load(w.mailbox, MAILBOX_STATE) === SPINNING).length;
+  }
+
+  /** Stops every worker; a later run starts new ones. */
+  async close(): Promise<void> {
+    const workers = this.workers.splice(0);
+    await Promise.all(workers.map((w) => w.worker.terminate()));
   }
 
   /**
@@ -353,6 +383,8 @@ export class LookupPool {
         return false;
     }
     const mailbox = w.mailbox;
+    // A worker that has not handled every message the run may need is sent the run as a message after them.
+    if (((Atomics.load(mailbox, MAILBOX_HANDLED) - w.required) | 0) < 0) return false;
     // Only a spinning worker is rung, and its words are written while it waits for them: a worker still
     // busy with an earlier run (which a caller no longer waits for) is never handed changing words.
     if (Atomics.compareExchange(mailbox, MAILBOX_STATE, SPINNING, RINGING) !== SPINNING) return false;
@@ -360,6 +392,7 @@ export class LookupPool {
     mailbox[MAILBOX_SLOT] = slot.id;
     mailbox[MAILBOX_GENERATION] = slot.generation;
     Atomics.store(mailbox, MAILBOX_STATE, HAS_RUN);
+    this.rings++;
     return true;
   }
 
@@ -457,17 +490,23 @@ export class LookupPool {
   }
 
   private post(w: PoolWorker, message: WorkerRequest): void {
+    w.worker.postMessage(message);
+    w.posted = (w.posted + 1) | 0;
+    if (message.type !== "run" || message.task !== 0) {
+      // Before the IDLE: a worker that starts spinning after that store sees it (pool-messages.ts).
+      w.required = w.posted;
+      Atomics.store(w.mailbox, MAILBOX_REQUIRED, w.posted);
+    }
     // A spinning worker does not read messages: send it back to its event loop (after the mailbox run it
     // may be running; it never is handed one it has not started, since synchronous runs wait for it).
     Atomics.store(w.mailbox, MAILBOX_STATE, IDLE);
-    w.worker.postMessage(message);
   }
 
   private spawn(): void {
     const mailbox = new Int32Array(new SharedArrayBuffer(MAILBOX_WORDS * 4));
     const worker = startWorker(new URL("./lookup-worker.js", import.meta.url), {
       mailbox: mailbox.buffer,
-      spinMs: workerSpinMs(),
+      spinMs: this.options.workerSpinMs ?? workerSpinMs(),
     });
     const entry: PoolWorker = {
       worker,
@@ -476,6 +515,8 @@ export class LookupPool {
       outputs: new Set(),
       mailbox,
       inflight: 0,
+      posted: 0,
+      required: 0,
     };
     worker.on("message", (reply: WorkerReply) => {
       const p = this.pending.get(reply.task);

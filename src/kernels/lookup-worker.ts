@@ -8,6 +8,8 @@ import {
   HAS_RUN,
   IDLE,
   MAILBOX_GENERATION,
+  MAILBOX_HANDLED,
+  MAILBOX_REQUIRED,
   MAILBOX_SET,
   MAILBOX_SLOT,
   MAILBOX_STATE,
@@ -44,8 +46,16 @@ const outputs = new Map<number, Float32Array>();
 /** Each set's table dims, and its native table set once a staged run needs it. */
 const dims = new Map<number, readonly number[]>();
 const nativeSets = new Map<number, NativeTableSet | null>();
+/** Messages handled so far (int32, wrapping like the pool's count of messages posted). */
+let handled = 0;
 
 port.on("message", (message: WorkerRequest) => {
+  handled = (handled + 1) | 0;
+  handleMessage(message);
+  publishHandled();
+});
+
+function handleMessage(message: WorkerRequest): void {
   switch (message.type) {
     case "attach":
       sets.set(message.set, message.tables.map(viewOfLocation));
@@ -81,11 +91,14 @@ port.on("message", (message: WorkerRequest) => {
       const error = run(message.set, message.slot, message.generation);
       // Async runs are answered by message; only synchronous callers come back through the mailbox.
       if (message.task !== 0) reply({ task: message.task, error });
-      else spin();
+      else {
+        publishHandled(); // before spinning: rings wait for it
+        spin();
+      }
       return;
     }
   }
-});
+}
 
 /**
  * Joins the slot's request of `generation` if it is still open, then claims and runs its pieces until
@@ -184,6 +197,12 @@ const spinMs = workerData.spinMs as number;
 function spin(): void {
   if (spinMs <= 0) return;
   Atomics.store(mailbox, MAILBOX_STATE, SPINNING);
+  // A message a run may need is still queued (its IDLE was just overwritten): read it first. The pool
+  // does not ring a worker with such messages left, so the state is still SPINNING here.
+  if (((Atomics.load(mailbox, MAILBOX_REQUIRED) - handled) | 0) > 0) {
+    Atomics.store(mailbox, MAILBOX_STATE, IDLE);
+    return;
+  }
   let deadline = performance.now() + spinMs;
   for (let spins = 1; ; spins++) {
     const state = Atomics.load(mailbox, MAILBOX_STATE);
@@ -199,6 +218,11 @@ function spin(): void {
       if (Atomics.compareExchange(mailbox, MAILBOX_STATE, SPINNING, IDLE) === SPINNING) return;
     }
   }
+}
+
+/** The pool rings this worker only once it has handled the messages a run may need (pool-messages.ts). */
+function publishHandled(): void {
+  Atomics.store(mailbox, MAILBOX_HANDLED, handled);
 }
 
 function reply(r: WorkerReply): void {
