@@ -23,7 +23,6 @@ import {
   IDLE,
   MAILBOX_GENERATION,
   MAILBOX_HANDLED,
-  MAILBOX_REQUIRED,
   MAILBOX_SET,
   MAILBOX_SLOT,
   MAILBOX_STATE,
@@ -64,8 +63,10 @@ interface PoolWorker {
   readonly mailbox: Int32Array;
   /** Async tasks posted and not yet answered: the worker is ref'ed (keeps the process alive) while > 0. */
   inflight: number;
-  /** Messages posted to the worker (int32, wrapping), and that count at the last one that is not a
-   * synchronous run (also in its mailbox's MAILBOX_REQUIRED). */
+  /**
+   * Messages posted to the worker (int32, wrapping, as its MAILBOX_HANDLED), and that count at the last
+   * one that is not a synchronous run: rings wait for the worker to have handled that many.
+   */
   posted: number;
   required: number;
 }
@@ -490,16 +491,12 @@ export class LookupPool {
   }
 
   private post(w: PoolWorker, message: WorkerRequest): void {
-    w.worker.postMessage(message);
-    w.posted = (w.posted + 1) | 0;
-    if (message.type !== "run" || message.task !== 0) {
-      // Before the IDLE: a worker that starts spinning after that store sees it (pool-messages.ts).
-      w.required = w.posted;
-      Atomics.store(w.mailbox, MAILBOX_REQUIRED, w.posted);
-    }
     // A spinning worker does not read messages: send it back to its event loop (after the mailbox run it
     // may be running; it never is handed one it has not started, since synchronous runs wait for it).
     Atomics.store(w.mailbox, MAILBOX_STATE, IDLE);
+    w.worker.postMessage(message);
+    w.posted = (w.posted + 1) | 0;
+    if (message.type !== "run" || message.task !== 0) w.required = w.posted;
   }
 
   private spawn(): void {

@@ -9,7 +9,6 @@ import {
   IDLE,
   MAILBOX_GENERATION,
   MAILBOX_HANDLED,
-  MAILBOX_REQUIRED,
   MAILBOX_SET,
   MAILBOX_SLOT,
   MAILBOX_STATE,
@@ -46,21 +45,20 @@ const outputs = new Map<number, Float32Array>();
 /** Each set's table dims, and its native table set once a staged run needs it. */
 const dims = new Map<number, readonly number[]>();
 const nativeSets = new Map<number, NativeTableSet | null>();
-/** Messages handled so far (int32, wrapping like the pool's count of messages posted). */
+/**
+ * Messages handled so far (int32, wrapping), published in the mailbox's MAILBOX_HANDLED after each one
+ * (and before spinning): the pool rings this worker only once it has handled every message a run may
+ * need (pool-messages.ts).
+ */
 let handled = 0;
 
 port.on("message", (message: WorkerRequest) => {
   handled = (handled + 1) | 0;
-  handleMessage(message);
-  publishHandled();
-});
-
-function handleMessage(message: WorkerRequest): void {
   switch (message.type) {
     case "attach":
       sets.set(message.set, message.tables.map(viewOfLocation));
       dims.set(message.set, message.dims);
-      return;
+      break;
     case "detach": {
       sets.delete(message.set);
       dims.delete(message.set);
@@ -70,35 +68,36 @@ function handleMessage(message: WorkerRequest): void {
       // A dropped model's tables are freed only once this isolate collects too (gc exists when the model
       // registry enabled it: src/serving/model/release-memory.ts).
       (globalThis as { gc?: () => void }).gc?.();
-      return;
+      break;
     }
     case "sets":
       reply({ task: message.task, sets: [...sets.keys()] });
-      return;
+      break;
     case "outputs":
       reply({ task: message.task, outputs: [...outputs.keys()] });
-      return;
+      break;
     case "slot":
       slots.set(message.slot, { request: message.request, out: new Float32Array(message.out) });
-      return;
+      break;
     case "output":
       outputs.set(message.id, new Float32Array(message.buffer));
-      return;
+      break;
     case "forget":
       outputs.delete(message.id);
-      return;
+      break;
     case "run": {
       const error = run(message.set, message.slot, message.generation);
       // Async runs are answered by message; only synchronous callers come back through the mailbox.
       if (message.task !== 0) reply({ task: message.task, error });
       else {
-        publishHandled(); // before spinning: rings wait for it
+        Atomics.store(mailbox, MAILBOX_HANDLED, handled);
         spin();
       }
-      return;
+      break;
     }
   }
-}
+  Atomics.store(mailbox, MAILBOX_HANDLED, handled);
+});
 
 /**
  * Joins the slot's request of `generation` if it is still open, then claims and runs its pieces until
@@ -197,12 +196,6 @@ const spinMs = workerData.spinMs as number;
 function spin(): void {
   if (spinMs <= 0) return;
   Atomics.store(mailbox, MAILBOX_STATE, SPINNING);
-  // A message a run may need is still queued (its IDLE was just overwritten): read it first. The pool
-  // does not ring a worker with such messages left, so the state is still SPINNING here.
-  if (((Atomics.load(mailbox, MAILBOX_REQUIRED) - handled) | 0) > 0) {
-    Atomics.store(mailbox, MAILBOX_STATE, IDLE);
-    return;
-  }
   let deadline = performance.now() + spinMs;
   for (let spins = 1; ; spins++) {
     const state = Atomics.load(mailbox, MAILBOX_STATE);
@@ -218,11 +211,6 @@ function spin(): void {
       if (Atomics.compareExchange(mailbox, MAILBOX_STATE, SPINNING, IDLE) === SPINNING) return;
     }
   }
-}
-
-/** The pool rings this worker only once it has handled the messages a run may need (pool-messages.ts). */
-function publishHandled(): void {
-  Atomics.store(mailbox, MAILBOX_HANDLED, handled);
 }
 
 function reply(r: WorkerReply): void {

@@ -50,26 +50,20 @@ export interface WorkerReply {
  * spins for a while (`SPINNING`) instead of sleeping in its event loop, and a synchronous caller that
  * finds it spinning hands it the next run by writing `MAILBOX_SET`/`MAILBOX_SLOT`/`MAILBOX_GENERATION` and swapping the state to
  * `HAS_RUN`: no message and no thread wake-up, which on a VM costs tens of microseconds. Every message
- * to a worker then sets `IDLE`, which sends it back to its event loop (after the run it may be in).
+ * to a worker first sets `IDLE`, which sends it back to its event loop (after the run it may be in).
  * Both sides count messages. A ring depends on the table sets, slots and outputs posted before it, and a
- * worker that starts spinning just after a post stored IDLE overwrites that IDLE: so the pool rings only
- * a worker that has handled (`MAILBOX_HANDLED`) every message but synchronous runs posted to it
- * (`MAILBOX_REQUIRED`), and a worker with such a message still queued reads it before spinning. Queued
- * synchronous runs (for requests the caller finished alone) wait: requiring them too made a worker that
- * was sent one fall behind lookup after lookup (2 threads, B=64: about 8 % slower).
+ * worker that starts spinning just after a post stored IDLE overwrites that IDLE and spins with the post
+ * still queued: so the pool rings only a worker that has handled (`MAILBOX_HANDLED`) every message but
+ * synchronous runs posted to it, and otherwise posts it the run, whose IDLE sends it back to its queue. Queued synchronous runs (for requests the caller finished alone) are not waited
+ * for: that made a worker sent one fall behind lookup after lookup (2 threads, B=64: about 8 % slower).
  */
-export const MAILBOX_WORDS = 6;
+export const MAILBOX_WORDS = 5;
 export const MAILBOX_STATE = 0;
 export const MAILBOX_SET = 1;
 export const MAILBOX_SLOT = 2;
 export const MAILBOX_GENERATION = 3;
-/**
- * How many messages had been posted to the worker at the last one that is not a synchronous run (int32,
- * wrapping; written before the post's IDLE).
- */
-export const MAILBOX_REQUIRED = 4;
 /** Messages the worker has handled so far (int32, wrapping), written by the worker. */
-export const MAILBOX_HANDLED = 5;
+export const MAILBOX_HANDLED = 4;
 export const IDLE = 0;
 export const SPINNING = 1;
 export const HAS_RUN = 2;

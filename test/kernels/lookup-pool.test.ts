@@ -47,8 +47,9 @@ test("a worker is rung through its mailbox only once it has handled what was pos
     assert.equal(pool.size, 0);
     // The new worker boots for milliseconds: both lookups are done by this thread alone meanwhile, and
     // the worker finds their messages queued (attach a, slot, run, attach b, run). After the first run
-    // message it would spin with "attach b" still queued, and a ring for set b then failed ("table set 2
-    // is not attached"), and so did the lookup. Now it reads its queue first, and is rung only once it has.
+    // message it spins with "attach b" still queued, and a ring for set b then failed ("table set 2 is not
+    // attached"), and so did the lookup. Now it is rung only once it has handled "attach b": until then
+    // lookups post it the run, which sends it back to its queue.
     assertGathered(pool.runSync(a, works, 2)[0], ids, first, "set a");
     const b = pool.register([second], [DIM]);
     assertGathered(pool.runSync(b, works, 2)[0], ids, second, "set b, worker booting");
