@@ -41,6 +41,7 @@ import {
   type FeatureInputs,
   type Workload,
 } from "./standard-workload.js";
+import { stealMs } from "./steal-time.js";
 
 /** What actually runs for a kernel choice on this machine (each family falls back to the next). */
 function kernelLabel(kernels: KernelChoice): string {
@@ -160,6 +161,7 @@ async function runChild(): Promise<void> {
       (kernels === "native" ? "tpu-embedding" : `tpu-embedding-${kernels}`) +
       (inputForm === "keyed" ? "-kjt" : "") +
       (outputs === "fresh" ? "-fresh" : "");
+    const [steal0, wall0] = [stealMs(), performance.now()];
     const line = common.benchConfig({
       impl: option("impl") ?? label,
       variant,
@@ -184,7 +186,12 @@ async function runChild(): Promise<void> {
         pages: `${common.anonHugeMb()} MB AnonHugePages`,
       },
     });
-    console.log(JSON.stringify({ ...line, tables_mb: tablesMb() }));
+    const [steal1, wall1] = [stealMs(), performance.now()];
+    // The VM's steal time during this batch size's warm-up and repeats (see steal-time.ts).
+    const steal = steal0 === null || steal1 === null ? {} : { steal_ms: steal1 - steal0 };
+    console.log(
+      JSON.stringify({ ...line, tables_mb: tablesMb(), ...steal, measured_ms: Math.round(wall1 - wall0) }),
+    );
   }
   embedding.dispose();
 }

@@ -21,6 +21,9 @@ interface Line {
   peak_rss_mb?: number;
   checksum?: [number, number];
   tables_mb?: number;
+  /** The VM's steal time during the line's warm-up and repeats, and how long those took (lookup-bench). */
+  steal_ms?: number;
+  measured_ms?: number;
 }
 
 const args = process.argv.slice(2);
@@ -91,6 +94,14 @@ for (const l of checks) {
   if (c?.checksum === undefined || l.checksum === undefined) continue;
   const close = (x: number, y: number) => Math.abs(x - y) <= 1e-4 * Math.max(1, Math.abs(y));
   if (!close(l.checksum[0], c.checksum[0]) || !close(l.checksum[1], c.checksum[1])) mismatched++;
+}
+// Lines timed while the hypervisor ran other guests on this VM's CPUs: their numbers are the machine's.
+const stolen = checks.filter((l) => (l.steal_ms ?? 0) > 0.01 * (l.measured_ms ?? Infinity));
+if (stolen.length > 0) {
+  const where = stolen.map(
+    (l) => `${l.variant} ${l.threads}T B=${l.batch} (${l.steal_ms} ms of ${l.measured_ms} ms)`,
+  );
+  console.log(`\nVM steal time (CPU given to other guests) while timing: ${where.join(", ")}.`);
 }
 const rss = Math.max(...checks.map((l) => l.peak_rss_mb ?? 0));
 const tables = Math.max(...checks.map((l) => l.tables_mb ?? 0));
