@@ -54,8 +54,9 @@ export interface WorkerReply {
  * Both sides count messages. A ring depends on the table sets, slots and outputs posted before it, and a
  * worker that starts spinning just after a post stored IDLE overwrites that IDLE and spins with the post
  * still queued: so the pool rings only a worker that has handled (`MAILBOX_HANDLED`) every message but
- * synchronous runs posted to it, and otherwise posts it the run, whose IDLE sends it back to its queue. Queued synchronous runs (for requests the caller finished alone) are not waited
- * for: that made a worker sent one fall behind lookup after lookup (2 threads, B=64: about 8 % slower).
+ * synchronous runs posted to it, and otherwise posts it the run, whose IDLE sends it back to its queue.
+ * Queued synchronous runs (for requests the caller finished alone) are not waited for: that made a worker
+ * sent one fall behind lookup after lookup (2 threads, B=64: about 8 % slower).
  */
 export const MAILBOX_WORDS = 5;
 export const MAILBOX_STATE = 0;
