@@ -47,7 +47,7 @@ const dims = new Map<number, readonly number[]>();
 const nativeSets = new Map<number, NativeTableSet | null>();
 /**
  * Messages handled so far (int32, wrapping), published in the mailbox's MAILBOX_HANDLED after each one
- * (and before spinning): the pool rings this worker only once it has handled every message a run may
+ * (before spinning): the pool rings this worker only once it has handled every message a run may
  * need (pool-messages.ts).
  */
 let handled = 0;
@@ -89,14 +89,11 @@ port.on("message", (message: WorkerRequest) => {
       const error = run(message.set, message.slot, message.generation);
       // Async runs are answered by message; only synchronous callers come back through the mailbox.
       if (message.task !== 0) reply({ task: message.task, error });
-      else {
-        Atomics.store(mailbox, MAILBOX_HANDLED, handled);
-        spin();
-      }
       break;
     }
   }
   Atomics.store(mailbox, MAILBOX_HANDLED, handled);
+  if (message.type === "run" && message.task === 0) spin();
 });
 
 /**
