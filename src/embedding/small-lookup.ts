@@ -338,7 +338,8 @@ export class SmallLookup {
       const done = out === null ? false : execute(out);
       if (done !== false) {
         run = { result: this.holder[0], pending: done === true ? null : done };
-        this.placeLeaves(out!, intoGiven);
+        // `into`'s tensors are the result's leaves, placed there by `collect`.
+        if (!intoGiven) this.placeLeaves(out!);
         runs++;
       }
     }
@@ -442,6 +443,8 @@ export class SmallLookup {
     this.intoLeaves[i] = into;
     this.parents[i] = parent;
     this.keys[i] = key;
+    // With `into`, its tensors are the result's leaves (the result is dropped unless the lookup runs).
+    if (into !== null) parent[key] = into;
     this.count = i + 1;
     return true;
   }
@@ -514,7 +517,25 @@ export class SmallLookup {
     this.outSize = 0;
     this.intoBuffer = null;
     this.refs.reset(refs);
-    for (let i = 0; i < this.count; i++) if (!this.stageLeaf(i, intoGiven)) return false;
+    const slots = this.slots;
+    const values = this.values;
+    const splits = this.splits;
+    const weightValues = this.weightValues;
+    for (let i = 0; i < this.count; i++) {
+      const slot = slots[i];
+      const ids = values[i];
+      const rowSplits = splits[i];
+      const weights = weightValues[i];
+      const staged =
+        rowSplits !== null &&
+        ids instanceof Int32Array &&
+        slot.fixedShape === null &&
+        slot.sequenceLength === 0 &&
+        (weights === null || (weights instanceof Float32Array && sameSplits(this.weightSplits[i]!, rowSplits)))
+          ? this.stageBag(i, slot, ids, rowSplits, weights, intoGiven)
+          : this.stageLeaf(i, intoGiven);
+      if (!staged) return false;
+    }
     this.reserve(this.refs.arrays.length * REF_WORDS);
     this.cursor = this.refs.table(this.work, this.cursor);
     return true;
@@ -603,6 +624,11 @@ export class SmallLookup {
     work[at + D_TABLE] = slot.table;
     work[at + D_ROWS] = rows;
 
+    return this.placeOutput(i, at, shape, size, intoGiven);
+  }
+
+  /** Leaf `i`'s place in the output (its `into` tensor checked, or room in a fresh output); false if none fits. */
+  private placeOutput(i: number, at: number, shape: readonly number[], size: number, intoGiven: boolean): boolean {
     let outAt: number;
     if (intoGiven) {
       // Caller-owned outputs: exactly this feature's shape, all in one buffer.
@@ -631,11 +657,72 @@ export class SmallLookup {
       this.outSize += size;
     }
     if (outAt + size > 2 ** 31 - 1) return false;
-    work[at + D_OUT_AT] = outAt;
+    this.work[at + D_OUT_AT] = outAt;
     this.outAt[i] = outAt;
     this.sizes[i] = size;
     this.shapes[i] = shape;
     return true;
+  }
+
+  /**
+   * `stageLeaf` for the common leaf, a bag of int32 ids with no `outputShape` (weights float32 or none),
+   * copied, in one place: the general version's branches and calls cost about as much as the copies at
+   * B=1 (~8 ids a bag).
+   */
+  private stageBag(
+    i: number,
+    slot: FeatureSlot,
+    values: Int32Array,
+    splits: Int32Array,
+    weightValues: Float32Array | null,
+    intoGiven: boolean,
+  ): boolean {
+    const n = values.length;
+    const rows = splits.length - 1;
+    this.reserve(2 * n + rows + 1);
+    const work = this.work;
+    const at = W_HEADER + i * DESCRIPTOR;
+    let c = this.cursor;
+    work[at + D_KIND] = KIND_BAGS;
+    work[at + D_TABLE] = slot.table;
+    work[at + D_ROWS] = rows;
+    work[at + D_IDS] = n;
+    work[at + D_PARAM] = slot.mode;
+    const idsRef = this.refs.add(values);
+    work[at + D_IDS_REF] = idsRef;
+    if (idsRef >= 0) {
+      work[at + D_IDS_AT] = 0;
+    } else {
+      work[at + D_IDS_AT] = c;
+      if (n > 32) work.set(values, c);
+      else for (let j = 0; j < n; j++) work[c + j] = values[j];
+      c += n;
+    }
+    const splitsRef = this.refs.add(splits);
+    work[at + D_SPLITS_REF] = splitsRef;
+    if (splitsRef >= 0) {
+      work[at + D_SPLITS_AT] = 0;
+    } else {
+      work[at + D_SPLITS_AT] = c;
+      if (rows > 32) work.set(splits, c);
+      else for (let r = 0; r <= rows; r++) work[c + r] = splits[r];
+      c += rows + 1;
+    }
+    const weightsRef = weightValues === null ? -1 : this.refs.add(weightValues);
+    work[at + D_WEIGHTS_REF] = weightsRef;
+    if (weightValues === null) {
+      work[at + D_WEIGHTS_AT] = -1;
+    } else if (weightsRef >= 0) {
+      work[at + D_WEIGHTS_AT] = 0;
+    } else {
+      work[at + D_WEIGHTS_AT] = c;
+      const floats = this.workFloats;
+      if (n > 32) floats.set(weightValues, c);
+      else for (let j = 0; j < n; j++) floats[c + j] = weightValues[j];
+      c += n;
+    }
+    this.cursor = c;
+    return this.placeOutput(i, at, slot.shapeOf(rows, 0), rows * slot.dim, intoGiven);
   }
 
   /** Ids `[from, to)` at the cursor as int32; int64 ids outside int32 become -1 (the native check rejects them). */
@@ -738,17 +825,13 @@ export class SmallLookup {
     return this.intoView;
   }
 
-  private placeLeaves(out: Float32Array, intoGiven: boolean): void {
+  /** Fresh outputs: each leaf's tensor, a view of `out`, into its place in the result. */
+  private placeLeaves(out: Float32Array): void {
     const count = this.count;
     for (let i = 0; i < count; i++) {
-      let tensor: unknown;
-      if (intoGiven) tensor = this.intoLeaves[i];
-      else {
-        const from = this.outAt[i];
-        const data = count === 1 ? out : out.subarray(from, from + this.sizes[i]);
-        tensor = trustedFloat32Tensor(data, this.shapes[i]);
-      }
-      this.parents[i]![this.keys[i]] = tensor;
+      const from = this.outAt[i];
+      const data = count === 1 ? out : out.subarray(from, from + this.sizes[i]);
+      this.parents[i]![this.keys[i]] = trustedFloat32Tensor(data, this.shapes[i]);
     }
   }
 }

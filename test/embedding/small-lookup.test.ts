@@ -263,6 +263,19 @@ test("into: the kernels write the caller's tensors, which are the result's leave
       bag: new DenseTensor(new Float32Array(16), [1, 16]),
     };
     assert.equal(small.lookup(features, weights, separate), undefined);
+
+    // A null feature stays null in the result (its keys in the inputs' order); the containers are new.
+    const partial = { ...features, wide: null, nested: [null, features.nested[1]] };
+    const partialExpected = general(() => e.embeddingLookup(partial, weights)) as Record<string, unknown>;
+    const partialInto = outputsLike(partialExpected);
+    const partialResult = small.lookup(partial, weights, partialInto) as Record<string, unknown>;
+    assert.deepEqual(bits(partialResult), bits(partialExpected));
+    assert.deepEqual(Object.keys(partialResult), Object.keys(partial));
+    assert.equal(partialResult.wide, null);
+    assert.equal((partialResult.nested as unknown[])[0], null);
+    assert.notEqual(partialResult, partialInto);
+    assert.notEqual(partialResult.nested, (partialInto as Record<string, unknown>).nested);
+    leaves(partialResult).forEach((t, i) => assert.equal(t, leaves(partialInto)[i]));
   }
   small.release();
   const { features } = inputs(1);
