@@ -531,7 +531,8 @@ export class SmallLookup {
         ids instanceof Int32Array &&
         slot.fixedShape === null &&
         slot.sequenceLength === 0 &&
-        (weights === null || (weights instanceof Float32Array && sameSplits(this.weightSplits[i]!, rowSplits)))
+        (weights === null ||
+          (weights instanceof Float32Array && sameSplits(this.weightSplits[i]!, rowSplits)))
           ? this.stageBag(i, slot, ids, rowSplits, weights, intoGiven)
           : this.stageLeaf(i, intoGiven);
       if (!staged) return false;
@@ -628,7 +629,13 @@ export class SmallLookup {
   }
 
   /** Leaf `i`'s place in the output (its `into` tensor checked, or room in a fresh output); false if none fits. */
-  private placeOutput(i: number, at: number, shape: readonly number[], size: number, intoGiven: boolean): boolean {
+  private placeOutput(
+    i: number,
+    at: number,
+    shape: readonly number[],
+    size: number,
+    intoGiven: boolean,
+  ): boolean {
     let outAt: number;
     if (intoGiven) {
       // Caller-owned outputs: exactly this feature's shape, all in one buffer.
