@@ -189,7 +189,9 @@ async function runChild(): Promise<void> {
           `public API embeddingLookup, ${inputForm === "keyed" ? "one KeyedJaggedTensor per batch" : "RaggedTensor inputs"}, ` +
           `${kernelLabel(kernels)} kernels, ` +
           (outputs === "into" ? "caller-owned outputs (createOutputs, reused)" : "fresh outputs per call") +
-          (prepared.length < wl.pool_examples / B ? `, cycles over the pool's first ${prepared.length} batches` : "") +
+          (prepared.length < wl.pool_examples / B
+            ? `, cycles over the pool's first ${prepared.length} batches`
+            : "") +
           (touch !== undefined ? `, touch ${touch}` : ""),
         pages: `${common.anonHugeMb()} MB AnonHugePages`,
       },
