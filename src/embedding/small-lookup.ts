@@ -517,26 +517,7 @@ export class SmallLookup {
     this.outSize = 0;
     this.intoBuffer = null;
     this.refs.reset(refs);
-    const slots = this.slots;
-    const values = this.values;
-    const splits = this.splits;
-    const weightValues = this.weightValues;
-    for (let i = 0; i < this.count; i++) {
-      const slot = slots[i];
-      const ids = values[i];
-      const rowSplits = splits[i];
-      const weights = weightValues[i];
-      const staged =
-        rowSplits !== null &&
-        ids instanceof Int32Array &&
-        slot.fixedShape === null &&
-        slot.sequenceLength === 0 &&
-        (weights === null ||
-          (weights instanceof Float32Array && sameSplits(this.weightSplits[i]!, rowSplits)))
-          ? this.stageBag(i, slot, ids, rowSplits, weights, intoGiven)
-          : this.stageLeaf(i, intoGiven);
-      if (!staged) return false;
-    }
+    for (let i = 0; i < this.count; i++) if (!this.stageLeaf(i, intoGiven)) return false;
     this.reserve(this.refs.arrays.length * REF_WORDS);
     this.cursor = this.refs.table(this.work, this.cursor);
     return true;
@@ -548,6 +529,15 @@ export class SmallLookup {
     const values = this.values[i];
     const splits = this.splits[i];
     const weightValues = this.weightValues[i];
+    if (
+      splits !== null &&
+      values instanceof Int32Array &&
+      slot.fixedShape === null &&
+      slot.sequenceLength === 0 &&
+      (weightValues === null ||
+        (weightValues instanceof Float32Array && sameSplits(this.weightSplits[i]!, splits)))
+    )
+      return this.stageBag(i, slot, values, splits, weightValues, intoGiven);
     const n = values.length;
     const at = W_HEADER + i * DESCRIPTOR;
     let rows: number;
@@ -672,11 +662,11 @@ export class SmallLookup {
   }
 
   /**
-   * `stageLeaf` for the common leaf, a bag of int32 ids with no `outputShape` (weights float32 with the
-   * same row splits, or none), in one place: ids, splits and weights as refs or copies exactly as
-   * `stageIds`/`stageSplits` place them, without their calls and branches (a request's bags hold ~8 ids,
-   * so those cost about as much as the copies; a helper for the repeated ref-or-copy block measured 0.2 µs
-   * slower per B=1 lookup).
+   * `stageLeaf`'s branch for the common leaf, a bag of int32 ids with no `outputShape` (weights float32
+   * with the same row splits, or none), in one place: ids, splits and weights as refs or copies exactly
+   * as `stageIds`/`stageSplits` place them, without their calls and branches (a request's bags hold ~8
+   * ids, so those cost about as much as the copies; a helper for the repeated ref-or-copy block measured
+   * 0.2 µs slower per B=1 lookup).
    */
   private stageBag(
     i: number,
