@@ -275,7 +275,8 @@ test("into: the kernels write the caller's tensors, which are the result's leave
     assert.equal((partialResult.nested as unknown[])[0], null);
     assert.notEqual(partialResult, partialInto);
     assert.notEqual(partialResult.nested, (partialInto as Record<string, unknown>).nested);
-    leaves(partialResult).forEach((t, i) => assert.equal(t, leaves(partialInto)[i]));
+    const partialLeaves = leaves(partialInto);
+    leaves(partialResult).forEach((t, i) => assert.equal(t, partialLeaves[i]));
   }
   small.release();
   const { features } = inputs(1);
