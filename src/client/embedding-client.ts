@@ -2,7 +2,7 @@ import { InvalidArgumentError } from "../errors.js";
 import { DenseTensor } from "../tensor/dense-tensor.js";
 import { RaggedTensor } from "../tensor/ragged-tensor.js";
 import { SparseTensor } from "../tensor/sparse-tensor.js";
-import type { Tensor } from "../embedding/feature-structure.js";
+import type { Tensor } from "../embedding/index.js";
 import type { FeatureInput, IdArray } from "../serving/batching/feature-input.js";
 import { BINARY_CONTENT_TYPE } from "../serving/binary/binary-format.js";
 import { encodeBinaryRequest } from "../serving/binary/request-codec.js";

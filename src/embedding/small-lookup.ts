@@ -8,7 +8,7 @@ import { isNone, isPlainObject } from "../tensor/structure.js";
 import type { FeatureStructure } from "./feature-structure.js";
 import { planLookups } from "./serving-embedding-lookup.js";
 import { DeferredLastLookup } from "./deferred-last-lookup.js";
-import type { LastLookup } from "./tpu-embedding-for-serving.js";
+import type { LastLookup } from "./lookup-record.js";
 import {
   KIND_GATHER,
   KIND_BAGS,
