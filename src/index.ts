@@ -73,6 +73,7 @@ export {
   UnavailableError,
   DataLossError,
   UnimplementedError,
+  InternalError,
   type ErrorCode,
 } from "./errors.js";
 

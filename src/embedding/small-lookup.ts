@@ -9,6 +9,7 @@ import type { FeatureStructure } from "./feature-structure.js";
 import { planLookups } from "./serving-embedding-lookup.js";
 import { DeferredLastLookup } from "./deferred-last-lookup.js";
 import type { LastLookup } from "./lookup-record.js";
+import { smallLookupEnabled } from "../flags.js";
 import {
   KIND_GATHER,
   KIND_BAGS,
@@ -59,13 +60,10 @@ import {
  */
 export const SMALL_LOOKUP_MAX_IDS = 1 << 22;
 
-let enabled = true;
 let runs = 0;
 
-/** Test hook: `false` sends every lookup to the general path (to compare the two). */
-export function setSmallLookupEnabled(value: boolean): void {
-  enabled = value;
-}
+// Test hook `setSmallLookupEnabled(false)` (src/flags.ts) sends every lookup to the general path.
+export { setSmallLookupEnabled } from "../flags.js";
 
 /** Test hook: how many lookups the fast path has served in this thread. */
 export function smallLookupRuns(): number {
@@ -301,7 +299,7 @@ export class SmallLookup {
 
   private enter<R>(body: (native: StagedNative) => R | undefined): R | undefined {
     // `busy`: a lookup started from inside this one (a Proxy input's trap, say) takes the general path.
-    if (!enabled || this.busy) return undefined;
+    if (!smallLookupEnabled || this.busy) return undefined;
     const native = this.executor.native();
     if (native === null) return undefined;
 
