@@ -52,11 +52,9 @@ import {
  */
 
 /**
- * Lookups of more ids take the planned path. Measured on the standard workload, 1 thread: B=64 (~13 k
- * ids) p50 250 → 201 µs, B=256 (~54 k ids) 732 → 672 µs through this path, and B=1024 (~215 k ids) on par
- * with the planned path (92.0 vs 89.6 M ids/s; KeyedJaggedTensor inputs 89.8 vs 79). With worker threads
- * the staging buffer becomes a request the workers share (B=64, 2 threads: 173 µs through the planned
- * split, ~125 µs staged). The cap bounds the staging buffer an embedding keeps (two int32 words per id).
+ * Lookups of more ids take the planned path: up to B=1024 of the standard workload the staged path is as
+ * fast or faster (bench/results/2026-11-30-fast-kernels.md), and the cap bounds the staging buffer an
+ * embedding keeps (two int32 words per id).
  */
 export const SMALL_LOOKUP_MAX_IDS = 1 << 22;
 

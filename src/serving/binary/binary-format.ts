@@ -4,7 +4,7 @@ import type { ByteReader, ByteWriter } from "./byte-io.js";
 export { align8 } from "./byte-io.js";
 
 /**
- * The binary predict format (documented in docs/serving-api.md): little-endian, every section padded
+ * The binary predict format (documented in docs/serving.md): little-endian, every section padded
  * to 8 bytes so typed arrays can view the body without copying.
  */
 export const BINARY_CONTENT_TYPE = "application/x-tpu-embedding";
