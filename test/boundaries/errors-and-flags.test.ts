@@ -13,6 +13,7 @@ import {
   UnimplementedError,
 } from "../../src/errors.js";
 import { HttpError, toErrorReply } from "../../src/serving/http/http-errors.js";
+import { EmbeddingServerError } from "../../src/client/embedding-client.js";
 import { DecodeError } from "../../src/checkpoint/sstable/coding.js";
 import { parseCheckpointState } from "../../src/checkpoint/state-file.js";
 import * as flags from "../../src/flags.js";
@@ -33,6 +34,12 @@ test("every error class is a TpuEmbeddingError with its stable code and its own 
     [new InternalError("m"), "INTERNAL", "InternalError"],
     [new DecodeError("m"), "DATA_LOSS", "DecodeError"],
     [new HttpError(429, "RESOURCE_EXHAUSTED", "m"), "RESOURCE_EXHAUSTED", "HttpError"],
+    [new EmbeddingServerError(400, "m"), "INVALID_ARGUMENT", "EmbeddingServerError"],
+    [new EmbeddingServerError(404, "m"), "NOT_FOUND", "EmbeddingServerError"],
+    [new EmbeddingServerError(413, "m"), "RESOURCE_EXHAUSTED", "EmbeddingServerError"],
+    [new EmbeddingServerError(503, "m"), "UNAVAILABLE", "EmbeddingServerError"],
+    [new EmbeddingServerError(504, "m"), "DEADLINE_EXCEEDED", "EmbeddingServerError"],
+    [new EmbeddingServerError(500, "m"), "INTERNAL", "EmbeddingServerError"],
   ];
   for (const [e, code, name] of cases) {
     assert.ok(e instanceof TpuEmbeddingError, name);
