@@ -1,3 +1,4 @@
+/* global module */
 /** dependency-cruiser rules, checked by `npm run lint` (`npm run lint:deps`). */
 module.exports = {
   forbidden: [
