@@ -4,6 +4,8 @@ import { InvalidArgumentError } from "./errors.js";
 // benchmarks use to override them. Nothing else in src/ reads `process.env`. Each value is read in the
 // thread that uses it (worker threads inherit the environment). docs/performance.md says when to set
 // which; scripts/build-native.mjs (plain JavaScript, run at install) reads TPU_EMBEDDING_SKIP_NATIVE=1.
+// (Read-only counters that tests use to observe a path, e.g. `smallLookupRuns()`, stay with the code
+// they count: they switch nothing.)
 
 /** The environment variables the library reads. */
 export const ENV = {

@@ -7,7 +7,7 @@ import { tableMemory } from "./table-memory.js";
 import { wasmKernelsAvailable } from "./wasm-kernels.js";
 
 // Jobs of fewer ids than `nativeMinIds()` (src/flags.ts, default 64) stay on the wasm kernels: a native
-// call costs ~1 µs more in N-API argument handling (measured: docs/performance.md, "Native kernels").
+// call costs ~1 µs more in N-API argument handling (bench/results/2026-11-30-fast-kernels.md).
 export { setNativeMinIds } from "../flags.js";
 
 function wasmWouldRun(table: Float32Array, dim: number): boolean {
