@@ -1,6 +1,7 @@
 /* global console, process */
 // Checks every relative link in the project's Markdown files (README.md, CONTRIBUTING.md, docs/, bench/):
 // the file must exist and, for `file.md#anchor` or `#anchor`, the heading must exist (GitHub's slugs).
+// Also every docs/*.md or bench/results/*.md that a code comment cites.
 // Part of `npm run lint`; exits 1 and lists the broken links.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -75,8 +76,30 @@ for (const file of markdownFiles(root)) {
     }
   }
 }
+// Code comments cite docs by path from the repository root (docs/<page>, bench/results/<report>).
+function sourceFiles(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    if (SKIP.has(name) || name === "gen") continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...sourceFiles(path));
+    else if (/\.(ts|mjs|js|cjs|c|h|gyp)$/.test(name)) out.push(path);
+  }
+  return out;
+}
+for (const dir of ["src", "bench", "native", "assembly", "scripts", "test"]) {
+  if (!existsSync(join(root, dir))) continue;
+  for (const file of sourceFiles(join(root, dir))) {
+    for (const m of readFileSync(file, "utf8").matchAll(/\b((?:docs|bench\/results)\/[\w.-]+\.md)\b/g)) {
+      checked++;
+      if (!existsSync(join(root, m[1])))
+        problems.push(`${relative(root, file)}: cites ${m[1]}, which does not exist`);
+    }
+  }
+}
+
 if (problems.length > 0) {
   console.error(`Broken links (${problems.length}):\n${problems.join("\n")}`);
   process.exit(1);
 }
-console.log(`check-links: ${checked} relative links OK`);
+console.log(`check-links: ${checked} relative links and cited docs OK`);
