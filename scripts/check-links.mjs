@@ -8,7 +8,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const SKIP = new Set(["node_modules", "dist", "build", "fixtures", "demo-model", ".git"]);
+const SKIP = new Set(["node_modules", "dist", "build", "fixtures", "demo-model", ".git", "_incoming"]);
 
 function markdownFiles(dir) {
   const out = [];
