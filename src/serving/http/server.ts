@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { InvalidArgumentError } from "../../errors.js";
+import { activeKernelFamily } from "../../kernels/kernel-family.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { ModelRegistry } from "../model-registry.js";
 import { DEFAULT_BATCHING, MicroBatcher, type BatchingOptions } from "../batching/micro-batcher.js";
@@ -189,7 +190,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  logger.log("info", "server-listening", { url, limits, batching });
+  logger.log("info", "server-listening", { url, limits, batching, kernels: activeKernelFamily() });
 
   let closed: Promise<void> | null = null;
   return {
