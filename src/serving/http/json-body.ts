@@ -3,24 +3,43 @@ import { InvalidArgumentError } from "../../errors.js";
 
 // 16+ digits in a row may be an integer beyond 2^53 (or a long fraction, which is harmless).
 const LONG_DIGIT_RUN = /\d{16}/;
+// A number that JSON.parse would turn into an integer although it is written as a float (`1.0`, `2.00`,
+// `1e0`, `15E-1`...): TF Serving refuses those for int64 ids, so the literal must be seen. (False positives,
+// e.g. `1.0` inside a string, only cost the slower lossless parse.)
+const INTEGRAL_FLOAT = /\d\.0+(?![0-9])|\d[eE]/;
 
 /**
- * Parses a JSON request body without rounding int64 ids: integers beyond 2^53 become bigints. The fast
- * built-in JSON.parse is used unless the text has a run of 16+ digits; only then lossless-json.
+ * A JSON number written with a point or an exponent whose value is a whole number (`1.0`, `1e0`). It is
+ * a fine weight, but not an id: TF Serving's int64 check (rapidjson `IsInt64`) refuses it.
+ */
+export class IntegralFloat {
+  constructor(
+    readonly value: number,
+    readonly text: string,
+  ) {}
+}
+
+/**
+ * Parses a JSON request body without rounding int64 ids: integers beyond 2^53 become bigints, and
+ * whole-valued floats (`1.0`) become `IntegralFloat`s. The fast built-in JSON.parse is used unless the
+ * text has a run of 16+ digits or such a float; only then lossless-json.
  */
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === "") throw new InvalidArgumentError("JSON Parse error: The document is empty");
   try {
-    return LONG_DIGIT_RUN.test(text) ? parseLossless(text, null, parseNumber) : JSON.parse(text);
+    return LONG_DIGIT_RUN.test(text) || INTEGRAL_FLOAT.test(text)
+      ? parseLossless(text, null, parseNumber)
+      : JSON.parse(text);
   } catch (error) {
     throw new InvalidArgumentError(`JSON Parse error: ${(error as Error).message}`);
   }
 }
 
-function parseNumber(text: string): number | bigint {
+function parseNumber(text: string): number | bigint | IntegralFloat {
   if (isInteger(text)) {
     const n = Number(text);
     return Number.isSafeInteger(n) ? n : BigInt(text);
   }
-  return Number(text);
+  const n = Number(text);
+  return Number.isInteger(n) ? new IntegralFloat(n, text) : n;
 }
