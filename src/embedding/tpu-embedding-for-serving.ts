@@ -311,7 +311,7 @@ export class TPUEmbeddingForServing implements Trackable {
       localName: name,
       dtype: "float32" as const,
       shape: [table.vocabularySize, table.dim],
-      slot: slot !== null,
+      ...(slot !== null ? { slot: true } : {}),
     }));
   }
 

@@ -218,7 +218,8 @@ export function parseId(feature: string, value: unknown, where: string): number 
   }
   throw new InvalidArgumentError(
     `Feature "${feature}": ${where} is ${describe(value)}; expected an int64 id (a JSON integer, or a ` +
-      `decimal string for 64-bit ids).`,
+      `decimal string for 64-bit ids). JSON Value: ${describe(value)} Type: ${jsonType(value)} is not of ` +
+      `expected type: int64`,
   );
 }
 
@@ -234,6 +235,17 @@ function parseWeight(feature: string, value: unknown, where: string): number {
 
 export function expected(feature: string, where: string, value: unknown, what: string): InvalidArgumentError {
   return new InvalidArgumentError(`Feature "${feature}": ${where} is ${describe(value)}; expected ${what}.`);
+}
+
+/** rapidjson's type names (TF Serving's `JsonTypeString`). */
+function jsonType(value: unknown): string {
+  if (Array.isArray(value)) return "Array";
+  if (value === null || value === undefined) return "Null";
+  if (typeof value === "boolean") return value ? "True" : "False";
+  if (typeof value === "string") return "String";
+  if (typeof value === "number" || typeof value === "bigint" || value instanceof IntegralFloat)
+    return "Number";
+  return "Object";
 }
 
 /** A short description of an offending JSON value for error messages. */
