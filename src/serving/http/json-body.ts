@@ -52,8 +52,45 @@ export function parseJsonBody(text: string): unknown {
       ? parseLossless(text, null, parseNumber)
       : JSON.parse(text);
   } catch (error) {
-    throw new InvalidArgumentError(`JSON Parse error: ${(error as Error).message}`);
+    throw new InvalidArgumentError(parseErrorMessage((error as Error).message));
   }
+}
+
+/**
+ * TF Serving's words for a syntax error (rapidjson's `GetParseError_En`, "JSON Parse error: Invalid
+ * value. at offset: 0"), from JSON.parse's or lossless-json's message, which is kept in parentheses.
+ */
+const RAPIDJSON_ERRORS: [RegExp, string][] = [
+  [
+    /^Unexpected token|^JSON value expected|^Array item expected|^No number after minus sign/,
+    "Invalid value.",
+  ],
+  [/^Expected ',' or '\]' after array element/, "Missing a comma or ']' after an array element."],
+  [/^Expected ',' or '\}' after property value/, "Missing a comma or '}' after an object member."],
+  [/^Comma ',' expected after value/, "Missing a comma after a value."],
+  [/^Expected ':' after property name|^Colon ':' expected/, "Missing a colon after a name of object member."],
+  [/^Expected property name|^Quoted object key expected/, "Missing a name for object member."],
+  [/^Unterminated string|^End of string '"' expected/, "Missing a closing quotation mark in string."],
+  [
+    /^Unexpected non-whitespace character after JSON|^Expected end of input/,
+    "The document root must not be followed by other values.",
+  ],
+  [/^Unterminated fractional number/, "Miss fraction part in number."],
+  [/^Exponent part is missing a number/, "Miss exponent in number."],
+];
+
+function parseErrorMessage(detail: string): string {
+  let found = RAPIDJSON_ERRORS.find(([pattern]) => pattern.test(detail));
+  const number = /^Invalid number '([^']*)'/.exec(detail); // lossless-json: "1e" or "1." cut short
+  if (found === undefined && number !== null) {
+    found = [
+      /./,
+      /[eE][+-]?$/.test(number[1]) ? "Miss exponent in number." : "Miss fraction part in number.",
+    ];
+  }
+  if (found === undefined) return `JSON Parse error: ${detail}`;
+  const offset = /at position (\d+)/.exec(detail);
+  return `JSON Parse error: ${found[1]}${offset === null ? "" : ` at offset: ${offset[1]}`} (${detail})`;
 }
 
 function parseNumber(text: string): number | bigint | IntegralFloat {

@@ -117,4 +117,18 @@ test("JSON bodies: integers beyond 2^53 become exact bigints, others stay number
   });
   assert.throws(() => parseJsonBody("   "), /The document is empty/);
   assert.throws(() => parseJsonBody('{"a": [NaN]}'), /JSON Parse error/);
+  // rapidjson's words (TF Serving's "JSON Parse error: ..."), JSON.parse's or lossless-json's in parentheses
+  for (const [body, message] of [
+    ["instances = [1, 2]", /JSON Parse error: Invalid value\. \(Unexpected token/],
+    ['{"a": [1 2]}', /JSON Parse error: Missing a comma or '\]' after an array element\. at offset: 9 \(/],
+    ['{"a": 1 "b": 2}', /JSON Parse error: Missing a comma or '\}' after an object member\. at offset: 8/],
+    ['{"a" 1}', /JSON Parse error: Missing a colon after a name of object member\. at offset: 5/],
+    ["{a: 1}", /JSON Parse error: Missing a name for object member\. at offset: 1/],
+    ['{"a": "x', /JSON Parse error: Missing a closing quotation mark in string\./],
+    ['{"a": 1}}', /JSON Parse error: The document root must not be followed by other values\./],
+    ['{"a": [12345678901234567,]}', /JSON Parse error: Invalid value\. at offset: 25 \(Array item expected/],
+    ['{"a": 1e}', /JSON Parse error: Miss exponent in number\./],
+    ['{"a": 1.}', /JSON Parse error: Miss fraction part in number\./],
+  ] as const)
+    assert.throws(() => parseJsonBody(body), message, body);
 });
