@@ -269,6 +269,35 @@ const CASES: Case[] = [
     status: 400,
     error: "Expecting value/list but got object",
   },
+  {
+    source:
+      "json_tensor.cc GetDenseTensorShape: rank-3 instances stack to a rank-4 tensor (TF's gather: + [dim])",
+    path: P,
+    body: '{"instances": [[[1, 2]], [[3, 4]]]}',
+    status: 200,
+    text: '{"predictions":[[[[1.0,0.25],[2.0,0.5]]],[[[3.0,0.75],[4.0,1.0]]]]}',
+  },
+  {
+    source: "json_tensor.cc FillTensorProto: a scalar columnar input is a rank-0 tensor (TF's gather: [dim])",
+    path: P,
+    body: '{"inputs": 4}',
+    status: 200,
+    text: '{"outputs":[4.0,1.0]}',
+  },
+  {
+    source: "json_tensor.cc FillTensorProto: a list at an unexpected size",
+    path: P,
+    body: '{"inputs": [[1, 2], [3]]}',
+    status: 400,
+    error: "Encountered list at unexpected size: 1 at level: 1 expected size: 2",
+  },
+  {
+    source: "json_tensor.cc FillTensorProto: a value at an incorrect level",
+    path: P,
+    body: '{"inputs": [[1, 2], 3]}',
+    status: 400,
+    error: "JSON Value: 3 found at incorrect level: 2 in the JSON DOM. Expected at level: 2",
+  },
   // int64 ids: rapidjson's IsInt64 is false for 1.0 and 1e0 (AddValueToTensor's TypeError)
   ...['{"instances": [1.0, 2]}', '{"instances": [1e0]}', '{"inputs": [[2, 1.00]]}'].map((body) => ({
     source: "json_tensor.cc AddValueToTensor DT_INT64: a float literal is not an int64",
