@@ -196,3 +196,7 @@ export {
   type ModelVersionStatusJson,
 } from "./client/embedding-client.js";
 export { BINARY_CONTENT_TYPE } from "./serving/binary/binary-format.js";
+
+// Kernels: the family lookups run on in this process (also logged at server start and in the metrics).
+export { activeKernelFamily } from "./kernels/kernel-family.js";
+export type { KernelChoice } from "./kernels/kernel-choice.js";

@@ -37,6 +37,12 @@ export interface RestoreResult {
   readonly restoredKeys: readonly string[];
   /** Keys in the checkpoint that nothing here asked for (e.g. slots when `optimizer: null`). */
   readonly unusedKeys: readonly string[];
+  /**
+   * Optimizer slots the checkpoint does not hold (e.g. trained with another optimizer, or saved for
+   * serving without them), as `<object>/<localName>`: as in TF they keep their values (their initial
+   * values when restoring before build) instead of failing the restore.
+   */
+  readonly missingSlots: readonly string[];
 }
 
 function isTrackable(value: unknown): value is Trackable {
@@ -106,6 +112,7 @@ export class Checkpoint {
    * Restores every variable of every trackable from `pathOrDirectory` (a prefix, or a directory whose
    * `checkpoint` file names the latest). Everything is read and checked before anything is installed:
    * on any error (missing key, dtype or shape mismatch, corrupt or missing file) no variable changes.
+   * Optimizer slots the checkpoint lacks are not an error (TF's behaviour): see `missingSlots`.
    */
   async restore(pathOrDirectory: string, options: RestoreOptions = {}): Promise<RestoreResult> {
     const prefix = await resolveCheckpointPrefix(pathOrDirectory);
@@ -114,10 +121,15 @@ export class Checkpoint {
       const graph = await readObjectGraph(reader);
       const plan: { trackable: Trackable; localName: string; key: string; length: number; bytes: number }[] =
         [];
+      const missingSlots: string[] = [];
       for (const [name, trackable] of this.children) {
         for (const spec of trackable.trackableVariables()) {
           const path = [name, spec.localName];
           const key = (graph && variableKeyInGraph(graph, path)) ?? checkpointKey(path);
+          if (!reader.has(key) && spec.slot === true) {
+            missingSlots.push(`${name}/${spec.localName}`);
+            continue;
+          }
           if (!reader.has(key)) {
             throw new NotFoundError(
               `Checkpoint "${prefix}" has no value for variable "${name}/${spec.localName}" (key "${key}").`,
@@ -170,6 +182,7 @@ export class Checkpoint {
           .listVariables()
           .map((v) => v.key)
           .filter((k) => !used.has(k)),
+        missingSlots,
       };
     } finally {
       await reader.close();

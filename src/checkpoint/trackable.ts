@@ -7,6 +7,11 @@ export interface TrackableVariableSpec {
   readonly localName: string;
   readonly dtype: "float32";
   readonly shape: readonly number[];
+  /**
+   * An optimizer slot (accumulators, momenta): a checkpoint without it still restores, as TF's does,
+   * and the slot keeps its value (its initial value on a fresh object); the restore result lists it.
+   */
+  readonly slot?: boolean;
 }
 
 export interface Trackable {

@@ -293,10 +293,11 @@ export class TPUEmbeddingForServing implements Trackable {
   // Trackable -----------------------------------------------------------------------------------------
 
   trackableVariables(): readonly TrackableVariableSpec[] {
-    return this.specs().map(({ name, table }) => ({
+    return this.specs().map(({ name, table, slot }) => ({
       localName: name,
       dtype: "float32" as const,
       shape: [table.vocabularySize, table.dim],
+      ...(slot !== null ? { slot: true } : {}),
     }));
   }
 

@@ -27,6 +27,11 @@ export interface ServableFeature {
   readonly combiner: "sum" | "mean" | "sqrtn";
   readonly maxSequenceLength: number;
   readonly outputShape: readonly number[] | null;
+  /**
+   * The input kind `features.json` declares (`"input"`); undefined when it declares none: plain JSON
+   * lists are then bags (ragged) and every explicit form (`{"dense"}`, sparse, ragged) is accepted.
+   */
+  readonly input?: "dense" | "ragged" | "sparse";
 }
 
 /** One loaded, complete version of a model: never visible before every table is in memory. */

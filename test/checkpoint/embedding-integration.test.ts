@@ -116,6 +116,39 @@ test("optimizer: null restores only the tables and skips the slots in the file",
   ]);
 });
 
+test("slots the checkpoint lacks keep their initial values, as TF restores them, and are reported", async () => {
+  // A serving export: tables only (optimizer: null), restored into an Adagrad embedding.
+  const dir = tempDir();
+  const src = makeEmbedding({ optimizer: null });
+  src.build();
+  fill(src, 7);
+  await new Checkpoint({ embedding: src }).save(join(dir, "ckpt"));
+  const tables = snapshot(src);
+
+  const fresh = makeEmbedding();
+  const result = await new Checkpoint({ embedding: fresh }).restore(dir);
+  assert.deepEqual([...result.missingSlots].sort(), [
+    "embedding/user/accumulators",
+    "embedding/video/accumulators",
+  ]);
+  assert.deepEqual([...result.restoredKeys].sort(), [`embedding/user/${V}`, `embedding/video/${V}`]);
+  assert.deepEqual(fresh.variables.get("video")!.value.data, tables.get("video"));
+  // Adagrad's initial_accumulator_value (0.1) in every slot element.
+  const acc = fresh.variables.get("video/accumulators")!.value.data;
+  assert.equal(acc.length, 32);
+  assert.ok(acc.every((x) => x === Math.fround(0.1)));
+
+  // Restoring into a built embedding leaves its slots as they were.
+  const built = makeEmbedding();
+  built.build();
+  fill(built, 3);
+  const before = built.variables.get("user/accumulators")!.value.data.slice();
+  const again = await new Checkpoint({ embedding: built }).restore(dir);
+  assert.equal(again.missingSlots.length, 2);
+  assert.deepEqual(built.variables.get("user/accumulators")!.value.data, before);
+  assert.deepEqual(built.variables.get("user")!.value.data, tables.get("user"));
+});
+
 /** Re-saves a checkpoint as a 2-host TPU job would: every table row-split over two hosts/shards. */
 async function resaveSliced(src: string, dst: string): Promise<void> {
   const r = await BundleReader.open(src);

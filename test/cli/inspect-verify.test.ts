@@ -113,3 +113,40 @@ test("the bin runs inspect and verify and exits non-zero on failures", () => {
   const help = spawnSync(process.execPath, [MAIN, "--help"], { encoding: "utf8" });
   assert.match(help.stdout, /inspect.*\n.*verify/s);
 });
+
+test("verify of a truncated data file states the file's real size", async () => {
+  const dir = tempDir();
+  cpSync(SLICED, dir, { recursive: true });
+  const shard1 = join(dir, "ckpt-1.data-00001-of-00002");
+  writeFileSync(shard1, readFileSync(shard1).subarray(0, 40));
+  const lines: string[] = [];
+  assert.ok((await verify(dir, {}, (s) => lines.push(s))) > 0);
+  const bad = lines.filter((l) => l.startsWith("BAD  "));
+  assert.ok(bad.length > 1);
+  // Every entry past the end names the same, real, size (not where its own read stopped).
+  for (const line of bad) assert.match(line, /is truncated: .* but the file is 40 bytes long\.$/);
+});
+
+test("--version prints package.json's version; usage errors exit 2, verify's bad entries 1", () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+  const version = spawnSync(process.execPath, [MAIN, "--version"], { encoding: "utf8" });
+  assert.equal(version.status, 0);
+  assert.equal(version.stdout.trim(), pkg.version);
+  const unknownFlag = spawnSync(process.execPath, [MAIN, "verify", SLICED, "--bogus"], { encoding: "utf8" });
+  assert.equal(unknownFlag.status, 2);
+  assert.match(unknownFlag.stderr, /unknown option '--bogus'/);
+  const missingArgument = spawnSync(process.execPath, [MAIN, "verify"], { encoding: "utf8" });
+  assert.equal(missingArgument.status, 2);
+  assert.match(missingArgument.stderr, /missing required argument 'checkpoint'/);
+  const unknownCommand = spawnSync(process.execPath, [MAIN, "frobnicate"], { encoding: "utf8" });
+  assert.equal(unknownCommand.status, 2);
+  const badValue = spawnSync(
+    process.execPath,
+    [MAIN, "serve", "--model-name", "m", "--model-base-path", "/x", "--cors-allowed-origins", "ftp://x/y"],
+    { encoding: "utf8" },
+  );
+  assert.equal(badValue.status, 2);
+  assert.match(badValue.stderr, /--cors-allowed-origins/);
+  const help = spawnSync(process.execPath, [MAIN, "verify", "--help"], { encoding: "utf8" });
+  assert.equal(help.status, 0);
+});

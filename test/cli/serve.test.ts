@@ -123,6 +123,8 @@ test("serve: a failed version is reported in status while the good one serves", 
     "--max-ids-per-request",
     "3",
     "--no-enable-batching",
+    "--cors-allowed-origins",
+    "https://app.test, http://localhost:3000",
   ]);
   try {
     const status = await json(`${server.url}/v1/models/m`);
@@ -133,6 +135,9 @@ test("serve: a failed version is reported in status while the good one serves", 
     assert.equal(status.body.model_version_status[1].state, "AVAILABLE");
     const p = await json(`${server.url}/v1/models/m:predict`, { inputs: { watched: [[0]] } });
     assert.equal(p.status, 200);
+    // The CORS flag reaches the server.
+    const cors = await fetch(`${server.url}/v1/models/m`, { headers: { Origin: "http://localhost:3000" } });
+    assert.equal(cors.headers.get("access-control-allow-origin"), "http://localhost:3000");
     // The limit flags reach the server.
     const tooMany = await json(`${server.url}/v1/models/m:predict`, {
       inputs: {
@@ -165,7 +170,7 @@ test("serve: bad flags and a missing base path fail with a clear message", async
     let err = "";
     proc.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
     const code = await new Promise<number | null>((resolve) => proc.on("exit", resolve));
-    assert.notEqual(code, 0);
+    assert.equal(code, 2, err); // every error exits 2 (1 is verify's "bad entries")
     assert.match(err, pattern);
   }
 });

@@ -63,9 +63,11 @@ export class DataFiles {
       const n = Math.min(READ_CHUNK_BYTES, target.length - done);
       const { bytesRead } = await fh.read(target, done, n, position + done);
       if (bytesRead === 0) {
+        // The file's real size (a read at `position` past the end reads nothing, whatever the size).
+        const size = (await fh.stat()).size;
         throw new DataLossError(
           `Checkpoint data file "${this.path(shardId)}" is truncated: key "${key}" needs bytes ` +
-            `[${position}, ${position + target.length}) but the file ends at ${position + done}.`,
+            `[${position}, ${position + target.length}) but the file is ${size} bytes long.`,
         );
       }
       crc = crc32cExtend(crc, target.subarray(done, done + bytesRead));

@@ -38,6 +38,8 @@ export interface ServeOptions {
   transitionPolicy: TransitionPolicy;
   drainTimeoutMs: number;
   logLevel: LogLevel;
+  /** `*` or exact origins; undefined: no CORS headers. */
+  corsAllowedOrigins?: string[];
 }
 
 export interface Serving {
@@ -107,6 +109,7 @@ export async function serve(
         maxBatchExamples: options.maxBatchSize,
         batchTimeoutMicros: options.batchTimeoutMicros,
       },
+      corsAllowedOrigins: options.corsAllowedOrigins,
     });
   } catch (e) {
     await registry.close();
@@ -172,6 +175,22 @@ function seconds(value: string): number {
     throw new InvalidArgumentError(`--poll-interval must be a number of seconds >= 0, got "${value}".`);
   }
   return n;
+}
+
+function origins(value: string): string[] {
+  const list = value
+    .split(",")
+    .map((o) => o.trim())
+    .filter((o) => o !== "");
+  for (const o of list) {
+    if (o !== "*" && !/^https?:\/\/[^/\s]+$/.test(o)) {
+      throw new InvalidArgumentError(
+        `--cors-allowed-origins takes '*' or origins such as https://app.example.com (scheme and host, no path), got "${o}".`,
+      );
+    }
+  }
+  if (list.length === 0) throw new InvalidArgumentError("--cors-allowed-origins is empty.");
+  return list;
 }
 
 /** The serving flags, shared by `serve` and `demo`. */
@@ -252,6 +271,11 @@ export function addServingOptions(command: Command): Command {
       "on SIGTERM/SIGINT, how long in-flight requests may finish",
       integer("--drain-timeout-ms", 0),
       30_000,
+    )
+    .option(
+      "--cors-allowed-origins <origins>",
+      "answer browsers' CORS: '*' for any origin (TF Serving's --rest_api_enable_cors_support) or a comma-separated list of origins",
+      origins,
     )
     .addOption(
       new Option("--log-level <level>", "structured JSON logs on stderr at this level and above")

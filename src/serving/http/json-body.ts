@@ -5,22 +5,99 @@ import { InvalidArgumentError } from "../../errors.js";
 const LONG_DIGIT_RUN = /\d{16}/;
 
 /**
- * Parses a JSON request body without rounding int64 ids: integers beyond 2^53 become bigints. The fast
- * built-in JSON.parse is used unless the text has a run of 16+ digits; only then lossless-json.
+ * Whether the text may hold a number that JSON.parse would turn into an integer although it is written
+ * as a float (`1.0`, `2.00`, `1e0`, `15E-1`): TF Serving refuses those for int64 ids, so the literal must
+ * be seen. A digit followed by `.0…0` and no other digit, or by an exponent. False positives (in strings)
+ * only cost the slower lossless parse. indexOf scans: several times faster than one regex over the body.
+ */
+function mayHaveIntegralFloat(text: string): boolean {
+  for (let i = text.indexOf(".0"); i >= 0; i = text.indexOf(".0", i + 2)) {
+    if (i === 0 || !isDigit(text.charCodeAt(i - 1))) continue;
+    let j = i + 1;
+    while (text.charCodeAt(j) === 48) j++;
+    if (!isDigit(text.charCodeAt(j))) return true;
+  }
+  for (const e of ["e", "E"]) {
+    for (let i = text.indexOf(e, 1); i >= 0; i = text.indexOf(e, i + 1)) {
+      if (isDigit(text.charCodeAt(i - 1))) return true;
+    }
+  }
+  return false;
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
+}
+
+/**
+ * A JSON number written with a point or an exponent whose value is a whole number (`1.0`, `1e0`). It is
+ * a fine weight, but not an id: TF Serving's int64 check (rapidjson `IsInt64`) refuses it.
+ */
+export class IntegralFloat {
+  constructor(
+    readonly value: number,
+    readonly text: string,
+  ) {}
+}
+
+/**
+ * Parses a JSON request body without rounding int64 ids: integers beyond 2^53 become bigints, and
+ * whole-valued floats (`1.0`) become `IntegralFloat`s. The fast built-in JSON.parse is used unless the
+ * text has a run of 16+ digits or such a float; only then lossless-json.
  */
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === "") throw new InvalidArgumentError("JSON Parse error: The document is empty");
   try {
-    return LONG_DIGIT_RUN.test(text) ? parseLossless(text, null, parseNumber) : JSON.parse(text);
+    return LONG_DIGIT_RUN.test(text) || mayHaveIntegralFloat(text)
+      ? parseLossless(text, null, parseNumber)
+      : JSON.parse(text);
   } catch (error) {
-    throw new InvalidArgumentError(`JSON Parse error: ${(error as Error).message}`);
+    throw new InvalidArgumentError(parseErrorMessage((error as Error).message));
   }
 }
 
-function parseNumber(text: string): number | bigint {
+/**
+ * TF Serving's words for a syntax error (rapidjson's `GetParseError_En`, "JSON Parse error: Invalid
+ * value. at offset: 0"), from JSON.parse's or lossless-json's message, which is kept in parentheses.
+ */
+const RAPIDJSON_ERRORS: [RegExp, string][] = [
+  [
+    /^Unexpected token|^JSON value expected|^Array item expected|^No number after minus sign/,
+    "Invalid value.",
+  ],
+  [/^Expected ',' or '\]' after array element/, "Missing a comma or ']' after an array element."],
+  [/^Expected ',' or '\}' after property value/, "Missing a comma or '}' after an object member."],
+  [/^Comma ',' expected after value/, "Missing a comma after a value."],
+  [/^Expected ':' after property name|^Colon ':' expected/, "Missing a colon after a name of object member."],
+  [/^Expected property name|^Quoted object key expected/, "Missing a name for object member."],
+  [/^Unterminated string|^End of string '"' expected/, "Missing a closing quotation mark in string."],
+  [
+    /^Unexpected non-whitespace character after JSON|^Expected end of input/,
+    "The document root must not be followed by other values.",
+  ],
+  [/^Unterminated fractional number/, "Miss fraction part in number."],
+  [/^Exponent part is missing a number/, "Miss exponent in number."],
+];
+
+function parseErrorMessage(detail: string): string {
+  let found = RAPIDJSON_ERRORS.find(([pattern]) => pattern.test(detail));
+  const number = /^Invalid number '([^']*)'/.exec(detail); // lossless-json: "1e" or "1." cut short
+  if (found === undefined && number !== null) {
+    found = [
+      /./,
+      /[eE][+-]?$/.test(number[1]) ? "Miss exponent in number." : "Miss fraction part in number.",
+    ];
+  }
+  if (found === undefined) return `JSON Parse error: ${detail}`;
+  const offset = /at position (\d+)/.exec(detail);
+  return `JSON Parse error: ${found[1]}${offset === null ? "" : ` at offset: ${offset[1]}`} (${detail})`;
+}
+
+function parseNumber(text: string): number | bigint | IntegralFloat {
   if (isInteger(text)) {
     const n = Number(text);
     return Number.isSafeInteger(n) ? n : BigInt(text);
   }
-  return Number(text);
+  const n = Number(text);
+  return Number.isInteger(n) ? new IntegralFloat(n, text) : n;
 }

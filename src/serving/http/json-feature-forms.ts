@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from "../../errors.js";
 import type { FeatureInput, IdArray } from "../batching/feature-input.js";
 import { FloatBuilder, IdBuilder, Int32Builder } from "../batching/typed-builders.js";
+import { IntegralFloat } from "./json-body.js";
 
 /**
  * The JSON forms of one feature's input (see docs/serving.md): bags of ids, flat ragged, sparse and
@@ -129,18 +130,21 @@ export function decodeDense(feature: string, value: unknown, where: string): Fea
 
 // Shared pieces -----------------------------------------------------------------------------------------
 
-/** Builds a ragged input bag by bag; weights, when present, must be given for every bag. */
+/**
+ * Builds a ragged input bag by bag. Weights may be given for some bags only: the others get weight 1 per
+ * id (TF's default weight, so their result is exactly the unweighted one; the micro-batcher does the same).
+ */
 export class BagBuilder {
   private readonly ids = new IdBuilder();
   private readonly splits = new Int32Builder();
-  private readonly weights: FloatBuilder | null;
+  private weights: FloatBuilder | null = null;
 
   constructor(
     private readonly feature: string,
     weighted: boolean,
   ) {
     this.splits.push(0);
-    this.weights = weighted ? new FloatBuilder() : null;
+    if (weighted) this.weights = new FloatBuilder();
   }
 
   addBag(bag: unknown, weights: unknown, where: string): void {
@@ -151,12 +155,7 @@ export class BagBuilder {
       this.ids.push(parseId(this.feature, bag, where));
     }
     const n = this.ids.length - before;
-    if (this.weights !== null) {
-      if (weights === undefined || weights === null) {
-        throw new InvalidArgumentError(
-          `Feature "${this.feature}": ${where} has no weights but other examples do; give weights for every example.`,
-        );
-      }
+    if (weights !== undefined && weights !== null) {
       const list = Array.isArray(weights) ? weights : [weights];
       if (list.length !== n || Array.isArray(bag) !== Array.isArray(weights)) {
         throw new InvalidArgumentError(
@@ -164,12 +163,14 @@ export class BagBuilder {
             `weights must have the ids' structure.`,
         );
       }
+      if (this.weights === null) {
+        this.weights = new FloatBuilder();
+        for (let i = 0; i < before; i++) this.weights.push(1);
+      }
       for (let i = 0; i < list.length; i++)
         this.weights.push(parseWeight(this.feature, list[i], `${where} weight ${i}`));
-    } else if (weights !== undefined && weights !== null) {
-      throw new InvalidArgumentError(
-        `Feature "${this.feature}": ${where} has weights but the first example has none; give weights for every example or none.`,
-      );
+    } else if (this.weights !== null) {
+      for (let i = 0; i < n; i++) this.weights.push(1);
     }
     this.splits.push(this.ids.length);
   }
@@ -201,6 +202,13 @@ function decodeWeightList(feature: string, value: unknown, where: string): Float
 /** An id: an integer number (exact below 2^53), a bigint from the lossless parser, or a decimal string. */
 export function parseId(feature: string, value: unknown, where: string): number | bigint {
   if (typeof value === "number" && Number.isSafeInteger(value)) return value;
+  if (value instanceof IntegralFloat) {
+    // TF Serving's TypeError for a float literal in an int64 tensor (rapidjson's IsInt64 is false).
+    throw new InvalidArgumentError(
+      `Feature "${feature}": ${where} is ${value.text}: JSON Value: ${value.value}.0 Type: Number is not of ` +
+        `expected type: int64 (ids are JSON integers, or decimal strings for 64-bit ids).`,
+    );
+  }
   if (typeof value === "bigint" && value >= INT64_MIN && value <= INT64_MAX) return value;
   if (typeof value === "string" && DECIMAL.test(value)) {
     const big = BigInt(value);
@@ -210,12 +218,13 @@ export function parseId(feature: string, value: unknown, where: string): number 
   }
   throw new InvalidArgumentError(
     `Feature "${feature}": ${where} is ${describe(value)}; expected an int64 id (a JSON integer, or a ` +
-      `decimal string for 64-bit ids).`,
+      `decimal string for 64-bit ids). JSON Value: ${describe(value)} Type: ${jsonType(value)} is not of ` +
+      `expected type: int64`,
   );
 }
 
 function parseWeight(feature: string, value: unknown, where: string): number {
-  const n = typeof value === "bigint" ? Number(value) : value;
+  const n = typeof value === "bigint" ? Number(value) : value instanceof IntegralFloat ? value.value : value;
   if (typeof n !== "number" || !Number.isFinite(n)) {
     throw new InvalidArgumentError(
       `Feature "${feature}": ${where} is ${describe(value)}; expected a finite number.`,
@@ -228,9 +237,21 @@ export function expected(feature: string, where: string, value: unknown, what: s
   return new InvalidArgumentError(`Feature "${feature}": ${where} is ${describe(value)}; expected ${what}.`);
 }
 
+/** rapidjson's type names (TF Serving's `JsonTypeString`). */
+function jsonType(value: unknown): string {
+  if (Array.isArray(value)) return "Array";
+  if (value === null || value === undefined) return "Null";
+  if (typeof value === "boolean") return value ? "True" : "False";
+  if (typeof value === "string") return "String";
+  if (typeof value === "number" || typeof value === "bigint" || value instanceof IntegralFloat)
+    return "Number";
+  return "Object";
+}
+
 /** A short description of an offending JSON value for error messages. */
 export function describe(value: unknown): string {
   if (Array.isArray(value)) return `a list of ${value.length}`;
+  if (value instanceof IntegralFloat) return value.text;
   if (value === null) return "null";
   if (typeof value === "object") return "an object";
   if (typeof value === "string") return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);

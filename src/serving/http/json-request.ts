@@ -11,6 +11,8 @@ import {
   describe,
   expected,
 } from "./json-feature-forms.js";
+import { debugString, decodeDenseColumn, DenseStacker } from "./json-dense.js";
+import type { ServableFeature } from "../model-registry.js";
 
 /** Row requests (`instances`) answer with `predictions`, columnar ones (`inputs`) with `outputs`. */
 export type JsonFormat = "row" | "columnar";
@@ -48,8 +50,9 @@ export function decodeJsonPredict(body: unknown, features: ModelFeatures): JsonP
   if (hasInstances === hasInputs) {
     throw new InvalidArgumentError(
       hasInstances
-        ? "Not allowed to mix 'instances' and 'inputs' keys in the same request."
-        : "Missing 'instances' or 'inputs' key",
+        ? `JSON Value: ${debugString(body)} Not formatted correctly expecting only one of 'inputs' or ` +
+            `'instances' keys to exist`
+        : "Missing 'inputs' or 'instances' key",
     );
   }
   return hasInstances
@@ -74,10 +77,35 @@ function decodeColumns(inputs: unknown, features: ModelFeatures): PredictInputs 
     if (isSiblingWeights(name, features)) continue;
     const feature = requireFeature(features, name);
     const sibling = named[name + WEIGHTS_SUFFIX];
-    out.set(name, decodeColumn(feature.name, value, sibling, `inputs["${name}"]`));
+    const where = `inputs["${name}"]`;
+    out.set(
+      name,
+      feature.input === "dense" && !isPlainObject(value)
+        ? decodeDenseValue(feature, value, sibling, where)
+        : decodeColumn(feature.name, value, sibling, where),
+    );
   }
   if (out.size === 0) throw new InvalidArgumentError("'inputs' has no features.");
   return out;
+}
+
+/** A plain list (or bare id) of a feature declared dense: TF Serving's tensor, looked up by TF's gather. */
+function decodeDenseValue(
+  feature: ServableFeature,
+  value: unknown,
+  siblingWeights: unknown,
+  where: string,
+): FeatureInput {
+  if (siblingWeights !== undefined) throw denseWeights(feature);
+  return decodeDenseColumn(feature.name, value, where);
+}
+
+/** TF's ValueError for weights with a dense input (tpu_embedding_for_serving.py). */
+function denseWeights(feature: ServableFeature): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `Weight specified for ${feature.name}, but input is dense (features.json declares "input": "dense": ` +
+      `a plain gather, no combiner, no weights).`,
+  );
 }
 
 function isSiblingWeights(name: string, features: ModelFeatures): boolean {
@@ -129,21 +157,28 @@ function decodeColumn(feature: string, value: unknown, siblingWeights: unknown, 
 // Rows --------------------------------------------------------------------------------------------------
 
 function decodeRows(instances: unknown, features: ModelFeatures): PredictInputs {
-  if (!Array.isArray(instances))
-    throw new InvalidArgumentError(`'instances' must be a list, got ${describe(instances)}.`);
-  if (instances.length === 0) throw new InvalidArgumentError("'instances' is an empty list.");
+  if (!Array.isArray(instances)) {
+    throw new InvalidArgumentError(`Expecting 'instances' to be an list/array, got ${describe(instances)}.`);
+  }
+  if (instances.length === 0) throw new InvalidArgumentError("No values in 'instances' array.");
   const named = isPlainObject(instances[0]) && !isBagObject(instances[0]);
   if (!named && features.byName.size !== 1) {
     throw new InvalidArgumentError(
-      `Each instance must be an object keyed by feature name (this model has ${features.byName.size} features: ` +
-        `${[...features.byName.keys()].join(", ")}).`,
+      `instances is a plain list, but expecting list of objects as multiple input tensors required as per ` +
+        `tensorinfo_map: each instance must be an object keyed by feature name (this model has ` +
+        `${features.byName.size} features: ${[...features.byName.keys()].join(", ")}).`,
     );
   }
   const names = named ? Object.keys(instances[0] as object) : [[...features.byName.keys()][0]];
-  const builders = new Map<string, BagBuilder>();
+  const builders = new Map<string, BagBuilder | DenseStacker>();
   for (const name of names) {
     if (isSiblingWeights(name, features)) continue;
     const feature = requireFeature(features, name);
+    if (feature.input === "dense") {
+      if (names.includes(name + WEIGHTS_SUFFIX)) throw denseWeights(feature);
+      builders.set(name, new DenseStacker(feature.name, named ? name : null));
+      continue;
+    }
     const weighted =
       names.includes(name + WEIGHTS_SUFFIX) && isSiblingWeights(name + WEIGHTS_SUFFIX, features);
     builders.set(
@@ -156,7 +191,8 @@ function decodeRows(instances: unknown, features: ModelFeatures): PredictInputs 
     if (named) {
       if (!isPlainObject(instance) || isBagObject(instance)) {
         throw new InvalidArgumentError(
-          `instances[${i}] is ${describe(instance)}; every instance must be an object.`,
+          `Expecting object but got list at item ${i} of input list: instances[${i}] is ${describe(instance)}; ` +
+            `every instance must be an object.`,
         );
       }
       const keys = Object.keys(instance);
@@ -166,11 +202,18 @@ function decodeRows(instances: unknown, features: ModelFeatures): PredictInputs 
             `every instance must have the same inputs.`,
         );
       }
+    } else if (isPlainObject(instance) && !isBagObject(instance)) {
+      throw new InvalidArgumentError(
+        `Expecting value/list but got object at item ${i} of input list (instances[0] is not an object, ` +
+          `so no instance may be one).`,
+      );
     }
     for (const [name, builder] of builders) {
       const value = named ? (instance as Record<string, unknown>)[name] : instance;
       const where = named ? `instances[${i}]["${name}"]` : `instances[${i}]`;
-      if (isBagObject(value)) {
+      if (builder instanceof DenseStacker) {
+        builder.add(value, where);
+      } else if (isBagObject(value)) {
         builder.addBag(
           (value as Record<string, unknown>).ids,
           (value as Record<string, unknown>).weights,

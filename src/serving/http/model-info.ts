@@ -29,14 +29,21 @@ function versionStatusJson(s: VersionStatus) {
 }
 
 /**
- * `GET .../metadata`: TF Serving's GetModelMetadataResponse with a `serving_default` signature: per feature
- * an int64 input `<feature>` (ragged `[-1, -1]`), a float input `<feature>_weights` and a float output
- * `<feature>`; `tpu_embedding` adds each feature's table, vocabulary, dim and combiner.
+ * `GET .../metadata`: TF Serving's GetModelMetadataResponse with a `serving_default` signature. Per
+ * feature, by its input kind (features.json `"input"`, default ragged): ragged and sparse features have
+ * an int64 input `<feature>` `[-1, -1]`, a float input `<feature>_weights` and a float output; a dense
+ * feature an int64 input of unknown rank (any id tensor) and no weights, its output `shape + [dim]` of
+ * unknown rank too. `tpu_embedding` adds each feature's input kind, table, vocabulary, dim and combiner.
  */
 export function metadataJson(model: ServableModel): string {
   const inputs: Record<string, unknown> = {};
   const outputs: Record<string, unknown> = {};
   for (const f of model.features) {
+    if (f.input === "dense") {
+      inputs[f.name] = tensorInfo(`${f.name}:0`, "DT_INT64", null);
+      outputs[f.name] = tensorInfo(`${f.name}_embedding:0`, "DT_FLOAT", null);
+      continue;
+    }
     inputs[f.name] = tensorInfo(`${f.name}:0`, "DT_INT64", [-1, -1]);
     inputs[`${f.name}_weights`] = tensorInfo(`${f.name}_weights:0`, "DT_FLOAT", [-1, -1]);
     outputs[f.name] = tensorInfo(`${f.name}_embedding:0`, "DT_FLOAT", outputDims(f));
@@ -55,6 +62,8 @@ export function metadataJson(model: ServableModel): string {
           table_bytes: String(model.tableBytes),
           features: model.features.map((f) => ({
             name: f.name,
+            input: f.input ?? "ragged",
+            input_declared: f.input !== undefined,
             table: f.table,
             vocabulary_size: String(f.vocabularySize),
             dim: f.dim,
@@ -76,10 +85,14 @@ function outputDims(f: ServableFeature): number[] {
   return f.maxSequenceLength > 0 ? [-1, f.maxSequenceLength, f.dim] : [-1, f.dim];
 }
 
-function tensorInfo(name: string, dtype: string, dims: number[]) {
+/** A TensorInfo; `dims` null: unknown rank (TF's `TensorShapeProto { unknown_rank: true }`). */
+function tensorInfo(name: string, dtype: string, dims: number[] | null) {
   return {
     dtype,
-    tensor_shape: { dim: dims.map((d) => ({ size: String(d), name: "" })), unknown_rank: false },
+    tensor_shape:
+      dims === null
+        ? { dim: [], unknown_rank: true }
+        : { dim: dims.map((d) => ({ size: String(d), name: "" })), unknown_rank: false },
     name,
   };
 }

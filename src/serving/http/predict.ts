@@ -1,6 +1,7 @@
 import { TextDecoder } from "node:util";
 import { InvalidArgumentError } from "../../errors.js";
 import { countIds, type PredictInputs } from "../batching/feature-input.js";
+import { conformInputs } from "../batching/input-kinds.js";
 import type { MicroBatcher } from "../batching/micro-batcher.js";
 import { modelFeatures, requireFeature } from "../batching/model-features.js";
 import {
@@ -72,6 +73,7 @@ export function predict(
       inputs = decoded.inputs;
       format = decoded.format;
     }
+    inputs = conformInputs(features.byName, inputs);
     checkIdLimit(inputs, limits.maxIdsPerRequest);
     let values = 0;
     for (const [name, input] of inputs) {

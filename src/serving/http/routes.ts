@@ -29,6 +29,7 @@ export function matchRoute(method: string, pathname: string): Route {
     const m = PREDICTION.exec(pathname);
     if (m === null) throw malformed();
     const api = m[4].toLowerCase();
+    const selected = target(m[1], m[2], m[3]); // a bad version number is reported first, as TF Serving does
     if (api !== "predict") {
       throw new HttpError(
         501,
@@ -36,7 +37,7 @@ export function matchRoute(method: string, pathname: string): Route {
         `${api} is not supported by an embedding model; use :predict.`,
       );
     }
-    return { kind: "predict", ...target(m[1], m[2], m[3]) };
+    return { kind: "predict", ...selected };
   }
   if (method === "GET") {
     const m = STATUS.exec(pathname);

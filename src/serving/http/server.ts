@@ -2,11 +2,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { InvalidArgumentError } from "../../errors.js";
+import { activeKernelFamily } from "../../kernels/kernel-family.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { ModelRegistry } from "../model-registry.js";
 import { DEFAULT_BATCHING, MicroBatcher, type BatchingOptions } from "../batching/micro-batcher.js";
 import { ServerMetrics } from "../metrics/server-metrics.js";
 import { errorBody, HttpError, toErrorReply } from "./http-errors.js";
+import { addCorsHeaders, checkPreflight } from "./cors.js";
 import { metadataJson, statusJson } from "./model-info.js";
 import { predict } from "./predict.js";
 import { readBody } from "./read-body.js";
@@ -44,6 +46,11 @@ export interface ServerOptions {
   logger?: Logger;
   limits?: Partial<ServerLimits>;
   batching?: Partial<BatchingOptions>;
+  /**
+   * CORS (TF Serving's `--rest_api_enable_cors_support`): `["*"]` for any origin, or exact origins to
+   * allow. Default none: no `Access-Control-*` headers (`OPTIONS` preflights are answered either way).
+   */
+  corsAllowedOrigins?: readonly string[];
 }
 
 export interface RunningServer {
@@ -66,6 +73,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   checkBatching(batching);
   const metrics = new ServerMetrics(registry);
   const batcher = new MicroBatcher(batching, (s) => metrics.observeBatch(s.model, s.requests, s.examples));
+  const corsAllowedOrigins = options.corsAllowedOrigins ?? [];
   let inFlight = 0;
   let closing = false;
   let drained: (() => void) | null = null;
@@ -77,7 +85,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     let api = "unknown";
     let model = "";
     let countsInFlight = false;
+    addCorsHeaders(req, res, corsAllowedOrigins);
     try {
+      if (method === "OPTIONS") {
+        checkPreflight(req);
+        send(res, 200, "text/plain", "");
+        return;
+      }
       const route: Route = matchRoute(method, pathname);
       api = route.kind;
       if (route.kind === "metrics") {
@@ -176,7 +190,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  logger.log("info", "server-listening", { url, limits, batching });
+  logger.log("info", "server-listening", { url, limits, batching, kernels: activeKernelFamily() });
 
   let closed: Promise<void> | null = null;
   return {

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { activeKernelFamily } from "../../kernels/kernel-family.js";
 import type { ModelEvent, ModelRegistry } from "../model-registry.js";
 
 /** Latency buckets (seconds): sub-millisecond lookups up to multi-second timeouts. */
@@ -61,6 +62,16 @@ export class ServerMetrics {
       help: "Model lifecycle events: load-start, load-done, load-failed, unloaded.",
       labelNames: ["model", "event"],
       registers,
+    });
+    new Gauge({
+      name: "tpu_embedding_kernel_family",
+      help: "The lookup kernel family in use (native, wasm or js): 1 for the active one.",
+      labelNames: ["family"],
+      registers,
+      collect() {
+        this.reset();
+        this.set({ family: activeKernelFamily() }, 1);
+      },
     });
     new Gauge({
       name: "tpu_embedding_model_versions",

@@ -21,8 +21,18 @@ export interface TableSpec {
   readonly optimizer: Optimizer | null;
 }
 
+/**
+ * What a feature's input is, as a SavedModel signature would fix it: `dense` (an id tensor of any
+ * rank: TF's plain gather, output `shape + [dim]`), `ragged` (bags of ids: combined, or a sequence), or
+ * `sparse` (a SparseTensor: TF's safe sparse lookup, negative ids pruned).
+ */
+export type InputKind = "dense" | "ragged" | "sparse";
+export const INPUT_KINDS: readonly InputKind[] = ["dense", "ragged", "sparse"];
+
 export interface FeatureSpec {
   readonly table: string;
+  /** Declared input kind; null: not declared (plain JSON lists are bags, explicit forms say their kind). */
+  readonly input: InputKind | null;
   readonly maxSequenceLength: number;
   readonly outputShape: readonly number[] | null;
   readonly validateWeightsAndIndices: boolean;
@@ -138,7 +148,14 @@ function parseTable(r: SpecReader, value: unknown, field: string): TableSpec {
 }
 
 function parseFeature(r: SpecReader, obj: Record<string, unknown>, field: string): FeatureSpec {
-  r.known(obj, field, ["table", "maxSequenceLength", "outputShape", "validateWeightsAndIndices", "name"]);
+  r.known(obj, field, [
+    "table",
+    "input",
+    "maxSequenceLength",
+    "outputShape",
+    "validateWeightsAndIndices",
+    "name",
+  ]);
   const maxSequenceLength = obj.maxSequenceLength ?? 0;
   if (
     typeof maxSequenceLength !== "number" ||
@@ -160,8 +177,23 @@ function parseFeature(r: SpecReader, obj: Record<string, unknown>, field: string
     r.fail(`${field}.validateWeightsAndIndices`, `must be true or false, got ${describeJson(validate)}.`);
   }
   const name = obj.name === undefined || obj.name === null ? null : r.string(obj.name, `${field}.name`);
+  const input = obj.input ?? null;
+  if (input !== null && !INPUT_KINDS.includes(input as InputKind)) {
+    r.fail(
+      `${field}.input`,
+      `must be one of ${INPUT_KINDS.map((k) => `"${k}"`).join(", ")}, got ${describeJson(input)}.`,
+    );
+  }
+  if (input === "dense" && maxSequenceLength > 0) {
+    r.fail(
+      `${field}.input`,
+      `is "dense" but the feature is a sequence feature (maxSequenceLength ${maxSequenceLength}); ` +
+        `TF refuses dense input for sequence features: use "ragged" or "sparse".`,
+    );
+  }
   return {
     table: r.string(obj.table, `${field}.table`),
+    input: input as InputKind | null,
     maxSequenceLength,
     outputShape: outputShape === null ? null : Object.freeze([...(outputShape as number[])]),
     validateWeightsAndIndices: validate,

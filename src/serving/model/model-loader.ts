@@ -18,7 +18,7 @@ import {
 } from "../../embedding/index.js";
 import { DataLossError, InvalidArgumentError, NotFoundError, TpuEmbeddingError } from "../../errors.js";
 import type { ServableFeature, ServableModel } from "../model-registry.js";
-import type { FeatureConfigSpec, FeatureSpec, FeatureSpecTree } from "./feature-config-json.js";
+import type { FeatureConfigSpec, FeatureSpec, FeatureSpecTree, InputKind } from "./feature-config-json.js";
 
 /** Options the registry passes to every embedding it creates (e.g. lookup threads). */
 export type EmbeddingOptions = Omit<TPUEmbeddingForServingOptions, "featureConfig" | "optimizer" | "seed">;
@@ -137,13 +137,15 @@ export function buildFeatureStructure(
   }
   const build = (node: FeatureSpecTree): FeatureStructure => {
     if (isFeatureSpec(node)) {
-      return new FeatureConfig({
+      const config = new FeatureConfig({
         table: tables.get(node.table)!,
         maxSequenceLength: node.maxSequenceLength,
         outputShape: node.outputShape,
         validateWeightsAndIndices: node.validateWeightsAndIndices,
         name: node.name,
       });
+      if (node.input !== null && node.input !== undefined) declaredInputs.set(config, node.input);
+      return config;
     }
     if (Array.isArray(node)) return node.map(build);
     const out: Record<string, FeatureStructure> = {};
@@ -160,16 +162,23 @@ export function buildFeatureStructure(
   }
 }
 
+/** The `"input"` kinds features.json declares, by the FeatureConfig built for the feature. */
+const declaredInputs = new WeakMap<FeatureConfig, InputKind>();
+
 export function servableFeatures(structure: FeatureStructure): ServableFeature[] {
-  return flattenFeatures(structure).map(({ path, value }) => ({
-    name: path,
-    table: value.table.name!,
-    vocabularySize: value.table.vocabularySize,
-    dim: value.table.dim,
-    combiner: value.table.combiner,
-    maxSequenceLength: value.maxSequenceLength,
-    outputShape: value.outputShape,
-  }));
+  return flattenFeatures(structure).map(({ path, value }) => {
+    const input = declaredInputs.get(value);
+    return {
+      name: path,
+      table: value.table.name!,
+      vocabularySize: value.table.vocabularySize,
+      dim: value.table.dim,
+      combiner: value.table.combiner,
+      maxSequenceLength: value.maxSequenceLength,
+      outputShape: value.outputShape,
+      ...(input === undefined ? {} : { input }),
+    };
+  });
 }
 
 /** Step 1: config + index + shapes; allocates nothing big. */

@@ -1,6 +1,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, type RunningServer } from "../../../src/index.js";
+import { activeKernelFamily, startServer, type RunningServer } from "../../../src/index.js";
+import { setKernelChoice } from "../../../src/kernels/kernel-choice.js";
+import { nativeKernelsAvailable } from "../../../src/kernels/native-addon.js";
+import { wasmKernelsAvailable } from "../../../src/kernels/wasm-kernels.js";
 import { buildTestModel, TestRegistry } from "../support/test-registry.js";
 import { call, postJson } from "../support/http.js";
 
@@ -149,6 +152,7 @@ describe("status, metadata, metrics and TF Serving's errors", () => {
     assert.match(text, /tpu_embedding_model_events_total\{model="emb",event="load-failed"\} 1/);
     assert.match(text, /tpu_embedding_model_versions\{model="emb",state="AVAILABLE"\} 2/);
     assert.match(text, /tpu_embedding_process_memory_bytes\{kind="rss"\} \d+/);
+    assert.match(text, new RegExp(`tpu_embedding_kernel_family\\{family="${activeKernelFamily()}"\\} 1`));
     // Unknown model names from URLs are not label values (no unbounded series).
     assert.doesNotMatch(text, /model="nope"/);
     assert.match(text, /tpu_embedding_requests_total\{model="",api="status",status="404"\} 1/);
@@ -168,5 +172,27 @@ test("a model with no version loaded yet answers predict with 503 UNAVAILABLE (r
     assert.equal(statusAfter.status, 200);
   } finally {
     await server.close();
+  }
+});
+
+test("the kernel family in use: activeKernelFamily(), logged at server start", async () => {
+  try {
+    setKernelChoice("js");
+    assert.equal(activeKernelFamily(), "js");
+    setKernelChoice("wasm");
+    assert.equal(activeKernelFamily(), wasmKernelsAvailable() ? "wasm" : "js");
+    setKernelChoice("native");
+    const expected = nativeKernelsAvailable() ? "native" : wasmKernelsAvailable() ? "wasm" : "js";
+    assert.equal(activeKernelFamily(), expected);
+    const logs: { event: string; fields: Record<string, unknown> }[] = [];
+    const logger = {
+      log: (_level: string, event: string, fields: Record<string, unknown> = {}) =>
+        logs.push({ event, fields }),
+    };
+    const server = await startServer({ registry: new TestRegistry("emb"), port: 0, logger });
+    await server.close();
+    assert.equal(logs.find((l) => l.event === "server-listening")?.fields.kernels, expected);
+  } finally {
+    setKernelChoice(undefined);
   }
 });

@@ -29,8 +29,11 @@ describe("malformed and hostile inputs get 4xx answers and the server keeps serv
       ["[1, 2]", /must be a JSON object/],
       ['{"signature_name": 100, "inputs": {}}', /'signature_name' key must be a string value/],
       ['{"signature_name": "other", "inputs": {}}', /Serving signature name: "other" not found/],
-      ['{"instances": [], "inputs": {}}', /Not allowed to mix 'instances' and 'inputs'/],
-      ['{"foo": 1}', /Missing 'instances' or 'inputs' key/],
+      [
+        '{"instances": [], "inputs": {}}',
+        /Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist/,
+      ],
+      ['{"foo": 1}', /^Missing 'inputs' or 'instances' key$/],
       [
         '{"inputs": {"nope": [[1]]}}',
         /Input "nope" is not a feature of this model\. Inputs: favorited, friends, user\/topics, watched/,
@@ -86,9 +89,15 @@ describe("malformed and hostile inputs get 4xx answers and the server keeps serv
         '{"instances": [{"watched": [1]}, {"constructor": [1]}]}',
         /instances\[1\] has inputs \{constructor\}/,
       ],
-      ['{"instances": [{"watched": [1]}, 5]}', /instances\[1\] is 5; every instance must be an object/],
-      ['{"instances": [[1]]}', /Each instance must be an object keyed by feature name/],
-      ['{"instances": {"watched": [1]}}', /'instances' must be a list/],
+      [
+        '{"instances": [{"watched": [1]}, 5]}',
+        /Expecting object but got list at item 1 of input list: instances\[1\] is 5; every instance must be an object/,
+      ],
+      [
+        '{"instances": [[1]]}',
+        /instances is a plain list, but expecting list of objects .* each instance must be an object keyed by feature name/,
+      ],
+      ['{"instances": {"watched": [1]}}', /Expecting 'instances' to be an list\/array/],
       [
         JSON.stringify({ inputs: { watched: [Array.from({ length: 1001 }, () => 1)] } }),
         /1001 ids; this server accepts at most 1000/,

@@ -26,6 +26,7 @@ test("a valid feature config parses with defaults, nesting and the training opti
   const features = spec.features as Record<string, unknown>;
   assert.deepEqual(features.favorited, {
     table: "video",
+    input: null,
     maxSequenceLength: 3,
     outputShape: null,
     validateWeightsAndIndices: true,
@@ -183,4 +184,30 @@ test("readFeatureConfig names the file for missing files and invalid JSON", asyn
   });
   writeFileSync(broken, JSON.stringify(FEATURES_JSON));
   assert.equal((await readFeatureConfig(broken)).tables.length, 2);
+});
+
+test('"input" declares a feature\'s input kind; dense sequence features and unknown kinds are refused', () => {
+  const config = (feature: Record<string, unknown>) => ({
+    tables: [{ name: "t", vocabularySize: 10, dim: 3 }],
+    features: { f: { table: "t", ...feature } },
+  });
+  for (const kind of ["dense", "ragged", "sparse"]) {
+    const spec = parseFeatureConfig(config({ input: kind }), "x.json");
+    assert.equal((spec.features as Record<string, FeatureSpec>).f.input, kind);
+  }
+  assert.throws(
+    () => parseFeatureConfig(config({ input: "bags" }), "x.json"),
+    (e: unknown) =>
+      e instanceof InvalidArgumentError &&
+      e.message ===
+        'Feature config "x.json": features.f.input must be one of "dense", "ragged", "sparse", got "bags".',
+  );
+  assert.throws(
+    () => parseFeatureConfig(config({ input: "dense", maxSequenceLength: 4 }), "x.json"),
+    /features\.f\.input is "dense" but the feature is a sequence feature \(maxSequenceLength 4\)/,
+  );
+  assert.equal(
+    parseFeatureConfig(config({ input: "ragged", maxSequenceLength: 4 }), "x.json").tables.length,
+    1,
+  );
 });
