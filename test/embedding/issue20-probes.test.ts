@@ -72,7 +72,9 @@ test("a scalar dense id gives shape [dim] on the first lookup, sync and async, s
 
 function sparse(ids: number[], weights: number[] | null) {
   // One row per entry pair: row 0 holds ids[0], ids[1]; row 1 holds the rest.
-  const indices = BigInt64Array.from(ids.flatMap((_, i) => [BigInt(i < 2 ? 0 : 1), BigInt(i < 2 ? i : i - 2)]));
+  const indices = BigInt64Array.from(
+    ids.flatMap((_, i) => [BigInt(i < 2 ? 0 : 1), BigInt(i < 2 ? i : i - 2)]),
+  );
   const denseShape = [2, 4];
   return {
     ids: new SparseTensor({ indices, values: Int32Array.from(ids), denseShape }),

@@ -13,7 +13,7 @@ import {
   type RunningServer,
 } from "../../serving/http/server.js";
 import { DEFAULT_POLL_INTERVAL_SECONDS, FileModelRegistry } from "../../serving/model/file-model-registry.js";
-import type { TransitionPolicy } from "../../serving/model/model-version-manager.js";
+import { DEFAULT_SETTLE_MS, type TransitionPolicy } from "../../serving/model/model-version-manager.js";
 import { parseVersionLabels, parseVersionPolicy } from "../../serving/model/version-policy.js";
 import { byteProgress, type ByteProgress } from "../progress.js";
 
@@ -33,6 +33,7 @@ export interface ServeOptions {
   requestTimeoutMs: number;
   maxConcurrentRequests: number;
   pollInterval: number;
+  versionSettleMs: number;
   versionPolicy: string;
   versionLabels?: string;
   transitionPolicy: TransitionPolicy;
@@ -83,6 +84,7 @@ export async function serve(
       },
     ],
     pollIntervalSeconds: options.pollInterval,
+    settleMs: options.versionSettleMs,
     transitionPolicy: options.transitionPolicy,
     embeddingOptions: { threads: options.threads },
     logger,
@@ -239,6 +241,12 @@ export function addServingOptions(command: Command): Command {
       "seconds between scans for new versions (TF Serving's --file_system_poll_wait_seconds); 0 = never",
       seconds,
       DEFAULT_POLL_INTERVAL_SECONDS,
+    )
+    .option(
+      "--version-settle-ms <ms>",
+      "read a version only once its files have not changed (size, mtime) for this long; 0 = at once",
+      integer("--version-settle-ms", 0),
+      DEFAULT_SETTLE_MS,
     )
     .option("--version-policy <policy>", "latest | latest:N | all | specific:V1,V2", "latest")
     .option("--version-labels <labels>", "label=version pairs, e.g. stable=3,canary=4")

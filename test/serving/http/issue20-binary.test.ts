@@ -14,7 +14,10 @@ import { call } from "../support/http.js";
  * never answers a truncated or misaligned body with a 500.
  */
 const inputs = new Map<string, FeatureInput>([
-  ["watched", { kind: "ragged", ids: Int32Array.of(3, 14, 15), rowSplits: Int32Array.of(0, 2, 3), weights: null }],
+  [
+    "watched",
+    { kind: "ragged", ids: Int32Array.of(3, 14, 15), rowSplits: Int32Array.of(0, 2, 3), weights: null },
+  ],
   ["friends", { kind: "dense", ids: Int32Array.of(5), shape: [] }],
   [
     "user/topics",
@@ -52,7 +55,8 @@ function reservedOffsets(): { at: number; what: string }[] {
       at += align(bytes);
     } else {
       const rank = input.kind === "dense" ? input.shape.length : input.denseShape.length;
-      for (let i = 4 * rank; i < align(4 * rank); i++) out.push({ at: at + i, what: `${name} shape padding` });
+      for (let i = 4 * rank; i < align(4 * rank); i++)
+        out.push({ at: at + i, what: `${name} shape padding` });
       at += align(4 * rank);
     }
     if (input.kind === "sparse") at += input.indices.byteLength;

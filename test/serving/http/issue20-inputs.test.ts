@@ -79,7 +79,9 @@ describe("issue 20: scalar dense ids and TF's pruning order over HTTP", () => {
       ["watched", 5000, "video", 8],
       ["user/topics", 500, "topic", 2],
     ] as const) {
-      const reply = await postJson(url, { inputs: { [feature]: sparse([3, big, big + 1, -2], [2, 0, -1, 1]) } });
+      const reply = await postJson(url, {
+        inputs: { [feature]: sparse([3, big, big + 1, -2], [2, 0, -1, 1]) },
+      });
       assert.equal(reply.status, 200, `${feature}: ${reply.text}`);
       const out = floats((reply.json() as { outputs: Record<string, number[][]> }).outputs[feature]);
       assert.deepEqual(Array.from(out.subarray(0, dim)), row(table, 3, dim));
@@ -109,7 +111,16 @@ describe("issue 20: scalar dense ids and TF's pruning order over HTTP", () => {
 
   test("sparse sequence (favorited, length 3): ids past the sequence are cut before the gather", async () => {
     const reply = await postJson(url, {
-      inputs: { favorited: { indices: [[0, 0], [0, 3]], values: [4, 99999], dense_shape: [1, 5] } },
+      inputs: {
+        favorited: {
+          indices: [
+            [0, 0],
+            [0, 3],
+          ],
+          values: [4, 99999],
+          dense_shape: [1, 5],
+        },
+      },
     });
     assert.equal(reply.status, 200, reply.text);
     const out = floats((reply.json() as { outputs: { favorited: number[][][] } }).outputs.favorited);
