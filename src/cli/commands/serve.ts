@@ -32,6 +32,11 @@ export interface ServeOptions {
   maxOutputValues: number;
   requestTimeoutMs: number;
   maxConcurrentRequests: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  minBodyBytesPerSecond: number;
+  maxConnections?: number;
+  maxConnectionsPerClient?: number;
   pollInterval: number;
   versionSettleMs: number;
   versionPolicy: string;
@@ -103,6 +108,11 @@ export async function serve(
         maxOutputValues: options.maxOutputValues,
         requestTimeoutMs: options.requestTimeoutMs,
         maxConcurrentRequests: options.maxConcurrentRequests,
+        headersTimeoutMs: options.headersTimeoutMs,
+        bodyTimeoutMs: options.bodyTimeoutMs,
+        minBodyBytesPerSecond: options.minBodyBytesPerSecond,
+        maxConnections: options.maxConnections,
+        maxConnectionsPerClient: options.maxConnectionsPerClient,
       },
       batching: {
         enabled: options.enableBatching,
@@ -235,6 +245,34 @@ export function addServingOptions(command: Command): Command {
       "predict requests in flight (429 beyond)",
       integer("--max-concurrent-requests", 1),
       DEFAULT_LIMITS.maxConcurrentRequests,
+    )
+    .option(
+      "--headers-timeout-ms <ms>",
+      "the request line and headers must arrive within this (408 and the connection closed beyond)",
+      integer("--headers-timeout-ms", 1),
+      DEFAULT_LIMITS.headersTimeoutMs,
+    )
+    .option(
+      "--body-timeout-ms <ms>",
+      "a request body must arrive within this, plus 1 s per --min-body-bytes-per-second bytes received (408 beyond)",
+      integer("--body-timeout-ms", 1),
+      DEFAULT_LIMITS.bodyTimeoutMs,
+    )
+    .option(
+      "--min-body-bytes-per-second <bytes>",
+      "each this many body bytes received extend the body deadline by 1 s",
+      integer("--min-body-bytes-per-second", 1),
+      DEFAULT_LIMITS.minBodyBytesPerSecond,
+    )
+    .option(
+      "--max-connections <n>",
+      `open connections in all; more are closed as accepted (default: the fd limit less a reserve, ${DEFAULT_LIMITS.maxConnections} here)`,
+      integer("--max-connections", 1),
+    )
+    .option(
+      "--max-connections-per-client <n>",
+      "open connections from one remote address; more are closed as accepted (default: a quarter of --max-connections, at most 256)",
+      integer("--max-connections-per-client", 1),
     )
     .option(
       "--poll-interval <seconds>",
