@@ -58,7 +58,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   headersTimeoutMs: 10_000,
   bodyTimeoutMs: 10_000,
   minBodyBytesPerSecond: 16_384,
-  /** The file-descriptor limit less a reserve (see connections.ts); computed at start. */
+  /** The file-descriptor limit less a reserve (see connections.ts), read when this module loads. */
   maxConnections: DEFAULT_MAX_CONNECTIONS,
   /** A quarter of maxConnections, at most 256 (from maxConnections when only that is given). */
   maxConnectionsPerClient: defaultMaxConnectionsPerClient(DEFAULT_MAX_CONNECTIONS),

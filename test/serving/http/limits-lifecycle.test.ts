@@ -50,8 +50,8 @@ async function untilConnections(server: RunningServer, n: number): Promise<void>
 }
 
 test("beyond maxConcurrentRequests → 429 RESOURCE_EXHAUSTED; the held request still completes", async () => {
-  // A lone request waits 1 s in the micro-batcher for company: it holds the only slot meanwhile.
-  const { server, url } = await setup({ maxConcurrentRequests: 1 }, { batchTimeoutMicros: 1_000_000 });
+  // A lone request waits 0.3 s in the micro-batcher for company: it holds the only slot meanwhile.
+  const { server, url } = await setup({ maxConcurrentRequests: 1 }, { batchTimeoutMicros: 300_000 });
   try {
     const held = postJson(url, BODY);
     let refused: Reply;
