@@ -7,7 +7,7 @@ import { int64Words } from "../tensor/dtype.js";
 import { RaggedTensor } from "../tensor/ragged-tensor.js";
 import { SparseTensor } from "../tensor/sparse-tensor.js";
 import { typeName } from "../tensor/structure.js";
-import { classifyIds, floatWeights, outOfRange, tableRows } from "./ids.js";
+import { classifyIds, floatWeights, NEGATIVE_ID, outOfRange, tableRows } from "./ids.js";
 import { quote, type Tensor } from "./feature-structure.js";
 
 /**
@@ -128,8 +128,10 @@ function planSparse(
     };
   }
 
-  // Safe lookup: rows over all leading dimensions; prune negative ids (and non-positive weights unless
-  // the combiner is sum); rows left empty produce zeros.
+  // Safe lookup (TF's safe_embedding_lookup_sparse_v2): rows over all leading dimensions; prune ids < 0
+  // (_prune_invalid_ids), then, unless the combiner is sum, weights not > 0 (_prune_invalid_weights:
+  // NaN too); only the entries left reach the gather, so only they must be < vocab. Rows left empty
+  // produce zeros.
   if (rank < 2) {
     throw new InvalidArgumentError(
       `Input ${path}: a SparseTensor of rank ${rank} cannot be looked up; rank >= 2 expected.`,
@@ -143,7 +145,7 @@ function planSparse(
   const rowOf = new Int32Array(classified.length);
   for (let e = 0; e < classified.length; e++) {
     const id = classified[e];
-    if (id === -1 || (pruneWeights && weights![e] <= 0)) {
+    if (id === NEGATIVE_ID || (pruneWeights && !(weights![e] > 0))) {
       rowOf[e] = -1;
       continue;
     }

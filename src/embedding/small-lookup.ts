@@ -79,7 +79,8 @@ class FeatureSlot {
   readonly fixedRows: number;
   private rows = -1;
   private shape: readonly number[] = [];
-  private denseInput: readonly number[] = [];
+  /** null until the first dense input: a rank-0 input's shape `[]` must not match an unset cache. */
+  private denseInput: readonly number[] | null = null;
   private denseShape: readonly number[] = [];
 
   constructor(feature: FeatureConfig, table: number) {
@@ -104,8 +105,8 @@ class FeatureSlot {
   /** `[...input, dim]` for dense ids. */
   denseShapeOf(input: readonly number[]): readonly number[] {
     const last = this.denseInput;
-    let same = last.length === input.length;
-    for (let i = 0; same && i < input.length; i++) same = last[i] === input[i];
+    let same = last !== null && last.length === input.length;
+    for (let i = 0; same && i < input.length; i++) same = last![i] === input[i];
     if (!same) {
       this.denseInput = input;
       this.denseShape = Object.freeze([...input, this.dim]);

@@ -13,7 +13,7 @@ import {
   type RunningServer,
 } from "../../serving/http/server.js";
 import { DEFAULT_POLL_INTERVAL_SECONDS, FileModelRegistry } from "../../serving/model/file-model-registry.js";
-import type { TransitionPolicy } from "../../serving/model/model-version-manager.js";
+import { DEFAULT_SETTLE_MS, type TransitionPolicy } from "../../serving/model/model-version-manager.js";
 import { parseVersionLabels, parseVersionPolicy } from "../../serving/model/version-policy.js";
 import { byteProgress, type ByteProgress } from "../progress.js";
 
@@ -32,7 +32,13 @@ export interface ServeOptions {
   maxOutputValues: number;
   requestTimeoutMs: number;
   maxConcurrentRequests: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  minBodyBytesPerSecond: number;
+  maxConnections?: number;
+  maxConnectionsPerClient?: number;
   pollInterval: number;
+  versionSettleMs: number;
   versionPolicy: string;
   versionLabels?: string;
   transitionPolicy: TransitionPolicy;
@@ -85,6 +91,7 @@ export async function serve(
       },
     ],
     pollIntervalSeconds: options.pollInterval,
+    settleMs: options.versionSettleMs,
     transitionPolicy: options.transitionPolicy,
     embeddingOptions: { threads: options.threads },
     logger,
@@ -103,6 +110,11 @@ export async function serve(
         maxOutputValues: options.maxOutputValues,
         requestTimeoutMs: options.requestTimeoutMs,
         maxConcurrentRequests: options.maxConcurrentRequests,
+        headersTimeoutMs: options.headersTimeoutMs,
+        bodyTimeoutMs: options.bodyTimeoutMs,
+        minBodyBytesPerSecond: options.minBodyBytesPerSecond,
+        maxConnections: options.maxConnections,
+        maxConnectionsPerClient: options.maxConnectionsPerClient,
       },
       batching: {
         enabled: options.enableBatching,
@@ -254,10 +266,44 @@ export function addServingOptions(command: Command): Command {
       DEFAULT_LIMITS.maxConcurrentRequests,
     )
     .option(
+      "--headers-timeout-ms <ms>",
+      "the request line and headers must arrive within this (408 and the connection closed beyond)",
+      integer("--headers-timeout-ms", 1),
+      DEFAULT_LIMITS.headersTimeoutMs,
+    )
+    .option(
+      "--body-timeout-ms <ms>",
+      "a request body must arrive within this, plus 1 s per --min-body-bytes-per-second bytes received (408 beyond)",
+      integer("--body-timeout-ms", 1),
+      DEFAULT_LIMITS.bodyTimeoutMs,
+    )
+    .option(
+      "--min-body-bytes-per-second <bytes>",
+      "each this many body bytes received extend the body deadline by 1 s",
+      integer("--min-body-bytes-per-second", 1),
+      DEFAULT_LIMITS.minBodyBytesPerSecond,
+    )
+    .option(
+      "--max-connections <n>",
+      `open connections in all; more are closed as accepted (default: the fd limit less a reserve, ${DEFAULT_LIMITS.maxConnections} here)`,
+      integer("--max-connections", 1),
+    )
+    .option(
+      "--max-connections-per-client <n>",
+      "open connections from one remote address; more are closed as accepted (default: a quarter of --max-connections, at most 256)",
+      integer("--max-connections-per-client", 1),
+    )
+    .option(
       "--poll-interval <seconds>",
       "seconds between scans for new versions (TF Serving's --file_system_poll_wait_seconds); 0 = never",
       seconds,
       DEFAULT_POLL_INTERVAL_SECONDS,
+    )
+    .option(
+      "--version-settle-ms <ms>",
+      "read a version only once its files have not changed (size, mtime) for this long; 0 = at once",
+      integer("--version-settle-ms", 0),
+      DEFAULT_SETTLE_MS,
     )
     .option("--version-policy <policy>", "latest | latest:N | all | specific:V1,V2", "latest")
     .option("--version-labels <labels>", "label=version pairs, e.g. stable=3,canary=4")

@@ -1,15 +1,27 @@
 import { InvalidArgumentError, OutOfRangeError } from "../../errors.js";
 import type { ServableFeature } from "../model-registry.js";
-import { countIds, inputRows, type FeatureInput, type IdArray, type PredictInputs } from "./feature-input.js";
+import type { FeatureConfig } from "../../config/feature-config.js";
+import {
+  countIds,
+  inputRows,
+  type FeatureInput,
+  type IdArray,
+  type PredictInputs,
+  type SparseInput,
+} from "./feature-input.js";
 
 /**
  * Checks one feature's input before it joins a batch, so a bad request fails alone with a 400 that names
  * the feature, the table and the value, and never poisons the requests batched with it.
  */
-export function validateFeatureInput(feature: ServableFeature, input: FeatureInput): void {
+export function validateFeatureInput(
+  feature: ServableFeature,
+  input: FeatureInput,
+  config?: Pick<FeatureConfig, "validateWeightsAndIndices">,
+): void {
   const name = feature.name;
-  // TF's safe sparse lookup prunes negative ids; every other path rejects them.
-  checkIds(feature, input.ids, input.kind === "sparse");
+  if (input.kind === "sparse") checkSparseIds(feature, input, config?.validateWeightsAndIndices ?? true);
+  else checkIds(feature, input.ids, () => true);
   if (input.kind === "dense" && feature.maxSequenceLength > 0) {
     throw new InvalidArgumentError(
       `Feature "${name}" is a sequence feature (maxSequenceLength ${feature.maxSequenceLength}); ` +
@@ -33,19 +45,46 @@ export function validateFeatureInput(feature: ServableFeature, input: FeatureInp
   }
 }
 
-function checkIds(feature: ServableFeature, ids: IdArray, allowNegative: boolean): void {
+/**
+ * The ids of a sparse input that reach TF's gather, as the library's planner (lookup-plan.ts planSparse)
+ * decides: the sequence path gathers the ids within the first maxSequenceLength columns; the plain path
+ * (validateWeightsAndIndices false, rank <= 2) every id; the safe path (safe_embedding_lookup_sparse_v2)
+ * prunes ids < 0, then, unless the combiner is sum, entries whose weight is not > 0, and gathers the rest.
+ */
+function checkSparseIds(feature: ServableFeature, input: SparseInput, validate: boolean): void {
+  const rank = input.denseShape.length;
+  const weights = input.weights;
+  if (feature.outputShape === null && feature.maxSequenceLength > 0 && rank === 2) {
+    const length = BigInt(feature.maxSequenceLength);
+    checkIds(feature, input.ids, (e) => input.indices[e * 2 + 1] < length);
+    return;
+  }
+  if (!validate && rank <= 2) {
+    checkIds(feature, input.ids, () => true);
+    return;
+  }
+  const pruneWeights = weights !== null && feature.combiner !== "sum";
+  checkIds(feature, input.ids, (e, negative) => !negative && !(pruneWeights && !(weights[e] > 0)));
+}
+
+/** Every id for which `gathered(i, id < 0)` holds must lie in [0, vocab). */
+function checkIds(
+  feature: ServableFeature,
+  ids: IdArray,
+  gathered: (i: number, negative: boolean) => boolean,
+): void {
   const vocab = feature.vocabularySize;
   if (ids instanceof Int32Array) {
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
-      if (id >= vocab || (id < 0 && !allowNegative)) outOfRange(feature, id);
+      if ((id >= vocab || id < 0) && gathered(i, id < 0)) outOfRange(feature, id);
     }
     return;
   }
   const big = BigInt(vocab);
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
-    if (id >= big || (id < 0n && !allowNegative)) outOfRange(feature, id);
+    if ((id >= big || id < 0n) && gathered(i, id < 0n)) outOfRange(feature, id);
   }
 }
 

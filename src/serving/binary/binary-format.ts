@@ -43,9 +43,9 @@ export function readHeader(r: ByteReader, magic: number, what: string): number {
       `${what}: format version ${version} is not supported (expected ${FORMAT_VERSION}).`,
     );
   }
-  r.u16();
+  r.reserved(r.u16(), "the header's flags");
   const count = r.u32();
-  r.u32();
+  r.reserved(r.u32(), "the header's reserved u32");
   return count;
 }
 

@@ -75,21 +75,47 @@ export class ByteReader {
     section: string,
   ): T {
     const bytes = count * Type.BYTES_PER_ELEMENT;
-    this.need(bytes, section);
-    const out = new Type(this.bytes.buffer, this.bytes.byteOffset + this.offset, count);
-    this.offset = Math.min(align8(this.offset + bytes), this.bytes.byteLength);
-    return out;
+    const start = this.offset;
+    this.section(bytes, section);
+    // Sections start on 8-byte boundaries by construction; checked anyway before any typed view.
+    if ((this.bytes.byteOffset + start) % Type.BYTES_PER_ELEMENT !== 0) {
+      throw new InvalidArgumentError(`${this.what}: ${section} at byte ${start} is not aligned.`);
+    }
+    return new Type(this.bytes.buffer, this.bytes.byteOffset + start, count);
   }
   text(n: number, section: string): string {
-    this.need(n, section);
-    let s: string;
+    const start = this.offset;
+    this.section(n, section);
     try {
-      s = utf8.decode(this.bytes.subarray(this.offset, this.offset + n));
+      return utf8.decode(this.bytes.subarray(start, start + n));
     } catch {
-      throw new InvalidArgumentError(`${this.what}: ${section} at byte ${this.offset} is not valid UTF-8.`);
+      throw new InvalidArgumentError(`${this.what}: ${section} at byte ${start} is not valid UTF-8.`);
     }
-    this.offset = Math.min(align8(this.offset + n), this.bytes.byteLength);
-    return s;
+  }
+  /** A reserved field: must be zero (so the format can give it a meaning later). */
+  reserved(value: number, field: string): void {
+    if (value !== 0) {
+      throw new InvalidArgumentError(
+        `${this.what}: ${field} is ${value}; it is reserved and must be 0 in format version 1.`,
+      );
+    }
+  }
+  /**
+   * Steps over a section of `n` bytes and its padding to the next 8-byte boundary: both must be in the
+   * body (the last section is padded too) and the padding must be zeros.
+   */
+  private section(n: number, section: string): void {
+    if (!Number.isSafeInteger(n) || n < 0) this.need(n, section);
+    const padded = align8(n);
+    this.need(padded, `${section} (${n} bytes padded to ${padded})`);
+    for (let i = this.offset + n; i < this.offset + padded; i++) {
+      if (this.bytes[i] !== 0) {
+        throw new InvalidArgumentError(
+          `${this.what}: padding byte ${i} after ${section} is ${this.bytes[i]}; padding must be zeros.`,
+        );
+      }
+    }
+    this.offset += padded;
   }
 }
 

@@ -69,7 +69,7 @@ export function decodeBinaryRequest(body: Uint8Array): PredictInputs {
     const idType = r.u8();
     const hasWeights = r.u8();
     const rank = r.u8();
-    r.u16();
+    r.reserved(r.u16(), `${where} header's reserved u16`);
     const rows = r.u32();
     const n = r.u32();
     const name = r.text(nameBytes, `${where} name`);
@@ -81,6 +81,7 @@ export function decodeBinaryRequest(body: Uint8Array): PredictInputs {
     const readIds = (section: string): IdArray =>
       idType === ID_INT64 ? r.array(BigInt64Array, n, section) : r.array(Int32Array, n, section);
     if (kind === KIND_CODES.ragged) {
+      r.reserved(rank, `${label}: rank (ragged features have rank 0)`);
       if (rows > 2 ** 31 - 2) throw new InvalidArgumentError(`${label}: ${rows} rows.`);
       const rowSplits = r.array(Int32Array, rows + 1, `${label} row_splits`);
       checkRowSplits(rowSplits, n, label);
@@ -89,6 +90,7 @@ export function decodeBinaryRequest(body: Uint8Array): PredictInputs {
       out.set(name, { kind: "ragged", ids, rowSplits, weights });
     } else if (kind === KIND_CODES.dense || kind === KIND_CODES.sparse) {
       const sparse = kind === KIND_CODES.sparse;
+      r.reserved(rows, `${label}: rows (0 for dense and sparse features)`);
       if (rank > MAX_RANK || (sparse && rank === 0)) {
         throw new InvalidArgumentError(`${label}: rank ${rank}; expected ${sparse ? 1 : 0} to ${MAX_RANK}.`);
       }

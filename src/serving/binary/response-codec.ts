@@ -33,8 +33,8 @@ export function decodeBinaryResponse(body: Uint8Array): PredictOutputs {
     r.need(8, `output ${i} header`);
     const nameBytes = r.u16();
     const rank = r.u8();
-    r.u8();
-    r.u32();
+    r.reserved(r.u8(), `output ${i} header's reserved u8`);
+    r.reserved(r.u32(), `output ${i} header's reserved u32`);
     const name = r.text(nameBytes, `output ${i} name`);
     const shape = Array.from(r.array(Uint32Array, rank, `output "${name}" shape`));
     const size = shape.reduce((a, b) => a * b, 1);

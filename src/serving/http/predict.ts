@@ -78,7 +78,7 @@ export function predict(
     let values = 0;
     for (const [name, input] of inputs) {
       const feature = requireFeature(features, name);
-      validateFeatureInput(feature, input);
+      validateFeatureInput(feature, input, features.configs.get(name));
       values += outputValues(feature, input);
     }
     checkOutputLimit(values, limits.maxOutputValues);

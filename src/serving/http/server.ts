@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { performance } from "node:perf_hooks";
 import { InvalidArgumentError } from "../../errors.js";
 import { activeKernelFamily } from "../../kernels/kernel-family.js";
@@ -11,6 +12,12 @@ import { errorBody, HttpError, toErrorReply } from "./http-errors.js";
 import { addCorsHeaders, checkPreflight } from "./cors.js";
 import { metadataJson, statusJson } from "./model-info.js";
 import { predict } from "./predict.js";
+import {
+  Connections,
+  defaultMaxConnections,
+  defaultMaxConnectionsPerClient,
+  DRAIN_IDLE_GRACE_MS,
+} from "./connections.js";
 import { readBody } from "./read-body.js";
 import { matchRoute, type Route } from "./routes.js";
 
@@ -25,9 +32,24 @@ export interface ServerLimits {
   maxOutputValues: number;
   /** From the request's arrival to its answer; beyond → 504 DEADLINE_EXCEEDED. */
   requestTimeoutMs: number;
-  /** Predict requests in flight; beyond → 429 RESOURCE_EXHAUSTED. */
+  /**
+   * Predict requests in flight (bodies read, being looked up); beyond → 429 RESOURCE_EXHAUSTED. A body
+   * still arriving takes no slot: slow senders are bounded by the body deadline and connection limits.
+   */
   maxConcurrentRequests: number;
+  /** The request line and headers must arrive within this; beyond → 408 and the connection is closed. */
+  headersTimeoutMs: number;
+  /** A body must arrive within this from when reading it starts… */
+  bodyTimeoutMs: number;
+  /** …plus 1 s for every this many bytes received; beyond → 408 and the connection is closed. */
+  minBodyBytesPerSecond: number;
+  /** Open connections in all; beyond, new ones are closed as they are accepted. */
+  maxConnections: number;
+  /** Open connections from one remote address; beyond, its new ones are closed as they are accepted. */
+  maxConnectionsPerClient: number;
 }
+
+const DEFAULT_MAX_CONNECTIONS = defaultMaxConnections();
 
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxBodyBytes: 64 * 1024 * 1024,
@@ -35,6 +57,13 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxOutputValues: 32 * 1024 * 1024,
   requestTimeoutMs: 30_000,
   maxConcurrentRequests: 1024,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 10_000,
+  minBodyBytesPerSecond: 16_384,
+  /** The file-descriptor limit less a reserve (see connections.ts), read when this module loads. */
+  maxConnections: DEFAULT_MAX_CONNECTIONS,
+  /** A quarter of maxConnections, at most 256 (from maxConnections when only that is given). */
+  maxConnectionsPerClient: defaultMaxConnectionsPerClient(DEFAULT_MAX_CONNECTIONS),
 });
 
 export interface ServerOptions {
@@ -57,8 +86,14 @@ export interface RunningServer {
   /** e.g. "http://127.0.0.1:8501". */
   readonly url: string;
   readonly port: number;
-  /** Stops accepting, drains in-flight requests (up to drainTimeoutMs), then closes. */
-  close(options?: { drainTimeoutMs?: number }): Promise<void>;
+  /** Open client connections now. */
+  readonly connections: number;
+  /**
+   * Stops accepting connections and drains: every request that reaches an open connection is answered
+   * (the last one on each connection with `Connection: close`), connections with nothing outstanding
+   * are closed once quiet for `idleGraceMs` (default 500); after `drainTimeoutMs` the rest are closed.
+   */
+  close(options?: { drainTimeoutMs?: number; idleGraceMs?: number }): Promise<void>;
 }
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
@@ -67,7 +102,10 @@ const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const registry = options.registry;
   const logger = options.logger ?? silentLogger;
-  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...definedOnly(options.limits) };
+  const given = definedOnly(options.limits);
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...given };
+  if (given.maxConnections !== undefined && given.maxConnectionsPerClient === undefined)
+    limits.maxConnectionsPerClient = defaultMaxConnectionsPerClient(limits.maxConnections);
   const batching: BatchingOptions = { ...DEFAULT_BATCHING, ...definedOnly(options.batching) };
   checkPositive(limits);
   checkBatching(batching);
@@ -76,10 +114,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const corsAllowedOrigins = options.corsAllowedOrigins ?? [];
   let inFlight = 0;
   let closing = false;
-  let drained: (() => void) | null = null;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const start = performance.now();
+    connections.begin(req, res);
     const method = req.method ?? "GET";
     const pathname = (req.url ?? "/").split("?")[0];
     let api = "unknown";
@@ -109,7 +147,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         }
       } else {
         model = route.model;
-        if (closing) throw new HttpError(503, "UNAVAILABLE", "The server is shutting down.");
+        // The body first: a body still arriving holds no slot (its deadline bounds how long it may take).
+        const body = await withDeadline(readBody(req, limits), limits.requestTimeoutMs);
         if (inFlight >= limits.maxConcurrentRequests) {
           throw new HttpError(
             429,
@@ -119,17 +158,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         }
         inFlight++;
         countsInFlight = true;
-        const work = readBody(req, limits.maxBodyBytes).then((body) =>
-          predict(registry, batcher, route, req.headers["content-type"], body, limits),
-        );
-        const reply = await withDeadline(work, limits.requestTimeoutMs);
+        const work = predict(registry, batcher, route, req.headers["content-type"], body, limits);
+        const reply = await withDeadline(work, limits.requestTimeoutMs, start);
         metrics.observeIds(route.model, reply.ids);
         send(res, 200, reply.contentType, reply.body);
       }
     } catch (error) {
       const reply = toErrorReply(error);
       // A refused body may still be arriving: close the connection rather than read it.
-      const close = reply.status === 413 || reply.status === 504;
+      const close = reply.status === 408 || reply.status === 413 || reply.status === 504;
       send(res, reply.status, "application/json", errorBody(reply.message), close);
       if (reply.status >= 500 && reply.code === "INTERNAL") {
         logger.log("error", "request-failed", {
@@ -139,7 +176,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         });
       }
     } finally {
-      if (countsInFlight && --inFlight === 0 && drained !== null) drained();
+      if (countsInFlight) inFlight--;
       const seconds = (performance.now() - start) / 1000;
       // Only served model names become label values: a URL must not grow the metrics without bound.
       const modelLabel = registry.modelNames().includes(model) ? model : "";
@@ -167,17 +204,62 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       "Content-Type": contentType,
       "Content-Length": bytes.byteLength,
     };
-    if (close || closing) headers.Connection = "close";
+    // Draining: the response to a connection's latest request closes it (pipelined ones are answered).
+    if (close || (closing && connections.closesAfter(res))) headers.Connection = "close";
     res.writeHead(status, headers);
     res.end(bytes);
   };
 
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    handle(req, res).catch((error) => logger.log("error", "handler-crashed", { error: String(error) }));
+  const server = createServer(
+    {
+      keepAliveTimeout: 65_000,
+      headersTimeout: limits.headersTimeoutMs,
+      // Node's own whole-request limit, a backstop behind the body deadline and requestTimeoutMs.
+      requestTimeout: limits.headersTimeoutMs + limits.requestTimeoutMs,
+      // How often Node checks those: often enough that a slow header is cut close to its deadline.
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    (req, res) => {
+      handle(req, res).catch((error) => logger.log("error", "handler-crashed", { error: String(error) }));
+    },
+  );
+  server.maxConnections = limits.maxConnections;
+  let refusedLogged = 0;
+  let refusedSince = 0;
+  const connections = new Connections(server, limits.maxConnectionsPerClient, (address) => {
+    // At most one line a second: a client hammering the limit must not flood the logs.
+    refusedSince++;
+    const now = performance.now();
+    if (now - refusedLogged >= 1000) {
+      refusedLogged = now;
+      logger.log("warn", "connection-refused", {
+        address,
+        limit: limits.maxConnectionsPerClient,
+        refused: refusedSince,
+      });
+      refusedSince = 0;
+    }
   });
-  server.on("clientError", (_error, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
-    else socket.destroy();
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // Headers too slow (Node's headersTimeout), malformed or too large. `end()` alone would half-close
+    // and then wait for the client's FIN, which a client that never reads does not send: the
+    // connection is destroyed once the short answer is flushed (or after a second at most).
+    const answering = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (socket.writable && (answering === undefined || answering === null || !answering.headersSent)) {
+      const status =
+        error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? "408 Request Timeout"
+          : error.code === "HPE_HEADER_OVERFLOW"
+            ? "431 Request Header Fields Too Large"
+            : "400 Bad Request";
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    }
+    if (socket.writableFinished || socket.destroyed) {
+      socket.destroy();
+    } else {
+      socket.once("finish", () => socket.destroy());
+      setTimeout(() => socket.destroy(), 1000).unref();
+    }
   });
 
   const host = options.host ?? "127.0.0.1";
@@ -196,24 +278,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     url,
     port,
+    get connections() {
+      return connections.size;
+    },
     close(closeOptions = {}) {
       closed ??= (async () => {
         closing = true;
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
         batcher.flushAll();
-        if (inFlight > 0) {
-          const timeoutMs = closeOptions.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
-          await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, timeoutMs);
-            drained = () => {
-              clearTimeout(t);
-              resolve();
-            };
-          });
-        }
-        server.closeAllConnections();
-        await stopped;
+        await connections.drain(
+          closeOptions.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+          closeOptions.idleGraceMs ?? DRAIN_IDLE_GRACE_MS,
+        );
         metrics.close();
         logger.log("info", "server-closed", { url });
       })();
@@ -226,7 +301,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
  * Rejects with 504 DEADLINE_EXCEEDED after `ms`. The work itself goes on (a lookup cannot be interrupted)
  * and still releases its lease when it settles; its late result or error is dropped.
  */
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+function withDeadline<T>(work: Promise<T>, ms: number, since = performance.now()): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -234,7 +309,7 @@ function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
         reject(
           new HttpError(504, "DEADLINE_EXCEEDED", `Request timed out after ${ms} ms (--request-timeout-ms).`),
         ),
-      ms,
+      Math.max(0, since + ms - performance.now()),
     );
   });
   work.catch(() => {}); // reported through the race, or lost to the deadline

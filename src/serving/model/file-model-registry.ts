@@ -25,6 +25,11 @@ export interface FileModelRegistryOptions {
   /** Seconds between scans of every base path (TF Serving's `--file_system_poll_wait_seconds`); 0 = never. */
   readonly pollIntervalSeconds?: number;
   readonly transitionPolicy?: TransitionPolicy;
+  /**
+   * Milliseconds a version's files must stay unchanged (size and mtime) before it is read; default
+   * DEFAULT_SETTLE_MS (500), 0 = read as soon as every file exists.
+   */
+  readonly settleMs?: number;
   /** Passed to every `TPUEmbeddingForServing` the registry creates (e.g. lookup threads). */
   readonly embeddingOptions?: EmbeddingOptions;
   readonly logger?: Logger;
@@ -54,6 +59,7 @@ export class FileModelRegistry implements ModelRegistry {
         source.name,
         new ModelVersionManager(source, {
           transitionPolicy: options.transitionPolicy ?? "availability-preserving",
+          settleMs: options.settleMs,
           embeddingOptions: options.embeddingOptions,
           logger,
           emit: (event) => this.emit(event, logger),

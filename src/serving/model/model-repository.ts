@@ -22,6 +22,10 @@ export interface VersionSource {
   readonly featureConfigPath: string;
   /** Sizes and modification times of every file the version reads. */
   readonly fingerprint: string;
+  /** Every file the version reads (what `fingerprint` describes). */
+  readonly files: readonly string[];
+  /** The latest modification time among `files` (ms since the epoch). */
+  readonly newestMtimeMs: number;
 }
 
 export interface PendingVersion {
@@ -97,13 +101,18 @@ async function dataFiles(prefix: string): Promise<string[] | undefined> {
   return files;
 }
 
-async function fingerprint(files: readonly string[]): Promise<string> {
+/** Sizes and modification times of `files` as one string, and the newest of those times. */
+export async function fingerprintFiles(
+  files: readonly string[],
+): Promise<{ fingerprint: string; newestMtimeMs: number }> {
   const parts: string[] = [];
+  let newestMtimeMs = 0;
   for (const f of files) {
     const s = await statOrUndefined(f);
     parts.push(`${f}:${s?.size ?? -1}:${s?.mtimeMs ?? -1}`);
+    if (s !== undefined) newestMtimeMs = Math.max(newestMtimeMs, s.mtimeMs);
   }
-  return parts.join("|");
+  return { fingerprint: parts.join("|"), newestMtimeMs };
 }
 
 async function firstExisting(paths: readonly (string | undefined)[]): Promise<string | undefined> {
@@ -128,7 +137,7 @@ async function describeVersion(
   }
   const files = [indexFilename(found.prefix), ...data, featureConfigPath];
   if (found.stateFile !== undefined) files.push(found.stateFile);
-  return { version, prefix: found.prefix, featureConfigPath, fingerprint: await fingerprint(files) };
+  return { version, prefix: found.prefix, featureConfigPath, files, ...(await fingerprintFiles(files)) };
 }
 
 function isSource(v: VersionSource | PendingVersion): v is VersionSource {

@@ -22,7 +22,7 @@ import {
   type PreparedVersion,
   type ServableVersion,
 } from "./model-loader.js";
-import { scanModelRepository, type VersionSource } from "./model-repository.js";
+import { fingerprintFiles, scanModelRepository, type VersionSource } from "./model-repository.js";
 import { releaseMemory } from "./release-memory.js";
 import {
   DEFAULT_VERSION_POLICY,
@@ -49,8 +49,17 @@ export interface ModelSourceOptions {
   readonly versionLabels?: ReadonlyMap<string, number>;
 }
 
+/** How long a version's files must stay unchanged (size and mtime) before it is read. */
+export const DEFAULT_SETTLE_MS = 500;
+
 export interface ManagerContext {
   readonly transitionPolicy: TransitionPolicy;
+  /**
+   * A version is read only once its files (index, data shards, features.json, state file) have not
+   * changed for this long (default DEFAULT_SETTLE_MS): a shard still being written is not read (and
+   * failed with DATA_LOSS) again at every poll. 0: read as soon as every file exists.
+   */
+  readonly settleMs?: number;
   readonly embeddingOptions?: EmbeddingOptions;
   readonly logger: Logger;
   readonly emit: (event: ModelEvent) => void;
@@ -248,14 +257,25 @@ export class ModelVersionManager {
       });
       return;
     }
-    const pending = JSON.stringify(scan.pending);
+    // Versions that would be read now but whose files are still changing wait for a later poll.
+    const settling = await this.stillChanging(scan.versions);
+    const pendingList = [
+      ...scan.pending,
+      ...settling.map((v) => ({
+        version: v,
+        reason: `its files are still changing (waiting until they are unchanged for ${this.settleMs} ms)`,
+      })),
+    ];
+    const pending = JSON.stringify(pendingList);
     if (pending !== this.lastPending) {
       this.lastPending = pending;
-      for (const p of scan.pending) {
+      for (const p of pendingList) {
         log.log("info", "model-version-pending", { model: this.name, version: p.version, reason: p.reason });
       }
     }
-    const sources = new Map(scan.versions.map((v) => [v.version, v]));
+    const sources = new Map(
+      scan.versions.filter((v) => !settling.includes(v.version)).map((v) => [v.version, v]),
+    );
     // Forget failures and unloads of versions that are gone from disk.
     const forgetRemoved = () => {
       for (const [v, r] of this.records) if (!sources.has(v) && r.state === "END") this.records.delete(v);
@@ -301,6 +321,37 @@ export class ModelVersionManager {
         log.log("warn", "model-label-unavailable", { model: this.name, label, version });
       }
     }
+  }
+
+  private get settleMs(): number {
+    return this.context.settleMs ?? DEFAULT_SETTLE_MS;
+  }
+
+  /**
+   * The versions among `versions` that a poll would read (not served, not failed with these very files)
+   * whose files changed within the last `settleMs`: their files are looked at again once `settleMs` has
+   * passed since the newest change (all versions at once, so a poll waits at most `settleMs`), and those
+   * whose size or mtime moved meanwhile are returned.
+   */
+  private async stillChanging(versions: readonly VersionSource[]): Promise<number[]> {
+    const settle = this.settleMs;
+    if (settle <= 0) return [];
+    const now = Date.now();
+    const fresh = versions.filter(
+      (s) =>
+        this.serving(s.version) === undefined &&
+        this.records.get(s.version)?.failedFingerprint !== s.fingerprint &&
+        // A modification time in the future (a skewed clock) counts as fresh: it is checked over time too.
+        now - s.newestMtimeMs < settle,
+    );
+    if (fresh.length === 0) return [];
+    const newest = Math.max(...fresh.map((s) => s.newestMtimeMs));
+    await new Promise((resolve) => setTimeout(resolve, Math.min(settle, Math.max(1, newest + settle - now))));
+    const changed: number[] = [];
+    for (const s of fresh) {
+      if ((await fingerprintFiles(s.files)).fingerprint !== s.fingerprint) changed.push(s.version);
+    }
+    return changed;
   }
 
   private async load(source: VersionSource): Promise<boolean> {

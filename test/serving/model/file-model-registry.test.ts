@@ -47,6 +47,8 @@ async function openRegistry(
       },
     ],
     pollIntervalSeconds: 0,
+    // These tests write versions and poll at once; waiting for files to settle is tested in settle.test.ts.
+    settleMs: 0,
     logger,
     onEvent: (e: ModelEvent) => events.push(describeEvent(e)),
     ...options,
