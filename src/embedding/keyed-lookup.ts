@@ -8,7 +8,7 @@ import type { FeatureStructure } from "./feature-structure.js";
 import { planLookups } from "./serving-embedding-lookup.js";
 import { DeferredLastLookup } from "./deferred-last-lookup.js";
 import { SMALL_LOOKUP_MAX_IDS } from "./small-lookup.js";
-import type { StagedExecutor, StagedNative } from "./staged-executor.js";
+import type { StagedExecutor, StagedKernels } from "./staged-executor.js";
 import {
   KIND_BAGS,
   KIND_SEQUENCE,
@@ -133,13 +133,13 @@ export class KeyedLookup {
     into: unknown,
     direct: boolean,
     execute: (
-      native: StagedNative,
+      native: StagedKernels,
       out: Float32Array,
       /** `into` outside shared memory: only this thread may write it (its buffer may hold other data). */
       localOnly: boolean,
     ) => boolean | Promise<void>,
   ): { result: Record<string, DenseTensor<Float32Array>>; pending: Promise<void> | null } | undefined {
-    const native = this.executor.native();
+    const native = this.executor.kernels();
     if (native === null || kjt.values.length > SMALL_LOOKUP_MAX_IDS || !this.resolve(kjt.keys))
       return undefined;
     const intoGiven = into !== null && into !== undefined;
@@ -218,7 +218,7 @@ export class KeyedLookup {
     const offsets = kjt.offsets;
     const header = W_HEADER + count * DESCRIPTOR;
     const refs = this.refs;
-    refs.reset(direct && this.executor.shares(n));
+    refs.reset(direct && this.executor.readsInPlace(n));
     this.reserve(header + n * (weights === null ? 1 : 2) + count * (batch + 1) + 2 * REF_WORDS);
     const work = this.work;
     work[W_COUNT] = count;

@@ -1,6 +1,6 @@
 import { FeatureConfig } from "../config/feature-config.js";
 import type { TableConfig } from "../config/table-config.js";
-import { StagedExecutor, type StagedNative } from "./staged-executor.js";
+import { StagedExecutor, type StagedKernels } from "./staged-executor.js";
 import { DenseTensor, trustedFloat32Tensor } from "../tensor/dense-tensor.js";
 import { int64Words } from "../tensor/dtype.js";
 import { RaggedTensor } from "../tensor/ragged-tensor.js";
@@ -299,10 +299,10 @@ export class SmallLookup {
     return run === undefined ? undefined : run.pending!.then(() => run.result);
   }
 
-  private enter<R>(body: (native: StagedNative) => R | undefined): R | undefined {
+  private enter<R>(body: (native: StagedKernels) => R | undefined): R | undefined {
     // `busy`: a lookup started from inside this one (a Proxy input's trap, say) takes the general path.
     if (!enabled || this.busy) return undefined;
-    const native = this.executor.native();
+    const native = this.executor.kernels();
     if (native === null) return undefined;
 
     this.busy = true;
@@ -331,7 +331,7 @@ export class SmallLookup {
     if (
       this.collect(this.root, features, isNone(weights) ? null : weights, into ?? null, this.holder, 0) &&
       this.load() &&
-      this.stage(intoGiven, direct && this.executor.shares(this.ids))
+      this.stage(intoGiven, direct && this.executor.readsInPlace(this.ids))
     ) {
       this.work[W_COUNT] = this.count;
       const out = intoGiven ? this.intoOutput() : new Float32Array(this.outSize);

@@ -19,7 +19,8 @@ import {
 } from "./pool-messages.js";
 import { runJob } from "./run-job.js";
 import { viewOfLocation } from "./table-memory.js";
-import { nativeAddon, type NativeTableSet } from "./native-addon.js";
+import { batchKernels, nativeBatchKernels, type BatchKernels, type BatchTableSet } from "./batch-kernels.js";
+import { W_REFS } from "./batch-layout.js";
 import {
   CLAIMED,
   COUNT,
@@ -42,9 +43,9 @@ const sets = new Map<number, readonly Float32Array[]>();
 const slots = new Map<number, { request: SharedArrayBuffer; out: Float32Array }>();
 /** Caller-owned shared outputs, by the pool's id for them. */
 const outputs = new Map<number, Float32Array>();
-/** Each set's table dims, and its native table set once a staged run needs it. */
+/** Each set's table dims, and its batch kernels' table set once a staged run needs it. */
 const dims = new Map<number, readonly number[]>();
-const nativeSets = new Map<number, NativeTableSet | null>();
+const batchSets = new Map<number, { kernels: BatchKernels; set: BatchTableSet | null }[]>();
 /**
  * Messages handled so far (int32, wrapping), published in the mailbox's MAILBOX_HANDLED after each one
  * (before spinning): the pool rings this worker only once it has handled every message a run may
@@ -62,9 +63,8 @@ port.on("message", (message: WorkerRequest) => {
     case "detach": {
       sets.delete(message.set);
       dims.delete(message.set);
-      const native = nativeSets.get(message.set);
-      if (native) nativeAddon()?.releaseTableSet(native);
-      nativeSets.delete(message.set);
+      for (const { kernels, set } of batchSets.get(message.set) ?? []) if (set) kernels.releaseSet(set);
+      batchSets.delete(message.set);
       // A dropped model's tables are freed only once this isolate collects too (gc exists when the model
       // registry enabled it: src/serving/model/release-memory.ts).
       (globalThis as { gc?: () => void }).gc?.();
@@ -113,29 +113,30 @@ function run(set: number, slot: number, generation: number, waitOpen = false): s
   return error;
 }
 
-/** A staged request: this thread's share of its features, claimed by the native code. */
+/** A staged request (a lookup batch): this thread's share of its features, claimed by the batch kernels. */
 function runStaged(
   set: number,
   request: SharedArrayBuffer,
   out: Float32Array,
   control: Int32Array,
 ): string | undefined {
-  const addon = nativeAddon();
   const tables = sets.get(set);
-  let native = nativeSets.get(set);
-  if (native === undefined && addon !== null && tables !== undefined) {
-    native = addon.createTableSet(tables, Int32Array.from(dims.get(set) ?? []));
-    nativeSets.set(set, native);
+  const work = new Int32Array(request, STAGED_HEADER * 4, control[STAGED_LENGTH]);
+  // Refs (caller arrays read in place) come only from a caller running the native kernels.
+  const kernels = work.length > W_REFS && work[W_REFS] > 0 ? nativeBatchKernels() : batchKernels();
+  let batch = kernels === null ? undefined : batchSets.get(set)?.find((b) => b.kernels === kernels);
+  if (batch === undefined && kernels !== null && tables !== undefined) {
+    batch = { kernels, set: kernels.createSet(tables, dims.get(set) ?? []) };
+    batchSets.set(set, [...(batchSets.get(set) ?? []), batch]);
   }
   const outId = control[STAGED_OUT];
   const buffer = outId === 0 ? out.buffer : outputs.get(outId)?.buffer;
-  if (addon === null || native === undefined || native === null || buffer === undefined) {
+  if (batch === undefined || batch.set === null || buffer === undefined) {
     Atomics.store(control, FAILED, 1);
-    return `staged run: ${addon === null ? "no native addon" : buffer === undefined ? `output ${outId} not attached` : `table set ${set} not attached`}`;
+    return `staged run: ${buffer === undefined ? `output ${outId} not attached` : `table set ${set} not attached`}`;
   }
-  const work = new Int32Array(request, STAGED_HEADER * 4, control[STAGED_LENGTH]);
   const target = new Float32Array(buffer, control[STAGED_OUT_OFFSET] * 4, control[STAGED_OUT_LENGTH]);
-  const code = addon.smallLookupShare(native, work, target, control, true);
+  const code = batch.kernels.share(batch.set, work, target, control, true);
   if (code === 0) return undefined;
   Atomics.store(control, FAILED, 1);
   return `staged run failed (${code})`;
