@@ -11,4 +11,15 @@ export default tseslint.config(
       "no-constant-condition": ["error", { checkLoops: false }],
     },
   },
+  {
+    // Environment variables are read in one place (src/flags.ts, docs/performance.md lists them).
+    files: ["src/**/*.ts"],
+    ignores: ["src/flags.ts"],
+    rules: {
+      "no-restricted-properties": [
+        "error",
+        { object: "process", property: "env", message: "Read environment variables in src/flags.ts." },
+      ],
+    },
+  },
 );

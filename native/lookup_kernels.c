@@ -134,10 +134,8 @@ static void bags_segment(const float *table, size_t dim, const int32_t *splits, 
 }
 
 /**
- * Ids ahead whose rows bags_weighted prefetches when there are weights. Measured on the standard
- * workload, 1 thread, staged lookups (A/B, 2 rounds each): wsum-zipf B=64 49 → 56-59 M ids/s and B=1024
- * 69-70 → 83-87 with 16 (24-48 no better). Unweighted bags are left alone: 8 ahead made sum-zipf slower,
- * and 16 ahead cost sum-uniform B=1024 about 10 %.
+ * Ids ahead whose rows bags_weighted prefetches when there are weights: faster for weighted bags, slower
+ * for unweighted ones, which are left alone (bench/results/2026-11-30-fast-kernels.md).
  */
 #define PREFETCH_AHEAD 16
 
@@ -838,9 +836,8 @@ static napi_value js_resolve_refs(napi_env env, napi_callback_info info) {
  * Claims the next feature of n for this thread: from the front (the calling thread) or from the back
  * (workers), so each thread tends to run the same features lookup after lookup and finds their hot rows
  * still in its own caches. The claim word holds the count taken from the front (low 16 bits) and from
- * the back (high 16 bits); -1 once they meet. Measured (3 alternating A/B rounds, 2 threads, against
- * claiming in order): sum-zipf B=64 89-97 → 100-101 M ids/s, B=1024 140-146 → 143-155; mean-zipf about
- * +4 %.
+ * the back (high 16 bits); -1 once they meet. Faster than claiming in order by a few per cent
+ * (bench/results/2026-11-30-fast-kernels.md).
  */
 static int32_t claim_feature(int32_t *word, int32_t n, bool from_back) {
   int32_t seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);

@@ -1,6 +1,7 @@
 /**
  * Every error this library throws on purpose is a `TpuEmbeddingError` with a stable `code`, so callers
  * (and the server, which maps codes to HTTP statuses) can branch on the kind without parsing messages.
+ * The codes are TensorFlow's status codes; docs/errors.md lists every class, code and HTTP status.
  */
 export type ErrorCode =
   | "INVALID_ARGUMENT" // a bad configuration value or a malformed input (TF's ValueError / TypeError)
@@ -9,7 +10,12 @@ export type ErrorCode =
   | "FAILED_PRECONDITION" // an operation in the wrong state (e.g. reading tables before they exist)
   | "UNAVAILABLE" // transiently unable to answer (e.g. no model version loaded yet): retry later
   | "DATA_LOSS" // a corrupt or truncated checkpoint (bad magic, crc32c mismatch, short read)
-  | "UNIMPLEMENTED"; // a valid TF feature this library does not support
+  | "UNIMPLEMENTED" // a valid TF feature this library does not support
+  | "INTERNAL" // a broken invariant inside the library (a bug, or a lookup worker that failed)
+  // Set only by the server's HttpError (src/serving/http/http-errors.ts):
+  | "RESOURCE_EXHAUSTED" // a limit: body too large (413), too many requests in flight (429)
+  | "DEADLINE_EXCEEDED" // the request's deadline passed (504)
+  | "CANCELLED"; // the client hung up before sending its whole request (499)
 
 export class TpuEmbeddingError extends Error {
   readonly code: ErrorCode;
@@ -75,5 +81,12 @@ export class DataLossError extends TpuEmbeddingError {
 export class UnimplementedError extends TpuEmbeddingError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("UNIMPLEMENTED", message, options);
+  }
+}
+
+/** A broken invariant inside the library: a bug, or a lookup worker that failed (TF's INTERNAL; HTTP 500). */
+export class InternalError extends TpuEmbeddingError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("INTERNAL", message, options);
   }
 }

@@ -73,6 +73,7 @@ export {
   UnavailableError,
   DataLossError,
   UnimplementedError,
+  InternalError,
   type ErrorCode,
 } from "./errors.js";
 
@@ -178,7 +179,7 @@ export {
   type VersionSource,
   type RepositoryScan,
 } from "./serving/model/model-repository.js";
-// Serving: TF Serving compatible REST server, binary format and client (docs/serving-api.md).
+// Serving: TF Serving compatible REST server, binary format and client (docs/serving.md).
 export {
   startServer,
   DEFAULT_LIMITS,

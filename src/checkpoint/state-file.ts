@@ -49,7 +49,7 @@ function unescapeC(s: string): string {
       while (hex.length < 2 && /[0-9a-fA-F]/.test(String.fromCharCode(raw[i + 1] ?? 0)))
         hex += String.fromCharCode(raw[++i]);
       bytes.push(parseInt(hex, 16));
-    } else throw new Error(`bad escape \\${n}`);
+    } else throw new DataLossError(`bad escape \\${n}`);
   }
   return Buffer.from(bytes).toString("utf8");
 }

@@ -1,8 +1,8 @@
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, TpuEmbeddingError, type ErrorCode } from "../errors.js";
 import { DenseTensor } from "../tensor/dense-tensor.js";
 import { RaggedTensor } from "../tensor/ragged-tensor.js";
 import { SparseTensor } from "../tensor/sparse-tensor.js";
-import type { Tensor } from "../embedding/feature-structure.js";
+import type { Tensor } from "../embedding/index.js";
 import type { FeatureInput, IdArray } from "../serving/batching/feature-input.js";
 import { BINARY_CONTENT_TYPE } from "../serving/binary/binary-format.js";
 import { encodeBinaryRequest } from "../serving/binary/request-codec.js";
@@ -19,14 +19,29 @@ export interface EmbeddingClientOptions {
   format?: "binary" | "json";
 }
 
-/** A non-2xx answer: the HTTP status and TF Serving's `error` message. */
-export class EmbeddingServerError extends Error {
+/** The code of a non-2xx status (TF Serving's mapping read backwards; 400 may also be OUT_OF_RANGE). */
+const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
+  400: "INVALID_ARGUMENT",
+  404: "NOT_FOUND",
+  413: "RESOURCE_EXHAUSTED",
+  429: "RESOURCE_EXHAUSTED",
+  499: "CANCELLED",
+  501: "UNIMPLEMENTED",
+  503: "UNAVAILABLE",
+  504: "DEADLINE_EXCEEDED",
+};
+
+/**
+ * A non-2xx answer: the HTTP status and TF Serving's `error` message. `code` is the status's TF code
+ * (400 → INVALID_ARGUMENT, 404 → NOT_FOUND, 413/429 → RESOURCE_EXHAUSTED, 499 → CANCELLED,
+ * 501 → UNIMPLEMENTED, 503 → UNAVAILABLE, 504 → DEADLINE_EXCEEDED, any other → INTERNAL).
+ */
+export class EmbeddingServerError extends TpuEmbeddingError {
   constructor(
     readonly status: number,
     message: string,
   ) {
-    super(message);
-    this.name = "EmbeddingServerError";
+    super(CODE_BY_STATUS[status] ?? "INTERNAL", message);
   }
 }
 

@@ -8,7 +8,7 @@ export interface FeatureConfigOptions {
   maxSequenceLength?: number;
   /** Sparse inputs only: prune negative ids and non-positive weights, zero-fill empty rows (TF's safe lookup). */
   validateWeightsAndIndices?: boolean;
-  /** Ragged inputs only: reshape the output to `outputShape + [dim]` (see the README for the rules). */
+  /** Ragged inputs only: reshape the output to `outputShape + [dim]` (rules: docs/lookups.md). */
   outputShape?: readonly number[] | null;
   name?: string | null;
 }

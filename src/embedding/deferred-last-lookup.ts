@@ -1,5 +1,5 @@
 import type { PlannedLookup } from "./serving-embedding-lookup.js";
-import type { LastLookup } from "./tpu-embedding-for-serving.js";
+import type { LastLookup } from "./lookup-record.js";
 
 /**
  * `lastLookupPlans` after a staged (fast) lookup, which made no plans: the general planner runs on first

@@ -6,5 +6,7 @@ export {
 } from "./tpu-embedding-for-serving.js";
 export { servingEmbeddingLookup, type TableValues } from "./serving-embedding-lookup.js";
 export type { FeatureStructure, InputStructure, LookupResult, Tensor } from "./feature-structure.js";
+// For src/serving (not exported from the package root).
+export { flattenFeatures } from "./feature-structure.js";
 export { planLookup, planOutputSize, type LookupPlan } from "./lookup-plan.js";
 export { executePlan } from "./execute.js";

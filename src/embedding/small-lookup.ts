@@ -8,7 +8,8 @@ import { isNone, isPlainObject } from "../tensor/structure.js";
 import type { FeatureStructure } from "./feature-structure.js";
 import { planLookups } from "./serving-embedding-lookup.js";
 import { DeferredLastLookup } from "./deferred-last-lookup.js";
-import type { LastLookup } from "./tpu-embedding-for-serving.js";
+import type { LastLookup } from "./lookup-record.js";
+import { smallLookupEnabled } from "../flags.js";
 import {
   KIND_GATHER,
   KIND_BAGS,
@@ -51,21 +52,16 @@ import {
  */
 
 /**
- * Lookups of more ids take the planned path. Measured on the standard workload, 1 thread: B=64 (~13 k
- * ids) p50 250 → 201 µs, B=256 (~54 k ids) 732 → 672 µs through this path, and B=1024 (~215 k ids) on par
- * with the planned path (92.0 vs 89.6 M ids/s; KeyedJaggedTensor inputs 89.8 vs 79). With worker threads
- * the staging buffer becomes a request the workers share (B=64, 2 threads: 173 µs through the planned
- * split, ~125 µs staged). The cap bounds the staging buffer an embedding keeps (two int32 words per id).
+ * Lookups of more ids take the planned path: up to B=1024 of the standard workload the staged path is as
+ * fast or faster (bench/results/2026-11-30-fast-kernels.md), and the cap bounds the staging buffer an
+ * embedding keeps (two int32 words per id).
  */
 export const SMALL_LOOKUP_MAX_IDS = 1 << 22;
 
-let enabled = true;
 let runs = 0;
 
-/** Test hook: `false` sends every lookup to the general path (to compare the two). */
-export function setSmallLookupEnabled(value: boolean): void {
-  enabled = value;
-}
+// Test hook `setSmallLookupEnabled(false)` (src/flags.ts) sends every lookup to the general path.
+export { setSmallLookupEnabled } from "../flags.js";
 
 /** Test hook: how many lookups the fast path has served in this thread. */
 export function smallLookupRuns(): number {
@@ -301,7 +297,7 @@ export class SmallLookup {
 
   private enter<R>(body: (native: StagedKernels) => R | undefined): R | undefined {
     // `busy`: a lookup started from inside this one (a Proxy input's trap, say) takes the general path.
-    if (!enabled || this.busy) return undefined;
+    if (!smallLookupEnabled || this.busy) return undefined;
     const native = this.executor.kernels();
     if (native === null) return undefined;
 

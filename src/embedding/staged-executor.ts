@@ -55,8 +55,7 @@ export class StagedExecutor {
    * Whether a synchronous lookup of `ids` ids is shared with worker threads (unless its output is caller
    * memory they cannot write). Only those read long arrays in place: the calling thread then resolves them
    * instead of copying them before any worker can start, and the threads check their shares in parallel.
-   * On one thread the copy is cheaper (A/B, standard workload, B=64, 1 thread: refs 3-5 % slower; resolving
-   * 78 cold typed arrays took 5-6 µs, and the kernels then read the ids cold).
+   * On one thread the copy is cheaper (bench/results/2026-11-30-fast-kernels.md: refs 3-5 % slower).
    */
   shares(ids: number): boolean {
     return this.threads > 1 && ids >= PARALLEL_MIN_COST && this.pooledSet !== null;

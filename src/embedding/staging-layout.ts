@@ -28,11 +28,9 @@ import { REF_WORDS, W_REFS, W_REFS_AT } from "../kernels/batch-layout.js";
 /**
  * Synchronous lookups shared with workers read arrays longer than this in place instead of copying them:
  * the calling thread is blocked until every thread is done, so a non-shared array can neither change nor
- * go away meanwhile. Measured on the standard workload, 2 threads, B=64: the copies were 14-22 µs of a
- * 125-150 µs lookup, all before any worker could start. Shorter arrays are copied: resolving a cold typed
- * array costs about as much as copying a few hundred values (B=64 row splits, 65 values: 3 alternating
- * A/B rounds, sum-zipf 101-114 → 107-119 M ids/s with 256 instead of 64), and small typed arrays live on
- * V8's heap, where taking their address would move them off it.
+ * go away meanwhile, and the copies delayed every worker. Shorter arrays are copied: resolving a cold
+ * typed array costs about as much as copying a few hundred values, and small typed arrays live on V8's
+ * heap, where taking their address would move them off it (measured: bench/results/2026-11-30-fast-kernels.md).
  */
 export const REF_MIN_LENGTH = 256;
 

@@ -20,7 +20,6 @@ import {
   planLookups,
   runPlanned,
   sharedOutputs,
-  type PlannedFeature,
   type PlannedLookup,
 } from "./serving-embedding-lookup.js";
 import { lookupPool, type PoolWork } from "../kernels/lookup-pool.js";
@@ -30,13 +29,9 @@ import { SmallLookup } from "./small-lookup.js";
 import { keyedLastLookup, KeyedLookup } from "./keyed-lookup.js";
 import { StagedExecutor } from "./staged-executor.js";
 import { applyGradients, type ApplyGradientsResult } from "../training/apply-gradients.js";
+import type { EmbeddingVariable, LastLookup } from "./lookup-record.js";
 
-/** What the last lookup computed: one plan per looked-up feature and how to pack per-feature values. */
-export interface LastLookup {
-  readonly features: readonly PlannedFeature[];
-  readonly pack: <R>(values: readonly R[]) => unknown;
-  readonly inputs: unknown;
-}
+export type { EmbeddingVariable, LastLookup } from "./lookup-record.js";
 
 export interface TPUEmbeddingForServingOptions {
   featureConfig: FeatureStructure;
@@ -61,15 +56,6 @@ export interface LookupOptions<I> {
    * nothing has been written.
    */
   into?: LookupResult<I>;
-}
-
-/** One variable of the embedding: a table (`slot === null`) or one of its optimizer slots. */
-export interface EmbeddingVariable {
-  /** TF's local name: `<table>` or `<table>/<slot>`. */
-  readonly name: string;
-  readonly table: TableConfig;
-  readonly slot: string | null;
-  readonly value: DenseTensor<Float32Array>;
 }
 
 /**

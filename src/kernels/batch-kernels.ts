@@ -1,5 +1,5 @@
 import { checkBatch, runBatch, shareBatch, type PortableTableSet } from "./batch-runner.js";
-import { kernelChoice } from "./kernel-choice.js";
+import { kernelChoice } from "../flags.js";
 import { nativeAddon, type NativeExports, type NativeTableSet } from "./native-addon.js";
 import { wasmKernelsAvailable } from "./wasm-kernels.js";
 

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { InvalidArgumentError } from "../errors.js";
+import { workerSpinMs } from "../flags.js";
 import { allocateOutputs } from "./outputs.js";
 import { jobIds, jobRows, rowValues, type KernelJob } from "./kernel-job.js";
 import {
@@ -33,6 +33,7 @@ import {
   type WorkerRequest,
 } from "./pool-messages.js";
 import { locateTable } from "./table-memory.js";
+import { InternalError } from "../errors.js";
 
 /** One feature's work for the pool: a job, the index of its table in the registered set, its output size. */
 export interface PoolWork {
@@ -195,7 +196,7 @@ export class LookupPool {
         waitForHelpers(control);
       }
       if (Atomics.load(control, FAILED) !== 0) {
-        throw new Error("LookupPool: a worker failed while running a kernel.");
+        throw new InternalError("LookupPool: a worker failed while running a kernel.");
       }
       return copyOutputs(slot, placed, works, into);
     } finally {
@@ -271,7 +272,7 @@ export class LookupPool {
     try {
       await this.runOnWorkers(set, slot, workers, into);
       if (Atomics.load(request, FAILED) !== 0) {
-        throw new Error("LookupPool: a worker failed while running a staged lookup.");
+        throw new InternalError("LookupPool: a worker failed while running a staged lookup.");
       }
       if (!shared) out.set(new Float32Array(slot.out, 0, out.length));
     } finally {
@@ -327,7 +328,7 @@ export class LookupPool {
       }),
     );
     for (const r of replies) {
-      if (r.error !== undefined) throw new Error(`LookupPool: a worker failed: ${r.error}`);
+      if (r.error !== undefined) throw new InternalError(`LookupPool: a worker failed: ${r.error}`);
     }
   }
 
@@ -456,7 +457,7 @@ export class LookupPool {
 
   private tables(set: number): readonly Float32Array[] {
     const tables = this.tableSets.get(set);
-    if (tables === undefined) throw new Error(`LookupPool: table set ${set} was released.`);
+    if (tables === undefined) throw new InternalError(`LookupPool: table set ${set} was released.`);
     return tables;
   }
 
@@ -532,7 +533,7 @@ export class LookupPool {
       }
     };
     worker.on("error", fail);
-    worker.on("exit", (code) => fail(new Error(`LookupPool: worker exited with code ${code}.`)));
+    worker.on("exit", (code) => fail(new InternalError(`LookupPool: worker exited with code ${code}.`)));
     // After the listeners: adding a 'message' listener refs the worker's port again.
     worker.unref();
     this.workers.push(entry);
@@ -577,21 +578,6 @@ function waitForHelpers(control: Int32Array): void {
     Atomics.wait(control, DEPARTED, left);
     left = Atomics.load(control, DEPARTED);
   }
-}
-
-const SPIN_ENV = "TPU_EMBEDDING_WORKER_SPIN_US";
-
-/**
- * How long a worker spins for the next synchronous run after one (default 300 µs): back-to-back
- * lookups then reach it without a message or a thread wake-up, at the cost of up to that much CPU after
- * the last one. `TPU_EMBEDDING_WORKER_SPIN_US=0` makes workers sleep at once.
- */
-function workerSpinMs(): number {
-  const value = process.env[SPIN_ENV] ?? "300";
-  const us = Number(value);
-  if (value.trim() === "" || !Number.isFinite(us) || us < 0)
-    throw new InvalidArgumentError(`${SPIN_ENV} must be a number of microseconds >= 0, got "${value}".`);
-  return us / 1000;
 }
 
 function workCost(work: PoolWork): number {

@@ -37,6 +37,7 @@ import {
   requestGeneration,
   unpackPiece,
 } from "./packed-request.js";
+import { InternalError } from "../errors.js";
 
 const port = parentPort!;
 const sets = new Map<number, readonly Float32Array[]>();
@@ -154,10 +155,10 @@ function runPieces(
   const tables = sets.get(set);
   for (let k = Atomics.add(control, CLAIMED, 1); k < count; k = Atomics.add(control, CLAIMED, 1)) {
     try {
-      if (tables === undefined) throw new Error(`table set ${set} is not attached`);
+      if (tables === undefined) throw new InternalError(`table set ${set} is not attached`);
       const p = unpackPiece(request, k);
       const target = p.out === 0 ? out : outputs.get(p.out);
-      if (target === undefined) throw new Error(`output buffer ${p.out} is not attached`);
+      if (target === undefined) throw new InternalError(`output buffer ${p.out} is not attached`);
       runJob(p.job, tables[p.table], p.dim, target, p.outOffset, p.rowStart, p.rowEnd);
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);

@@ -1,5 +1,4 @@
-import { InvalidArgumentError } from "../errors.js";
-import { kernelChoice } from "./kernel-choice.js";
+import { kernelChoice, nativeMinIds } from "../flags.js";
 import { nativeAddon } from "./native-addon.js";
 export { nativeKernelsAvailable } from "./native-addon.js";
 import type { KernelJob } from "./kernel-job.js";
@@ -7,29 +6,9 @@ import { idsBefore, jobRows } from "./kernel-job.js";
 import { tableMemory } from "./table-memory.js";
 import { wasmKernelsAvailable } from "./wasm-kernels.js";
 
-/**
- * Jobs of fewer ids are left to the WebAssembly kernels when they can run them: a native call costs
- * ~1 µs more than a wasm call (N-API argument handling), which a B=1 request pays 26 times (measured:
- * p50 0.098 ms native vs 0.066 ms wasm for 26 features; 0.064 ms with this threshold). Bench override:
- * TPU_EMBEDDING_NATIVE_MIN_IDS.
- */
-let minIds: number | undefined;
-
-const MIN_IDS_ENV = "TPU_EMBEDDING_NATIVE_MIN_IDS";
-
-function nativeMinIds(): number {
-  if (minIds !== undefined) return minIds;
-  const value = process.env[MIN_IDS_ENV] ?? "64";
-  const ids = Number(value);
-  if (value.trim() === "" || !Number.isInteger(ids) || ids < 0)
-    throw new InvalidArgumentError(`${MIN_IDS_ENV} must be an integer >= 0, got "${value}".`);
-  return (minIds = ids);
-}
-
-/** For tests and benchmarks (this thread only): jobs of fewer ids go to the wasm kernels (0: never; undefined re-reads the env). */
-export function setNativeMinIds(ids: number | undefined): void {
-  minIds = ids;
-}
+// Jobs of fewer ids than `nativeMinIds()` (src/flags.ts, default 64) stay on the wasm kernels: a native
+// call costs ~1 µs more in N-API argument handling (bench/results/2026-11-30-fast-kernels.md).
+export { setNativeMinIds } from "../flags.js";
 
 function wasmWouldRun(table: Float32Array, dim: number): boolean {
   return (

@@ -7,6 +7,8 @@
  */
 
 import { nativeAddon } from "./native-addon.js";
+import { hugePagesEnabled } from "../flags.js";
+import { FailedPreconditionError } from "../errors.js";
 
 const PAGE = 65536;
 /** wasm32's limit: 65536 pages of 64 KiB. */
@@ -41,7 +43,7 @@ export interface TableLocation {
 export function locateTable(table: Float32Array): TableLocation {
   const memory = tableMemory(table) ?? null;
   if (memory === null && !(table.buffer instanceof SharedArrayBuffer)) {
-    throw new Error("Table memory must be shared to be used by worker threads.");
+    throw new FailedPreconditionError("Table memory must be shared to be used by worker threads.");
   }
   return {
     memory,
@@ -101,15 +103,13 @@ export function allocateTables(
   return out;
 }
 
-const HUGE_PAGES_ENV = "TPU_EMBEDDING_HUGE_PAGES";
-
 /**
  * Backs a fresh arena with transparent huge pages (Linux, through the native addon), before anything is
  * written to it, so its pages fault in as 2 MiB pages: random row gathers over gigabytes of tables then
  * stop missing the TLB on nearly every row. TPU_EMBEDDING_HUGE_PAGES=0 keeps 4 KiB pages.
  */
 function adviseHugePages(memory: WebAssembly.Memory): void {
-  if (process.env[HUGE_PAGES_ENV] === "0") return;
+  if (!hugePagesEnabled()) return;
   nativeAddon()?.adviseHugePages(new Uint8Array(memory.buffer));
 }
 

@@ -2,6 +2,8 @@ import { readFileSync } from "node:fs";
 import type { KernelJob } from "./kernel-job.js";
 import { jobRows, rowValues } from "./kernel-job.js";
 import { SCRATCH_BYTES, SCRATCH_PAGES, tableMemory } from "./table-memory.js";
+import { touchAhead } from "../flags.js";
+import { InternalError } from "../errors.js";
 
 /** The exports of assembly/lookup-kernels.ts (pointers are byte offsets into the arena). */
 interface KernelExports {
@@ -50,17 +52,9 @@ interface ArenaKernels {
 
 const MODE = { sum: 0, mean: 1, sqrtn: 2 } as const;
 
-/**
- * Ids ahead of the current bag whose rows are touched (one load per cache line) to start their cache
- * misses early. Off by default: the 16-float chunk loop already overlaps a bag's misses, and touching
- * measured slower on the standard workload (docs/performance.md).
- */
-let touchAhead = 0;
-
-/** For benchmarks: sets how far ahead rows are touched (0 disables touching). */
-export function setTouchAhead(ids: number): void {
-  touchAhead = ids;
-}
+// `touchAhead` (src/flags.ts): ids ahead of the current bag whose rows are touched to start their cache
+// misses early. Off by default: it measured slower (bench/results/2026-11-30-fast-kernels.md).
+export { setTouchAhead } from "../flags.js";
 
 let module: WebAssembly.Module | null | undefined;
 
@@ -108,7 +102,7 @@ function kernelsFor(memory: WebAssembly.Memory): ArenaKernels | null {
 }
 
 function abort(): never {
-  throw new Error("lookup kernel aborted");
+  throw new InternalError("lookup kernel aborted");
 }
 
 /**

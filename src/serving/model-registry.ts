@@ -1,4 +1,4 @@
-import type { TPUEmbeddingForServing } from "../embedding/tpu-embedding-for-serving.js";
+import type { TPUEmbeddingForServing } from "../embedding/index.js";
 
 /**
  * The contract between model lifecycle (src/serving/model: loading, polling, swapping versions) and the

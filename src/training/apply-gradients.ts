@@ -2,7 +2,7 @@ import type { Optimizer } from "../config/optimizers.js";
 import type { TableConfig } from "../config/table-config.js";
 import { Adam } from "../config/optimizers.js";
 import type { PlannedFeature } from "../embedding/serving-embedding-lookup.js";
-import type { EmbeddingVariable, LastLookup } from "../embedding/tpu-embedding-for-serving.js";
+import type { EmbeddingVariable, LastLookup } from "../embedding/lookup-record.js";
 import { quote } from "../embedding/feature-structure.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors.js";
 import { backpropagate, lookedUpIds } from "./backprop.js";

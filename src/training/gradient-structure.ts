@@ -1,4 +1,4 @@
-import type { LastLookup } from "../embedding/tpu-embedding-for-serving.js";
+import type { LastLookup } from "../embedding/lookup-record.js";
 import { quote } from "../embedding/feature-structure.js";
 import { InvalidArgumentError } from "../errors.js";
 import { DenseTensor } from "../tensor/dense-tensor.js";

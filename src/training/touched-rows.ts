@@ -3,6 +3,8 @@
  * one float32 gradient row per entry. Built in two passes (register every looked-up id, then add
  * contributions), so a step allocates two typed arrays per table and nothing per id.
  */
+
+import { InternalError } from "../errors.js";
 export class TouchedRows {
   /** Sorted, unique table rows. */
   readonly rows: Int32Array;
@@ -54,7 +56,7 @@ export class TouchedRows {
       else if (value > row) hi = mid - 1;
       else return mid;
     }
-    throw new RangeError(`row ${row} was not registered as touched`);
+    throw new InternalError(`row ${row} was not registered as touched`);
   }
 
   /**

@@ -12,7 +12,7 @@ import {
   TPUEmbeddingForServing,
   DenseTensor,
 } from "../../src/index.js";
-import { setKernelChoice } from "../../src/kernels/kernel-choice.js";
+import { setKernelChoice } from "../../src/flags.js";
 import { smallLookupRuns } from "../../src/embedding/small-lookup.js";
 import { keyedLookupRuns } from "../../src/embedding/keyed-lookup.js";
 import { nativeKernelsAvailable } from "../../src/kernels/native-addon.js";

@@ -26,7 +26,7 @@ import {
   W_REFS_AT,
 } from "../../src/kernels/batch-layout.js";
 import { batchKernels } from "../../src/kernels/batch-kernels.js";
-import { setKernelChoice } from "../../src/kernels/kernel-choice.js";
+import { setKernelChoice } from "../../src/flags.js";
 import { nativeKernelsAvailable } from "../../src/kernels/native-addon.js";
 
 /**

@@ -3,10 +3,11 @@
  * WriteNumIncreasing, WriteString and WriteSignedNumIncreasing, and their readers.
  */
 import { ByteSink, DecodeError } from "../sstable/coding.js";
+import { InternalError } from "../../errors.js";
 
 export function writeNumIncreasing(sink: ByteSink, value: bigint | number): void {
   let v = BigInt(value);
-  if (v < 0n || v > 0xffffffffffffffffn) throw new RangeError(`WriteNumIncreasing: ${v} out of range`);
+  if (v < 0n || v > 0xffffffffffffffffn) throw new InternalError(`WriteNumIncreasing: ${v} out of range`);
   const bytes: number[] = [];
   while (v > 0n) {
     bytes.unshift(Number(v & 0xffn));
@@ -75,7 +76,7 @@ export function writeSignedNumIncreasing(sink: ByteSink, value: bigint | number)
   const negative = v < 0n;
   const x = negative ? ~v : v;
   const len = Math.floor(bitLength(x) / 7) + 1;
-  if (len > 10) throw new RangeError(`WriteSignedNumIncreasing: ${v} out of range`);
+  if (len > 10) throw new InternalError(`WriteSignedNumIncreasing: ${v} out of range`);
   let u = x | headerOnes(len);
   if (negative) u = ~u & ((1n << BigInt(8 * len)) - 1n);
   for (let i = len - 1; i >= 0; i--) sink.byte(Number((u >> BigInt(8 * i)) & 0xffn));

@@ -1,7 +1,9 @@
 /** LevelDB/protobuf primitive encodings: varints and little-endian fixed-width integers. */
 
+import { DataLossError, InternalError } from "../../errors.js";
+
 /** Thrown by the decoders below; callers turn it into a DataLossError naming the file and key. */
-export class DecodeError extends Error {}
+export class DecodeError extends DataLossError {}
 
 /** Decodes a varint at `pos`; values up to 2^53 are exact (more than any file offset or length). */
 export function readVarint(buf: Uint8Array, pos: number, maxBytes = 10): { value: number; next: number } {
@@ -63,7 +65,7 @@ export class ByteSink {
   }
 
   varint(value: number): void {
-    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`bad varint value ${value}`);
+    if (!Number.isSafeInteger(value) || value < 0) throw new InternalError(`bad varint value ${value}`);
     while (value >= 128) {
       this.byte((value % 128) | 0x80);
       value = Math.floor(value / 128);

@@ -1,5 +1,5 @@
 import type { FeatureConfig } from "../../config/feature-config.js";
-import { flattenFeatures } from "../../embedding/feature-structure.js";
+import { flattenFeatures } from "../../embedding/index.js";
 import { InvalidArgumentError } from "../../errors.js";
 import type { ServableFeature, ServableModel } from "../model-registry.js";
 

@@ -1,9 +1,8 @@
-import type { FeatureStructure, InputStructure } from "../../embedding/feature-structure.js";
+import type { FeatureStructure, InputStructure, Tensor } from "../../embedding/index.js";
 import { FeatureConfig } from "../../config/feature-config.js";
 import { DenseTensor } from "../../tensor/dense-tensor.js";
 import { RaggedTensor } from "../../tensor/ragged-tensor.js";
 import { SparseTensor } from "../../tensor/sparse-tensor.js";
-import type { Tensor } from "../../embedding/feature-structure.js";
 import { isPlainObject, joinPath } from "../../tensor/structure.js";
 import type { ServableModel } from "../model-registry.js";
 import type { FeatureInput, FeatureOutput, PredictInputs, PredictOutputs } from "./feature-input.js";

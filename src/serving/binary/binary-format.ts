@@ -1,8 +1,10 @@
 import { InvalidArgumentError } from "../../errors.js";
 import type { ByteReader, ByteWriter } from "./byte-io.js";
 
+export { align8 } from "./byte-io.js";
+
 /**
- * The binary predict format (documented in docs/serving-api.md): little-endian, every section padded
+ * The binary predict format (documented in docs/serving.md): little-endian, every section padded
  * to 8 bytes so typed arrays can view the body without copying.
  */
 export const BINARY_CONTENT_TYPE = "application/x-tpu-embedding";
@@ -50,8 +52,4 @@ export function readHeader(r: ByteReader, magic: number, what: string): number {
 /** The four ASCII letters of a magic number (stored little-endian). */
 function magicName(magic: number): string {
   return String.fromCharCode(magic & 0xff, (magic >>> 8) & 0xff, (magic >>> 16) & 0xff, magic >>> 24);
-}
-
-export function align8(n: number): number {
-  return (n + 7) & ~7;
 }

@@ -1,5 +1,4 @@
 import { InvalidArgumentError } from "../../errors.js";
-import { align8 } from "./binary-format.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -97,4 +96,9 @@ export class ByteReader {
 /** An 8-byte-aligned copy when the bytes do not start on an 8-byte boundary (typed views need it). */
 export function aligned(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset % 8 === 0 ? bytes : new Uint8Array(bytes);
+}
+
+/** `n` rounded up to a multiple of 8 (every section of the binary format starts on an 8-byte boundary). */
+export function align8(n: number): number {
+  return (n + 7) & ~7;
 }

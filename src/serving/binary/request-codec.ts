@@ -17,7 +17,7 @@ const MAX_FEATURES = 4096;
 const FEATURE_HEADER_BYTES = 16;
 const utf8 = new TextEncoder();
 
-/** Encodes predict inputs as a binary request body (see docs/serving-api.md, "Binary format"). */
+/** Encodes predict inputs as a binary request body (see docs/serving.md, "Binary format"). */
 export function encodeBinaryRequest(inputs: PredictInputs): Uint8Array {
   const names = [...inputs.keys()].map((n) => utf8.encode(n));
   let size = HEADER_BYTES;

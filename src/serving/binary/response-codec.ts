@@ -4,7 +4,7 @@ import { aligned, ByteReader, ByteWriter } from "./byte-io.js";
 
 const utf8 = new TextEncoder();
 
-/** Encodes lookup outputs: per output its name, shape and float32 values (see docs/serving-api.md). */
+/** Encodes lookup outputs: per output its name, shape and float32 values (see docs/serving.md). */
 export function encodeBinaryResponse(outputs: PredictOutputs): Uint8Array {
   const names = [...outputs.keys()].map((n) => utf8.encode(n));
   let size = HEADER_BYTES;

@@ -1,17 +1,22 @@
-import { TpuEmbeddingError } from "../../errors.js";
+import { TpuEmbeddingError, type ErrorCode } from "../../errors.js";
 
-/** TF status codes the server produces itself, beyond the library's ErrorCode. */
-export type ServerErrorCode = "RESOURCE_EXHAUSTED" | "UNAVAILABLE" | "DEADLINE_EXCEEDED" | "INTERNAL";
+/** TF status codes the server produces itself (HttpError), beside the library's other codes. */
+export type ServerErrorCode = Extract<
+  ErrorCode,
+  "RESOURCE_EXHAUSTED" | "UNAVAILABLE" | "DEADLINE_EXCEEDED" | "CANCELLED" | "UNIMPLEMENTED" | "INTERNAL"
+>;
 
-/** A failure with a fixed HTTP status (limits, overload, shutdown, timeouts). */
-export class HttpError extends Error {
+/**
+ * A failure with a fixed HTTP status (limits, overload, shutdown, timeouts, unsupported APIs): a
+ * `TpuEmbeddingError` whose stable `code` is TF's, with the status the server answers (docs/errors.md).
+ */
+export class HttpError extends TpuEmbeddingError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: ServerErrorCode,
     message: string,
   ) {
-    super(message);
-    this.name = "HttpError";
+    super(code, message);
   }
 }
 

@@ -3,7 +3,7 @@ import type { FeatureInput, IdArray } from "../batching/feature-input.js";
 import { FloatBuilder, IdBuilder, Int32Builder } from "../batching/typed-builders.js";
 
 /**
- * The JSON forms of one feature's input (see docs/serving-api.md): bags of ids, flat ragged, sparse and
+ * The JSON forms of one feature's input (see docs/serving.md): bags of ids, flat ragged, sparse and
  * dense, each turned into typed arrays with an error naming the feature and the JSON position.
  */
 const INT64_MIN = -(2n ** 63n);

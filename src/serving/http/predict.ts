@@ -17,7 +17,12 @@ import { parseJsonBody } from "./json-body.js";
 import { decodeJsonPredict, type JsonFormat } from "./json-request.js";
 import { encodeJsonPredict } from "./json-response.js";
 import type { ModelTarget } from "./routes.js";
-import type { ServerLimits } from "./server.js";
+
+/** The server limits a predict checks (the server's `ServerLimits` has them; no import of server.ts, which imports this). */
+export interface PredictLimits {
+  readonly maxIdsPerRequest: number;
+  readonly maxOutputValues: number;
+}
 
 export interface PredictReply {
   readonly contentType: string;
@@ -44,7 +49,7 @@ export function predict(
   target: ModelTarget,
   contentType: string | undefined,
   body: Uint8Array,
-  limits: Pick<ServerLimits, "maxIdsPerRequest" | "maxOutputValues">,
+  limits: PredictLimits,
 ): Promise<PredictReply> {
   const lease = registry.acquire(target.model, { version: target.version, label: target.label });
   let settled: Promise<PredictReply>;

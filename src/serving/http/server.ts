@@ -56,7 +56,7 @@ export interface RunningServer {
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
-/** Starts the TF Serving compatible REST server (docs/serving-api.md) and resolves once it listens. */
+/** Starts the TF Serving compatible REST server (docs/serving.md) and resolves once it listens. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const registry = options.registry;
   const logger = options.logger ?? silentLogger;

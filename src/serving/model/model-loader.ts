@@ -10,11 +10,12 @@ import { Checkpoint } from "../../checkpoint/checkpoint.js";
 import { checkpointKey, readObjectGraph, variableKeyInGraph } from "../../checkpoint/object-graph.js";
 import { FeatureConfig } from "../../config/feature-config.js";
 import { MAX_VOCABULARY_SIZE, TableConfig } from "../../config/table-config.js";
-import { flattenFeatures, type FeatureStructure } from "../../embedding/feature-structure.js";
 import {
+  flattenFeatures,
   TPUEmbeddingForServing,
+  type FeatureStructure,
   type TPUEmbeddingForServingOptions,
-} from "../../embedding/tpu-embedding-for-serving.js";
+} from "../../embedding/index.js";
 import { DataLossError, InvalidArgumentError, NotFoundError, TpuEmbeddingError } from "../../errors.js";
 import type { ServableFeature, ServableModel } from "../model-registry.js";
 import type { FeatureConfigSpec, FeatureSpec, FeatureSpecTree } from "./feature-config-json.js";

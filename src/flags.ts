@@ -1,0 +1,98 @@
+import { InvalidArgumentError } from "./errors.js";
+
+// Every switch of the library in one place: the environment variables it reads and the hooks tests and
+// benchmarks use to override them. Nothing else in src/ reads `process.env`. Each value is read in the
+// thread that uses it (worker threads inherit the environment). docs/performance.md says when to set
+// which; scripts/build-native.mjs (plain JavaScript, run at install) reads TPU_EMBEDDING_SKIP_NATIVE=1.
+// (Read-only counters that tests use to observe a path, e.g. `smallLookupRuns()`, stay with the code
+// they count: they switch nothing.)
+
+/** The environment variables the library reads. */
+export const ENV = {
+  /** `native` (default: the addon when built, else wasm, else js), `wasm` or `js` (the reference kernels). */
+  kernels: "TPU_EMBEDDING_KERNELS",
+  /** Planned jobs of fewer ids run on the wasm kernels when they can (default 64; 0: never). */
+  nativeMinIds: "TPU_EMBEDDING_NATIVE_MIN_IDS",
+  /** How long a lookup worker spins for the next synchronous run, in µs (default 300; 0: sleep at once). */
+  workerSpinUs: "TPU_EMBEDDING_WORKER_SPIN_US",
+  /** `0` keeps tables on 4 KiB pages instead of transparent huge pages. */
+  hugePages: "TPU_EMBEDDING_HUGE_PAGES",
+  /** `1` skips building the native addon at `npm install` (read by scripts/build-native.mjs). */
+  skipNative: "TPU_EMBEDDING_SKIP_NATIVE",
+} as const;
+
+/** The environment variable that forces a kernel family (read once per thread; workers inherit it). */
+export const KERNELS_ENV = ENV.kernels;
+
+/** Which kernels run: `native` (default: the addon when built, else wasm), `wasm` or `js` (reference). */
+export type KernelChoice = "native" | "wasm" | "js";
+
+let kernels: KernelChoice | undefined;
+
+/** The kernel family `runJob` uses: `setKernelChoice`'s, else `TPU_EMBEDDING_KERNELS`, else `native`. */
+export function kernelChoice(): KernelChoice {
+  if (kernels !== undefined) return kernels;
+  const value = process.env[ENV.kernels];
+  if (value === undefined || value === "") return (kernels = "native");
+  if (value !== "native" && value !== "wasm" && value !== "js")
+    throw new InvalidArgumentError(`${ENV.kernels} must be "native", "wasm" or "js", got "${value}".`);
+  return (kernels = value);
+}
+
+/** For tests and benchmarks (this thread only): forces a kernel family; `undefined` re-reads the env. */
+export function setKernelChoice(value: KernelChoice | undefined): void {
+  kernels = value;
+}
+
+let minIds: number | undefined;
+
+/** Planned jobs of fewer ids go to the wasm kernels: `setNativeMinIds`'s, else the env, else 64. */
+export function nativeMinIds(): number {
+  if (minIds !== undefined) return minIds;
+  const value = process.env[ENV.nativeMinIds] ?? "64";
+  const ids = Number(value);
+  if (value.trim() === "" || !Number.isInteger(ids) || ids < 0)
+    throw new InvalidArgumentError(`${ENV.nativeMinIds} must be an integer >= 0, got "${value}".`);
+  return (minIds = ids);
+}
+
+/** For tests and benchmarks (this thread only): jobs of fewer ids go to the wasm kernels (0: never; undefined re-reads the env). */
+export function setNativeMinIds(ids: number | undefined): void {
+  minIds = ids;
+}
+
+/** How long a lookup worker spins for the next synchronous run, in ms (`TPU_EMBEDDING_WORKER_SPIN_US`, default 300 µs). */
+export function workerSpinMs(): number {
+  const value = process.env[ENV.workerSpinUs] ?? "300";
+  const us = Number(value);
+  if (value.trim() === "" || !Number.isFinite(us) || us < 0)
+    throw new InvalidArgumentError(
+      `${ENV.workerSpinUs} must be a number of microseconds >= 0, got "${value}".`,
+    );
+  return us / 1000;
+}
+
+/** Whether fresh table arenas are backed by transparent huge pages (`TPU_EMBEDDING_HUGE_PAGES=0`: no). */
+export function hugePagesEnabled(): boolean {
+  return process.env[ENV.hugePages] !== "0";
+}
+
+/**
+ * Test and benchmark hook: ids ahead of the current bag whose rows the wasm kernels touch (0, the
+ * default, disables touching; it measured slower, see bench/results/2026-11-30-fast-kernels.md).
+ * Read by src/kernels/wasm-kernels.ts as a live binding.
+ */
+export let touchAhead = 0;
+
+/** For benchmarks: sets how far ahead rows are touched (0 disables touching). */
+export function setTouchAhead(ids: number): void {
+  touchAhead = ids;
+}
+
+/** Test hook, read by src/embedding/small-lookup.ts: `false` sends every lookup to the general path. */
+export let smallLookupEnabled = true;
+
+/** Test hook: `false` sends every lookup to the general path (to compare the two). */
+export function setSmallLookupEnabled(value: boolean): void {
+  smallLookupEnabled = value;
+}
