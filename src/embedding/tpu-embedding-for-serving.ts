@@ -25,7 +25,7 @@ import {
 import { lookupPool, type PoolWork } from "../kernels/lookup-pool.js";
 import { allocateTables } from "../kernels/table-memory.js";
 import { planOutputSize } from "./lookup-plan.js";
-import { SmallLookup } from "./small-lookup.js";
+import { SmallLookup, type FlatFeature, type FlatOutput } from "./small-lookup.js";
 import { keyedLastLookup, KeyedLookup } from "./keyed-lookup.js";
 import { StagedExecutor } from "./staged-executor.js";
 import { applyGradients, type ApplyGradientsResult } from "../training/apply-gradients.js";
@@ -235,6 +235,18 @@ export class TPUEmbeddingForServing implements Trackable {
       arrays,
     );
     return packOutputs(planned, outputs, into);
+  }
+
+  /**
+   * @internal The server's route: features by path as typed arrays (no tensor objects), run on worker
+   * threads; `undefined` when the batched route does not take them (the server then calls
+   * `embeddingLookupAsync` with tensors). Does not record the lookup for `applyGradients`.
+   */
+  lookupFlatAsync(features: readonly FlatFeature[]): Promise<FlatOutput[]> | undefined {
+    if (!this.stagedPathOpen(undefined)) return undefined;
+    const result = this.smallPath().lookupFlatAsync(features);
+    if (result !== undefined) this.lastLookup = null;
+    return result;
   }
 
   /**
