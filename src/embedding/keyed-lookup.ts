@@ -36,7 +36,7 @@ import {
 
 /**
  * The fast path for a KeyedJaggedTensor: its flat arrays go into the small-lookup staging layout (see
- * small-lookup.ts and `smallLookup` in native/lookup_kernels.c) with one copy for all keys' ids and one
+ * small-lookup.ts and `smallLookup` in native/batch.c) with one copy for all keys' ids and one
  * for their weights (none in synchronous lookups: both are read in place as refs, see staging-layout.ts),
  * a descriptor and rebased row splits per key, and one native call runs every key.
  * No tensor object per feature is read or made (with `into`, none at all): a 26-feature request is three

@@ -41,7 +41,7 @@ import {
  * planner, a kernel call and an output tensor each. The inputs' structure is walked directly (no
  * closures); each feature gets a descriptor in one reusable staging Int32Array, and its ids, row splits
  * and weights are copied in behind it, or, in synchronous lookups, read in place when long (refs, see
- * staging-layout.ts); the native side (smallLookup in native/lookup_kernels.c) validates all of them
+ * staging-layout.ts); the native side (smallLookup in native/batch.c) validates all of them
  * before writing anything and runs the same C kernels as the general path, so results are bit-identical.
  *
  * Handled: RaggedTensor ids (int32/int64) with optional RaggedTensor weights (float32/float64, the same

@@ -5,7 +5,7 @@
  * then the ids, row splits and weights (float bits) copied in, and the ref table. A descriptor's ids,
  * splits or weights are either words of the batch (their ref -1) or elements of a ref: one of the
  * caller's typed arrays, read in place by the native kernels only (`resolveRefs` writes its pointer into
- * the ref table). Mirrored in native/lookup_kernels.c (W_*, SMALL_*, D_*, REF_*).
+ * the ref table). Mirrored in native/batch.c (W_*, SMALL_*, D_*, REF_*).
  */
 export const W_COUNT = 0;
 export const W_REFS = 1;

@@ -220,7 +220,7 @@ export const STAGED_LENGTH = 9;
 /**
  * Words 10 and 11 of a staged request are the native side's check claims and its count of features
  * checked (every feature is checked, by whichever thread claims it, before any thread runs one:
- * C_CHECK_CLAIMED and C_CHECKED in native/lookup_kernels.c); packStaged zeroes them.
+ * C_CHECK_CLAIMED and C_CHECKED in native/batch.c); packStaged zeroes them.
  */
 export const STAGED_HEADER = 16;
 
