@@ -114,7 +114,7 @@ napi_value js_release_table_set(napi_env env, napi_callback_info info) {
 // ref table. Refs exist only while the calling thread is blocked in a synchronous lookup, and only for
 // non-shared ArrayBuffers, so nothing can change, move or free them while any thread reads them.
 enum { W_COUNT, W_REFS, W_REFS_AT, W_HEADER };
-enum { SMALL_GATHER = 0, SMALL_BAGS = 1, SMALL_SEQUENCE = 2 };
+enum { SMALL_GATHER = 0, SMALL_BAGS = 1, SMALL_SEQUENCE = 2, SMALL_SEGMENT = 3 };
 enum {
   D_KIND,     // SMALL_GATHER: dense ids; SMALL_BAGS: bags_weighted (TF's ragged order); SMALL_SEQUENCE
   D_TABLE,    // index into the table set
@@ -128,6 +128,8 @@ enum {
   D_IDS_REF,  // -1: ids in work; else the ref holding them
   D_SPLITS_REF,
   D_WEIGHTS_REF,
+  D_POSITIONS_AT, // SMALL_SEQUENCE: positions offset (one per id, each < length; repeats add), -1 for none
+  D_POSITIONS_REF,
   SMALL_DESCRIPTOR
 };
 enum { REF_POINTER = 0, REF_LENGTH = 2, REF_TYPE = 3, REF_WORDS = 4 };
@@ -171,7 +173,7 @@ typedef struct {
   int32_t kind, rows, n, param;
   const float *table;
   size_t dim, table_rows;
-  const int32_t *ids, *splits;
+  const int32_t *ids, *splits, *positions;
   const float *weights;
   float *out;
 } staged_feature_t;
@@ -197,29 +199,37 @@ static bool staged_feature(const table_set_t *set, const int32_t *w, size_t wlen
   x->table_rows = set->rows[d[D_TABLE]];
   x->splits = NULL;
   x->weights = NULL;
+  x->positions = NULL;
   size_t per_row = x->dim;
   if (kind == SMALL_GATHER) {
     if (n != rows) return false;
-  } else if (kind == SMALL_BAGS || kind == SMALL_SEQUENCE) {
+  } else if (kind == SMALL_BAGS || kind == SMALL_SEQUENCE || kind == SMALL_SEGMENT) {
     if (!staged_field(w, wlen, d[D_SPLITS_AT], d[D_SPLITS_REF], (int64_t)rows + 1, REF_INT32, &p)) return false;
     const int32_t *s = x->splits = p;
     if (s[0] != 0 || s[rows] != n) return false;
-    if (kind == SMALL_BAGS) {
+    if (kind == SMALL_BAGS || kind == SMALL_SEGMENT) {
       if ((uint32_t)x->param > MODE_SQRTN) return false;
-      if (d[D_WEIGHTS_AT] != -1) {
+      if (kind == SMALL_BAGS && d[D_WEIGHTS_AT] != -1) {
         if (!staged_field(w, wlen, d[D_WEIGHTS_AT], d[D_WEIGHTS_REF], n, REF_FLOAT32, &p)) return false;
         x->weights = p;
       }
     } else {
       if (x->param < 1) return false;
       per_row = (size_t)x->param * x->dim;
+      if (d[D_POSITIONS_AT] != -1) {
+        if (!staged_field(w, wlen, d[D_POSITIONS_AT], d[D_POSITIONS_REF], n, REF_INT32, &p)) return false;
+        x->positions = p;
+      }
     }
     if (deep) {
       for (int32_t r = 0; r < rows; r++)
         if (s[r + 1] < s[r]) return false;
-      if (kind == SMALL_SEQUENCE)
+      if (kind == SMALL_SEQUENCE && x->positions == NULL)
         for (int32_t r = 0; r < rows; r++)
           if (s[r + 1] - s[r] > x->param) return false;
+      if (x->positions != NULL)
+        for (int32_t j = 0; j < n; j++)
+          if ((uint32_t)x->positions[j] >= (uint32_t)x->param) return false;
     }
   } else {
     return false;
@@ -269,9 +279,10 @@ static int32_t small_check_all(const table_set_t *set, const int32_t *w, size_t 
 /** Runs a resolved (and checked) feature. */
 static void small_run(const staged_feature_t *x) {
   if (x->kind == SMALL_GATHER) gather(x->table, x->dim, x->ids, 0, x->rows, x->out);
+  else if (x->kind == SMALL_SEGMENT) bags_segment(x->table, x->dim, x->splits, x->ids, 0, x->rows, x->param, x->out);
   else if (x->kind == SMALL_BAGS)
     bags_weighted(x->table, x->dim, x->splits, x->ids, x->weights, 0, x->rows, x->param, x->out);
-  else sequence(x->table, x->dim, x->splits, x->ids, NULL, 0, x->rows, x->param, x->out);
+  else sequence(x->table, x->dim, x->splits, x->ids, x->positions, 0, x->rows, x->param, x->out);
 }
 
 /**

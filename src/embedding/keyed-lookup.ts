@@ -24,6 +24,7 @@ import {
   D_IDS_REF,
   D_SPLITS_REF,
   D_WEIGHTS_REF,
+  D_POSITIONS_AT,
   DESCRIPTOR,
   MODE,
   REF_WORDS,
@@ -251,6 +252,7 @@ export class KeyedLookup {
         work[d + D_PARAM] = length;
         work[d + D_WEIGHTS_AT] = -1;
         work[d + D_WEIGHTS_REF] = -1;
+        work[d + D_POSITIONS_AT] = -1;
       } else {
         work[d + D_KIND] = KIND_BAGS;
         work[d + D_PARAM] = feature.mode;

@@ -26,6 +26,7 @@ import {
   D_IDS_REF,
   D_SPLITS_REF,
   D_WEIGHTS_REF,
+  D_POSITIONS_AT,
   DESCRIPTOR,
   MODE,
   REF_WORDS,
@@ -647,6 +648,7 @@ export class SmallLookup {
         work[at + D_KIND] = KIND_SEQUENCE;
         work[at + D_WEIGHTS_AT] = -1;
         work[at + D_WEIGHTS_REF] = -1;
+        work[at + D_POSITIONS_AT] = -1;
         work[at + D_PARAM] = length;
         size = rows * length * slot.dim;
       }

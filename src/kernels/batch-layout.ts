@@ -15,8 +15,13 @@ export const W_HEADER = 3;
 export const KIND_GATHER = 0;
 /** Bags combined in TF's ragged order (Σ w·e left to right, then div_no_nan). */
 export const KIND_BAGS = 1;
-/** Sequences: each row's ids in order, truncated and zero-padded to D_PARAM positions. */
+/**
+ * Sequences of D_PARAM positions: each row's ids in order, zero-padded (rows no longer than D_PARAM), or
+ * at explicit positions (D_POSITIONS_AT: one per id, each < D_PARAM; repeated positions add up).
+ */
 export const KIND_SEQUENCE = 2;
+/** Unweighted bags in TF's sparse-segment order (SparseSegmentSum/Mean/SqrtN's grouping); D_PARAM: MODE. */
+export const KIND_SEGMENT = 3;
 export const D_KIND = 0;
 export const D_TABLE = 1;
 export const D_ROWS = 2;
@@ -31,7 +36,10 @@ export const D_PARAM = 8;
 export const D_IDS_REF = 9;
 export const D_SPLITS_REF = 10;
 export const D_WEIGHTS_REF = 11;
-export const DESCRIPTOR = 12;
+/** Sequences: positions' offset (one per id), -1 for none (rows in order). */
+export const D_POSITIONS_AT = 12;
+export const D_POSITIONS_REF = 13;
+export const DESCRIPTOR = 14;
 /** Int32 words per ref in the ref table (pointer, length, type), zeroed (unresolved) by staging. */
 export const REF_WORDS = 4;
 

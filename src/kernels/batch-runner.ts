@@ -20,7 +20,10 @@ import {
   DESCRIPTOR,
   KIND_BAGS,
   KIND_GATHER,
+  KIND_SEGMENT,
   KIND_SEQUENCE,
+  D_POSITIONS_AT,
+  D_POSITIONS_REF,
   MODE_SQRTN,
   W_COUNT,
   W_HEADER,
@@ -81,35 +84,48 @@ function featureJob(
   if (kind === KIND_GATHER) {
     if (n !== rows) return null;
     job = { kind: "gather", ids };
-  } else if (kind === KIND_BAGS || kind === KIND_SEQUENCE) {
+  } else if (kind === KIND_BAGS || kind === KIND_SEQUENCE || kind === KIND_SEGMENT) {
     const splitsAt = w[d + D_SPLITS_AT];
     if (w[d + D_SPLITS_REF] !== -1 || !within(splitsAt, rows + 1, w.length)) return null;
     const splits = w.subarray(splitsAt, splitsAt + rows + 1);
     if (splits[0] !== 0 || splits[rows] !== n) return null;
     const param = w[d + D_PARAM];
     let weights: Float32Array | null = null;
-    if (kind === KIND_BAGS) {
+    let positions: Int32Array | null = null;
+    if (kind !== KIND_SEQUENCE) {
       if (param < 0 || param > MODE_SQRTN) return null;
       const weightsAt = w[d + D_WEIGHTS_AT];
-      if (weightsAt !== -1) {
+      if (kind === KIND_BAGS && weightsAt !== -1) {
         if (w[d + D_WEIGHTS_REF] !== -1 || !within(weightsAt, n, w.length)) return null;
         weights = new Float32Array(w.buffer, w.byteOffset + weightsAt * 4, n);
       }
     } else {
       if (param < 1) return null;
       perRow = param * dim;
+      const positionsAt = w[d + D_POSITIONS_AT];
+      if (positionsAt !== -1) {
+        if (w[d + D_POSITIONS_REF] !== -1 || !within(positionsAt, n, w.length)) return null;
+        positions = w.subarray(positionsAt, positionsAt + n);
+      }
     }
     if (deep) {
       for (let r = 0; r < rows; r++) {
         const length = splits[r + 1] - splits[r];
-        if (length < 0 || (kind === KIND_SEQUENCE && length > param)) return null;
+        if (length < 0 || (kind === KIND_SEQUENCE && positions === null && length > param)) return null;
       }
+      if (positions !== null)
+        for (let j = 0; j < n; j++) if (positions[j] < 0 || positions[j] >= param) return null;
     }
-    const batch = { rowSplits: splits, ids, weights, positions: null };
+    const batch = { rowSplits: splits, ids, weights, positions };
     job =
-      kind === KIND_BAGS
-        ? { kind: "bags", order: "weighted", combiner: COMBINERS[param], batch }
-        : { kind: "sequence", sequenceLength: param, batch };
+      kind === KIND_SEQUENCE
+        ? { kind: "sequence", sequenceLength: param, batch }
+        : {
+            kind: "bags",
+            order: kind === KIND_SEGMENT ? "segment" : "weighted",
+            combiner: COMBINERS[param],
+            batch,
+          };
   } else {
     return null;
   }

@@ -15,9 +15,12 @@ import {
   D_TABLE,
   D_WEIGHTS_AT,
   D_WEIGHTS_REF,
+  D_POSITIONS_AT,
+  D_POSITIONS_REF,
   DESCRIPTOR,
   KIND_BAGS,
   KIND_GATHER,
+  KIND_SEGMENT,
   KIND_SEQUENCE,
   MODE,
   W_COUNT,
@@ -44,6 +47,7 @@ interface Feature {
   ids: number[];
   splits?: number[];
   weights?: number[];
+  positions?: number[];
   param?: number;
   outAt: number;
 }
@@ -65,6 +69,9 @@ function batch(features: Feature[]): Int32Array {
     if (f.splits) words.push(...f.splits);
     words[d + D_WEIGHTS_AT] = f.weights ? words.length : -1;
     if (f.weights) words.push(...new Int32Array(Float32Array.from(f.weights).buffer));
+    words[d + D_POSITIONS_AT] = f.positions ? words.length : -1;
+    if (f.positions) words.push(...f.positions);
+    words[d + D_POSITIONS_REF] = -1;
     words[d + D_OUT_AT] = f.outAt;
     words[d + D_PARAM] = f.param ?? 0;
     words[d + D_IDS_REF] = -1;
@@ -157,6 +164,38 @@ test("a batch that does not fit is refused whole: the failing feature's code, no
       const malformed = batch(features);
       malformed[W_COUNT] = 1000;
       assert.equal(kernels.run(tableSet, malformed, new Float32Array(OUT)), -1, `${family}: bad header`);
+    } finally {
+      setKernelChoice(undefined);
+    }
+  }
+});
+
+test("segment-order bags and sequences at explicit positions, in every family", () => {
+  // Bags {1, 2, 3} and {4}: mean in TF's segment order ((e1 + e2 + e3) · float32(1/3), then e4);
+  // a sequence of 3 positions with ids 5 at 2, 6 at 0 and 7 at 2 again (repeats add).
+  const fs: Feature[] = [
+    { kind: KIND_SEGMENT, ids: [1, 2, 3, 4], splits: [0, 3, 4], param: MODE.mean, outAt: 0 },
+    { kind: KIND_SEQUENCE, ids: [5, 6, 7], splits: [0, 3], positions: [2, 0, 2], param: 3, outAt: 8 },
+  ];
+  const third = Math.fround(1 / 3);
+  const want = [
+    ...row(1).map((v, i) => Math.fround(Math.fround(Math.fround(v + row(2)[i]) + row(3)[i]) * third)),
+    ...row(4),
+    ...row(6),
+    ...[0, 0, 0, 0],
+    ...add(row(5), row(7)),
+  ];
+  for (const family of families()) {
+    setKernelChoice(family);
+    try {
+      const kernels = batchKernels();
+      const tableSet = kernels.createSet([table], [DIM])!;
+      const out = new Float32Array(want.length).fill(NaN);
+      assert.equal(kernels.run(tableSet, batch(fs), out), 0, family);
+      assert.deepEqual([...out], want, family);
+      const bad = [fs[0], { ...fs[1], positions: [2, 3, 0] }]; // position 3 of a sequence of 3
+      assert.equal(kernels.run(tableSet, batch(bad), out.fill(NaN)), 2, `${family}: position out of range`);
+      assert.ok(out.every((v) => Number.isNaN(v)));
     } finally {
       setKernelChoice(undefined);
     }
