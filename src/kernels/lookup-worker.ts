@@ -17,14 +17,10 @@ import {
   type WorkerReply,
   type WorkerRequest,
 } from "./pool-messages.js";
-import { runJob } from "./run-job.js";
 import { viewOfLocation } from "./table-memory.js";
 import { batchKernels, nativeBatchKernels, type BatchKernels, type BatchTableSet } from "./batch-kernels.js";
 import { W_REFS } from "./batch-layout.js";
 import {
-  CLAIMED,
-  COUNT,
-  STAGED,
   STAGED_HEADER,
   STAGED_LENGTH,
   STAGED_OUT,
@@ -35,9 +31,7 @@ import {
   FAILED,
   previousGeneration,
   requestGeneration,
-  unpackPiece,
 } from "./packed-request.js";
-import { InternalError } from "../errors.js";
 
 const port = parentPort!;
 const sets = new Map<number, readonly Float32Array[]>();
@@ -106,8 +100,7 @@ function run(set: number, slot: number, generation: number, waitOpen = false): s
   const control = new Int32Array(request, 0, STAGED_HEADER);
   if (waitOpen && !awaitOpening(control, generation)) return undefined;
   if (!enterRequest(control, generation)) return undefined;
-  const error =
-    control[STAGED] === 1 ? runStaged(set, request, out, control) : runPieces(set, request, out, control);
+  const error = runStaged(set, request, out, control);
   // Leaving: every piece this worker claimed is written. The slot is reused only after all left.
   Atomics.add(control, DEPARTED, 1);
   Atomics.notify(control, DEPARTED);
@@ -141,31 +134,6 @@ function runStaged(
   if (code === 0) return undefined;
   Atomics.store(control, FAILED, 1);
   return `staged run failed (${code})`;
-}
-
-/** A packed request: pieces claimed one at a time, run by `runJob`. */
-function runPieces(
-  set: number,
-  request: SharedArrayBuffer,
-  out: Float32Array,
-  control: Int32Array,
-): string | undefined {
-  let error: string | undefined;
-  const count = control[COUNT];
-  const tables = sets.get(set);
-  for (let k = Atomics.add(control, CLAIMED, 1); k < count; k = Atomics.add(control, CLAIMED, 1)) {
-    try {
-      if (tables === undefined) throw new InternalError(`table set ${set} is not attached`);
-      const p = unpackPiece(request, k);
-      const target = p.out === 0 ? out : outputs.get(p.out);
-      if (target === undefined) throw new InternalError(`output buffer ${p.out} is not attached`);
-      runJob(p.job, tables[p.table], p.dim, target, p.outOffset, p.rowStart, p.rowEnd);
-    } catch (e) {
-      error = e instanceof Error ? e.message : String(e);
-      Atomics.store(control, FAILED, 1);
-    }
-  }
-  return error;
 }
 
 /**
