@@ -1,5 +1,5 @@
 /* global process */
-// Builds the optional native lookup kernels (native/lookup_kernels.c → build/Release/lookup_kernels.node)
+// Builds the optional native lookup kernels (native/*.c → build/Release/lookup_kernels.node)
 // with node-gyp. Run by `npm install` / `npm ci` (the package's `install` script) and by hand. It never
 // fails the install: without a compiler, Python or Node headers it warns and the package uses its
 // WebAssembly / JS kernels. TPU_EMBEDDING_SKIP_NATIVE=1 skips the build.

@@ -10,3 +10,4 @@ export type { FeatureStructure, InputStructure, LookupResult, Tensor } from "./f
 export { flattenFeatures } from "./feature-structure.js";
 export { planLookup, planOutputSize, type LookupPlan } from "./lookup-plan.js";
 export { executePlan } from "./execute.js";
+export type { FlatFeature, FlatOutput } from "./small-lookup.js";

@@ -8,7 +8,7 @@ import type { FeatureStructure } from "./feature-structure.js";
 import { planLookups } from "./serving-embedding-lookup.js";
 import { DeferredLastLookup } from "./deferred-last-lookup.js";
 import { SMALL_LOOKUP_MAX_IDS } from "./small-lookup.js";
-import type { StagedExecutor, StagedNative } from "./staged-executor.js";
+import type { StagedExecutor, StagedKernels } from "./staged-executor.js";
 import {
   KIND_BAGS,
   KIND_SEQUENCE,
@@ -24,6 +24,7 @@ import {
   D_IDS_REF,
   D_SPLITS_REF,
   D_WEIGHTS_REF,
+  D_POSITIONS_AT,
   DESCRIPTOR,
   MODE,
   REF_WORDS,
@@ -36,7 +37,7 @@ import {
 
 /**
  * The fast path for a KeyedJaggedTensor: its flat arrays go into the small-lookup staging layout (see
- * small-lookup.ts and `smallLookup` in native/lookup_kernels.c) with one copy for all keys' ids and one
+ * small-lookup.ts and `smallLookup` in native/batch.c) with one copy for all keys' ids and one
  * for their weights (none in synchronous lookups: both are read in place as refs, see staging-layout.ts),
  * a descriptor and rebased row splits per key, and one native call runs every key.
  * No tensor object per feature is read or made (with `into`, none at all): a 26-feature request is three
@@ -133,13 +134,13 @@ export class KeyedLookup {
     into: unknown,
     direct: boolean,
     execute: (
-      native: StagedNative,
+      native: StagedKernels,
       out: Float32Array,
       /** `into` outside shared memory: only this thread may write it (its buffer may hold other data). */
       localOnly: boolean,
     ) => boolean | Promise<void>,
   ): { result: Record<string, DenseTensor<Float32Array>>; pending: Promise<void> | null } | undefined {
-    const native = this.executor.native();
+    const native = this.executor.kernels();
     if (native === null || kjt.values.length > SMALL_LOOKUP_MAX_IDS || !this.resolve(kjt.keys))
       return undefined;
     const intoGiven = into !== null && into !== undefined;
@@ -218,7 +219,7 @@ export class KeyedLookup {
     const offsets = kjt.offsets;
     const header = W_HEADER + count * DESCRIPTOR;
     const refs = this.refs;
-    refs.reset(direct && this.executor.shares(n));
+    refs.reset(direct && this.executor.readsInPlace(n));
     this.reserve(header + n * (weights === null ? 1 : 2) + count * (batch + 1) + 2 * REF_WORDS);
     const work = this.work;
     work[W_COUNT] = count;
@@ -251,6 +252,7 @@ export class KeyedLookup {
         work[d + D_PARAM] = length;
         work[d + D_WEIGHTS_AT] = -1;
         work[d + D_WEIGHTS_REF] = -1;
+        work[d + D_POSITIONS_AT] = -1;
       } else {
         work[d + D_KIND] = KIND_BAGS;
         work[d + D_PARAM] = feature.mode;

@@ -1,10 +1,10 @@
 import { FeatureConfig } from "../config/feature-config.js";
 import type { TableConfig } from "../config/table-config.js";
-import { StagedExecutor, type StagedNative } from "./staged-executor.js";
+import { StagedExecutor, type StagedKernels } from "./staged-executor.js";
 import { DenseTensor, trustedFloat32Tensor } from "../tensor/dense-tensor.js";
 import { int64Words } from "../tensor/dtype.js";
 import { RaggedTensor } from "../tensor/ragged-tensor.js";
-import { isNone, isPlainObject } from "../tensor/structure.js";
+import { isNone, isPlainObject, joinPath } from "../tensor/structure.js";
 import type { FeatureStructure } from "./feature-structure.js";
 import { planLookups } from "./serving-embedding-lookup.js";
 import { DeferredLastLookup } from "./deferred-last-lookup.js";
@@ -26,6 +26,7 @@ import {
   D_IDS_REF,
   D_SPLITS_REF,
   D_WEIGHTS_REF,
+  D_POSITIONS_AT,
   DESCRIPTOR,
   MODE,
   REF_WORDS,
@@ -41,7 +42,7 @@ import {
  * planner, a kernel call and an output tensor each. The inputs' structure is walked directly (no
  * closures); each feature gets a descriptor in one reusable staging Int32Array, and its ids, row splits
  * and weights are copied in behind it, or, in synchronous lookups, read in place when long (refs, see
- * staging-layout.ts); the native side (smallLookup in native/lookup_kernels.c) validates all of them
+ * staging-layout.ts); the native side (smallLookup in native/batch.c) validates all of them
  * before writing anything and runs the same C kernels as the general path, so results are bit-identical.
  *
  * Handled: RaggedTensor ids (int32/int64) with optional RaggedTensor weights (float32/float64, the same
@@ -66,6 +67,13 @@ export { setSmallLookupEnabled } from "../flags.js";
 /** Test hook: how many lookups the fast path has served in this thread. */
 export function smallLookupRuns(): number {
   return runs;
+}
+
+let flatRuns = 0;
+
+/** Test hook: how many flat lookups (the server's route, no tensor objects) ran in this thread. */
+export function flatLookupRuns(): number {
+  return flatRuns;
 }
 
 /** One configured feature's constants, and its last output shapes (frozen, shared by the tensors). */
@@ -209,6 +217,10 @@ export class SmallLookup {
   /** Per leaf: the input's ids and row splits (null: dense), the weights' values and splits. */
   private readonly values: (Int32Array | BigInt64Array)[];
   private readonly splits: (Int32Array | null)[];
+  /** Per leaf with dense ids: the input's shape. */
+  private readonly denseShapes: (readonly number[])[];
+  /** Every configured feature's slot by its path (`a/b/0`), for flat inputs. */
+  private readonly byPath = new Map<string, FeatureSlot>();
   private readonly weightValues: (Float32Array | Float64Array | null)[];
   private readonly weightSplits: (Int32Array | null)[];
   /** Per leaf: its output shape and place in the output. */
@@ -249,6 +261,8 @@ export class SmallLookup {
     this.keys = new Array<string | number>(n).fill(0);
     this.values = new Array<Int32Array | BigInt64Array>(n).fill(none);
     this.splits = new Array<Int32Array | null>(n).fill(null);
+    this.denseShapes = new Array<readonly number[]>(n).fill([]);
+    slotsByPath(this.root, "", this.byPath);
     this.weightValues = new Array<Float32Array | Float64Array | null>(n).fill(null);
     this.weightSplits = new Array<Int32Array | null>(n).fill(null);
     this.shapes = new Array<readonly number[]>(n).fill([]);
@@ -296,10 +310,57 @@ export class SmallLookup {
     return run === undefined ? undefined : run.pending!.then(() => run.result);
   }
 
-  private enter<R>(body: (native: StagedNative) => R | undefined): R | undefined {
+  /**
+   * The server's route (`flat`: features by path, typed arrays only, no tensor objects): checked and
+   * staged now, run on worker threads; each output a view of one fresh array, in `flat`'s order.
+   * `undefined` (nothing started) when this path does not handle it: the caller then builds tensors for
+   * the general path, which raises TF's exact errors.
+   */
+  lookupFlatAsync(flat: readonly FlatFeature[]): Promise<FlatOutput[]> | undefined {
+    const run = this.enter((kernels) => {
+      if (!this.collectFlat(flat)) return undefined;
+      if (!this.stage(false, false)) return undefined;
+      this.work[W_COUNT] = this.count;
+      const out = new Float32Array(this.outSize);
+      const started = this.executor.start(kernels, this.work, this.cursor, out, this.ids, false);
+      if (started === false) return undefined;
+      runs++;
+      flatRuns++;
+      const outputs: FlatOutput[] = new Array<FlatOutput>(this.count);
+      for (let i = 0; i < this.count; i++) {
+        const from = this.outAt[i];
+        outputs[i] = { shape: this.shapes[i], data: out.subarray(from, from + this.sizes[i]) };
+      }
+      return started.then(() => outputs);
+    });
+    return run;
+  }
+
+  /** Pass 1 and 2 for flat inputs: every feature's slot and arrays; false for what the general path owns. */
+  private collectFlat(flat: readonly FlatFeature[]): boolean {
+    if (flat.length > this.capacity) return false;
+    let ids = 0;
+    for (let i = 0; i < flat.length; i++) {
+      const f = flat[i];
+      const slot = this.byPath.get(f.path);
+      if (slot === undefined) return false;
+      this.slots[i] = slot;
+      this.values[i] = f.ids;
+      this.splits[i] = f.rowSplits;
+      this.weightValues[i] = f.weights;
+      this.weightSplits[i] = f.rowSplits;
+      this.denseShapes[i] = f.denseShape;
+      ids += f.ids.length;
+    }
+    this.count = flat.length;
+    this.ids = ids;
+    return ids <= SMALL_LOOKUP_MAX_IDS;
+  }
+
+  private enter<R>(body: (native: StagedKernels) => R | undefined): R | undefined {
     // `busy`: a lookup started from inside this one (a Proxy input's trap, say) takes the general path.
     if (!smallLookupEnabled || this.busy) return undefined;
-    const native = this.executor.native();
+    const native = this.executor.kernels();
     if (native === null) return undefined;
 
     this.busy = true;
@@ -328,7 +389,7 @@ export class SmallLookup {
     if (
       this.collect(this.root, features, isNone(weights) ? null : weights, into ?? null, this.holder, 0) &&
       this.load() &&
-      this.stage(intoGiven, direct && this.executor.shares(this.ids))
+      this.stage(intoGiven, direct && this.executor.readsInPlace(this.ids))
     ) {
       this.work[W_COUNT] = this.count;
       const out = intoGiven ? this.intoOutput() : new Float32Array(this.outSize);
@@ -466,6 +527,7 @@ export class SmallLookup {
       } else if (input instanceof DenseTensor) {
         values[i] = input.data as Int32Array;
         splits[i] = null;
+        this.denseShapes[i] = input.shape;
       } else {
         return false;
       }
@@ -587,15 +649,15 @@ export class SmallLookup {
         work[at + D_KIND] = KIND_SEQUENCE;
         work[at + D_WEIGHTS_AT] = -1;
         work[at + D_WEIGHTS_REF] = -1;
+        work[at + D_POSITIONS_AT] = -1;
         work[at + D_PARAM] = length;
         size = rows * length * slot.dim;
       }
       this.work[at + D_IDS] = kept;
     } else {
-      const input = this.inputs[i] as DenseTensor;
       if (weightValues !== null || slot.sequenceLength > 0) return false;
       rows = n;
-      shape = slot.denseShapeOf(input.shape);
+      shape = slot.denseShapeOf(this.denseShapes[i]);
       this.reserve(n);
       this.stageIds(values, at);
       const work = this.work;
@@ -851,4 +913,29 @@ function weightKeysFit(
  */
 function callerMemory(into: unknown, out: Float32Array): boolean {
   return !isNone(into) && !(out.buffer instanceof SharedArrayBuffer);
+}
+
+/** One feature of a flat request: ragged (`rowSplits`, optional weights) or dense (`rowSplits` null). */
+export interface FlatFeature {
+  /** The feature's path in the feature structure (`joinPath` form: `a/b/0`). */
+  readonly path: string;
+  readonly ids: Int32Array | BigInt64Array;
+  readonly rowSplits: Int32Array | null;
+  /** Dense ids only: their shape. */
+  readonly denseShape: readonly number[];
+  /** Ragged only: one weight per id (the same row splits), or null. */
+  readonly weights: Float32Array | null;
+}
+
+/** One feature's output of a flat lookup: row-major float32 of `shape`. */
+export interface FlatOutput {
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+function slotsByPath(shadow: Shadow, path: string, into: Map<string, FeatureSlot>): void {
+  if (shadow instanceof FeatureSlot) into.set(path, shadow);
+  else if (shadow instanceof ListNode)
+    shadow.items.forEach((c, k) => slotsByPath(c, joinPath(path, k), into));
+  else for (const [k, c] of shadow.children) slotsByPath(c, joinPath(path, k), into);
 }

@@ -1,7 +1,6 @@
 import type { TableConfig } from "../config/table-config.js";
-import { kernelChoice } from "../kernels/kernel-choice.js";
+import { batchKernels, type BatchKernels, type BatchTableSet } from "../kernels/batch-kernels.js";
 import { lookupPool, PARALLEL_MIN_COST } from "../kernels/lookup-pool.js";
-import { nativeAddon, type NativeExports, type NativeTableSet } from "../kernels/native-addon.js";
 import type { DenseTensor } from "../tensor/dense-tensor.js";
 
 let refsRead = 0;
@@ -11,19 +10,21 @@ export function stagedRefsRead(): number {
   return refsRead;
 }
 
-/** The native addon and the embedding's table set, when staged lookups can run now. */
-export interface StagedNative {
-  readonly addon: NativeExports;
-  readonly set: NativeTableSet;
+/** The batch kernels of this thread and the embedding's table set for them. */
+export interface StagedKernels {
+  readonly kernels: BatchKernels;
+  readonly set: BatchTableSet;
 }
 
 /**
- * Runs staging buffers (the layout of staging-layout.ts, filled by small-lookup.ts or keyed-lookup.ts) for
- * one embedding: it owns the embedding's one native table set, and sends each lookup to this thread (one
- * `smallLookup` call) or, with worker threads, as a staged request shared with the pool's workers.
+ * Runs lookup batches (src/kernels/batch-layout.ts, filled by small-lookup.ts or keyed-lookup.ts) for one
+ * embedding with the kernel family chosen for this thread (native, WebAssembly or JS: one interface,
+ * batch-kernels.ts): it owns the embedding's table set for that family, and sends each lookup to this
+ * thread (one `run` call) or, with worker threads, as a staged request shared with the pool's workers.
  */
 export class StagedExecutor {
-  private set: NativeTableSet | null = null;
+  private set: BatchTableSet | null = null;
+  private setKernels: BatchKernels | null = null;
   private released = false;
 
   constructor(
@@ -35,16 +36,19 @@ export class StagedExecutor {
     private readonly pooledSet: (() => number) | null = null,
   ) {}
 
-  /** The addon and table set when the native kernels are chosen, built and not released; else null. */
-  native(): StagedNative | null {
-    if (this.released || kernelChoice() !== "native") return null;
-    const addon = nativeAddon();
-    if (addon === null) return null;
-    this.set ??= addon.createTableSet(
-      this.tables.map((t) => this.views.get(t)!.data),
-      Int32Array.from(this.tables, (t) => t.dim),
-    );
-    return this.set === null ? null : { addon, set: this.set };
+  /** This thread's batch kernels and the embedding's table set for them; null once released. */
+  kernels(): StagedKernels | null {
+    if (this.released) return null;
+    const kernels = batchKernels();
+    if (kernels !== this.setKernels) {
+      if (this.set !== null) this.setKernels!.releaseSet(this.set);
+      this.setKernels = kernels;
+      this.set = kernels.createSet(
+        this.tables.map((t) => this.views.get(t)!.data),
+        this.tables.map((t) => t.dim),
+      );
+    }
+    return this.set === null ? null : { kernels, set: this.set };
   }
 
   /**
@@ -57,6 +61,11 @@ export class StagedExecutor {
     return this.threads > 1 && ids >= PARALLEL_MIN_COST && this.pooledSet !== null;
   }
 
+  /** Whether a synchronous lookup of `ids` ids may read its long arrays in place (refs). */
+  readsInPlace(ids: number): boolean {
+    return this.shares(ids) && batchKernels().readsInPlace;
+  }
+
   /**
    * Runs the first `staged` words of `work` into `out`: on this thread, or shared with the workers when
    * the embedding has them and the lookup is one the pool would split. `localOnly`: `out` is caller
@@ -65,7 +74,7 @@ export class StagedExecutor {
    * thread reads them). False when a feature does not fit (nothing written).
    */
   run(
-    { addon, set }: StagedNative,
+    { kernels, set }: StagedKernels,
     work: Int32Array,
     staged: number,
     out: Float32Array,
@@ -75,16 +84,16 @@ export class StagedExecutor {
   ): boolean {
     refsRead += refs.length;
     if (!this.shares(ids) || localOnly || this.pooledSet === null) {
-      if (refs.length > 0 && !addon.resolveRefs(work, ...refs)) return false;
-      return addon.smallLookup(set, work, out) === 0;
+      if (refs.length > 0 && !kernels.resolveRefs(work, refs)) return false;
+      return kernels.run(set, work, out) === 0;
     }
     return lookupPool().runStaged(
       this.pooledSet(),
       work.subarray(0, staged),
       out,
       this.threads,
-      (w, o, control) => addon.smallLookupShare(set, w, o, control),
-      refs.length > 0 ? (w) => addon.resolveRefs(w, ...refs) : null,
+      (w, o, control) => kernels.share(set, w, o, control, false),
+      refs.length > 0 ? (w) => kernels.resolveRefs(w, refs) : null,
     );
   }
 
@@ -94,7 +103,7 @@ export class StagedExecutor {
    * feature does not fit, `out` is caller memory workers cannot write, or there is no pool.
    */
   start(
-    { addon, set }: StagedNative,
+    { kernels, set }: StagedKernels,
     work: Int32Array,
     staged: number,
     out: Float32Array,
@@ -103,15 +112,15 @@ export class StagedExecutor {
   ): Promise<void> | false {
     if (localOnly || this.pooledSet === null) return false;
     const request = work.subarray(0, staged);
-    if (addon.smallLookupCheck(set, request, out.length) !== 0) return false;
+    if (kernels.check(set, request, out.length) !== 0) return false;
     const workers = ids < PARALLEL_MIN_COST ? 1 : this.threads;
     return lookupPool().runStagedAsync(this.pooledSet(), request, out, workers);
   }
 
-  /** Drops the native table set (idempotent); later staged lookups are declined. */
+  /** Drops the table set (idempotent); later staged lookups are declined. */
   release(): void {
     this.released = true;
-    if (this.set !== null) nativeAddon()?.releaseTableSet(this.set);
+    if (this.set !== null) this.setKernels!.releaseSet(this.set);
     this.set = null;
   }
 }

@@ -1,33 +1,32 @@
-/**
- * The staging layout of staged lookups (small-lookup.ts, keyed-lookup.ts), mirrored in
- * native/lookup_kernels.c (W_*, SMALL_*, D_*, REF_*): a header of W_HEADER words (the feature count, the
- * ref count, the ref table's offset), one descriptor of DESCRIPTOR int32 words per feature, then the ids,
- * row splits and weights (float bits) copied in, and the ref table. A descriptor's ids, splits or weights
- * are either words of the staging buffer (their ref -1) or elements of a ref: one of the caller's typed
- * arrays, read in place by the native code (`resolveRefs` writes its pointer into the ref table).
- */
-export const W_COUNT = 0;
-export const W_REFS = 1;
-export const W_REFS_AT = 2;
-export const W_HEADER = 3;
-export const KIND_GATHER = 0;
-export const KIND_BAGS = 1;
-export const KIND_SEQUENCE = 2;
-export const D_KIND = 0;
-export const D_TABLE = 1;
-export const D_ROWS = 2;
-export const D_IDS = 3;
-export const D_IDS_AT = 4;
-export const D_SPLITS_AT = 5;
-export const D_WEIGHTS_AT = 6;
-export const D_OUT_AT = 7;
-export const D_PARAM = 8;
-export const D_IDS_REF = 9;
-export const D_SPLITS_REF = 10;
-export const D_WEIGHTS_REF = 11;
-export const DESCRIPTOR = 12;
-/** Int32 words per ref in the ref table (pointer, length, type), zeroed (unresolved) by staging. */
-export const REF_WORDS = 4;
+// The batch layout lives with the kernels that read it (src/kernels/batch-layout.ts).
+export {
+  W_COUNT,
+  W_REFS,
+  W_REFS_AT,
+  W_HEADER,
+  KIND_GATHER,
+  KIND_BAGS,
+  KIND_SEQUENCE,
+  D_KIND,
+  D_TABLE,
+  D_ROWS,
+  D_IDS,
+  D_IDS_AT,
+  D_SPLITS_AT,
+  D_WEIGHTS_AT,
+  D_OUT_AT,
+  D_PARAM,
+  D_IDS_REF,
+  D_SPLITS_REF,
+  D_WEIGHTS_REF,
+  D_POSITIONS_AT,
+  D_POSITIONS_REF,
+  KIND_SEGMENT,
+  DESCRIPTOR,
+  REF_WORDS,
+  MODE,
+} from "../kernels/batch-layout.js";
+import { REF_WORDS, W_REFS, W_REFS_AT } from "../kernels/batch-layout.js";
 
 /**
  * Synchronous lookups shared with workers read arrays longer than this in place instead of copying them:
@@ -77,9 +76,6 @@ export class StagingRefs {
     return cursor + words;
   }
 }
-
-/** The native kernels' combiner codes (D_PARAM of bags). */
-export const MODE = { sum: 0, mean: 1, sqrtn: 2 } as const;
 
 export function sameStrings(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;

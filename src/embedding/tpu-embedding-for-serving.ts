@@ -22,10 +22,10 @@ import {
   sharedOutputs,
   type PlannedLookup,
 } from "./serving-embedding-lookup.js";
-import { lookupPool, type PoolWork } from "../kernels/lookup-pool.js";
+import { lookupPool } from "../kernels/lookup-pool.js";
 import { allocateTables } from "../kernels/table-memory.js";
-import { planOutputSize } from "./lookup-plan.js";
-import { SmallLookup } from "./small-lookup.js";
+import { PlannedBatches } from "./planned-batch.js";
+import { SmallLookup, type FlatFeature, type FlatOutput } from "./small-lookup.js";
 import { keyedLastLookup, KeyedLookup } from "./keyed-lookup.js";
 import { StagedExecutor } from "./staged-executor.js";
 import { applyGradients, type ApplyGradientsResult } from "../training/apply-gradients.js";
@@ -80,6 +80,7 @@ export class TPUEmbeddingForServing implements Trackable {
   private small: SmallLookup | null = null;
   private keyedFast: KeyedLookup | null = null;
   private executor: StagedExecutor | null = null;
+  private planned: PlannedBatches | null = null;
   private disposed = false;
   /** Table memory handed to a restore before build, adopted by the build. */
   private pendingTableMemory: Float32Array[] | null = null;
@@ -189,10 +190,7 @@ export class TPUEmbeddingForServing implements Trackable {
     const planned = this.plan(features, weights);
     const into = this.outputsOf(planned, options);
     const arrays = into === null ? null : into.map((t) => t.data);
-    const outputs =
-      this.threads === 1
-        ? runPlanned(planned, arrays)
-        : lookupPool().runSync(this.pooledTables(), this.works(planned), this.threads, arrays);
+    const outputs = this.plannedBatches().run(planned, arrays) ?? runPlanned(planned, arrays);
     return packOutputs(planned, outputs, into);
   }
 
@@ -228,13 +226,21 @@ export class TPUEmbeddingForServing implements Trackable {
     const planned = this.plan(features, weights);
     const into = this.outputsOf(planned, options);
     const arrays = into === null ? null : into.map((t) => t.data);
-    const outputs = await lookupPool().runAsync(
-      this.pooledTables(),
-      this.works(planned),
-      this.threads,
-      arrays,
-    );
+    const started = this.plannedBatches().start(planned, arrays);
+    const outputs = started !== null ? await started : runPlanned(planned, arrays);
     return packOutputs(planned, outputs, into);
+  }
+
+  /**
+   * @internal The server's route: features by path as typed arrays (no tensor objects), run on worker
+   * threads; `undefined` when the batched route does not take them (the server then calls
+   * `embeddingLookupAsync` with tensors). Does not record the lookup for `applyGradients`.
+   */
+  lookupFlatAsync(features: readonly FlatFeature[]): Promise<FlatOutput[]> | undefined {
+    if (!this.stagedPathOpen(undefined)) return undefined;
+    const result = this.smallPath().lookupFlatAsync(features);
+    if (result !== undefined) this.lastLookup = null;
+    return result;
   }
 
   /**
@@ -366,6 +372,11 @@ export class TPUEmbeddingForServing implements Trackable {
     return (this.keyedFast ??= new KeyedLookup(this.featureConfig, this.tables, this.stagedExecutor()));
   }
 
+  /** Runs planned lookups as lookup batches on the same executor (planned-batch.ts). */
+  private plannedBatches(): PlannedBatches {
+    return (this.planned ??= new PlannedBatches(this.stagedExecutor(), this.tables));
+  }
+
   /** Runs both staged paths' work: one native table set per embedding, and the pool's workers. */
   private stagedExecutor(): StagedExecutor {
     return (this.executor ??= new StagedExecutor(this.tables, this.tableViews!, this.threads, () =>
@@ -434,15 +445,6 @@ export class TPUEmbeddingForServing implements Trackable {
       this.tables.map((t) => t.dim),
     );
     return this.poolSet;
-  }
-
-  private works(planned: PlannedLookup): PoolWork[] {
-    return planned.features.map(({ feature, plan }) => ({
-      job: plan,
-      table: this.tableIndex.get(feature.table)!,
-      dim: feature.table.dim,
-      size: planOutputSize(plan),
-    }));
   }
 
   /** Every table's memory before build: allocated once, by restore (allocateVariables) or build. */

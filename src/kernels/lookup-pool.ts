@@ -1,22 +1,14 @@
 import { Worker } from "node:worker_threads";
 import { workerSpinMs } from "../flags.js";
-import { allocateOutputs } from "./outputs.js";
-import { jobIds, jobRows, rowValues, type KernelJob } from "./kernel-job.js";
 import {
-  CLAIMED,
   closeRequest,
-  cutPieces,
   DEPARTED,
   FAILED,
   nextGeneration,
   openRequest,
-  packRequest,
   packStaged,
   STAGED_HEADER,
-  requestWords,
-  type PackableWork,
 } from "./packed-request.js";
-import { runJob } from "./run-job.js";
 import {
   CLOCK_EVERY,
   HAS_RUN,
@@ -35,22 +27,11 @@ import {
 import { locateTable } from "./table-memory.js";
 import { InternalError } from "../errors.js";
 
-/** One feature's work for the pool: a job, the index of its table in the registered set, its output size. */
-export interface PoolWork {
-  readonly job: KernelJob;
-  readonly table: number;
-  readonly dim: number;
-  /** Float32 values of the output (`jobRows(job) × rowValues(job, dim)`). */
-  readonly size: number;
-}
-
 /**
  * Below this many ids (+ rows) a lookup is not split: waking a worker and copying its share costs more
  * than it saves (a single request, B = 1, gathers about 200 rows).
  */
 export const PARALLEL_MIN_COST = 4096;
-/** The smallest piece of work threads claim at a time (ids + rows). */
-const MIN_PIECE_COST = 2048;
 
 interface PoolWorker {
   readonly worker: Worker;
@@ -151,60 +132,6 @@ export class LookupPool {
   }
 
   /**
-   * Runs every work synchronously, using the calling thread plus up to `threads - 1` workers when the
-   * lookup is large enough to gain from it; returns one output per work: `into` (caller-owned arrays of
-   * the works' sizes) when given, else fresh arrays. Outputs in shared memory are written in place by
-   * every thread; others are assembled in the slot and copied.
-   */
-  runSync(
-    set: number,
-    works: readonly PoolWork[],
-    threads: number,
-    into: readonly Float32Array[] | null = null,
-  ): Float32Array[] {
-    const tables = this.tables(set);
-    const parts = partsFor(works, threads);
-    if (parts === 1) {
-      const outputs = into ?? allocateOutputs(works.map((w) => w.size));
-      works.forEach((w, i) => runJob(w.job, tables[w.table], w.dim, outputs[i] as Float32Array, 0));
-      return outputs as Float32Array[];
-    }
-    this.ensureWorkers(parts - 1);
-    const helpers = this.leastBusy(parts - 1);
-    const { slot, placed, pieces, rung } = this.prepare(works, parts, into, set, helpers);
-    const control = new Int32Array(slot.request, 0, 8);
-    try {
-      try {
-        for (const w of helpers) if (!rung.has(w)) this.postRun(w, set, slot, 0, into);
-        // The calling thread claims pieces too, straight from the original jobs.
-        const out = new Float32Array(slot.out);
-        for (
-          let k = Atomics.add(control, CLAIMED, 1);
-          k < pieces.length;
-          k = Atomics.add(control, CLAIMED, 1)
-        ) {
-          const p = pieces[k];
-          const w = placed[p.work];
-          const perRow = rowValues(w.job, w.dim);
-          const [target, base] = w.out === 0 ? [out, w.outOffset] : [into![p.work], 0];
-          runJob(w.job, tables[w.table], w.dim, target, base + p.rowStart * perRow, p.rowStart, p.rowEnd);
-        }
-      } finally {
-        // Nothing is left to claim (or this thread failed). Helpers that entered finish what they
-        // claimed; those not there yet (still waking up) are shut out, so this thread never waits for a
-        // wake-up. Only then is the output complete.
-        waitForHelpers(control);
-      }
-      if (Atomics.load(control, FAILED) !== 0) {
-        throw new InternalError("LookupPool: a worker failed while running a kernel.");
-      }
-      return copyOutputs(slot, placed, works, into);
-    } finally {
-      slot.busy = false;
-    }
-  }
-
-  /**
    * Runs a small-lookup staging buffer on this thread and up to `threads - 1` helpers, which check and
    * then run its features, claimed one at a time (the native `smallLookupShare`; `run` is this thread's
    * share over its own table set). `resolve`, when the staging reads arrays in place, fills the slot's ref
@@ -238,25 +165,6 @@ export class LookupPool {
       if (Atomics.load(control, FAILED) !== 0) return false;
       if (!shared) out.set(new Float32Array(slot.out, 0, out.length));
       return true;
-    } finally {
-      slot.busy = false;
-    }
-  }
-
-  /** Runs every work on worker threads (the caller's event loop stays free); one output per work. */
-  async runAsync(
-    set: number,
-    works: readonly PoolWork[],
-    threads: number,
-    into: readonly Float32Array[] | null = null,
-  ): Promise<Float32Array[]> {
-    this.tables(set);
-    const parts = partsFor(works, threads);
-    this.ensureWorkers(parts);
-    const { slot, placed } = this.prepare(works, parts, into);
-    try {
-      await this.runOnWorkers(set, slot, parts, into);
-      return copyOutputs(slot, placed, works, into);
     } finally {
       slot.busy = false;
     }
@@ -330,48 +238,6 @@ export class LookupPool {
     for (const r of replies) {
       if (r.error !== undefined) throw new InternalError(`LookupPool: a worker failed: ${r.error}`);
     }
-  }
-
-  /**
-   * Lays the request out in a free slot and opens it. Synchronous callers pass their `helpers`: those
-   * spinning with everything they need are rung through their mailbox before the packing (`rung`), so
-   * they are already waiting when the request opens.
-   */
-  private prepare(
-    works: readonly PoolWork[],
-    parts: number,
-    into: readonly Float32Array[] | null,
-    set = 0,
-    helpers: readonly PoolWorker[] = [],
-  ) {
-    let total = 0;
-    const placed: PackableWork[] = works.map((w, i) => {
-      const target = into?.[i];
-      if (target !== undefined && target.buffer instanceof SharedArrayBuffer) {
-        const out = this.outputId(target.buffer);
-        return { job: w.job, table: w.table, dim: w.dim, out, outOffset: target.byteOffset / 4 };
-      }
-      const at = total;
-      total += w.size;
-      return { job: w.job, table: w.table, dim: w.dim, out: 0, outOffset: at };
-    });
-    const pieces = cutPieces(placed, pieceCost(works, parts));
-    const words = requestWords(placed, pieces);
-    const slot = this.acquireSlot(words * 4, total * 4);
-    const request = new Int32Array(slot.request, 0, words);
-    slot.generation = nextGeneration(slot.generation);
-    const rung = new Set(helpers.filter((w) => this.ring(w, set, slot, into)));
-    try {
-      packRequest(placed, pieces, request);
-    } catch (e) {
-      // Rung helpers find this generation closed and leave.
-      openRequest(request, slot.generation);
-      closeRequest(request);
-      slot.busy = false;
-      throw e;
-    }
-    openRequest(request, slot.generation);
-    return { slot, placed, pieces, rung };
   }
 
   /**
@@ -580,43 +446,6 @@ function waitForHelpers(control: Int32Array): void {
   }
 }
 
-function workCost(work: PoolWork): number {
-  return jobIds(work.job) + jobRows(work.job);
-}
-
-function partsFor(works: readonly PoolWork[], threads: number): number {
-  let cost = 0;
-  for (const w of works) cost += workCost(w);
-  return Math.max(1, Math.min(threads, Math.floor(cost / PARALLEL_MIN_COST)));
-}
-
-/** About four pieces per thread, so a thread that starts late or runs slow is balanced out. */
-function pieceCost(works: readonly PoolWork[], parts: number): number {
-  let cost = 0;
-  for (const w of works) cost += workCost(w);
-  return Math.max(MIN_PIECE_COST, Math.ceil(cost / (4 * parts)));
-}
-
-/**
- * Each work's output: copied out of the slot into `into` or fresh arrays (the caller owns them), except
- * those the threads already wrote in place.
- */
-function copyOutputs(
-  slot: Slot,
-  placed: readonly PackableWork[],
-  works: readonly PoolWork[],
-  into: readonly Float32Array[] | null,
-): Float32Array[] {
-  const out = new Float32Array(slot.out);
-  const outputs = (into as Float32Array[] | null) ?? allocateOutputs(works.map((w) => w.size));
-  works.forEach((w, i) => {
-    const p = placed[i];
-    if (p.out === 0) outputs[i].set(out.subarray(p.outOffset, p.outOffset + w.size));
-  });
-  return outputs;
-}
-
-/** New slot capacity in bytes: 1.5× growth, a multiple of 64 (whole int32/float32 views and cache lines). */
 function grow(current: number, needed: number): number {
   return Math.ceil(Math.max(needed, current * 1.5, 1 << 16) / 64) * 64;
 }

@@ -17,13 +17,10 @@ import {
   type WorkerReply,
   type WorkerRequest,
 } from "./pool-messages.js";
-import { runJob } from "./run-job.js";
 import { viewOfLocation } from "./table-memory.js";
-import { nativeAddon, type NativeTableSet } from "./native-addon.js";
+import { batchKernels, nativeBatchKernels, type BatchKernels, type BatchTableSet } from "./batch-kernels.js";
+import { W_REFS } from "./batch-layout.js";
 import {
-  CLAIMED,
-  COUNT,
-  STAGED,
   STAGED_HEADER,
   STAGED_LENGTH,
   STAGED_OUT,
@@ -34,18 +31,16 @@ import {
   FAILED,
   previousGeneration,
   requestGeneration,
-  unpackPiece,
 } from "./packed-request.js";
-import { InternalError } from "../errors.js";
 
 const port = parentPort!;
 const sets = new Map<number, readonly Float32Array[]>();
 const slots = new Map<number, { request: SharedArrayBuffer; out: Float32Array }>();
 /** Caller-owned shared outputs, by the pool's id for them. */
 const outputs = new Map<number, Float32Array>();
-/** Each set's table dims, and its native table set once a staged run needs it. */
+/** Each set's table dims, and its batch kernels' table set once a staged run needs it. */
 const dims = new Map<number, readonly number[]>();
-const nativeSets = new Map<number, NativeTableSet | null>();
+const batchSets = new Map<number, { kernels: BatchKernels; set: BatchTableSet | null }[]>();
 /**
  * Messages handled so far (int32, wrapping), published in the mailbox's MAILBOX_HANDLED after each one
  * (before spinning): the pool rings this worker only once it has handled every message a run may
@@ -63,9 +58,8 @@ port.on("message", (message: WorkerRequest) => {
     case "detach": {
       sets.delete(message.set);
       dims.delete(message.set);
-      const native = nativeSets.get(message.set);
-      if (native) nativeAddon()?.releaseTableSet(native);
-      nativeSets.delete(message.set);
+      for (const { kernels, set } of batchSets.get(message.set) ?? []) if (set) kernels.releaseSet(set);
+      batchSets.delete(message.set);
       // A dropped model's tables are freed only once this isolate collects too (gc exists when the model
       // registry enabled it: src/serving/model/release-memory.ts).
       (globalThis as { gc?: () => void }).gc?.();
@@ -106,65 +100,40 @@ function run(set: number, slot: number, generation: number, waitOpen = false): s
   const control = new Int32Array(request, 0, STAGED_HEADER);
   if (waitOpen && !awaitOpening(control, generation)) return undefined;
   if (!enterRequest(control, generation)) return undefined;
-  const error =
-    control[STAGED] === 1 ? runStaged(set, request, out, control) : runPieces(set, request, out, control);
+  const error = runStaged(set, request, out, control);
   // Leaving: every piece this worker claimed is written. The slot is reused only after all left.
   Atomics.add(control, DEPARTED, 1);
   Atomics.notify(control, DEPARTED);
   return error;
 }
 
-/** A staged request: this thread's share of its features, claimed by the native code. */
+/** A staged request (a lookup batch): this thread's share of its features, claimed by the batch kernels. */
 function runStaged(
   set: number,
   request: SharedArrayBuffer,
   out: Float32Array,
   control: Int32Array,
 ): string | undefined {
-  const addon = nativeAddon();
   const tables = sets.get(set);
-  let native = nativeSets.get(set);
-  if (native === undefined && addon !== null && tables !== undefined) {
-    native = addon.createTableSet(tables, Int32Array.from(dims.get(set) ?? []));
-    nativeSets.set(set, native);
+  const work = new Int32Array(request, STAGED_HEADER * 4, control[STAGED_LENGTH]);
+  // Refs (caller arrays read in place) come only from a caller running the native kernels.
+  const kernels = work.length > W_REFS && work[W_REFS] > 0 ? nativeBatchKernels() : batchKernels();
+  let batch = kernels === null ? undefined : batchSets.get(set)?.find((b) => b.kernels === kernels);
+  if (batch === undefined && kernels !== null && tables !== undefined) {
+    batch = { kernels, set: kernels.createSet(tables, dims.get(set) ?? []) };
+    batchSets.set(set, [...(batchSets.get(set) ?? []), batch]);
   }
   const outId = control[STAGED_OUT];
   const buffer = outId === 0 ? out.buffer : outputs.get(outId)?.buffer;
-  if (addon === null || native === undefined || native === null || buffer === undefined) {
+  if (batch === undefined || batch.set === null || buffer === undefined) {
     Atomics.store(control, FAILED, 1);
-    return `staged run: ${addon === null ? "no native addon" : buffer === undefined ? `output ${outId} not attached` : `table set ${set} not attached`}`;
+    return `staged run: ${buffer === undefined ? `output ${outId} not attached` : `table set ${set} not attached`}`;
   }
-  const work = new Int32Array(request, STAGED_HEADER * 4, control[STAGED_LENGTH]);
   const target = new Float32Array(buffer, control[STAGED_OUT_OFFSET] * 4, control[STAGED_OUT_LENGTH]);
-  const code = addon.smallLookupShare(native, work, target, control, true);
+  const code = batch.kernels.share(batch.set, work, target, control, true);
   if (code === 0) return undefined;
   Atomics.store(control, FAILED, 1);
   return `staged run failed (${code})`;
-}
-
-/** A packed request: pieces claimed one at a time, run by `runJob`. */
-function runPieces(
-  set: number,
-  request: SharedArrayBuffer,
-  out: Float32Array,
-  control: Int32Array,
-): string | undefined {
-  let error: string | undefined;
-  const count = control[COUNT];
-  const tables = sets.get(set);
-  for (let k = Atomics.add(control, CLAIMED, 1); k < count; k = Atomics.add(control, CLAIMED, 1)) {
-    try {
-      if (tables === undefined) throw new InternalError(`table set ${set} is not attached`);
-      const p = unpackPiece(request, k);
-      const target = p.out === 0 ? out : outputs.get(p.out);
-      if (target === undefined) throw new InternalError(`output buffer ${p.out} is not attached`);
-      runJob(p.job, tables[p.table], p.dim, target, p.outOffset, p.rowStart, p.rowEnd);
-    } catch (e) {
-      error = e instanceof Error ? e.message : String(e);
-      Atomics.store(control, FAILED, 1);
-    }
-  }
-  return error;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 
 /**
- * The optional native kernels (native/lookup_kernels.c, an N-API addon built at install time by
+ * The optional native kernels (native/: kernels.c, batch.c, addon.c; an N-API addon built at install time by
  * scripts/build-native.mjs into build/Release/). They read tables, ids, splits, weights and positions in
  * place and write straight into the output array, bit-identical to the reference kernels. Absent (build
  * failed, unsupported platform): every call returns false and the WebAssembly / JS kernels run.
@@ -61,7 +61,7 @@ export interface NativeExports {
   /** Drops the set's table references (idempotent); lookups on it fail afterwards. */
   releaseTableSet(set: NativeTableSet): void;
   /**
-   * Runs every feature described in `work` (layout: SMALL_* in native/lookup_kernels.c) into `out`.
+   * Runs every feature described in `work` (layout: SMALL_* in native/batch.c) into `out`.
    * 0: done; -1: bad arguments; f + 1: feature f does not fit (ids, splits, sizes). Writes nothing unless 0.
    */
   smallLookup(set: NativeTableSet, work: Int32Array, out: Float32Array): number;

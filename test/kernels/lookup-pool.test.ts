@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { LookupPool, type PoolWork } from "../../src/kernels/lookup-pool.js";
+import { LookupPool } from "../../src/kernels/lookup-pool.js";
+import { runOnPool, runOnWorkers, type PoolJob } from "../support/pool-batches.js";
 
 const DIM = 4;
 const ROWS = 100;
@@ -13,9 +14,9 @@ function sharedTable(seed: number): Float32Array {
 }
 
 /** A dense gather of `count` ids: big enough to be split between the caller and a worker. */
-function gather(count: number): { works: PoolWork[]; ids: Int32Array } {
+function gather(count: number): { works: PoolJob[]; ids: Int32Array } {
   const ids = new Int32Array(count).map((_, i) => (i * 7) % ROWS);
-  return { works: [{ job: { kind: "gather", ids }, table: 0, dim: DIM, size: count * DIM }], ids };
+  return { works: [{ job: { kind: "gather", ids }, table: 0, dim: DIM }], ids };
 }
 
 function assertGathered(out: Float32Array, ids: Int32Array, table: Float32Array, context: string): void {
@@ -43,23 +44,28 @@ test("a worker is rung through its mailbox only once it has handled what was pos
     const first = sharedTable(1);
     const second = sharedTable(2);
     const a = pool.register([first], [DIM]);
-    assertGathered(pool.runSync(a, works, 1)[0], ids, first, "set a, this thread (compiles the kernel)");
+    assertGathered(
+      runOnPool(pool, a, [first], works, 1)[0],
+      ids,
+      first,
+      "set a, this thread (compiles the kernel)",
+    );
     assert.equal(pool.size, 0);
     // The new worker boots for milliseconds: both lookups are done by this thread alone meanwhile, and
     // the worker finds their messages queued (attach a, slot, run, attach b, run). After the first run
     // message it spins with "attach b" still queued, and a ring for set b then failed ("table set 2 is not
     // attached"), and so did the lookup. Now it is rung only once it has handled "attach b": until then
     // lookups post it the run, which sends it back to its queue.
-    assertGathered(pool.runSync(a, works, 2)[0], ids, first, "set a");
+    assertGathered(runOnPool(pool, a, [first], works, 2)[0], ids, first, "set a");
     const b = pool.register([second], [DIM]);
-    assertGathered(pool.runSync(b, works, 2)[0], ids, second, "set b, worker booting");
+    assertGathered(runOnPool(pool, b, [second], works, 2)[0], ids, second, "set b, worker booting");
     // (On a machine so loaded that the worker spins already, nothing was queued: then this test proves less.)
     if (pool.spinningWorkers !== 0) t.diagnostic("the worker booted before the second lookup");
     for (let waited = 0; pool.spinningWorkers === 0 && waited < 10_000; waited += 5) sleep(5);
     assert.equal(pool.spinningWorkers, 1);
     const rings = pool.mailboxRuns;
     for (let k = 0; k < 2000 && pool.mailboxRuns < rings + 5; k++) {
-      assertGathered(pool.runSync(b, works, 2)[0], ids, second, `set b, lookup ${k}`);
+      assertGathered(runOnPool(pool, b, [second], works, 2)[0], ids, second, `set b, lookup ${k}`);
     }
     assert.ok(pool.mailboxRuns >= rings + 5, "the worker was rung through its mailbox");
   } finally {
@@ -72,11 +78,11 @@ test("close stops the workers; a later run starts new ones", async () => {
   const { works, ids } = gather(8192);
   const table = sharedTable(3);
   const set = pool.register([table], [DIM]);
-  assertGathered((await pool.runAsync(set, works, 2))[0], ids, table, "before close");
+  assertGathered((await runOnWorkers(pool, set, works, 2))[0], ids, table, "before close");
   assert.equal(pool.size, 2);
   await pool.close();
   assert.equal(pool.size, 0);
-  assertGathered((await pool.runAsync(set, works, 2))[0], ids, table, "after close");
+  assertGathered((await runOnWorkers(pool, set, works, 2))[0], ids, table, "after close");
   assert.equal(pool.size, 2);
   await pool.close();
 });

@@ -7,6 +7,7 @@ import { runJob, runReference } from "../../src/kernels/run-job.js";
 import { allocateTables, tableMemory } from "../../src/kernels/table-memory.js";
 import { runWasmJob, setTouchAhead, wasmKernelsAvailable } from "../../src/kernels/wasm-kernels.js";
 import { LookupPool } from "../../src/kernels/lookup-pool.js";
+import { runOnPool } from "../support/pool-batches.js";
 import type { Combiner } from "../../src/config/table-config.js";
 
 /**
@@ -136,15 +137,18 @@ test("tables spread over several arenas (as beyond 4 GiB) and oversized tables r
   assert.ok(tables[5].buffer instanceof SharedArrayBuffer);
   tables.forEach((t) => t.forEach((_, i) => (t[i] = Math.fround(rand() * 2 - 1))));
   const pool = new LookupPool();
-  const set = pool.register(tables);
+  const set = pool.register(
+    tables,
+    tables.map(() => dim),
+  );
   const works = tables.map((t, table) => {
     const batch = bags(900, 12, t.length / dim, table % 2 === 0);
     const job: KernelJob = { kind: "bags", order: "weighted", combiner: "mean", batch };
-    return { job, table, dim, size: 900 * dim };
+    return { job, table, dim };
   });
-  const outputs = pool.runSync(set, works, 3);
+  const outputs = runOnPool(pool, set, tables, works, 3);
   works.forEach((w, i) => {
-    const expected = new Float32Array(w.size);
+    const expected = new Float32Array(900 * dim);
     runReference(w.job, tables[i], dim, expected, 0);
     assert.deepEqual(bits(outputs[i]), bits(expected), `table ${i}`);
   });

@@ -1,4 +1,4 @@
-import type { FeatureStructure, InputStructure, Tensor } from "../../embedding/index.js";
+import type { FeatureStructure, FlatFeature, InputStructure, Tensor } from "../../embedding/index.js";
 import { FeatureConfig } from "../../config/feature-config.js";
 import { DenseTensor } from "../../tensor/dense-tensor.js";
 import { RaggedTensor } from "../../tensor/ragged-tensor.js";
@@ -8,10 +8,39 @@ import type { ServableModel } from "../model-registry.js";
 import type { FeatureInput, FeatureOutput, PredictInputs, PredictOutputs } from "./feature-input.js";
 
 /**
- * The one place the server calls the embedding: `embeddingLookupAsync` runs the kernels on worker threads
- * sharing the tables' memory, so the event loop stays free to parse and answer other requests.
+ * The one place the server calls the embedding, with the kernels on worker threads sharing the tables'
+ * memory, so the event loop stays free to parse and answer other requests. Ragged and dense inputs go
+ * flat to the batched route (typed arrays straight into the lookup batch: no tensor objects); what it
+ * does not take (sparse inputs, inputs TF refuses) is built into tensors for `embeddingLookupAsync`,
+ * whose planner decides TF's semantics and raises its exact errors.
  */
 export async function runLookup(model: ServableModel, inputs: PredictInputs): Promise<PredictOutputs> {
+  const flat = flatLookup(model, inputs);
+  if (flat !== undefined) return flat;
+  return tensorLookup(model, inputs);
+}
+
+/** The batched route's answer, or `undefined` when it does not take these inputs. */
+function flatLookup(model: ServableModel, inputs: PredictInputs): Promise<PredictOutputs> | undefined {
+  const features: FlatFeature[] = [];
+  for (const [path, input] of inputs) {
+    if (input.kind === "sparse") return undefined;
+    features.push(
+      input.kind === "ragged"
+        ? { path, ids: input.ids, rowSplits: input.rowSplits, denseShape: [], weights: input.weights }
+        : { path, ids: input.ids, rowSplits: null, denseShape: input.shape, weights: null },
+    );
+  }
+  const pending = model.embedding.lookupFlatAsync(features);
+  if (pending === undefined) return undefined;
+  return pending.then((outputs) => {
+    const result = new Map<string, FeatureOutput>();
+    features.forEach((f, i) => result.set(f.path, outputs[i]));
+    return result;
+  });
+}
+
+async function tensorLookup(model: ServableModel, inputs: PredictInputs): Promise<PredictOutputs> {
   const features = new Map<string, Tensor>();
   const weights = new Map<string, Tensor>();
   for (const [name, input] of inputs) {

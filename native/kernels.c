@@ -1,0 +1,267 @@
+// Native gather-and-reduce kernels (N-API, C), an optional alternative to the WebAssembly SIMD kernels
+// (assembly/lookup-kernels.ts). They read the tables, ids, row splits, weights and positions in place
+// through typed-array views (no copies) and write straight into the caller's output Float32Array.
+//
+// Bit-identical to src/kernels/reduce.ts: vectors span the dim only, so each lane performs exactly the
+// float32 operations of one element of the reference, in the same order. Built with -ffp-contract=off
+// (no fused multiply-add) and without -ffast-math (no reassociation); float32 add/mul/div/sqrt are
+// correctly rounded, like the reference's float64 operation rounded once to float32.
+//
+// Every entry point validates its inputs first (row splits, ids against the table, positions, output
+// size) and returns false without writing anything when they do not fit, so the caller falls back to the
+// other kernels, which raise or behave exactly as before.
+#include "kernels.h"
+#include <math.h>
+#include <string.h>
+#ifdef __SSE__
+#include <immintrin.h>
+#endif
+
+// 16 float32 lanes (one 64-byte cache line): AVX-512 with -march=native on this machine, two or four
+// narrower registers elsewhere. aligned(4): rows and outputs need only float alignment.
+// Fully unrolled lane loops, so a chunk's accumulators live in registers (not on the stack).
+#define UNROLL _Pragma("GCC unroll 8")
+
+typedef float v16f __attribute__((vector_size(64), aligned(4), may_alias));
+
+static inline v16f load16(const float *p) { return *(const v16f *)p; }
+
+static inline void store16(float *p, v16f v) { *(v16f *)p = v; }
+
+static inline const float *row_at(const float *table, size_t dim, const int32_t *ids, int32_t j) {
+  return table + (size_t)ids[j] * dim;
+}
+
+// One bag of >= 2 ids in TF's sparse-segment order, for the lanes [c, c + 16 * K) (or one scalar lane
+// when SCALAR): the first group of `first` rows summed left to right and scaled, later groups of 8
+// summed and added, then divided when `divide`.
+#define SEGMENT_CHUNK(NAME, T, K, LOAD, STORE)                                                           \
+  static inline void NAME(const float *table, size_t dim, const int32_t *ids, int32_t start, int32_t end, \
+                          int32_t first, float scale, bool divide, float divisor, float *o, size_t c) {  \
+    T a[K], g[K];                                                                                        \
+    const float *p = row_at(table, dim, ids, start) + c;                                                 \
+    UNROLL for (int k = 0; k < K; k++) g[k] = LOAD(p + 16 * k);                                                 \
+    for (int32_t j = start + 1; j < start + first; j++) {                                                \
+      p = row_at(table, dim, ids, j) + c;                                                                \
+      UNROLL for (int k = 0; k < K; k++) g[k] = g[k] + LOAD(p + 16 * k);                                        \
+    }                                                                                                    \
+    UNROLL for (int k = 0; k < K; k++) a[k] = g[k] * scale;                                                     \
+    for (int32_t h = start + first; h < end; h += 8) {                                                   \
+      p = row_at(table, dim, ids, h) + c;                                                                \
+      UNROLL for (int k = 0; k < K; k++) g[k] = LOAD(p + 16 * k);                                               \
+      for (int32_t j = h + 1; j < h + 8; j++) {                                                          \
+        p = row_at(table, dim, ids, j) + c;                                                              \
+        UNROLL for (int k = 0; k < K; k++) g[k] = g[k] + LOAD(p + 16 * k);                                      \
+      }                                                                                                  \
+      UNROLL for (int k = 0; k < K; k++) a[k] = a[k] + g[k];                                                    \
+    }                                                                                                    \
+    if (divide)                                                                                          \
+      UNROLL for (int k = 0; k < K; k++) a[k] = a[k] / divisor;                                                 \
+    UNROLL for (int k = 0; k < K; k++) STORE(o + c + 16 * k, a[k]);                                             \
+  }
+
+// Σ w·e from zero (Σ e when `weights` is NULL) over one bag, for the lanes [c, c + 16 * K), then
+// divided when `divide`.
+#define WEIGHTED_CHUNK(NAME, T, K, LOAD, STORE)                                                          \
+  static inline void NAME(const float *table, size_t dim, const int32_t *ids, const float *weights,      \
+                          int32_t start, int32_t end, bool divide, float divisor, float *o, size_t c) {  \
+    T a[K];                                                                                              \
+    UNROLL for (int k = 0; k < K; k++) a[k] = (T){0};                                                           \
+    if (weights == NULL) {                                                                               \
+      for (int32_t j = start; j < end; j++) {                                                            \
+        const float *p = row_at(table, dim, ids, j) + c;                                                 \
+        UNROLL for (int k = 0; k < K; k++) a[k] = a[k] + LOAD(p + 16 * k);                                      \
+      }                                                                                                  \
+    } else {                                                                                             \
+      for (int32_t j = start; j < end; j++) {                                                            \
+        const float *p = row_at(table, dim, ids, j) + c;                                                 \
+        const float w = weights[j];                                                                      \
+        UNROLL for (int k = 0; k < K; k++) a[k] = a[k] + w * LOAD(p + 16 * k);                                  \
+      }                                                                                                  \
+    }                                                                                                    \
+    if (divide)                                                                                          \
+      UNROLL for (int k = 0; k < K; k++) a[k] = a[k] / divisor;                                                 \
+    UNROLL for (int k = 0; k < K; k++) STORE(o + c + 16 * k, a[k]);                                             \
+  }
+
+static inline float load1(const float *p) { return *p; }
+static inline void store1(float *p, float v) { *p = v; }
+
+SEGMENT_CHUNK(segment64, v16f, 4, load16, store16)
+SEGMENT_CHUNK(segment16, v16f, 1, load16, store16)
+SEGMENT_CHUNK(segment1, float, 1, load1, store1)
+WEIGHTED_CHUNK(weighted64, v16f, 4, load16, store16)
+WEIGHTED_CHUNK(weighted16, v16f, 1, load16, store16)
+WEIGHTED_CHUNK(weighted1, float, 1, load1, store1)
+
+
+void bags_segment(const float *table, size_t dim, const int32_t *splits, const int32_t *ids,
+                         int32_t row_start, int32_t row_end, int mode, float *out) {
+  for (int32_t r = row_start; r < row_end; r++) {
+    const int32_t start = splits[r], end = splits[r + 1], num = end - start;
+    float *o = out + (size_t)(r - row_start) * dim;
+    if (num == 0) {
+      memset(o, 0, dim * sizeof(float));
+      continue;
+    }
+    if (num == 1) {
+      memcpy(o, row_at(table, dim, ids, start), dim * sizeof(float));
+      continue;
+    }
+    float scale = 1.0f;
+    if (num < 10) {
+      if (mode == MODE_MEAN) scale = 1.0f / (float)num;
+      else if (mode == MODE_SQRTN) scale = 1.0f / sqrtf((float)num);
+    }
+    const int32_t remainder = num & 7;
+    const int32_t first = remainder == 0 ? 8 : remainder == 1 ? 9 : remainder;
+    const bool divide = num >= 10 && mode != MODE_SUM;
+    const float divisor = mode == MODE_MEAN ? (float)num : sqrtf((float)num);
+    size_t c = 0;
+    for (; c + 64 <= dim; c += 64) segment64(table, dim, ids, start, end, first, scale, divide, divisor, o, c);
+    for (; c + 16 <= dim; c += 16) segment16(table, dim, ids, start, end, first, scale, divide, divisor, o, c);
+    for (; c < dim; c++) segment1(table, dim, ids, start, end, first, scale, divide, divisor, o, c);
+  }
+}
+
+/**
+ * Ids ahead whose rows bags_weighted prefetches when there are weights: faster for weighted bags, slower
+ * for unweighted ones, which are left alone (bench/results/2026-11-30-fast-kernels.md).
+ */
+#define PREFETCH_AHEAD 16
+
+void bags_weighted(const float *table, size_t dim, const int32_t *splits, const int32_t *ids,
+                          const float *weights, int32_t row_start, int32_t row_end, int mode, float *out) {
+  const int32_t ids_end = splits[row_end];
+  for (int32_t r = row_start; r < row_end; r++) {
+    const int32_t start = splits[r], end = splits[r + 1];
+    // Weighted bags: software prefetch of the rows PREFETCH_AHEAD ids ahead (each id once, bag by bag):
+    // the extra multiplies fill the out-of-order window with fewer rows in flight than C's FMA loop.
+    for (int32_t j = start + PREFETCH_AHEAD; weights != NULL && j < end + PREFETCH_AHEAD && j < ids_end; j++) {
+      const char *p = (const char *)row_at(table, dim, ids, j);
+      for (size_t b = 0; b < dim * sizeof(float); b += 64) __builtin_prefetch(p + b, 0, 3);
+      __asm__ __volatile__("" : : "r"(p)); // keeps GCC from deleting a loop of nothing but prefetches
+    }
+    float *o = out + (size_t)(r - row_start) * dim;
+    float weight_sum = 0.0f, square_sum = 0.0f;
+    if (mode == MODE_SUM) {
+      // no divisor
+    } else if (weights == NULL) {
+      // Σ 1.0f over the bag as TF adds it, in closed form: n, until the float32 sum stops at 2^24 (2^24 + 1
+      // rounds back to it). The loop was a chain of n dependent adds per bag.
+      const int32_t n = end - start;
+      weight_sum = (float)(n < (1 << 24) ? n : (1 << 24));
+      square_sum = weight_sum;
+    } else {
+      for (int32_t j = start; j < end; j++) {
+        const float w = weights[j];
+        weight_sum += w;
+        square_sum += w * w;
+      }
+    }
+    const float divisor = mode == MODE_MEAN ? weight_sum : sqrtf(square_sum);
+    if (mode != MODE_SUM && divisor == 0.0f) {
+      memset(o, 0, dim * sizeof(float)); // div_no_nan
+      continue;
+    }
+    const bool divide = mode != MODE_SUM;
+    size_t c = 0;
+    for (; c + 64 <= dim; c += 64) weighted64(table, dim, ids, weights, start, end, divide, divisor, o, c);
+    for (; c + 16 <= dim; c += 16) weighted16(table, dim, ids, weights, start, end, divide, divisor, o, c);
+    for (; c < dim; c++) weighted1(table, dim, ids, weights, start, end, divide, divisor, o, c);
+  }
+}
+
+/** dst = dst + src over one row (0 + x when dst was zeroed: -0 becomes +0, as in the reference). */
+static inline void add_row(float *dst, const float *src, size_t dim) {
+  size_t d = 0;
+  for (; d + 16 <= dim; d += 16) store16(dst + d, load16(dst + d) + load16(src + d));
+  for (; d < dim; d++) dst[d] = dst[d] + src[d];
+}
+
+// Large sequence outputs are written with non-temporal stores (they would only evict the tables from the
+// cache). 16-byte ones: output arrays are only 16-byte aligned (malloc), and rows written in order fill
+// whole cache lines in the write-combining buffers anyway.
+#ifdef __SSE__
+#define HAVE_STREAM 1
+#else
+#define HAVE_STREAM 0
+#endif
+
+/** dst = src + 0 over one row, stored without reading dst (the reference's 0 + x into a zeroed row). */
+static inline void copy_row(float *dst, const float *src, size_t dim, bool stream) {
+  size_t d = 0;
+#if HAVE_STREAM
+  if (stream)
+    for (; d + 4 <= dim; d += 4) _mm_stream_ps(dst + d, _mm_add_ps(_mm_loadu_ps(src + d), _mm_setzero_ps()));
+#else
+  (void)stream;
+#endif
+  const v16f zero = {0};
+  for (; d + 16 <= dim; d += 16) store16(dst + d, load16(src + d) + zero);
+  for (; d < dim; d++) dst[d] = src[d] + 0.0f;
+}
+
+static inline void zero_values(float *dst, size_t count, bool stream) {
+  size_t d = 0;
+#if HAVE_STREAM
+  if (stream)
+    for (; d + 4 <= count; d += 4) _mm_stream_ps(dst + d, _mm_setzero_ps());
+#else
+  (void)stream;
+#endif
+  memset(dst + d, 0, (count - d) * sizeof(float));
+}
+
+/** Outputs at least this large are streamed. */
+#define STREAM_MIN_BYTES ((size_t)4 << 20)
+
+void sequence(const float *table, size_t dim, const int32_t *splits, const int32_t *ids,
+                     const int32_t *positions, int32_t row_start, int32_t row_end, int32_t length,
+                     float *out) {
+  const size_t per_row = (size_t)length * dim;
+  const size_t bytes = (size_t)(row_end - row_start) * per_row * sizeof(float);
+  if (positions != NULL) {
+    // Explicit positions may repeat (a scatter-add): zero first, then add in order.
+    memset(out, 0, bytes);
+    for (int32_t r = row_start; r < row_end; r++) {
+      float *o = out + (size_t)(r - row_start) * per_row;
+      for (int32_t j = splits[r]; j < splits[r + 1]; j++)
+        add_row(o + (size_t)positions[j] * dim, row_at(table, dim, ids, j), dim);
+    }
+    return;
+  }
+  // Ragged rows fill positions 0..n-1 once each: every output value is written exactly once.
+  const bool stream = HAVE_STREAM && bytes >= STREAM_MIN_BYTES && ((uintptr_t)out & 15) == 0 && (dim & 3) == 0;
+  for (int32_t r = row_start; r < row_end; r++) {
+    float *o = out + (size_t)(r - row_start) * per_row;
+    const int32_t n = splits[r + 1] - splits[r];
+    for (int32_t j = 0; j < n; j++) copy_row(o + (size_t)j * dim, row_at(table, dim, ids, splits[r] + j), dim, stream);
+    zero_values(o + (size_t)n * dim, (size_t)(length - n) * dim, stream);
+  }
+#if HAVE_STREAM
+  if (stream) _mm_sfence(); // the streamed values are visible to other threads before the caller signals
+#endif
+}
+
+void gather(const float *table, size_t dim, const int32_t *ids, int32_t row_start, int32_t row_end,
+                   float *out) {
+  for (int32_t i = row_start; i < row_end; i++)
+    memcpy(out + (size_t)(i - row_start) * dim, row_at(table, dim, ids, i), dim * sizeof(float));
+}
+
+/** Every id a row of the table (a branch-free OR-reduction the compiler vectorizes, for all but a few ids). */
+bool ids_in_table(const int32_t *ids, size_t count, size_t table_rows) {
+  if (table_rows > UINT32_MAX) table_rows = UINT32_MAX;
+  const uint32_t *v = (const uint32_t *)ids, bound = (uint32_t)table_rows;
+  if (count < 32) {
+    // A request's bags hold a few ids: a plain loop (the vectorized one costs more to set up).
+    for (size_t j = 0; j < count; j++)
+      if (v[j] >= bound) return false;
+    return true;
+  }
+  uint32_t bad = 0;
+  for (size_t j = 0; j < count; j++) bad |= v[j] >= bound;
+  return bad == 0;
+}
+
