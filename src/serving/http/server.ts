@@ -10,6 +10,7 @@ import { errorBody, HttpError, toErrorReply } from "./http-errors.js";
 import { metadataJson, statusJson } from "./model-info.js";
 import { predict } from "./predict.js";
 import { readBody } from "./read-body.js";
+import { startGrpcServer, type RunningGrpcServer } from "../grpc/grpc-server.js";
 import { matchRoute, type Route } from "./routes.js";
 
 export { DEFAULT_BATCHING, type BatchingOptions };
@@ -44,12 +45,19 @@ export interface ServerOptions {
   logger?: Logger;
   limits?: Partial<ServerLimits>;
   batching?: Partial<BatchingOptions>;
+  /**
+   * Also serve TF Serving's gRPC API (PredictionService, ModelService, grpc.health.v1) on this port
+   * (TF Serving's `--port`, 8500; 0 = any free port), sharing the batcher, limits and metrics. Undefined: no gRPC.
+   */
+  grpcPort?: number;
 }
 
 export interface RunningServer {
   /** e.g. "http://127.0.0.1:8501". */
   readonly url: string;
   readonly port: number;
+  /** The gRPC port and base URL (plain-text HTTP/2), when `grpcPort` was given. */
+  readonly grpc?: { readonly port: number; readonly url: string };
   /** Stops accepting, drains in-flight requests (up to drainTimeoutMs), then closes. */
   close(options?: { drainTimeoutMs?: number }): Promise<void>;
 }
@@ -69,6 +77,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let inFlight = 0;
   let closing = false;
   let drained: (() => void) | null = null;
+  /** Admits a gRPC predict into the same in-flight count (limit and shutdown drain) as REST's. */
+  const admit = (): (() => void) => {
+    if (closing) throw new HttpError(503, "UNAVAILABLE", "The server is shutting down.");
+    if (inFlight >= limits.maxConcurrentRequests) {
+      throw new HttpError(
+        429,
+        "RESOURCE_EXHAUSTED",
+        `Too many requests in flight (limit ${limits.maxConcurrentRequests}, --max-concurrent-requests); retry later.`,
+      );
+    }
+    inFlight++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--inFlight === 0 && drained !== null) drained();
+    };
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const start = performance.now();
@@ -176,15 +202,36 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  logger.log("info", "server-listening", { url, limits, batching });
+  let grpc: RunningGrpcServer | undefined;
+  if (options.grpcPort !== undefined) {
+    try {
+      grpc = await startGrpcServer({
+        registry,
+        batcher,
+        metrics,
+        limits,
+        logger,
+        host,
+        port: options.grpcPort,
+        admit,
+      });
+    } catch (e) {
+      server.close();
+      metrics.close();
+      throw e;
+    }
+  }
+  logger.log("info", "server-listening", { url, grpcUrl: grpc?.url, limits, batching });
 
   let closed: Promise<void> | null = null;
   return {
     url,
     port,
+    grpc: grpc === undefined ? undefined : { port: grpc.port, url: grpc.url },
     close(closeOptions = {}) {
       closed ??= (async () => {
         closing = true;
+        grpc?.stopAccepting();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         batcher.flushAll();
@@ -199,7 +246,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           });
         }
         server.closeAllConnections();
-        await stopped;
+        await Promise.all([stopped, grpc?.close()]);
         metrics.close();
         logger.log("info", "server-closed", { url });
       })();
