@@ -91,8 +91,8 @@ export function errorCodeOf(e: unknown): string {
 
 export class ModelVersionManager {
   readonly name: string;
-  private readonly policy: VersionPolicy;
-  private readonly labelMap: ReadonlyMap<string, number>;
+  private policy: VersionPolicy;
+  private labelMap: ReadonlyMap<string, number>;
   private readonly records = new Map<number, VersionRecord>();
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
@@ -106,6 +106,13 @@ export class ModelVersionManager {
     this.name = source.name;
     this.policy = source.versionPolicy ?? DEFAULT_VERSION_POLICY;
     this.labelMap = source.versionLabels ?? new Map();
+  }
+
+  /** A reloaded model config with the same base path: new policy and labels apply from the next poll. */
+  update(source: Pick<ModelSourceOptions, "versionPolicy" | "versionLabels">): Promise<void> {
+    this.policy = source.versionPolicy ?? DEFAULT_VERSION_POLICY;
+    this.labelMap = source.versionLabels ?? new Map();
+    return this.poll();
   }
 
   // Requests ---------------------------------------------------------------------------------------------
