@@ -277,3 +277,66 @@ function readWeights(t: TensorProto, name: string, n: number, maxElements: numbe
   repeatedCount(t.floatVal.length, n, name, "float_val");
   return t.floatVal.length === n ? Float32Array.from(t.floatVal) : new Float32Array(n).fill(t.floatVal[0]);
 }
+
+// Encoding (clients, benchmarks) -------------------------------------------------------------------------
+
+/** A TensorProto as a plain init object (tensor_content, little-endian). */
+export interface TensorInit {
+  dtype: DataType;
+  tensorShape: { dim: { size: bigint; name: string }[] };
+  tensorContent: Uint8Array;
+}
+
+function tensor(dtype: DataType, data: ArrayBufferView, dims: readonly number[]): TensorInit {
+  return {
+    dtype,
+    tensorShape: { dim: dims.map((d) => ({ size: BigInt(d), name: "" })) },
+    tensorContent: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  };
+}
+
+function idTensor(ids: IdArray, dims: readonly number[]): TensorInit {
+  return tensor(ids instanceof BigInt64Array ? DataType.DT_INT64 : DataType.DT_INT32, ids, dims);
+}
+
+/** `PredictInputs` → `PredictRequest.inputs`, named as `decodeTensorInputs` reads them. */
+export function encodeTensorInputs(inputs: PredictInputs): Record<string, TensorInit> {
+  const out: Record<string, TensorInit> = {};
+  for (const [name, input] of inputs) {
+    if (input.kind === "dense") {
+      out[name] = idTensor(input.ids, input.shape);
+      continue;
+    }
+    out[name] = idTensor(input.ids, [input.ids.length]);
+    if (input.kind === "ragged") {
+      out[name + ROW_SPLITS_SUFFIX] = tensor(DataType.DT_INT32, input.rowSplits, [input.rowSplits.length]);
+    } else {
+      const rank = input.denseShape.length;
+      out[name + INDICES_SUFFIX] = tensor(DataType.DT_INT64, input.indices, [input.ids.length, rank]);
+      out[name + DENSE_SHAPE_SUFFIX] = tensor(
+        DataType.DT_INT64,
+        BigInt64Array.from(input.denseShape, BigInt),
+        [rank],
+      );
+    }
+    if (input.weights !== null)
+      out[name + WEIGHTS_SUFFIX] = tensor(DataType.DT_FLOAT, input.weights, [input.weights.length]);
+  }
+  return out;
+}
+
+/** A float32 output TensorProto → its shape and values (copied out of the message's bytes). */
+export function decodeFloatTensor(t: TensorProto, name: string): { shape: number[]; data: Float32Array } {
+  if (t.dtype !== DataType.DT_FLOAT)
+    throw new InvalidArgumentError(`Output "${name}" is ${dtypeName(t.dtype)}, expected DT_FLOAT.`);
+  const shape = shapeOf(t, name, Number.MAX_SAFE_INTEGER);
+  const n = elementCount(shape);
+  if (t.tensorContent.byteLength === 0 && n > 0) {
+    repeatedCount(t.floatVal.length, n, name, "float_val");
+    return {
+      shape,
+      data: t.floatVal.length === n ? Float32Array.from(t.floatVal) : new Float32Array(n).fill(t.floatVal[0]),
+    };
+  }
+  return { shape, data: new Float32Array(content(t, name, n, 4)) };
+}
