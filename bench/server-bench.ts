@@ -1,6 +1,8 @@
 /**
  * Load benchmark of the REST server on loopback (`npm run bench:server`): requests/s and p50/p99 latency
- * for batch 1 and batch 64 predict requests over REST JSON and the binary format, one JSON line each.
+ * for batch 1 and batch 64 predict requests over REST JSON, the binary format and gRPC (TF Serving's
+ * PredictionService/Predict with `tensor_content` TensorProtos, sent by @grpc/grpc-js over 1 HTTP/2
+ * connection per simulated client), one JSON line each.
  *
  * The server runs in a child process (this file with `--serve`) so the load generator (autocannon) does
  * not share its event loop. The model has the standard workload's 26 features (dim 64, mean combiner,
@@ -9,6 +11,8 @@
  * threads running `embeddingLookupAsync`). Also printed: the direct in-process lookup of the same
  * batches (the floor under the server's latency) and JSON.parse vs lossless-json on a batch-64 body.
  */
+import * as grpc from "@grpc/grpc-js";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { fork, type ChildProcess } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -27,12 +31,17 @@ import {
 } from "../src/index.js";
 import { encodeBinaryRequest } from "../src/serving/binary/request-codec.js";
 import type { FeatureInput } from "../src/serving/batching/feature-input.js";
+import { PredictRequestSchema } from "../src/serving/grpc/proto/gen/tensorflow_serving/apis/predict_pb.js";
+import { encodeTensorInputs } from "../src/serving/grpc/tensor-inputs.js";
 import { arg, bagLength, DIM, hashInitializer, STANDARD_ROWS, zipfSampler } from "./workload.js";
 
 const ROWS_CAP = Number(arg("rows-cap", "10000"));
 const DURATION_S = Number(arg("duration", "5"));
 const CONNECTIONS = Number(arg("connections", "8"));
 const THREADS = Number(arg("threads", "1"));
+/** Which transports to load: any of json, binary, grpc. */
+const TRANSPORTS = arg("transports", "json,binary,grpc").split(",");
+const BATCHES = arg("batches", "1,64").split(",").map(Number);
 const BODIES = 32;
 const MODEL = "bench";
 
@@ -94,7 +103,7 @@ function jsonBody(bags: number[][][]): string {
   return JSON.stringify({ inputs: Object.fromEntries(bags.map((b, f) => [featureName(f), b])) });
 }
 
-function binaryBody(bags: number[][][]): Buffer {
+function raggedInputs(bags: number[][][]): Map<string, FeatureInput> {
   const inputs = new Map<string, FeatureInput>();
   bags.forEach((b, f) => {
     const t = RaggedTensor.fromNested(b, "int32");
@@ -105,7 +114,11 @@ function binaryBody(bags: number[][][]): Buffer {
       weights: null,
     });
   });
-  const bytes = encodeBinaryRequest(inputs);
+  return inputs;
+}
+
+function binaryBody(bags: number[][][]): Buffer {
+  const bytes = encodeBinaryRequest(raggedInputs(bags));
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
@@ -185,9 +198,86 @@ async function load(url: string, transport: "json" | "binary", batch: number): P
   };
 }
 
+/** A serialized PredictRequest: ids and row splits as int32 `tensor_content`. */
+function grpcBody(bags: number[][][]): Buffer {
+  const request = { modelSpec: { name: MODEL }, inputs: encodeTensorInputs(raggedInputs(bags)) };
+  return Buffer.from(toBinary(PredictRequestSchema, create(PredictRequestSchema, request)));
+}
+
+/**
+ * gRPC load like autocannon's: CONNECTIONS clients, each on its own HTTP/2 connection with one call in
+ * flight, for DURATION_S. Requests are serialized beforehand and responses are not decoded (as
+ * autocannon does with HTTP bodies), so the client's cost is the transport's.
+ */
+async function loadGrpc(grpcUrl: string, batch: number): Promise<object> {
+  const bodies = Array.from({ length: BODIES }, () => grpcBody(makeBatch(batch)));
+  const address = grpcUrl.replace(/^http:\/\//, "");
+  const clients = Array.from(
+    { length: CONNECTIONS },
+    () =>
+      new grpc.Client(address, grpc.credentials.createInsecure(), {
+        "grpc.use_local_subchannel_pool": 1,
+        "grpc.max_receive_message_length": -1,
+      }),
+  );
+  const identity = (b: Buffer) => b;
+  const latencies: number[] = [];
+  let failed = 0;
+  let responseBytes = 0;
+  const callOnce = (client: grpc.Client, body: Buffer) =>
+    new Promise<void>((resolve) => {
+      const t0 = performance.now();
+      client.makeUnaryRequest(
+        "/tensorflow.serving.PredictionService/Predict",
+        identity,
+        identity,
+        body,
+        (error, response) => {
+          if (error) failed++;
+          else {
+            latencies.push(performance.now() - t0);
+            responseBytes += response!.byteLength;
+          }
+          resolve();
+        },
+      );
+    });
+  // Warm up each connection, then run closed loops until the deadline.
+  await Promise.all(clients.map((c) => callOnce(c, bodies[0])));
+  latencies.length = 0;
+  responseBytes = 0;
+  failed = 0;
+  const start = performance.now();
+  const end = start + DURATION_S * 1000;
+  await Promise.all(
+    clients.map(async (client, c) => {
+      for (let i = c; performance.now() < end; i++) await callOnce(client, bodies[i % BODIES]);
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  for (const c of clients) c.close();
+  const sorted = Float64Array.from(latencies).sort();
+  const rps = latencies.length / seconds;
+  return {
+    bench: "server",
+    transport: "gRPC",
+    batch,
+    connections: CONNECTIONS,
+    requests_per_s: Math.round(rps),
+    examples_per_s: Math.round(rps * batch),
+    p50_ms: round(percentile(sorted, 0.5)),
+    p99_ms: round(percentile(sorted, 0.99)),
+    request_bytes: Math.round(bodies.reduce((n, b) => n + b.byteLength, 0) / bodies.length),
+    response_mb_per_s: round(responseBytes / seconds / 1e6),
+    failed,
+    rows_cap: ROWS_CAP,
+    lookup_threads: THREADS,
+  };
+}
+
 async function serve(): Promise<void> {
-  const server = await startServer({ registry: singleModelRegistry(buildModel()), port: 0 });
-  process.send!({ url: server.url });
+  const server = await startServer({ registry: singleModelRegistry(buildModel()), port: 0, grpcPort: 0 });
+  process.send!({ url: server.url, grpcUrl: server.grpc!.url });
   process.on("disconnect", () => void server.close({ drainTimeoutMs: 1000 }).then(() => process.exit(0)));
 }
 
@@ -202,13 +292,14 @@ async function main(): Promise<void> {
     { execArgv: (process.env.SERVER_NODE_OPTIONS ?? "").split(" ").filter((a) => a !== "") },
   );
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      child.once("message", (m) => resolve((m as { url: string }).url));
+    const { url, grpcUrl } = await new Promise<{ url: string; grpcUrl: string }>((resolve, reject) => {
+      child.once("message", (m) => resolve(m as { url: string; grpcUrl: string }));
       child.once("exit", (code) => reject(new Error(`server child exited with ${code}`)));
     });
-    for (const batch of [1, 64]) {
+    for (const batch of BATCHES) {
       for (const transport of ["json", "binary"] as const)
-        console.log(JSON.stringify(await load(url, transport, batch)));
+        if (TRANSPORTS.includes(transport)) console.log(JSON.stringify(await load(url, transport, batch)));
+      if (TRANSPORTS.includes("grpc")) console.log(JSON.stringify(await loadGrpc(grpcUrl, batch)));
     }
   } finally {
     child.disconnect();

@@ -8,7 +8,6 @@ import { OutOfRangeError, TpuEmbeddingError } from "../../errors.js";
 import type { PredictOutputs } from "../batching/feature-input.js";
 import { HttpError } from "../http/http-errors.js";
 import type { ServableFeature, VersionStatus } from "../model-registry.js";
-import type { TensorProto } from "./proto/gen/tensorflow/core/framework/tensor_pb.js";
 import type { TensorShapeProto } from "./proto/gen/tensorflow/core/framework/tensor_shape_pb.js";
 import { TensorShapeProtoSchema } from "./proto/gen/tensorflow/core/framework/tensor_shape_pb.js";
 import { DataType } from "./proto/gen/tensorflow/core/framework/types_pb.js";
@@ -23,6 +22,7 @@ import {
 } from "./proto/gen/tensorflow_serving/apis/get_model_status_pb.js";
 import type { ModelSpec } from "./proto/gen/tensorflow_serving/apis/model_pb.js";
 import { Code as TfCode } from "./proto/gen/xla/tsl/protobuf/error_codes_pb.js";
+import { writeFloatTensorProto } from "./tensor-wire.js";
 import { DENSE_SHAPE_SUFFIX, INDICES_SUFFIX, ROW_SPLITS_SUFFIX, WEIGHTS_SUFFIX } from "./tensor-inputs.js";
 
 export const DEFAULT_SIGNATURE = "serving_default";
@@ -37,37 +37,13 @@ function shape(dims: readonly number[] | null): TensorShapeProto {
   return create(TensorShapeProtoSchema, { dim: dims.map((d) => ({ size: BigInt(d), name: "" })) });
 }
 
-/** A float32 TensorProto whose `tensor_content` is the lookup's output memory (no copy until encoding). */
-export function floatTensor(data: Float32Array, dims: readonly number[]): Init<TensorProto> {
-  return {
-    dtype: DataType.DT_FLOAT,
-    tensorShape: shape(dims),
-    versionNumber: 0,
-    tensorContent: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    halfVal: [],
-    floatVal: [],
-    doubleVal: [],
-    intVal: [],
-    stringVal: [],
-    scomplexVal: [],
-    int64Val: [],
-    boolVal: [],
-    dcomplexVal: [],
-    resourceHandleVal: [],
-    variantVal: [],
-    uint32Val: [],
-    uint64Val: [],
-    float8Val: new Uint8Array(0),
-  };
-}
-
-/** The answer's outputs, in the order asked for (`output_filter`) or every output. */
+/** The answer's outputs as serialized float32 TensorProtos, in the order asked for (`output_filter`) or all. */
 export function outputTensors(
   outputs: PredictOutputs,
   filter: readonly string[],
   signatureOutputs: readonly string[],
-): Record<string, Init<TensorProto>> {
-  const out: Record<string, Init<TensorProto>> = {};
+): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
   const names = filter.length > 0 ? filter : [...outputs.keys()];
   for (const name of names) {
     const o = outputs.get(name);
@@ -78,7 +54,7 @@ export function outputTensors(
         Code.InvalidArgument,
       );
     }
-    out[name] = floatTensor(o.data, o.shape);
+    out[name] = writeFloatTensorProto(o.data, o.shape);
   }
   return out;
 }

@@ -33,6 +33,18 @@ import {
   versionStatus,
 } from "./grpc-messages.js";
 import { decodeTensorInputs } from "./tensor-inputs.js";
+import { readTensorProto, type TensorView } from "./tensor-wire.js";
+import {
+  PredictRequestWireSchema,
+  PredictResponseWireSchema,
+} from "./proto/gen/tpu_embedding/serving/predict_wire_pb.js";
+
+/** PredictionService/Predict with the wire-identical request and response messages. */
+const PREDICT_WIRE = {
+  ...PredictionService.method.predict,
+  input: PredictRequestWireSchema,
+  output: PredictResponseWireSchema,
+} as const;
 
 export interface GrpcLimits extends PredictLimits {
   /** Largest request message (TF Serving allows up to 2 GiB - 1); beyond → RESOURCE_EXHAUSTED. */
@@ -100,74 +112,77 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   };
 
   const routes = (router: ConnectRouter) => {
-    router.service(PredictionService, {
-      predict: (request, context) =>
-        observed("predict", request.modelSpec?.name ?? "", async () => {
-          const target = requireTarget(request.modelSpec);
-          const signature = signatureOf(request.modelSpec!);
-          if (!accepting) throw new ConnectError("The server is shutting down.", Code.Unavailable);
-          const release = options.admit();
-          try {
-            const work = predictService(
-              registry,
-              batcher,
-              target,
-              (features, model) => {
-                if (signature !== DEFAULT_SIGNATURE) {
-                  throw new ConnectError(
-                    `Serving signature key "${signature}" not found.`,
-                    Code.FailedPrecondition,
-                  );
-                }
-                checkOutputFilter(request.outputFilter, model.features);
-                return decodeTensorInputs(request.inputs, features, limits.maxIdsPerRequest);
-              },
-              limits,
-            );
-            const { model, outputs, ids } = await withDeadline(work, context, limits.requestTimeoutMs);
-            metrics.observeIds(model.name, ids);
-            return {
-              modelSpec: modelSpec(model.name, model.version, signature),
-              outputs: outputTensors(
-                outputs,
-                request.outputFilter,
-                model.features.map((f) => f.name),
-              ),
-            };
-          } finally {
-            release();
-          }
-        }),
-      getModelMetadata: (request) =>
-        observed("metadata", request.modelSpec?.name ?? "", async () => {
-          const target = requireTarget(request.modelSpec);
-          if (request.metadataField.length === 0) {
-            throw new InvalidArgumentError(
-              "GetModelMetadataRequest must specify at least one metadata_field",
-            );
-          }
-          for (const field of request.metadataField) {
-            if (field !== "signature_def")
-              throw new InvalidArgumentError(`Metadata field ${field} is not supported`);
-          }
-          const lease = registry.acquire(target.model, { version: target.version, label: target.label });
-          try {
-            const model = lease.model;
-            const map = create(SignatureDefMapSchema, {
-              signatureDef: { [DEFAULT_SIGNATURE]: signatureDef(model.features) },
-            });
-            return {
-              modelSpec: modelSpec(model.name, model.version, ""),
-              metadata: { signature_def: anyPack(SignatureDefMapSchema, map) },
-            };
-          } finally {
-            lease.release();
-          }
-        }),
-      classify: () => unimplemented("Classify"),
-      regress: () => unimplemented("Regress"),
-      multiInference: () => unimplemented("MultiInference"),
-    });
+    // Predict is served with wire-identical messages whose TensorProtos stay bytes (predict_wire.proto):
+    // ids are read straight into typed arrays, outputs written around one copy of the lookup's memory.
+    router.rpc(PREDICT_WIRE, (request, context) =>
+      observed("predict", request.modelSpec?.name ?? "", async () => {
+        const target = requireTarget(request.modelSpec);
+        const signature = signatureOf(request.modelSpec!);
+        if (!accepting) throw new ConnectError("The server is shutting down.", Code.Unavailable);
+        const release = options.admit();
+        try {
+          const work = predictService(
+            registry,
+            batcher,
+            target,
+            (features, model) => {
+              if (signature !== DEFAULT_SIGNATURE) {
+                throw new ConnectError(
+                  `Serving signature key "${signature}" not found.`,
+                  Code.FailedPrecondition,
+                );
+              }
+              checkOutputFilter(request.outputFilter, model.features);
+              const tensors: Record<string, TensorView> = {};
+              for (const [name, bytes] of Object.entries(request.inputs))
+                tensors[name] = readTensorProto(bytes, name);
+              return decodeTensorInputs(tensors, features, limits.maxIdsPerRequest);
+            },
+            limits,
+          );
+          const { model, outputs, ids } = await withDeadline(work, context, limits.requestTimeoutMs);
+          metrics.observeIds(model.name, ids);
+          return {
+            modelSpec: modelSpec(model.name, model.version, signature),
+            outputs: outputTensors(
+              outputs,
+              request.outputFilter,
+              model.features.map((f) => f.name),
+            ),
+          };
+        } finally {
+          release();
+        }
+      }),
+    );
+    router.rpc(PredictionService.method.getModelMetadata, (request) =>
+      observed("metadata", request.modelSpec?.name ?? "", async () => {
+        const target = requireTarget(request.modelSpec);
+        if (request.metadataField.length === 0) {
+          throw new InvalidArgumentError("GetModelMetadataRequest must specify at least one metadata_field");
+        }
+        for (const field of request.metadataField) {
+          if (field !== "signature_def")
+            throw new InvalidArgumentError(`Metadata field ${field} is not supported`);
+        }
+        const lease = registry.acquire(target.model, { version: target.version, label: target.label });
+        try {
+          const model = lease.model;
+          const map = create(SignatureDefMapSchema, {
+            signatureDef: { [DEFAULT_SIGNATURE]: signatureDef(model.features) },
+          });
+          return {
+            modelSpec: modelSpec(model.name, model.version, ""),
+            metadata: { signature_def: anyPack(SignatureDefMapSchema, map) },
+          };
+        } finally {
+          lease.release();
+        }
+      }),
+    );
+    router.rpc(PredictionService.method.classify, () => unimplemented("Classify"));
+    router.rpc(PredictionService.method.regress, () => unimplemented("Regress"));
+    router.rpc(PredictionService.method.multiInference, () => unimplemented("MultiInference"));
     router.service(ModelService, {
       getModelStatus: (request) =>
         observed("status", request.modelSpec?.name ?? "", async () => {
@@ -222,6 +237,9 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const handler = connectNodeAdapter({
     routes,
     readMaxBytes: limits.maxBodyBytes,
+    // Compressed requests are accepted, answers are never compressed (as TF Serving's default): float32
+    // embeddings barely compress, and gzip cost more than the lookup in the benchmark.
+    compressMinBytes: Number.MAX_SAFE_INTEGER,
   });
   const server: Http2Server = createServer({ maxSessionMemory: 64 }, (req, res) => {
     // connect percent-encodes grpc-message with encodeURIComponent (":" → "%3A"); clients that decode it

@@ -12,7 +12,7 @@
 import { InvalidArgumentError } from "../../errors.js";
 import type { FeatureInput, IdArray, PredictInputs } from "../batching/feature-input.js";
 import type { ModelFeatures } from "../batching/model-features.js";
-import type { TensorProto } from "./proto/gen/tensorflow/core/framework/tensor_pb.js";
+import type { TensorView as TensorProto } from "./tensor-wire.js";
 import { DataType } from "./proto/gen/tensorflow/core/framework/types_pb.js";
 
 export const ROW_SPLITS_SUFFIX = "_row_splits";
@@ -198,8 +198,17 @@ function repeatedCount(count: number, n: number, name: string, field: string): v
   );
 }
 
-/** `tensor_content` of exactly `n` elements of `bytes` each, copied into aligned memory. */
-function content(t: TensorProto, name: string, n: number, bytes: number): ArrayBuffer {
+type TypedArrayOf<T> = {
+  new (buffer: ArrayBuffer, byteOffset?: number, length?: number): T;
+  readonly BYTES_PER_ELEMENT: number;
+};
+
+/**
+ * `tensor_content` of exactly `n` elements: a view of the request's bytes when they are aligned for the
+ * element type, else an aligned copy.
+ */
+function content<T>(t: TensorProto, name: string, n: number, type: TypedArrayOf<T>): T {
+  const bytes = type.BYTES_PER_ELEMENT;
   const raw = t.tensorContent;
   if (raw.byteLength !== n * bytes) {
     throw new InvalidArgumentError(
@@ -207,9 +216,12 @@ function content(t: TensorProto, name: string, n: number, bytes: number): ArrayB
         `[${(t.tensorShape?.dim ?? []).map((d) => d.size).join(", ")}] needs ${n * bytes}.`,
     );
   }
+  if (raw.byteOffset % bytes === 0 && raw.buffer instanceof ArrayBuffer) {
+    return new type(raw.buffer, raw.byteOffset, n);
+  }
   const out = new ArrayBuffer(raw.byteLength);
   new Uint8Array(out).set(raw);
-  return out;
+  return new type(out, 0, n);
 }
 
 function elementCount(shape: readonly number[]): number {
@@ -219,16 +231,16 @@ function elementCount(shape: readonly number[]): number {
 function readIds(t: TensorProto, name: string, shape: readonly number[]): IdArray {
   const n = elementCount(shape);
   if (t.dtype === DataType.DT_INT64) {
-    if (t.tensorContent.byteLength > 0 || n === 0) return new BigInt64Array(content(t, name, n, 8));
+    if (t.tensorContent.byteLength > 0 || n === 0) return content(t, name, n, BigInt64Array);
     repeatedCount(t.int64Val.length, n, name, "int64_val");
-    return t.int64Val.length === n
-      ? BigInt64Array.from(t.int64Val)
-      : new BigInt64Array(n).fill(t.int64Val[0]);
+    if (t.int64Val.length < n) return new BigInt64Array(n).fill(t.int64Val[0]);
+    return t.int64Val instanceof BigInt64Array ? t.int64Val : BigInt64Array.from(t.int64Val);
   }
   if (t.dtype === DataType.DT_INT32) {
-    if (t.tensorContent.byteLength > 0 || n === 0) return new Int32Array(content(t, name, n, 4));
+    if (t.tensorContent.byteLength > 0 || n === 0) return content(t, name, n, Int32Array);
     repeatedCount(t.intVal.length, n, name, "int_val");
-    return t.intVal.length === n ? Int32Array.from(t.intVal) : new Int32Array(n).fill(t.intVal[0]);
+    if (t.intVal.length < n) return new Int32Array(n).fill(t.intVal[0]);
+    return t.intVal instanceof Int32Array ? t.intVal : Int32Array.from(t.intVal);
   }
   throw new InvalidArgumentError(
     `Input "${name}" is ${dtypeName(t.dtype)}; ids must be DT_INT64 or DT_INT32.`,
@@ -273,9 +285,10 @@ function readWeights(t: TensorProto, name: string, n: number, maxElements: numbe
   if (t.dtype !== DataType.DT_FLOAT) {
     throw new InvalidArgumentError(`Input "${name}" is ${dtypeName(t.dtype)}; weights must be DT_FLOAT.`);
   }
-  if (t.tensorContent.byteLength > 0 || n === 0) return new Float32Array(content(t, name, n, 4));
+  if (t.tensorContent.byteLength > 0 || n === 0) return content(t, name, n, Float32Array);
   repeatedCount(t.floatVal.length, n, name, "float_val");
-  return t.floatVal.length === n ? Float32Array.from(t.floatVal) : new Float32Array(n).fill(t.floatVal[0]);
+  if (t.floatVal.length < n) return new Float32Array(n).fill(t.floatVal[0]);
+  return t.floatVal instanceof Float32Array ? t.floatVal : Float32Array.from(t.floatVal);
 }
 
 // Encoding (clients, benchmarks) -------------------------------------------------------------------------
@@ -338,5 +351,5 @@ export function decodeFloatTensor(t: TensorProto, name: string): { shape: number
       data: t.floatVal.length === n ? Float32Array.from(t.floatVal) : new Float32Array(n).fill(t.floatVal[0]),
     };
   }
-  return { shape, data: new Float32Array(content(t, name, n, 4)) };
+  return { shape, data: content(t, name, n, Float32Array).slice() };
 }
