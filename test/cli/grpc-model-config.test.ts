@@ -140,6 +140,17 @@ test("serve --model_config_file (TF Serving's launch flags): two models with the
     assert.match(String(failed?.error), /unknown field "nme"/);
     assert.deepEqual(await friendsOf({ name: "ads2" }), { version: 5, data: expected(5) });
 
+    // ModelService/HandleReloadConfigRequest: the new config supersedes the file's.
+    const reload = await unary(clients.model, "HandleReloadConfigRequest", {
+      config: { model_config_list: { config: [{ name: "rank", base_path: rankBase }] } },
+    });
+    assert.equal(reload.error, undefined, reload.error?.details);
+    assert.equal((await status("ads2")).error?.code, 5 /* NOT_FOUND */);
+    assert.deepEqual(
+      (await status("rank")).response.model_version_status.map((s: Msg) => `${s.version}:${s.state}`),
+      ["3:AVAILABLE", "2:END", "1:END"],
+    );
+
     server.proc.kill("SIGTERM");
     assert.equal(await server.exited, 0);
   } finally {

@@ -33,6 +33,8 @@ import {
   versionStatus,
 } from "./grpc-messages.js";
 import { decodeTensorInputs } from "./tensor-inputs.js";
+import { modelsOfConfig } from "../model/model-server-config.js";
+import { ModelServerConfigSchema } from "./proto/gen/tensorflow_serving/config/model_server_config_pb.js";
 import { readTensorProto, type TensorView } from "./tensor-wire.js";
 import {
   PredictRequestWireSchema,
@@ -67,6 +69,8 @@ export interface GrpcServerOptions {
    * returns its release function, or throws RESOURCE_EXHAUSTED / UNAVAILABLE.
    */
   readonly admit: () => () => void;
+  /** features.json for models reloaded through HandleReloadConfigRequest whose versions have none. */
+  readonly featureConfig?: string;
 }
 
 export interface RunningGrpcServer {
@@ -207,7 +211,19 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
           }
           return { modelVersionStatus: statuses.map(versionStatus) };
         }),
-      handleReloadConfigRequest: () => unimplemented("HandleReloadConfigRequest"),
+      // TF Serving's ReloadConfig: the new config supersedes the old one (omitted models are unloaded).
+      handleReloadConfigRequest: (request) =>
+        observed("reload_config", "", async () => {
+          if (registry.reconfigure === undefined) {
+            throw new ConnectError(
+              "HandleReloadConfigRequest is not supported by this server's model registry.",
+              Code.Unimplemented,
+            );
+          }
+          const config = request.config ?? create(ModelServerConfigSchema);
+          await registry.reconfigure(modelsOfConfig(config, "ReloadConfigRequest", options.featureConfig));
+          return { status: { errorCode: 0, errorMessage: "" } };
+        }),
     });
     router.service(Health, {
       check: (request) => {

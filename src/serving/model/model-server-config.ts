@@ -10,6 +10,7 @@ import { MonitoringConfigSchema } from "../grpc/proto/gen/tensorflow_serving/con
 import {
   ModelServerConfigSchema,
   type ModelConfig,
+  type ModelServerConfig,
 } from "../grpc/proto/gen/tensorflow_serving/config/model_server_config_pb.js";
 import type { ModelSourceOptions } from "./model-version-manager.js";
 import type { VersionPolicy } from "./version-policy.js";
@@ -66,6 +67,15 @@ export function parseModelServerConfig(
   } catch (e) {
     fail(source, `not a text-format tensorflow.serving.ModelServerConfig: ${(e as Error).message}`);
   }
+  return modelsOfConfig(config, source, featureConfig);
+}
+
+/** A `ModelServerConfig` message (from a file, or ModelService/HandleReloadConfigRequest) → the models. */
+export function modelsOfConfig(
+  config: ModelServerConfig,
+  source: string,
+  featureConfig?: string,
+): ConfiguredModel[] {
   if (config.config.case === "customModelConfig") {
     throw new UnimplementedError(
       `Model config file "${source}": custom_model_config is not supported; use model_config_list.`,

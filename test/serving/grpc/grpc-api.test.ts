@@ -290,6 +290,12 @@ describe("gRPC API (TF Serving's PredictionService / ModelService) with a standa
       /output tensor alias not found in signature: nope/,
     ],
     [
+      "HandleReloadConfigRequest on a registry that cannot reload",
+      () => unary(clients.model, "HandleReloadConfigRequest", { config: {} }),
+      GrpcStatus.UNIMPLEMENTED,
+      /HandleReloadConfigRequest is not supported/,
+    ],
+    [
       "Classify",
       () => unary(clients.prediction, "Classify", { model_spec: { name: "emb" } }),
       GrpcStatus.UNIMPLEMENTED,
