@@ -434,7 +434,30 @@ describe("gRPC limits, deadlines and shutdown", () => {
     }
   });
 
-  test("close(): a call in flight is answered, the port is then closed", async () => {
+  test("a request message over --max-body-bytes is RESOURCE_EXHAUSTED", async () => {
+    const { server } = await serveTestModel(await buildTestModel(1, 5), {
+      grpcPort: 0,
+      limits: { maxBodyBytes: 1000 },
+    });
+    const clients = connect(server.grpc!.url);
+    try {
+      const small = await unary(clients.prediction, "Predict", {
+        model_spec: { name: "emb" },
+        inputs: { friends: int64Tensor([1, 2], [2], "content") },
+      });
+      assert.equal(small.error, undefined, small.error?.details);
+      const big = await unary(clients.prediction, "Predict", {
+        model_spec: { name: "emb" },
+        inputs: { friends: int64Tensor(new Array(200).fill(1), [200], "content") },
+      });
+      assert.equal(big.error?.code, GrpcStatus.RESOURCE_EXHAUSTED, big.error?.details);
+    } finally {
+      clients.close();
+      await server.close();
+    }
+  });
+
+  test("close(): a call in flight is answered, the port is then closed; Health.Watch sees NOT_SERVING", async () => {
     const model = await buildTestModel(1, 5);
     const { server } = await serveTestModel(model, {
       grpcPort: 0,
@@ -442,6 +465,15 @@ describe("gRPC limits, deadlines and shutdown", () => {
     });
     const clients = connect(server.grpc!.url);
     try {
+      const watched: string[] = [];
+      const watch = (clients.health as Msg).Watch({ service: "" });
+      const watchEnded = new Promise<void>((resolve) => {
+        watch.on("data", (m: Msg) => watched.push(m.status));
+        watch.on("error", () => resolve());
+        watch.on("end", () => resolve());
+      });
+      for (let i = 0; i < 100 && watched.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(watched, ["SERVING"]);
       const inFlight = unary(clients.prediction, "Predict", {
         model_spec: { name: "emb" },
         inputs: { friends: int32Tensor([1], [1]) },
@@ -452,6 +484,8 @@ describe("gRPC limits, deadlines and shutdown", () => {
       assert.equal(answered.error, undefined, answered.error?.details);
       assert.deepEqual(readFloat(answered.response.outputs.friends).dims, [1, 4]);
       await closed;
+      await watchEnded;
+      assert.deepEqual(watched, ["SERVING", "NOT_SERVING"]);
       const after = await unary(clients.health, "Check", { service: "" }, { deadline: Date.now() + 2000 });
       assert.equal(after.error?.code, GrpcStatus.UNAVAILABLE);
     } finally {
