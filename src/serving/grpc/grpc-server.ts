@@ -33,6 +33,7 @@ import {
   versionStatus,
 } from "./grpc-messages.js";
 import { decodeTensorInputs } from "./tensor-inputs.js";
+import { addReflection } from "./reflection.js";
 import { modelsOfConfig } from "../model/model-server-config.js";
 import { ModelServerConfigSchema } from "./proto/gen/tensorflow_serving/config/model_server_config_pb.js";
 import { readTensorProto, type TensorView } from "./tensor-wire.js";
@@ -225,6 +226,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
           return { status: { errorCode: 0, errorMessage: "" } };
         }),
     });
+    addReflection(router);
     router.service(Health, {
       check: (request) => {
         if (!knownService(request.service)) throw new ConnectError("unknown service", Code.NotFound);
@@ -342,7 +344,14 @@ function safeDecode(text: string): string {
   }
 }
 
-const SERVICES = ["", "tensorflow.serving.PredictionService", "tensorflow.serving.ModelService"];
+const SERVICES = [
+  "",
+  "tensorflow.serving.PredictionService",
+  "tensorflow.serving.ModelService",
+  "grpc.health.v1.Health",
+  "grpc.reflection.v1.ServerReflection",
+  "grpc.reflection.v1alpha.ServerReflection",
+];
 
 function knownService(name: string): boolean {
   return SERVICES.includes(name);
