@@ -2,14 +2,14 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { fromBinary } from "@bufbuild/protobuf";
-import type { RunningServer, ServableModel } from "../../../src/index.js";
+import { startServer, type RunningServer, type ServableModel } from "../../../src/index.js";
 import type { FeatureInput } from "../../../src/serving/batching/feature-input.js";
 import { BINARY_CONTENT_TYPE } from "../../../src/serving/binary/binary-format.js";
 import { encodeBinaryRequest } from "../../../src/serving/binary/request-codec.js";
 import { decodeBinaryResponse } from "../../../src/serving/binary/response-codec.js";
 import { SignatureDefMapSchema } from "../../../src/serving/grpc/proto/gen/tensorflow_serving/apis/get_model_metadata_pb.js";
 import { DataType } from "../../../src/serving/grpc/proto/gen/tensorflow/core/framework/types_pb.js";
-import { buildTestModel, serveTestModel, type TestRegistry } from "../support/test-registry.js";
+import { buildTestModel, serveTestModel, TestRegistry } from "../support/test-registry.js";
 import { call, postJson } from "../support/http.js";
 import {
   connect,
@@ -431,6 +431,22 @@ describe("gRPC limits, deadlines and shutdown", () => {
     } finally {
       clients.close();
       await server.close({ drainTimeoutMs: 2000 });
+    }
+  });
+
+  test("UNAVAILABLE while no version of the model is loaded yet", async () => {
+    const registry = new TestRegistry("emb");
+    const server = await startServer({ registry, port: 0, grpcPort: 0 });
+    const clients = connect(server.grpc!.url);
+    try {
+      const { error } = await unary(clients.prediction, "Predict", {
+        model_spec: { name: "emb" },
+        inputs: { friends: int32Tensor([1], [1]) },
+      });
+      assert.equal(error?.code, GrpcStatus.UNAVAILABLE, error?.details);
+    } finally {
+      clients.close();
+      await server.close();
     }
   });
 
