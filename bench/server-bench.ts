@@ -1,7 +1,7 @@
 /**
  * Load benchmark of the REST server on loopback (`npm run bench:server`): requests/s and p50/p99 latency
  * for batch 1 and batch 64 predict requests over REST JSON, the binary format and gRPC (TF Serving's
- * PredictionService/Predict with `tensor_content` TensorProtos, sent by @grpc/grpc-js over 1 HTTP/2
+ * PredictionService/Predict with `tensor_content` TensorProtos, standard gRPC framing over one HTTP/2
  * connection per simulated client), one JSON line each.
  *
  * The server runs in a child process (this file with `--serve`) so the load generator (autocannon) does
@@ -11,9 +11,9 @@
  * threads running `embeddingLookupAsync`). Also printed: the direct in-process lookup of the same
  * batches (the floor under the server's latency) and JSON.parse vs lossless-json on a batch-64 body.
  */
-import * as grpc from "@grpc/grpc-js";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { fork, type ChildProcess } from "node:child_process";
+import { connect as http2Connect, type ClientHttp2Session } from "node:http2";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
@@ -179,7 +179,10 @@ async function load(url: string, transport: "json" | "binary", batch: number): P
     headers: { "content-type": transport === "json" ? "application/json" : BINARY_CONTENT_TYPE },
     body: transport === "json" ? jsonBody(b) : binaryBody(b),
   }));
+  const cpu = process.cpuUsage();
+  const wall = performance.now();
   const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, requests });
+  const clientCpu = clientCpuPercent(cpu, wall);
   const failed = result.non2xx + result.errors + result.timeouts;
   return {
     bench: "server",
@@ -195,6 +198,7 @@ async function load(url: string, transport: "json" | "binary", batch: number): P
     failed,
     rows_cap: ROWS_CAP,
     lookup_threads: THREADS,
+    client_cpu_pct: clientCpu,
   };
 }
 
@@ -205,57 +209,77 @@ function grpcBody(bags: number[][][]): Buffer {
 }
 
 /**
- * gRPC load like autocannon's: CONNECTIONS clients, each on its own HTTP/2 connection with one call in
- * flight, for DURATION_S. Requests are serialized beforehand and responses are not decoded (as
- * autocannon does with HTTP bodies), so the client's cost is the transport's.
+ * gRPC load like autocannon's: CONNECTIONS HTTP/2 connections (node:http2), each with one gRPC call in
+ * flight, for DURATION_S. Requests are serialized and framed beforehand (5-byte gRPC envelope), answers
+ * are checked for `grpc-status: 0` and not decoded, as autocannon does with HTTP bodies: the client's cost
+ * is the transport's. (@grpc/grpc-js as load generator added ~3 ms of client latency per call here, which
+ * hid the server at batch 1.)
  */
 async function loadGrpc(grpcUrl: string, batch: number): Promise<object> {
   const bodies = Array.from({ length: BODIES }, () => grpcBody(makeBatch(batch)));
-  const address = grpcUrl.replace(/^http:\/\//, "");
-  const clients = Array.from(
-    { length: CONNECTIONS },
-    () =>
-      new grpc.Client(address, grpc.credentials.createInsecure(), {
-        "grpc.use_local_subchannel_pool": 1,
-        "grpc.max_receive_message_length": -1,
-      }),
+  const framed = bodies.map((b) => {
+    const out = Buffer.alloc(5 + b.byteLength);
+    out.writeUInt32BE(b.byteLength, 1);
+    b.copy(out, 5);
+    return out;
+  });
+  const sessions = await Promise.all(
+    Array.from(
+      { length: CONNECTIONS },
+      () =>
+        new Promise<ClientHttp2Session>((resolve, reject) => {
+          const s = http2Connect(grpcUrl);
+          s.once("connect", () => resolve(s));
+          s.once("error", reject);
+        }),
+    ),
   );
-  const identity = (b: Buffer) => b;
   const latencies: number[] = [];
   let failed = 0;
   let responseBytes = 0;
-  const callOnce = (client: grpc.Client, body: Buffer) =>
+  const callOnce = (session: ClientHttp2Session, body: Buffer) =>
     new Promise<void>((resolve) => {
       const t0 = performance.now();
-      client.makeUnaryRequest(
-        "/tensorflow.serving.PredictionService/Predict",
-        identity,
-        identity,
-        body,
-        (error, response) => {
-          if (error) failed++;
-          else {
-            latencies.push(performance.now() - t0);
-            responseBytes += response!.byteLength;
-          }
-          resolve();
-        },
-      );
+      const req = session.request({
+        ":method": "POST",
+        ":path": "/tensorflow.serving.PredictionService/Predict",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      let bytes = 0;
+      let status: string | undefined;
+      req.on("data", (chunk: Buffer) => (bytes += chunk.byteLength));
+      req.on("trailers", (trailers) => (status = String(trailers["grpc-status"])));
+      req.on("error", () => {
+        failed++;
+        resolve();
+      });
+      req.on("end", () => {
+        if (status === "0") {
+          latencies.push(performance.now() - t0);
+          responseBytes += bytes;
+        } else failed++;
+        resolve();
+      });
+      req.end(body);
     });
+  const clients = sessions;
   // Warm up each connection, then run closed loops until the deadline.
-  await Promise.all(clients.map((c) => callOnce(c, bodies[0])));
+  await Promise.all(clients.map((c) => callOnce(c, framed[0])));
   latencies.length = 0;
   responseBytes = 0;
   failed = 0;
   const start = performance.now();
+  const cpu = process.cpuUsage();
   const end = start + DURATION_S * 1000;
   await Promise.all(
     clients.map(async (client, c) => {
-      for (let i = c; performance.now() < end; i++) await callOnce(client, bodies[i % BODIES]);
+      for (let i = c; performance.now() < end; i++) await callOnce(client, framed[i % BODIES]);
     }),
   );
+  const clientCpu = clientCpuPercent(cpu, start);
   const seconds = (performance.now() - start) / 1000;
-  for (const c of clients) c.close();
+  for (const s of sessions) s.close();
   const sorted = Float64Array.from(latencies).sort();
   const rps = latencies.length / seconds;
   return {
@@ -272,7 +296,14 @@ async function loadGrpc(grpcUrl: string, batch: number): Promise<object> {
     failed,
     rows_cap: ROWS_CAP,
     lookup_threads: THREADS,
+    client_cpu_pct: clientCpu,
   };
+}
+
+/** The load generator's own CPU use (this process) over the run, in % of one core. */
+function clientCpuPercent(start: NodeJS.CpuUsage, wallStart: number): number {
+  const used = process.cpuUsage(start);
+  return Math.round(((used.user + used.system) / 1000 / (performance.now() - wallStart)) * 100);
 }
 
 async function serve(): Promise<void> {
