@@ -4,7 +4,7 @@
  * SIGTERM/SIGINT stop accepting, drain in-flight requests, unload the model and exit 0.
  */
 import { Option, type Command } from "commander";
-import { InvalidArgumentError } from "../../errors.js";
+import { InvalidArgumentError, NotFoundError } from "../../errors.js";
 import { jsonLogger, type Logger, type LogLevel } from "../../serving/log.js";
 import {
   DEFAULT_BATCHING,
@@ -168,7 +168,14 @@ async function configuredModels(
         "--model_config_file serves the models it lists; do not also give --model-name / --model-base-path.",
       );
     }
-    const text = await readFile(options.modelConfigFile, "utf8");
+    let text: string;
+    try {
+      text = await readFile(options.modelConfigFile, "utf8");
+    } catch (e) {
+      throw new NotFoundError(
+        `Model config file "${options.modelConfigFile}" cannot be read: ${(e as Error).message}`,
+      );
+    }
     return { models: parseModelServerConfig(text, options.modelConfigFile, options.featureConfig), text };
   }
   if (options.modelName === undefined || options.modelBasePath === undefined) {

@@ -111,13 +111,6 @@ export function modelsOfConfig(
   return models;
 }
 
-export async function readModelServerConfig(
-  path: string,
-  featureConfig?: string,
-): Promise<ConfiguredModel[]> {
-  return parseModelServerConfig(await readFile(path, "utf8"), path, featureConfig);
-}
-
 /**
  * `--monitoring_config_file`: `prometheus_config { enable: true path: "/monitoring/prometheus/metrics" }`.
  * This server always serves Prometheus metrics at that path; another path is refused.

@@ -59,3 +59,28 @@ test("parseModelServerConfig: errors name the file and the model", () => {
   for (const [text, message] of cases)
     assert.throws(() => parseModelServerConfig(text, "models.config"), message, text);
 });
+
+test("checkMonitoringConfig: TF Serving's MonitoringConfig; only this server's metrics path", async () => {
+  const { checkMonitoringConfig } = await import("../../../src/serving/model/model-server-config.js");
+  const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "tpu-embedding-monitoring-"));
+  try {
+    const file = join(dir, "monitoring.config");
+    writeFileSync(file, 'prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }');
+    await checkMonitoringConfig(file, "/monitoring/prometheus/metrics");
+    writeFileSync(file, 'prometheus_config { enable: true, path: "/metrics" }');
+    await assert.rejects(
+      checkMonitoringConfig(file, "/monitoring/prometheus/metrics"),
+      /path "\/metrics"; this server serves metrics at \/monitoring\/prometheus\/metrics/,
+    );
+    writeFileSync(file, "prometheus { }");
+    await assert.rejects(
+      checkMonitoringConfig(file, "/m"),
+      /not a text-format tensorflow.serving.MonitoringConfig/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
