@@ -1,6 +1,8 @@
 /**
  * Load benchmark of the REST server on loopback (`npm run bench:server`): requests/s and p50/p99 latency
- * for batch 1 and batch 64 predict requests over REST JSON and the binary format, one JSON line each.
+ * for batch 1 and batch 64 predict requests over REST JSON, the binary format and gRPC (TF Serving's
+ * PredictionService/Predict with `tensor_content` TensorProtos, standard gRPC framing over one HTTP/2
+ * connection per simulated client), one JSON line each.
  *
  * The server runs in a child process (this file with `--serve`) so the load generator (autocannon) does
  * not share its event loop. The model has the standard workload's 26 features (dim 64, mean combiner,
@@ -9,7 +11,9 @@
  * threads running `embeddingLookupAsync`). Also printed: the direct in-process lookup of the same
  * batches (the floor under the server's latency) and JSON.parse vs lossless-json on a batch-64 body.
  */
+import { create, toBinary } from "@bufbuild/protobuf";
 import { fork, type ChildProcess } from "node:child_process";
+import { connect as http2Connect, type ClientHttp2Session } from "node:http2";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
@@ -27,12 +31,17 @@ import {
 } from "../src/index.js";
 import { encodeBinaryRequest } from "../src/serving/binary/request-codec.js";
 import type { FeatureInput } from "../src/serving/batching/feature-input.js";
+import { PredictRequestSchema } from "../src/serving/grpc/proto/gen/tensorflow_serving/apis/predict_pb.js";
+import { encodeTensorInputs } from "../src/serving/grpc/tensor-inputs.js";
 import { arg, bagLength, DIM, hashInitializer, STANDARD_ROWS, zipfSampler } from "./workload.js";
 
 const ROWS_CAP = Number(arg("rows-cap", "10000"));
 const DURATION_S = Number(arg("duration", "5"));
 const CONNECTIONS = Number(arg("connections", "8"));
 const THREADS = Number(arg("threads", "1"));
+/** Which transports to load: any of json, binary, grpc. */
+const TRANSPORTS = arg("transports", "json,binary,grpc").split(",");
+const BATCHES = arg("batches", "1,64").split(",").map(Number);
 const BODIES = 32;
 const MODEL = "bench";
 
@@ -94,7 +103,7 @@ function jsonBody(bags: number[][][]): string {
   return JSON.stringify({ inputs: Object.fromEntries(bags.map((b, f) => [featureName(f), b])) });
 }
 
-function binaryBody(bags: number[][][]): Buffer {
+function raggedInputs(bags: number[][][]): Map<string, FeatureInput> {
   const inputs = new Map<string, FeatureInput>();
   bags.forEach((b, f) => {
     const t = RaggedTensor.fromNested(b, "int32");
@@ -105,7 +114,11 @@ function binaryBody(bags: number[][][]): Buffer {
       weights: null,
     });
   });
-  const bytes = encodeBinaryRequest(inputs);
+  return inputs;
+}
+
+function binaryBody(bags: number[][][]): Buffer {
+  const bytes = encodeBinaryRequest(raggedInputs(bags));
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
@@ -166,7 +179,10 @@ async function load(url: string, transport: "json" | "binary", batch: number): P
     headers: { "content-type": transport === "json" ? "application/json" : BINARY_CONTENT_TYPE },
     body: transport === "json" ? jsonBody(b) : binaryBody(b),
   }));
+  const cpu = process.cpuUsage();
+  const wall = performance.now();
   const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, requests });
+  const clientCpu = clientCpuPercent(cpu, wall);
   const failed = result.non2xx + result.errors + result.timeouts;
   return {
     bench: "server",
@@ -182,12 +198,117 @@ async function load(url: string, transport: "json" | "binary", batch: number): P
     failed,
     rows_cap: ROWS_CAP,
     lookup_threads: THREADS,
+    client_cpu_pct: clientCpu,
   };
 }
 
+/** A serialized PredictRequest: ids and row splits as int32 `tensor_content`. */
+function grpcBody(bags: number[][][]): Buffer {
+  const request = { modelSpec: { name: MODEL }, inputs: encodeTensorInputs(raggedInputs(bags)) };
+  return Buffer.from(toBinary(PredictRequestSchema, create(PredictRequestSchema, request)));
+}
+
+/**
+ * gRPC load like autocannon's: CONNECTIONS HTTP/2 connections (node:http2), each with one gRPC call in
+ * flight, for DURATION_S. Requests are serialized and framed beforehand (5-byte gRPC envelope), answers
+ * are checked for `grpc-status: 0` and not decoded, as autocannon does with HTTP bodies: the client's cost
+ * is the transport's. (@grpc/grpc-js as load generator added ~3 ms of client latency per call here, which
+ * hid the server at batch 1.)
+ */
+async function loadGrpc(grpcUrl: string, batch: number): Promise<object> {
+  const bodies = Array.from({ length: BODIES }, () => grpcBody(makeBatch(batch)));
+  const framed = bodies.map((b) => {
+    const out = Buffer.alloc(5 + b.byteLength);
+    out.writeUInt32BE(b.byteLength, 1);
+    b.copy(out, 5);
+    return out;
+  });
+  const sessions = await Promise.all(
+    Array.from(
+      { length: CONNECTIONS },
+      () =>
+        new Promise<ClientHttp2Session>((resolve, reject) => {
+          const s = http2Connect(grpcUrl);
+          s.once("connect", () => resolve(s));
+          s.once("error", reject);
+        }),
+    ),
+  );
+  const latencies: number[] = [];
+  let failed = 0;
+  let responseBytes = 0;
+  const callOnce = (session: ClientHttp2Session, body: Buffer) =>
+    new Promise<void>((resolve) => {
+      const t0 = performance.now();
+      const req = session.request({
+        ":method": "POST",
+        ":path": "/tensorflow.serving.PredictionService/Predict",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      let bytes = 0;
+      let status: string | undefined;
+      req.on("data", (chunk: Buffer) => (bytes += chunk.byteLength));
+      req.on("trailers", (trailers) => (status = String(trailers["grpc-status"])));
+      req.on("error", () => {
+        failed++;
+        resolve();
+      });
+      req.on("end", () => {
+        if (status === "0") {
+          latencies.push(performance.now() - t0);
+          responseBytes += bytes;
+        } else failed++;
+        resolve();
+      });
+      req.end(body);
+    });
+  const clients = sessions;
+  // Warm up each connection, then run closed loops until the deadline.
+  await Promise.all(clients.map((c) => callOnce(c, framed[0])));
+  latencies.length = 0;
+  responseBytes = 0;
+  failed = 0;
+  const start = performance.now();
+  const cpu = process.cpuUsage();
+  const end = start + DURATION_S * 1000;
+  await Promise.all(
+    clients.map(async (client, c) => {
+      for (let i = c; performance.now() < end; i++) await callOnce(client, framed[i % BODIES]);
+    }),
+  );
+  const clientCpu = clientCpuPercent(cpu, start);
+  const seconds = (performance.now() - start) / 1000;
+  for (const s of sessions) s.close();
+  const sorted = Float64Array.from(latencies).sort();
+  const rps = latencies.length / seconds;
+  return {
+    bench: "server",
+    transport: "gRPC",
+    batch,
+    connections: CONNECTIONS,
+    requests_per_s: Math.round(rps),
+    examples_per_s: Math.round(rps * batch),
+    p50_ms: round(percentile(sorted, 0.5)),
+    p99_ms: round(percentile(sorted, 0.99)),
+    request_bytes: Math.round(bodies.reduce((n, b) => n + b.byteLength, 0) / bodies.length),
+    response_mb_per_s: round(responseBytes / seconds / 1e6),
+    failed,
+    rows_cap: ROWS_CAP,
+    lookup_threads: THREADS,
+    client_cpu_pct: clientCpu,
+  };
+}
+
+/** The load generator's own CPU use (this process) over the run, in % of one core. */
+function clientCpuPercent(start: NodeJS.CpuUsage, wallStart: number): number {
+  const used = process.cpuUsage(start);
+  return Math.round(((used.user + used.system) / 1000 / (performance.now() - wallStart)) * 100);
+}
+
 async function serve(): Promise<void> {
-  const server = await startServer({ registry: singleModelRegistry(buildModel()), port: 0 });
-  process.send!({ url: server.url });
+  const server = await startServer({ registry: singleModelRegistry(buildModel()), port: 0, grpcPort: 0 });
+  process.send!({ url: server.url, grpcUrl: server.grpc!.url });
   process.on("disconnect", () => void server.close({ drainTimeoutMs: 1000 }).then(() => process.exit(0)));
 }
 
@@ -202,13 +323,14 @@ async function main(): Promise<void> {
     { execArgv: (process.env.SERVER_NODE_OPTIONS ?? "").split(" ").filter((a) => a !== "") },
   );
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      child.once("message", (m) => resolve((m as { url: string }).url));
+    const { url, grpcUrl } = await new Promise<{ url: string; grpcUrl: string }>((resolve, reject) => {
+      child.once("message", (m) => resolve(m as { url: string; grpcUrl: string }));
       child.once("exit", (code) => reject(new Error(`server child exited with ${code}`)));
     });
-    for (const batch of [1, 64]) {
+    for (const batch of BATCHES) {
       for (const transport of ["json", "binary"] as const)
-        console.log(JSON.stringify(await load(url, transport, batch)));
+        if (TRANSPORTS.includes(transport)) console.log(JSON.stringify(await load(url, transport, batch)));
+      if (TRANSPORTS.includes("grpc")) console.log(JSON.stringify(await loadGrpc(grpcUrl, batch)));
     }
   } finally {
     child.disconnect();

@@ -7,16 +7,20 @@ import type { FeatureInput, IdArray } from "../serving/batching/feature-input.js
 import { BINARY_CONTENT_TYPE } from "../serving/binary/binary-format.js";
 import { encodeBinaryRequest } from "../serving/binary/request-codec.js";
 import { decodeBinaryResponse } from "../serving/binary/response-codec.js";
+import { GrpcEmbeddingClient } from "./grpc-client.js";
 
 export interface EmbeddingClientOptions {
-  /** The server's base URL, e.g. "http://127.0.0.1:8501". */
+  /** The server's base URL, e.g. "http://127.0.0.1:8501" (REST), or its gRPC port's "http://127.0.0.1:8500". */
   url: string;
   model: string;
   /** Pin a version (or a label); default: the latest available. */
   version?: number;
   label?: string;
-  /** "binary" (compact little-endian typed arrays, the default) or "json" (TF Serving's columnar format). */
-  format?: "binary" | "json";
+  /**
+   * "binary" (compact little-endian typed arrays, the default), "json" (TF Serving's columnar format), or
+   * "grpc" (TF Serving's PredictionService over HTTP/2: `url` is the gRPC port's).
+   */
+  format?: "binary" | "json" | "grpc";
 }
 
 /** The code of a non-2xx status (TF Serving's mapping read backwards; 400 may also be OUT_OF_RANGE). */
@@ -58,7 +62,8 @@ export interface ModelVersionStatusJson {
  */
 export class EmbeddingClient {
   private readonly base: string;
-  private readonly format: "binary" | "json";
+  private readonly format: "binary" | "json" | "grpc";
+  private grpc: GrpcEmbeddingClient | undefined;
 
   constructor(private readonly options: EmbeddingClientOptions) {
     if (options.version !== undefined && options.label !== undefined) {
@@ -81,6 +86,7 @@ export class EmbeddingClient {
     const inputs = new Map<string, FeatureInput>();
     for (const [name, tensor] of Object.entries(features))
       inputs.set(name, toFeatureInput(name, tensor, weights[name] ?? null));
+    if (this.format === "grpc") return this.grpcClient().predict(inputs);
     if (this.format === "binary") {
       const response = await fetch(`${this.base}:predict`, {
         method: "POST",
@@ -107,12 +113,22 @@ export class EmbeddingClient {
   }
 
   async status(): Promise<ModelVersionStatusJson[]> {
+    if (this.format === "grpc") return this.grpcClient().status();
     return ((await this.request("GET", "")) as { model_version_status: ModelVersionStatusJson[] })
       .model_version_status;
   }
 
   async metadata(): Promise<unknown> {
+    if (this.format === "grpc") return this.grpcClient().metadata();
     return this.request("GET", "/metadata");
+  }
+
+  private grpcClient(): GrpcEmbeddingClient {
+    this.grpc ??= new GrpcEmbeddingClient(
+      this.options,
+      (status, message) => new EmbeddingServerError(status, message),
+    );
+    return this.grpc;
   }
 
   private async request(method: string, suffix: string, body?: string): Promise<unknown> {

@@ -1,4 +1,5 @@
 import type { TPUEmbeddingForServing } from "../embedding/index.js";
+import type { ModelSourceOptions } from "./model/model-source.js";
 
 /**
  * The contract between model lifecycle (src/serving/model: loading, polling, swapping versions) and the
@@ -89,4 +90,9 @@ export interface ModelRegistry {
   onEvent(listener: (event: ModelEvent) => void): () => void;
   /** Stops polling, waits for leases to be released, and unloads every version. */
   close(): Promise<void>;
+  /**
+   * Optional: serves a new set of models (TF Serving's ReloadConfig: ModelService/HandleReloadConfigRequest,
+   * a changed --model_config_file). Registries without it answer that RPC with UNIMPLEMENTED.
+   */
+  reconfigure?(models: readonly ModelSourceOptions[]): Promise<void>;
 }

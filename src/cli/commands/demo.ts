@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { resolve } from "node:path";
 import { jsonLogger } from "../../serving/log.js";
 import { DEMO_MODEL_NAME, demoCurl, ensureDemoModel } from "../demo-model.js";
-import { addServingOptions, exitOnSignals, serve, type ServeOptions } from "./serve.js";
+import { addGrpcOptions, addServingOptions, exitOnSignals, serve, type ServeOptions } from "./serve.js";
 
 type DemoOptions = Omit<ServeOptions, "modelName" | "modelBasePath" | "enableBatching"> & {
   dir: string;
@@ -18,7 +18,7 @@ export const registerDemo = (program: Command): void => {
     .command("demo")
     .description("create a small demo model (once) in TF Serving's layout, serve it, and print curl requests")
     .option("--dir <dir>", "the demo model's base path", "demo-model");
-  addServingOptions(command).action(async (options: DemoOptions) => {
+  addGrpcOptions(addServingOptions(command)).action(async (options: DemoOptions) => {
     const logger = jsonLogger({ level: options.logLevel });
     const { created, versionDir } = await ensureDemoModel(options.dir);
     logger.log("info", created ? "demo-model-created" : "demo-model-found", { path: versionDir });
@@ -36,6 +36,9 @@ export const registerDemo = (program: Command): void => {
     out(
       `\nServing the demo model "${DEMO_MODEL_NAME}" from ${resolve(options.dir)} at ${serving.server.url}`,
     );
+    if (serving.server.grpc !== undefined) {
+      out(`gRPC (TF Serving's PredictionService, ModelService) at ${serving.server.grpc.url}`);
+    }
     out(`Copy a new version folder next to ${versionDir} and it is picked up. Ctrl-C stops.\n`);
     out("Status:");
     out(`  ${demoCurl(serving.server.url)[0]}`);

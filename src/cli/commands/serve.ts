@@ -4,7 +4,7 @@
  * SIGTERM/SIGINT stop accepting, drain in-flight requests, unload the model and exit 0.
  */
 import { Option, type Command } from "commander";
-import { InvalidArgumentError } from "../../errors.js";
+import { InvalidArgumentError, NotFoundError } from "../../errors.js";
 import { jsonLogger, type Logger, type LogLevel } from "../../serving/log.js";
 import {
   DEFAULT_BATCHING,
@@ -16,10 +16,190 @@ import { DEFAULT_POLL_INTERVAL_SECONDS, FileModelRegistry } from "../../serving/
 import { DEFAULT_SETTLE_MS, type TransitionPolicy } from "../../serving/model/model-version-manager.js";
 import { parseVersionLabels, parseVersionPolicy } from "../../serving/model/version-policy.js";
 import { byteProgress, type ByteProgress } from "../progress.js";
+import { METRICS_PATH } from "../../serving/http/routes.js";
+import {
+  checkMonitoringConfig,
+  parseModelServerConfig,
+  watchModelConfigFile,
+  type ConfiguredModel,
+} from "../../serving/model/model-server-config.js";
+import { readFile } from "node:fs/promises";
 
-export interface ServeOptions {
-  modelName: string;
-  modelBasePath: string;
+// gRPC and TF Serving's launch flags (issue 17) ---------------------------------------------------------
+
+/** TF Serving's default gRPC port (its `--port`). */
+export const DEFAULT_GRPC_PORT = 8500;
+
+export interface GrpcServeOptions {
+  /** gRPC port; false = no gRPC server (`--no-grpc`). */
+  grpcPort?: number;
+  grpc?: boolean;
+  /** TF Serving's `--model_config_file`: several models from a text-format ModelServerConfig. */
+  modelConfigFile?: string;
+  /** Seconds between re-reads of the model config file; 0 = never (TF Serving's default). */
+  modelConfigFilePollWaitSeconds?: number;
+  monitoringConfigFile?: string;
+}
+
+/** `--grpc-port` and `--no-grpc` (serve and demo). */
+export function addGrpcOptions(command: Command): Command {
+  return command
+    .option(
+      "--grpc-port <port>",
+      `gRPC port: TF Serving's PredictionService / ModelService / health (TF Serving's --port, default ${DEFAULT_GRPC_PORT}; with --port 0, also any free port); 0 = any free port`,
+      integer("--grpc-port", 0),
+    )
+    .option("--no-grpc", "serve REST only");
+}
+
+/** `tensorflow_model_server`'s flag names, accepted as aliases by `serve`. */
+export function addTfServingFlags(command: Command): Command {
+  return command
+    .option(
+      "--rest_api_port <port>",
+      "TF Serving's name for --port; with it, --port is the gRPC port as in TF Serving",
+      integer("--rest_api_port", 0),
+    )
+    .option("--model_name <name>", "TF Serving's name for --model-name")
+    .option("--model_base_path <dir>", "TF Serving's name for --model-base-path")
+    .option(
+      "--model_config_file <file>",
+      "several models from a text-format ModelServerConfig (name, base_path, model_version_policy, version_labels)",
+    )
+    .option(
+      "--model_config_file_poll_wait_seconds <seconds>",
+      "re-read --model_config_file this often and apply changes; 0 = never",
+      seconds,
+      0,
+    )
+    .option("--file_system_poll_wait_seconds <seconds>", "TF Serving's name for --poll-interval", seconds)
+    .option(
+      "--enable_batching [bool]",
+      "TF Serving's batching flag (true/false)",
+      boolean("--enable_batching"),
+    )
+    .option(
+      "--rest_api_timeout_in_ms <ms>",
+      "TF Serving's name for --request-timeout-ms",
+      integer("--rest_api_timeout_in_ms", 1),
+    )
+    .option(
+      "--monitoring_config_file <file>",
+      "text-format MonitoringConfig; metrics are served at " + METRICS_PATH,
+    );
+}
+
+interface TfServingFlags {
+  rest_api_port?: number;
+  model_name?: string;
+  model_base_path?: string;
+  model_config_file?: string;
+  model_config_file_poll_wait_seconds?: number;
+  file_system_poll_wait_seconds?: number;
+  enable_batching?: boolean;
+  rest_api_timeout_in_ms?: number;
+  monitoring_config_file?: string;
+}
+
+/**
+ * Folds TF Serving's flag names into ours. `--port` is TF Serving's gRPC port but ours is REST: when
+ * `--rest_api_port` is given (a TF Serving launch line), `--port` is read as TF Serving reads it.
+ */
+export function resolveTfServingFlags<T extends Partial<ServeOptions>>(
+  options: T & TfServingFlags,
+  command: Command,
+): T {
+  const out: T & TfServingFlags = { ...options };
+  const explicit = (name: string) => command.getOptionValueSource(name) === "cli";
+  if (options.rest_api_port !== undefined) {
+    if (explicit("port")) {
+      if (options.grpcPort !== undefined) {
+        throw new InvalidArgumentError(
+          "--port with --rest_api_port is the gRPC port (TF Serving's meaning); do not also give --grpc-port.",
+        );
+      }
+      out.grpcPort = options.port;
+    }
+    out.port = options.rest_api_port;
+  }
+  const alias = <K extends keyof ServeOptions>(ours: K, theirs: keyof TfServingFlags) => {
+    const value = options[theirs];
+    if (value === undefined) return;
+    if (explicit(ours) && options[ours] !== value) {
+      throw new InvalidArgumentError(
+        `--${theirs} and its alias --${ours.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())} disagree.`,
+      );
+    }
+    (out as Record<string, unknown>)[ours] = value;
+  };
+  alias("modelName", "model_name");
+  alias("modelBasePath", "model_base_path");
+  alias("modelConfigFile", "model_config_file");
+  alias("modelConfigFilePollWaitSeconds", "model_config_file_poll_wait_seconds");
+  alias("pollInterval", "file_system_poll_wait_seconds");
+  alias("enableBatching", "enable_batching");
+  alias("requestTimeoutMs", "rest_api_timeout_in_ms");
+  alias("monitoringConfigFile", "monitoring_config_file");
+  return out;
+}
+
+function boolean(name: string): (value: string) => boolean {
+  return (value) => {
+    const v = value.trim().toLowerCase();
+    if (v === "true" || v === "1") return true;
+    if (v === "false" || v === "0") return false;
+    throw new InvalidArgumentError(`${name} must be true or false, got "${value}".`);
+  };
+}
+
+/** The gRPC port to serve on, or undefined for none: --no-grpc; default 8500, or 0 when --port is 0. */
+export function grpcPortOf(options: Pick<ServeOptions, "grpc" | "grpcPort" | "port">): number | undefined {
+  if (options.grpc === false) return undefined;
+  return options.grpcPort ?? (options.port === 0 ? 0 : DEFAULT_GRPC_PORT);
+}
+
+/** The models to serve: the config file's, or the one named by --model-name / --model-base-path. */
+async function configuredModels(
+  options: ServeOptions,
+): Promise<{ models: ConfiguredModel[]; text?: string }> {
+  if (options.modelConfigFile !== undefined) {
+    if (options.modelName !== undefined || options.modelBasePath !== undefined) {
+      throw new InvalidArgumentError(
+        "--model_config_file serves the models it lists; do not also give --model-name / --model-base-path.",
+      );
+    }
+    let text: string;
+    try {
+      text = await readFile(options.modelConfigFile, "utf8");
+    } catch (e) {
+      throw new NotFoundError(
+        `Model config file "${options.modelConfigFile}" cannot be read: ${(e as Error).message}`,
+      );
+    }
+    return { models: parseModelServerConfig(text, options.modelConfigFile, options.featureConfig), text };
+  }
+  if (options.modelName === undefined || options.modelBasePath === undefined) {
+    throw new InvalidArgumentError(
+      "Give --model-name and --model-base-path (TF Serving's --model_name / --model_base_path), or --model_config_file.",
+    );
+  }
+  return {
+    models: [
+      {
+        name: options.modelName,
+        basePath: options.modelBasePath,
+        featureConfig: options.featureConfig,
+        versionPolicy: parseVersionPolicy(options.versionPolicy),
+        versionLabels: parseVersionLabels(options.versionLabels ?? ""),
+      },
+    ],
+  };
+}
+
+export interface ServeOptions extends GrpcServeOptions {
+  /** One model (TF Serving's --model_name / --model_base_path), or `modelConfigFile` for several. */
+  modelName?: string;
+  modelBasePath?: string;
   featureConfig?: string;
   port: number;
   host: string;
@@ -80,16 +260,11 @@ export async function serve(
   options: ServeOptions,
   logger: Logger = jsonLogger({ level: options.logLevel }),
 ): Promise<Serving> {
+  if (options.monitoringConfigFile !== undefined)
+    await checkMonitoringConfig(options.monitoringConfigFile, METRICS_PATH);
+  const { models, text } = await configuredModels(options);
   const registry = await FileModelRegistry.open({
-    models: [
-      {
-        name: options.modelName,
-        basePath: options.modelBasePath,
-        featureConfig: options.featureConfig,
-        versionPolicy: parseVersionPolicy(options.versionPolicy),
-        versionLabels: parseVersionLabels(options.versionLabels ?? ""),
-      },
-    ],
+    models,
     pollIntervalSeconds: options.pollInterval,
     settleMs: options.versionSettleMs,
     transitionPolicy: options.transitionPolicy,
@@ -103,6 +278,7 @@ export async function serve(
       registry,
       host: options.host,
       port: options.port,
+      grpcPort: grpcPortOf(options),
       logger,
       limits: {
         maxBodyBytes: options.maxBodyBytes,
@@ -127,9 +303,21 @@ export async function serve(
     await registry.close();
     throw e;
   }
+  const stopWatching =
+    options.modelConfigFile === undefined
+      ? () => {}
+      : watchModelConfigFile({
+          path: options.modelConfigFile,
+          seconds: options.modelConfigFilePollWaitSeconds ?? 0,
+          initialText: text ?? "",
+          featureConfig: options.featureConfig,
+          reconfigure: (m) => registry.reconfigure(m),
+          logger,
+        });
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
     stopping ??= (async () => {
+      stopWatching();
       logger.log("info", "shutdown-start", { reason, drainTimeoutMs: options.drainTimeoutMs });
       await server.close({ drainTimeoutMs: options.drainTimeoutMs });
       await registry.close();
@@ -137,18 +325,21 @@ export async function serve(
     })();
     return stopping;
   };
-  const status = registry.status(options.modelName);
-  logger.log("info", "serving", {
-    model: options.modelName,
-    url: server.url,
-    versions: status.map((s) => ({ version: s.version, state: s.state, errorCode: s.errorCode })),
-  });
-  if (!status.some((s) => s.state === "AVAILABLE")) {
-    logger.log("warn", "no-version-available", {
-      model: options.modelName,
-      basePath: options.modelBasePath,
-      hint: "requests fail until a version loads; the base path is polled for new versions",
+  for (const model of models) {
+    const status = registry.status(model.name);
+    logger.log("info", "serving", {
+      model: model.name,
+      url: server.url,
+      grpcUrl: server.grpc?.url,
+      versions: status.map((s) => ({ version: s.version, state: s.state, errorCode: s.errorCode })),
     });
+    if (!status.some((s) => s.state === "AVAILABLE")) {
+      logger.log("warn", "no-version-available", {
+        model: model.name,
+        basePath: model.basePath,
+        hint: "requests fail until a version loads; the base path is polled for new versions",
+      });
+    }
   }
   return { server, registry, logger, shutdown };
 }
@@ -336,15 +527,23 @@ export const registerServe = (program: Command): void => {
     .description(
       "serve a model's embedding tables over TF Serving's REST API, loading new versions as they appear",
     )
-    .requiredOption("--model-name <name>", "the model's name in URLs (/v1/models/<name>)")
-    .requiredOption(
+    .option("--model-name <name>", "the model's name in URLs (/v1/models/<name>)")
+    .option(
       "--model-base-path <dir>",
       "numeric version folders (TF Serving layout), or one checkpoint directory / prefix",
     )
     .option("--feature-config <file>", "features.json for versions without their own");
-  addServingOptions(command).action(async (options: ServeOptions & { enableBatching?: boolean }) => {
-    const serving = await serve({ ...options, enableBatching: options.enableBatching ?? true });
-    exitOnSignals(serving);
-    process.stdout.write(`serving model "${options.modelName}" at ${serving.server.url}\n`);
-  });
+  addTfServingFlags(addGrpcOptions(addServingOptions(command))).action(
+    async (raw: ServeOptions & TfServingFlags, cmd: Command) => {
+      const options = resolveTfServingFlags(raw, cmd);
+      const serving = await serve({ ...options, enableBatching: options.enableBatching ?? true });
+      exitOnSignals(serving);
+      const names = serving.registry.modelNames().map((n) => `"${n}"`);
+      process.stdout.write(
+        `serving model${names.length > 1 ? "s" : ""} ${names.join(", ")} at ${serving.server.url}\n`,
+      );
+      if (serving.server.grpc !== undefined)
+        process.stdout.write(`gRPC (TF Serving's PredictionService) at ${serving.server.grpc.url}\n`);
+    },
+  );
 };

@@ -19,6 +19,7 @@ import {
   DRAIN_IDLE_GRACE_MS,
 } from "./connections.js";
 import { readBody } from "./read-body.js";
+import { startGrpcServer, type RunningGrpcServer } from "../grpc/grpc-server.js";
 import { matchRoute, type Route } from "./routes.js";
 
 export { DEFAULT_BATCHING, type BatchingOptions };
@@ -80,18 +81,26 @@ export interface ServerOptions {
    * allow. Default none: no `Access-Control-*` headers (`OPTIONS` preflights are answered either way).
    */
   corsAllowedOrigins?: readonly string[];
+  /**
+   * Also serve TF Serving's gRPC API (PredictionService, ModelService, grpc.health.v1) on this port
+   * (TF Serving's `--port`, 8500; 0 = any free port), sharing the batcher, limits and metrics. Undefined: no gRPC.
+   */
+  grpcPort?: number;
 }
 
 export interface RunningServer {
   /** e.g. "http://127.0.0.1:8501". */
   readonly url: string;
   readonly port: number;
-  /** Open client connections now. */
+  /** Open client connections now (REST). */
   readonly connections: number;
+  /** The gRPC port and base URL (plain-text HTTP/2), when `grpcPort` was given. */
+  readonly grpc?: { readonly port: number; readonly url: string };
   /**
    * Stops accepting connections and drains: every request that reaches an open connection is answered
    * (the last one on each connection with `Connection: close`), connections with nothing outstanding
    * are closed once quiet for `idleGraceMs` (default 500); after `drainTimeoutMs` the rest are closed.
+   * gRPC stops accepting calls at once and answers those in flight.
    */
   close(options?: { drainTimeoutMs?: number; idleGraceMs?: number }): Promise<void>;
 }
@@ -114,6 +123,28 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const corsAllowedOrigins = options.corsAllowedOrigins ?? [];
   let inFlight = 0;
   let closing = false;
+  let grpcInFlight = 0;
+  let grpcDrained: (() => void) | null = null;
+  /** Admits a gRPC predict into the same in-flight count (limit) as REST's; shutdown waits for it. */
+  const admit = (): (() => void) => {
+    if (closing) throw new HttpError(503, "UNAVAILABLE", "The server is shutting down.");
+    if (inFlight >= limits.maxConcurrentRequests) {
+      throw new HttpError(
+        429,
+        "RESOURCE_EXHAUSTED",
+        `Too many requests in flight (limit ${limits.maxConcurrentRequests}, --max-concurrent-requests); retry later.`,
+      );
+    }
+    inFlight++;
+    grpcInFlight++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      inFlight--;
+      if (--grpcInFlight === 0 && grpcDrained !== null) grpcDrained();
+    };
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const start = performance.now();
@@ -272,23 +303,62 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  logger.log("info", "server-listening", { url, limits, batching, kernels: activeKernelFamily() });
+  let grpc: RunningGrpcServer | undefined;
+  if (options.grpcPort !== undefined) {
+    try {
+      grpc = await startGrpcServer({
+        registry,
+        batcher,
+        metrics,
+        limits,
+        logger,
+        host,
+        port: options.grpcPort,
+        admit,
+      });
+    } catch (e) {
+      server.close();
+      metrics.close();
+      throw e;
+    }
+  }
+  logger.log("info", "server-listening", {
+    url,
+    grpcUrl: grpc?.url,
+    limits,
+    batching,
+    kernels: activeKernelFamily(),
+  });
 
   let closed: Promise<void> | null = null;
   return {
     url,
     port,
+    grpc: grpc === undefined ? undefined : { port: grpc.port, url: grpc.url },
     get connections() {
       return connections.size;
     },
     close(closeOptions = {}) {
       closed ??= (async () => {
         closing = true;
+        grpc?.stopAccepting();
         batcher.flushAll();
-        await connections.drain(
-          closeOptions.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
-          closeOptions.idleGraceMs ?? DRAIN_IDLE_GRACE_MS,
-        );
+        const timeoutMs = closeOptions.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+        const grpcDone =
+          grpcInFlight === 0
+            ? Promise.resolve()
+            : new Promise<void>((resolve) => {
+                const t = setTimeout(resolve, timeoutMs);
+                grpcDrained = () => {
+                  clearTimeout(t);
+                  resolve();
+                };
+              });
+        await Promise.all([
+          connections.drain(timeoutMs, closeOptions.idleGraceMs ?? DRAIN_IDLE_GRACE_MS),
+          grpcDone,
+        ]);
+        await grpc?.close();
         metrics.close();
         logger.log("info", "server-closed", { url });
       })();

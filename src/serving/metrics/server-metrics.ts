@@ -26,13 +26,13 @@ export class ServerMetrics {
     const registers = [this.registry];
     this.requests = new Counter({
       name: "tpu_embedding_requests_total",
-      help: "HTTP requests by model, API (predict, status, metadata, metrics) and HTTP status.",
+      help: "Requests by model, API (predict, status, metadata, metrics; grpc_predict, grpc_status, grpc_metadata) and status (HTTP status, or gRPC code name).",
       labelNames: ["model", "api", "status"],
       registers,
     });
     this.latency = new Histogram({
       name: "tpu_embedding_request_latency_seconds",
-      help: "Time from the request's arrival to its response, by model, API and HTTP status.",
+      help: "Time from the request's arrival to its response, by model, API and status.",
       labelNames: ["model", "api", "status"],
       buckets: LATENCY_BUCKETS,
       registers,
@@ -106,7 +106,8 @@ export class ServerMetrics {
     });
   }
 
-  observeRequest(model: string, api: string, status: number, seconds: number): void {
+  /** `status`: the HTTP status (REST) or the gRPC code name ("OK", "NOT_FOUND", ...; gRPC APIs). */
+  observeRequest(model: string, api: string, status: number | string, seconds: number): void {
     const labels = { model, api, status: String(status) };
     this.requests.inc(labels);
     this.latency.observe(labels, seconds);

@@ -13,6 +13,7 @@ import type {
 } from "../model-registry.js";
 import type { EmbeddingOptions } from "./model-loader.js";
 import { scanModelRepository } from "./model-repository.js";
+import { sameSource } from "./model-server-config.js";
 import { enableExplicitGc } from "./release-memory.js";
 import {
   ModelVersionManager,
@@ -43,7 +44,11 @@ export const DEFAULT_POLL_INTERVAL_SECONDS = 1;
 const EVENT_HISTORY = 256;
 
 export class FileModelRegistry implements ModelRegistry {
-  private readonly managers: ReadonlyMap<string, ModelVersionManager>;
+  private managers: ReadonlyMap<string, ModelVersionManager>;
+  private sources: ReadonlyMap<string, ModelSourceOptions>;
+  private readonly makeManager: (source: ModelSourceOptions) => ModelVersionManager;
+  private readonly pollIntervalSeconds: number;
+  private reconfiguring: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<(event: ModelEvent) => void>();
   /** Recent events, replayed to late subscribers (the server's metrics attach after `open()` loaded). */
   private readonly history: ModelEvent[] = [];
@@ -51,23 +56,24 @@ export class FileModelRegistry implements ModelRegistry {
 
   private constructor(options: FileModelRegistryOptions) {
     const logger = options.logger ?? silentLogger;
+    this.pollIntervalSeconds = options.pollIntervalSeconds ?? DEFAULT_POLL_INTERVAL_SECONDS;
+    this.makeManager = (source) =>
+      new ModelVersionManager(source, {
+        transitionPolicy: options.transitionPolicy ?? "availability-preserving",
+        settleMs: options.settleMs,
+        embeddingOptions: options.embeddingOptions,
+        logger,
+        emit: (event) => this.emit(event, logger),
+        onProgress: options.onProgress,
+      });
     const managers = new Map<string, ModelVersionManager>();
     for (const source of options.models) {
       if (managers.has(source.name))
         throw new InvalidArgumentError(`Model "${source.name}" is configured twice.`);
-      managers.set(
-        source.name,
-        new ModelVersionManager(source, {
-          transitionPolicy: options.transitionPolicy ?? "availability-preserving",
-          settleMs: options.settleMs,
-          embeddingOptions: options.embeddingOptions,
-          logger,
-          emit: (event) => this.emit(event, logger),
-          onProgress: options.onProgress,
-        }),
-      );
+      managers.set(source.name, this.makeManager(source));
     }
     this.managers = managers;
+    this.sources = new Map(options.models.map((m) => [m.name, m]));
     if (options.onEvent !== undefined) this.listeners.add(options.onEvent);
   }
 
@@ -80,9 +86,53 @@ export class FileModelRegistry implements ModelRegistry {
     for (const m of options.models) await scanModelRepository(m);
     const registry = new FileModelRegistry(options);
     await registry.poll();
-    for (const m of registry.managers.values())
-      m.startPolling(options.pollIntervalSeconds ?? DEFAULT_POLL_INTERVAL_SECONDS);
+    for (const m of registry.managers.values()) m.startPolling(registry.pollIntervalSeconds);
     return registry;
+  }
+
+  /**
+   * Serves a new set of models (TF Serving's ReloadConfig, e.g. from a changed `--model_config_file`):
+   * new models are loaded, removed ones unloaded once their requests are done, a changed base path gets
+   * a fresh manager that takes over once it has loaded, and a changed policy or labels apply in place.
+   * Every new base path is checked first: a config naming a missing one changes nothing and throws.
+   */
+  reconfigure(models: readonly ModelSourceOptions[]): Promise<void> {
+    const run = this.reconfiguring.then(async () => {
+      if (this.closing !== undefined) return;
+      const names = new Set<string>();
+      for (const m of models) {
+        if (names.has(m.name)) throw new InvalidArgumentError(`Model "${m.name}" is configured twice.`);
+        names.add(m.name);
+      }
+      for (const m of models) {
+        const old = this.sources.get(m.name);
+        if (old === undefined || !sameSource(old, m)) await scanModelRepository(m);
+      }
+      const next = new Map<string, ModelVersionManager>();
+      const retired: ModelVersionManager[] = [];
+      const loads: Promise<void>[] = [];
+      for (const m of models) {
+        const old = this.sources.get(m.name);
+        const current = this.managers.get(m.name);
+        if (old !== undefined && current !== undefined && sameSource(old, m)) {
+          next.set(m.name, current);
+          loads.push(current.update(m));
+        } else {
+          const fresh = this.makeManager(m);
+          next.set(m.name, fresh);
+          loads.push(fresh.poll().then(() => fresh.startPolling(this.pollIntervalSeconds)));
+          if (current !== undefined) retired.push(current);
+        }
+      }
+      for (const [name, manager] of this.managers) if (!names.has(name)) retired.push(manager);
+      // A replaced model keeps answering from its old manager until the new one has loaded.
+      await Promise.all(loads);
+      this.managers = next;
+      this.sources = new Map(models.map((m) => [m.name, m]));
+      await Promise.all(retired.map((m) => m.close()));
+    });
+    this.reconfiguring = run.catch(() => {});
+    return run;
   }
 
   /** Scans every model now (also done every poll interval); resolves when the versions have converged. */
@@ -115,7 +165,9 @@ export class FileModelRegistry implements ModelRegistry {
   }
 
   close(): Promise<void> {
-    this.closing ??= Promise.all([...this.managers.values()].map((m) => m.close())).then(() => undefined);
+    this.closing ??= this.reconfiguring.then(() =>
+      Promise.all([...this.managers.values()].map((m) => m.close())).then(() => undefined),
+    );
     return this.closing;
   }
 

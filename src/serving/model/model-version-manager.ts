@@ -24,6 +24,8 @@ import {
 } from "./model-loader.js";
 import { fingerprintFiles, scanModelRepository, type VersionSource } from "./model-repository.js";
 import { releaseMemory } from "./release-memory.js";
+import type { ModelSourceOptions } from "./model-source.js";
+export type { ModelSourceOptions } from "./model-source.js";
 import {
   DEFAULT_VERSION_POLICY,
   formatVersionPolicy,
@@ -37,17 +39,6 @@ import {
  * first (peak = one version; requests fail with "no version available" while the new one loads).
  */
 export type TransitionPolicy = "availability-preserving" | "resource-preserving";
-
-export interface ModelSourceOptions {
-  readonly name: string;
-  /** TF Serving layout (numeric version folders) or one checkpoint directory / prefix. */
-  readonly basePath: string;
-  /** Feature config for versions without their own `features.json`. */
-  readonly featureConfig?: string;
-  readonly versionPolicy?: VersionPolicy;
-  /** Label → version; a label answers only while its version is AVAILABLE. */
-  readonly versionLabels?: ReadonlyMap<string, number>;
-}
 
 /** How long a version's files must stay unchanged (size and mtime) before it is read. */
 export const DEFAULT_SETTLE_MS = 500;
@@ -100,8 +91,8 @@ export function errorCodeOf(e: unknown): string {
 
 export class ModelVersionManager {
   readonly name: string;
-  private readonly policy: VersionPolicy;
-  private readonly labelMap: ReadonlyMap<string, number>;
+  private policy: VersionPolicy;
+  private labelMap: ReadonlyMap<string, number>;
   private readonly records = new Map<number, VersionRecord>();
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
@@ -115,6 +106,13 @@ export class ModelVersionManager {
     this.name = source.name;
     this.policy = source.versionPolicy ?? DEFAULT_VERSION_POLICY;
     this.labelMap = source.versionLabels ?? new Map();
+  }
+
+  /** A reloaded model config with the same base path: new policy and labels apply from the next poll. */
+  update(source: Pick<ModelSourceOptions, "versionPolicy" | "versionLabels">): Promise<void> {
+    this.policy = source.versionPolicy ?? DEFAULT_VERSION_POLICY;
+    this.labelMap = source.versionLabels ?? new Map();
+    return this.poll();
   }
 
   // Requests ---------------------------------------------------------------------------------------------

@@ -1,0 +1,415 @@
+/**
+ * TF Serving's gRPC API (tensorflow.serving.PredictionService and ModelService, grpc.health.v1.Health)
+ * on its own HTTP/2 port, sharing the REST server's registry, micro-batcher, limits, metrics and
+ * in-flight count: a Predict is the same call as a REST predict, only decoded from TensorProtos.
+ * Served with connect-node, so gRPC, gRPC-Web and Connect clients all work on this port.
+ */
+import { anyPack } from "@bufbuild/protobuf/wkt";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createServer, type Http2Server, type Http2Session } from "node:http2";
+import type { AddressInfo } from "node:net";
+import { performance } from "node:perf_hooks";
+import { InvalidArgumentError } from "../../errors.js";
+import type { MicroBatcher } from "../batching/micro-batcher.js";
+import type { Logger } from "../log.js";
+import type { ServerMetrics } from "../metrics/server-metrics.js";
+import type { ModelRegistry } from "../model-registry.js";
+import { predictService, type PredictLimits, type PredictTarget } from "../predict-service.js";
+import { HealthCheckResponse_ServingStatus, Health } from "./proto/gen/grpc/health/v1/health_pb.js";
+import { SignatureDefMapSchema } from "./proto/gen/tensorflow_serving/apis/get_model_metadata_pb.js";
+import type { ModelSpec } from "./proto/gen/tensorflow_serving/apis/model_pb.js";
+import { ModelService } from "./proto/gen/tensorflow_serving/apis/model_service_pb.js";
+import { PredictionService } from "./proto/gen/tensorflow_serving/apis/prediction_service_pb.js";
+import {
+  checkOutputFilter,
+  codeName,
+  DEFAULT_SIGNATURE,
+  modelSpec,
+  outputTensors,
+  signatureDef,
+  toConnectError,
+  versionStatus,
+} from "./grpc-messages.js";
+import { decodeTensorInputs } from "./tensor-inputs.js";
+import { addReflection } from "./reflection.js";
+import { modelsOfConfig } from "../model/model-server-config.js";
+import { ModelServerConfigSchema } from "./proto/gen/tensorflow_serving/config/model_server_config_pb.js";
+import { readTensorProto, type TensorView } from "./tensor-wire.js";
+import {
+  PredictRequestWireSchema,
+  PredictResponseWireSchema,
+} from "./proto/gen/tpu_embedding/serving/predict_wire_pb.js";
+
+/** PredictionService/Predict with the wire-identical request and response messages. */
+const PREDICT_WIRE = {
+  ...PredictionService.method.predict,
+  input: PredictRequestWireSchema,
+  output: PredictResponseWireSchema,
+} as const;
+
+export interface GrpcLimits extends PredictLimits {
+  /** Largest request message (TF Serving allows up to 2 GiB - 1); beyond → RESOURCE_EXHAUSTED. */
+  readonly maxBodyBytes: number;
+  /** The server's own deadline for a Predict, beside the client's `grpc-timeout`. */
+  readonly requestTimeoutMs: number;
+}
+
+export interface GrpcServerOptions {
+  readonly registry: ModelRegistry;
+  readonly batcher: MicroBatcher;
+  readonly metrics: ServerMetrics;
+  readonly limits: GrpcLimits;
+  readonly logger: Logger;
+  readonly host: string;
+  /** 0 = any free port. */
+  readonly port: number;
+  /**
+   * Admits one predict call (shared with REST: the concurrency limit and shutdown drain count both):
+   * returns its release function, or throws RESOURCE_EXHAUSTED / UNAVAILABLE.
+   */
+  readonly admit: () => () => void;
+  /** features.json for models reloaded through HandleReloadConfigRequest whose versions have none. */
+  readonly featureConfig?: string;
+}
+
+export interface RunningGrpcServer {
+  readonly port: number;
+  /** e.g. "http://127.0.0.1:8500" (plain-text HTTP/2). */
+  readonly url: string;
+  /** Stops accepting calls (health turns NOT_SERVING); calls in flight go on. */
+  stopAccepting(): void;
+  /**
+   * After the shared drain: waits up to `graceMs` (default 2 s) for connections to finish writing their
+   * last answers, closes the rest, and resolves once the port is closed.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Starts the gRPC server; resolves once it listens. */
+export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
+  const { registry, batcher, metrics, limits, logger } = options;
+  let accepting = true;
+  // Ends open Health.Watch streams at shutdown (not passed to connect: calls in flight must finish).
+  const stopping = new AbortController();
+
+  /** Runs one call with metrics and logs; errors become TF Serving's gRPC statuses. */
+  const observed = async <T>(api: string, model: string, run: () => Promise<T>): Promise<T> => {
+    const start = performance.now();
+    let code = "OK";
+    try {
+      return await run();
+    } catch (error) {
+      const e = toConnectError(error);
+      code = codeName(e.code);
+      if (e.code === Code.Internal || e.code === Code.Unknown) {
+        logger.log("error", "grpc-request-failed", { api, error: (error as Error)?.stack ?? String(error) });
+      }
+      throw e;
+    } finally {
+      const seconds = (performance.now() - start) / 1000;
+      const modelLabel = registry.modelNames().includes(model) ? model : "";
+      metrics.observeRequest(modelLabel, `grpc_${api}`, code, seconds);
+      const level = code === "OK" ? "debug" : code === "INTERNAL" || code === "UNKNOWN" ? "error" : "info";
+      logger.log(level, "grpc-request", { api, model, code, ms: Math.round(seconds * 1e4) / 10 });
+    }
+  };
+
+  const routes = (router: ConnectRouter) => {
+    // Predict is served with wire-identical messages whose TensorProtos stay bytes (predict_wire.proto):
+    // ids are read straight into typed arrays, outputs written around one copy of the lookup's memory.
+    router.rpc(PREDICT_WIRE, (request, context) =>
+      observed("predict", request.modelSpec?.name ?? "", async () => {
+        const target = requireTarget(request.modelSpec);
+        const signature = signatureOf(request.modelSpec!);
+        if (!accepting) throw new ConnectError("The server is shutting down.", Code.Unavailable);
+        const release = options.admit();
+        try {
+          const work = predictService(
+            registry,
+            batcher,
+            target,
+            (features, model) => {
+              if (signature !== DEFAULT_SIGNATURE) {
+                throw new ConnectError(
+                  `Serving signature key "${signature}" not found.`,
+                  Code.FailedPrecondition,
+                );
+              }
+              checkOutputFilter(request.outputFilter, model.features);
+              const tensors: Record<string, TensorView> = {};
+              for (const [name, bytes] of Object.entries(request.inputs))
+                tensors[name] = readTensorProto(bytes, name);
+              return decodeTensorInputs(tensors, features, limits.maxIdsPerRequest);
+            },
+            limits,
+          );
+          const { model, outputs, ids } = await withDeadline(work, context, limits.requestTimeoutMs);
+          metrics.observeIds(model.name, ids);
+          return {
+            modelSpec: modelSpec(model.name, model.version, signature),
+            outputs: outputTensors(
+              outputs,
+              request.outputFilter,
+              model.features.map((f) => f.name),
+            ),
+          };
+        } finally {
+          release();
+        }
+      }),
+    );
+    router.rpc(PredictionService.method.getModelMetadata, (request) =>
+      observed("metadata", request.modelSpec?.name ?? "", async () => {
+        const target = requireTarget(request.modelSpec);
+        if (request.metadataField.length === 0) {
+          throw new InvalidArgumentError("GetModelMetadataRequest must specify at least one metadata_field");
+        }
+        for (const field of request.metadataField) {
+          if (field !== "signature_def")
+            throw new InvalidArgumentError(`Metadata field ${field} is not supported`);
+        }
+        const lease = registry.acquire(target.model, { version: target.version, label: target.label });
+        try {
+          const model = lease.model;
+          const map = create(SignatureDefMapSchema, {
+            signatureDef: { [DEFAULT_SIGNATURE]: signatureDef(model.features) },
+          });
+          return {
+            modelSpec: modelSpec(model.name, model.version, ""),
+            metadata: { signature_def: anyPack(SignatureDefMapSchema, map) },
+          };
+        } finally {
+          lease.release();
+        }
+      }),
+    );
+    router.rpc(PredictionService.method.classify, () => unimplemented("Classify"));
+    router.rpc(PredictionService.method.regress, () => unimplemented("Regress"));
+    router.rpc(PredictionService.method.multiInference, () => unimplemented("MultiInference"));
+    router.service(ModelService, {
+      getModelStatus: (request) =>
+        observed("status", request.modelSpec?.name ?? "", async () => {
+          if (request.modelSpec === undefined) throw new InvalidArgumentError("Missing ModelSpec");
+          const spec = request.modelSpec;
+          // TF Serving's GetModelStatusImpl: a version narrows the answer; a label does not.
+          const version =
+            spec.versionChoice.case === "version" ? toVersion(spec.versionChoice.value.value) : undefined;
+          let statuses;
+          try {
+            statuses = registry.modelNames().includes(spec.name) ? registry.status(spec.name, version) : [];
+          } catch {
+            statuses = [];
+          }
+          if (statuses.length === 0) {
+            throw new ConnectError(
+              version === undefined
+                ? `Could not find any versions of model ${spec.name}`
+                : `Could not find version ${version} of model ${spec.name}`,
+              Code.NotFound,
+            );
+          }
+          return { modelVersionStatus: statuses.map(versionStatus) };
+        }),
+      // TF Serving's ReloadConfig: the new config supersedes the old one (omitted models are unloaded).
+      handleReloadConfigRequest: (request) =>
+        observed("reload_config", "", async () => {
+          if (registry.reconfigure === undefined) {
+            throw new ConnectError(
+              "HandleReloadConfigRequest is not supported by this server's model registry.",
+              Code.Unimplemented,
+            );
+          }
+          const config = request.config ?? create(ModelServerConfigSchema);
+          await registry.reconfigure(modelsOfConfig(config, "ReloadConfigRequest", options.featureConfig));
+          return { status: { errorCode: 0, errorMessage: "" } };
+        }),
+    });
+    addReflection(router);
+    router.service(Health, {
+      check: (request) => {
+        if (!knownService(request.service)) throw new ConnectError("unknown service", Code.NotFound);
+        return { status: healthStatus() };
+      },
+      async *watch(request, context) {
+        if (!knownService(request.service)) {
+          yield { status: HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN };
+          return;
+        }
+        yield { status: healthStatus() };
+        if (!accepting) return;
+        await new Promise<void>((resolve) => {
+          const signals = [context.signal, stopping.signal];
+          if (signals.some((s) => s.aborted)) return resolve();
+          for (const s of signals) s.addEventListener("abort", () => resolve(), { once: true });
+        });
+        if (!accepting) yield { status: HealthCheckResponse_ServingStatus.NOT_SERVING };
+      },
+    });
+  };
+
+  const healthStatus = () =>
+    accepting ? HealthCheckResponse_ServingStatus.SERVING : HealthCheckResponse_ServingStatus.NOT_SERVING;
+
+  const handler = connectNodeAdapter({
+    routes,
+    readMaxBytes: limits.maxBodyBytes,
+    // Compressed requests are accepted, answers are never compressed (as TF Serving's default): float32
+    // embeddings barely compress, and gzip cost more than the lookup in the benchmark.
+    compressMinBytes: Number.MAX_SAFE_INTEGER,
+  });
+  const server: Http2Server = createServer({ maxSessionMemory: 64 }, (req, res) => {
+    // connect percent-encodes grpc-message with encodeURIComponent (":" → "%3A"); clients that decode it
+    // with decodeURI (grpc-js) would show that. Re-encode it the gRPC spec's way: only bytes outside
+    // printable ASCII, and "%".
+    const addTrailers = res.addTrailers.bind(res);
+    res.addTrailers = (headers) => {
+      const message = (headers as Record<string, unknown>)["grpc-message"];
+      if (typeof message === "string") {
+        (headers as Record<string, string>)["grpc-message"] = grpcPercentEncode(safeDecode(message));
+      }
+      addTrailers(headers);
+    };
+    void handler(req, res);
+  });
+  const sessions = new Set<Http2Session>();
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
+  logger.log("info", "grpc-server-listening", { url });
+
+  let closed: Promise<void> | null = null;
+  const serverClosed = new Promise<void>((resolve) => server.once("close", () => resolve()));
+  const stopAccepting = (): void => {
+    if (!accepting) return;
+    accepting = false;
+    // Open Health.Watch streams learn NOT_SERVING now; new connections are refused.
+    stopping.abort();
+    server.close();
+    for (const session of sessions) if (!session.closed) session.close();
+  };
+  return {
+    port,
+    url,
+    stopAccepting,
+    close(graceMs = 2000) {
+      closed ??= (async () => {
+        stopAccepting();
+        // Sessions were told GOAWAY: their last answers are still being written. Wait for them a little.
+        const open = [...sessions].filter((s) => !s.destroyed);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.all(open.map((s) => new Promise((resolve) => s.once("close", resolve)))),
+          new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
+        ]);
+        clearTimeout(timer);
+        for (const session of sessions) session.destroy();
+        await serverClosed;
+        logger.log("info", "grpc-server-closed", { url });
+      })();
+      return closed;
+    },
+  };
+}
+
+const printable = (b: number) => b >= 0x20 && b <= 0x7e && b !== 0x25;
+
+/** gRPC's grpc-message encoding (PROTOCOL-HTTP2.md): UTF-8, bytes outside printable ASCII and "%" as %XX. */
+export function grpcPercentEncode(message: string): string {
+  const bytes = Buffer.from(message, "utf8");
+  if (bytes.every(printable)) return message;
+  let out = "";
+  for (const b of bytes)
+    out += printable(b) ? String.fromCharCode(b) : "%" + b.toString(16).toUpperCase().padStart(2, "0");
+  return out;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+const SERVICES = [
+  "",
+  "tensorflow.serving.PredictionService",
+  "tensorflow.serving.ModelService",
+  "grpc.health.v1.Health",
+  "grpc.reflection.v1.ServerReflection",
+  "grpc.reflection.v1alpha.ServerReflection",
+];
+
+function knownService(name: string): boolean {
+  return SERVICES.includes(name);
+}
+
+function unimplemented(method: string): never {
+  throw new ConnectError(
+    `${method} is not supported by an embedding model; use Predict (tensorflow.serving.PredictionService/Predict).`,
+    Code.Unimplemented,
+  );
+}
+
+function toVersion(value: bigint): number {
+  const v = Number(value);
+  if (!Number.isSafeInteger(v)) throw new InvalidArgumentError(`Version ${value} is out of range.`);
+  return v;
+}
+
+/** ModelSpec → the registry's target, with TF Serving's checks for a missing spec or name. */
+function requireTarget(spec: ModelSpec | undefined): PredictTarget {
+  if (spec === undefined) throw new InvalidArgumentError("Missing ModelSpec");
+  if (spec.name === "") throw new InvalidArgumentError("ModelSpec has no name specified.");
+  const choice = spec.versionChoice;
+  if (choice.case === "version") return { model: spec.name, version: toVersion(choice.value.value) };
+  if (choice.case === "versionLabel") return { model: spec.name, label: choice.value };
+  return { model: spec.name };
+}
+
+function signatureOf(spec: ModelSpec): string {
+  return spec.signatureName === "" ? DEFAULT_SIGNATURE : spec.signatureName;
+}
+
+/**
+ * Resolves with `work`, or rejects with DEADLINE_EXCEEDED when the client's deadline (`grpc-timeout`,
+ * surfaced by connect as the context's signal) or the server's own timeout passes first. The lookup
+ * itself goes on and releases its lease when it settles.
+ */
+function withDeadline<T>(work: Promise<T>, context: HandlerContext, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new ConnectError(
+            `Request timed out after ${timeoutMs} ms (--request-timeout-ms).`,
+            Code.DeadlineExceeded,
+          ),
+        ),
+      timeoutMs,
+    );
+    onAbort = () => reject(ConnectError.from(context.signal.reason, Code.DeadlineExceeded));
+    if (context.signal.aborted) onAbort();
+    else context.signal.addEventListener("abort", onAbort, { once: true });
+  });
+  work.catch(() => {});
+  return Promise.race([work, deadline]).finally(() => {
+    clearTimeout(timer);
+    context.signal.removeEventListener("abort", onAbort!);
+  });
+}
