@@ -299,11 +299,19 @@ export class LookupPool {
     const request = new Int32Array(slot.request, 0, STAGED_HEADER + work.length);
     slot.generation = nextGeneration(slot.generation);
     const rung = new Set(helpers.filter((w) => this.ring(w, set, slot, into)));
-    packStaged(work, request, outId, shared ? out.byteOffset >> 2 : 0, out.length);
-    // Refs not resolved: the request opens empty and failed (helpers rung for it must see it open).
-    if (resolve !== null && !resolve(request.subarray(STAGED_HEADER))) {
-      request[STAGED_HEADER] = 0; // the staging's feature count (W_COUNT)
-      request[FAILED] = 1;
+    try {
+      packStaged(work, request, outId, shared ? out.byteOffset >> 2 : 0, out.length);
+      // Refs not resolved: the request opens empty and failed (helpers rung for it must see it open).
+      if (resolve !== null && !resolve(request.subarray(STAGED_HEADER))) {
+        request[STAGED_HEADER] = 0; // the staging's feature count (W_COUNT)
+        request[FAILED] = 1;
+      }
+    } catch (e) {
+      // As in `prepare`: rung helpers find this generation closed and leave; the slot is free again.
+      openRequest(request, slot.generation);
+      closeRequest(request);
+      slot.busy = false;
+      throw e;
     }
     openRequest(request, slot.generation);
     return { slot, request, shared, into, rung };
@@ -412,8 +420,13 @@ export class LookupPool {
       this.slots.push(slot);
     }
     if (slot.request.byteLength < requestBytes || slot.out.byteLength < outBytes) {
-      slot.request = new SharedArrayBuffer(grow(slot.request.byteLength, requestBytes));
-      slot.out = new SharedArrayBuffer(grow(slot.out.byteLength, outBytes));
+      // Both buffers are allocated before either replaces the slot's: a failed allocation (a request
+      // whose output does not fit in memory) must leave the slot as the workers know it, or later
+      // requests would be packed into a buffer the workers were never sent.
+      const request = new SharedArrayBuffer(grow(slot.request.byteLength, requestBytes));
+      const out = new SharedArrayBuffer(grow(slot.out.byteLength, outBytes));
+      slot.request = request;
+      slot.out = out;
       slot.version++;
     }
     slot.busy = true;
