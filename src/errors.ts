@@ -9,6 +9,7 @@ export type ErrorCode =
   | "FAILED_PRECONDITION" // an operation in the wrong state (e.g. reading tables before they exist)
   | "UNAVAILABLE" // transiently unable to answer (e.g. no model version loaded yet): retry later
   | "DATA_LOSS" // a corrupt or truncated checkpoint (bad magic, crc32c mismatch, short read)
+  | "RESOURCE_EXHAUSTED" // memory for the operation could not be allocated, or a memory budget is spent
   | "UNIMPLEMENTED"; // a valid TF feature this library does not support
 
 export class TpuEmbeddingError extends Error {
@@ -70,6 +71,28 @@ export class DataLossError extends TpuEmbeddingError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("DATA_LOSS", message, options);
   }
+}
+
+/**
+ * Memory ran out: an array the operation needed could not be allocated (a RangeError from the engine,
+ * wrapped with what was being allocated), or a server's memory budget is spent (HTTP 429, retry later).
+ */
+export class ResourceExhaustedError extends TpuEmbeddingError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("RESOURCE_EXHAUSTED", message, options);
+  }
+}
+
+const ALLOCATION_FAILURE = /allocation failed|Invalid (typed )?array length|Array buffer|out of memory/i;
+
+/** A RangeError from an allocation as a ResourceExhaustedError naming `what`; anything else as it is. */
+export function allocationError(error: unknown, what: string): unknown {
+  if (error instanceof RangeError && ALLOCATION_FAILURE.test(error.message)) {
+    return new ResourceExhaustedError(`${what}: memory could not be allocated (${error.message}).`, {
+      cause: error,
+    });
+  }
+  return error;
 }
 
 export class UnimplementedError extends TpuEmbeddingError {

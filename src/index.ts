@@ -73,6 +73,7 @@ export {
   UnavailableError,
   DataLossError,
   UnimplementedError,
+  ResourceExhaustedError,
   type ErrorCode,
 } from "./errors.js";
 

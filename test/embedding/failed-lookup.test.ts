@@ -3,6 +3,9 @@ import assert from "node:assert/strict";
 import {
   DenseTensor,
   FeatureConfig,
+  InvalidArgumentError,
+  ResourceExhaustedError,
+  TpuEmbeddingError,
   RaggedTensor,
   SparseTensor,
   TableConfig,
@@ -138,7 +141,11 @@ for (const threads of [1, 2]) {
         const bad = e.embeddingLookupAsync(failingInputs(int)).then(
           () => assert.fail("a failing lookup resolved"),
           (error: unknown) => {
-            assert.ok(error instanceof Error);
+            // Allocation failures are typed too (RESOURCE_EXHAUSTED), not bare RangeErrors.
+            assert.ok(
+              error instanceof ResourceExhaustedError || error instanceof TpuEmbeddingError,
+              String(error),
+            );
             failures++;
           },
         );
@@ -155,3 +162,22 @@ for (const threads of [1, 2]) {
     }
   });
 }
+
+test("inputs whose outputs cannot exist throw typed errors before allocating; zero-width ones just work", async () => {
+  const e = embedding(1);
+  const M = 2147483647;
+  const empty = { indices: new BigInt64Array(0), values: new Int32Array(0) };
+  const tooBig: Inputs[] = [
+    { bag: new SparseTensor({ ...empty, denseShape: [M, 5] }) },
+    { seq: new SparseTensor({ ...empty, denseShape: [M, 5] }) }, // sequence: M × 3 × 8 values
+    { seq: new SparseTensor({ ...empty, denseShape: [1 << 27, 5] }) }, // 2^27 × 3 × 8 > 2^31 - 1
+  ];
+  for (const inputs of tooBig) {
+    assert.throws(() => e.embeddingLookup(inputs), InvalidArgumentError);
+    await assert.rejects(e.embeddingLookupAsync(inputs), InvalidArgumentError);
+  }
+  // The 80-byte request of issue 14: an empty output of shape [M, 0, 8].
+  const zero = { bag: new SparseTensor({ ...empty, denseShape: [M, 0, 5] }) };
+  assert.deepEqual(e.embeddingLookup(zero).bag.shape, [M, 0, 8]);
+  assert.deepEqual((await e.embeddingLookupAsync(zero)).bag.shape, [M, 0, 8]);
+});

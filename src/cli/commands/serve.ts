@@ -32,6 +32,9 @@ export interface ServeOptions {
   maxOutputValues: number;
   requestTimeoutMs: number;
   maxConcurrentRequests: number;
+  maxRequestBytes: number;
+  maxInflightBytes: number;
+  memoryWaitMs: number;
   pollInterval: number;
   versionPolicy: string;
   versionLabels?: string;
@@ -101,6 +104,9 @@ export async function serve(
         maxOutputValues: options.maxOutputValues,
         requestTimeoutMs: options.requestTimeoutMs,
         maxConcurrentRequests: options.maxConcurrentRequests,
+        maxRequestBytes: options.maxRequestBytes,
+        maxInFlightBytes: options.maxInflightBytes,
+        memoryWaitMs: options.memoryWaitMs,
       },
       batching: {
         enabled: options.enableBatching,
@@ -233,6 +239,24 @@ export function addServingOptions(command: Command): Command {
       "predict requests in flight (429 beyond)",
       integer("--max-concurrent-requests", 1),
       DEFAULT_LIMITS.maxConcurrentRequests,
+    )
+    .option(
+      "--max-request-bytes <bytes>",
+      "estimated memory one predict request may take (body, inputs, lookup arrays, output, answer); 400 beyond",
+      integer("--max-request-bytes", 1),
+      DEFAULT_LIMITS.maxRequestBytes,
+    )
+    .option(
+      "--max-inflight-bytes <bytes>",
+      "estimated memory all predict requests in flight may take together; beyond, a request waits, then 429",
+      integer("--max-inflight-bytes", 1),
+      DEFAULT_LIMITS.maxInFlightBytes,
+    )
+    .option(
+      "--memory-wait-ms <ms>",
+      "how long a request waits for room in --max-inflight-bytes before its 429",
+      integer("--memory-wait-ms", 0),
+      DEFAULT_LIMITS.memoryWaitMs,
     )
     .option(
       "--poll-interval <seconds>",

@@ -1,6 +1,8 @@
+import { performance } from "node:perf_hooks";
 import { TextDecoder } from "node:util";
 import { InvalidArgumentError } from "../../errors.js";
-import { countIds, type PredictInputs } from "../batching/feature-input.js";
+import { countIds, type PredictInputs, type PredictOutputs } from "../batching/feature-input.js";
+import { featureCost, type FeatureCost } from "../batching/request-cost.js";
 import type { MicroBatcher } from "../batching/micro-batcher.js";
 import { modelFeatures, requireFeature } from "../batching/model-features.js";
 import {
@@ -15,15 +17,19 @@ import { encodeBinaryResponse } from "../binary/response-codec.js";
 import type { ModelRegistry } from "../model-registry.js";
 import { parseJsonBody } from "./json-body.js";
 import { decodeJsonPredict, type JsonFormat } from "./json-request.js";
-import { encodeJsonPredict } from "./json-response.js";
+import { jsonPredictChunks } from "./json-response.js";
+import type { MemoryBudget } from "./memory-budget.js";
 import type { ModelTarget } from "./routes.js";
 import type { ServerLimits } from "./server.js";
 
 export interface PredictReply {
   readonly contentType: string;
-  readonly body: string | Uint8Array;
+  /** The answer: one piece, or pieces formatted in slices (a big JSON answer). */
+  readonly body: string | Uint8Array | readonly Uint8Array[];
   readonly version: number;
   readonly ids: number;
+  /** Gives the request's memory back to the server-wide budget once the answer is written (idempotent). */
+  release(): void;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -33,21 +39,29 @@ export function isBinary(contentType: string | undefined): boolean {
   return contentType !== undefined && contentType.split(";")[0].trim().toLowerCase() === BINARY_CONTENT_TYPE;
 }
 
+export type PredictLimits = Pick<
+  ServerLimits,
+  "maxIdsPerRequest" | "maxOutputValues" | "maxRequestBytes" | "memoryWaitMs"
+>;
+
 /**
- * One predict call: lease the version, decode and validate the body against its features, look it up
- * through the micro-batcher, encode the answer in the request's format. The lease is held until the
- * lookup settles (even when the caller has given up on it), so a version is never unloaded under a lookup.
+ * One predict call: lease the version, decode and validate the body against its features, check its
+ * cost against the per-request budget (400) and hold it in the server-wide one (wait, or 429), look it up
+ * through the micro-batcher, encode the answer in the request's format (big JSON answers in slices, so
+ * other requests are served in between). The lease is held until the lookup settles (even when the
+ * caller has given up on it), so a version is never unloaded under a lookup; the memory until `release`.
  */
-export function predict(
+export async function predict(
   registry: ModelRegistry,
   batcher: MicroBatcher,
   target: ModelTarget,
   contentType: string | undefined,
   body: Uint8Array,
-  limits: Pick<ServerLimits, "maxIdsPerRequest" | "maxOutputValues">,
+  limits: PredictLimits,
+  budget: MemoryBudget | null = null,
 ): Promise<PredictReply> {
   const lease = registry.acquire(target.model, { version: target.version, label: target.label });
-  let settled: Promise<PredictReply>;
+  let release = (): void => {};
   try {
     const model = lease.model;
     const features = modelFeatures(model);
@@ -69,22 +83,72 @@ export function predict(
     }
     checkIdLimit(inputs, limits.maxIdsPerRequest);
     let values = 0;
+    const costs: FeatureCost[] = [];
     for (const [name, input] of inputs) {
       const feature = requireFeature(features, name);
       validateFeatureInput(feature, input);
       values += outputValues(feature, input);
+      costs.push(featureCost(feature, input, !binary));
     }
     checkOutputLimit(values, limits.maxOutputValues);
+    const cost = body.byteLength + costs.reduce((n, c) => n + c.bytes, 0);
+    checkRequestBytes(cost, costs, limits.maxRequestBytes);
+    if (budget !== null) release = await budget.reserve(cost, limits.memoryWaitMs);
     const bare = model.features.length === 1;
-    settled = batcher.submit(model, inputs).then((outputs) => ({
+    const outputs = await batcher.submit(model, inputs);
+    const answer =
+      format === "binary" ? encodeBinaryResponse(outputs) : await encodeJsonSliced(format, outputs, bare);
+    return {
       contentType: format === "binary" ? BINARY_CONTENT_TYPE : "application/json",
-      body: format === "binary" ? encodeBinaryResponse(outputs) : encodeJsonPredict(format, outputs, bare),
+      body: answer,
       version: model.version,
       ids: countIds(inputs),
-    }));
+      release,
+    };
   } catch (error) {
+    release();
+    throw error;
+  } finally {
+    // Every await is above: the lookup, if started, has settled.
     lease.release();
-    return Promise.reject(error);
   }
-  return settled.finally(() => lease.release());
+}
+
+/** The per-request budget: a 400 naming the costliest feature, its output shape and the sizes. */
+function checkRequestBytes(cost: number, costs: readonly FeatureCost[], maxBytes: number): void {
+  if (cost <= maxBytes) return;
+  const worst = costs.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  throw new InvalidArgumentError(
+    `Feature "${worst.feature}": this request would need about ${cost} bytes of server memory ` +
+      `(output shape [${worst.outputShape.join(", ")}] alone about ${worst.bytes}); this server allows at ` +
+      `most ${maxBytes} bytes per request (--max-request-bytes).`,
+  );
+}
+
+/** Milliseconds of formatting between two yields to the event loop. */
+const SLICE_MS = 4;
+
+/** A JSON answer formatted in slices of a few milliseconds, yielding to the event loop in between. */
+async function encodeJsonSliced(
+  format: JsonFormat,
+  outputs: PredictOutputs,
+  bare: boolean,
+): Promise<string | Uint8Array[]> {
+  const chunks = jsonPredictChunks(format, outputs, bare);
+  const first = chunks.next();
+  if (first.done === true) return "";
+  const head = first.value;
+  let next = chunks.next();
+  if (next.done === true) return head; // a small answer: one piece
+  const pieces: Uint8Array[] = [Buffer.from(head)];
+  let sliceStart = performance.now();
+  while (next.done !== true) {
+    pieces.push(Buffer.from(next.value));
+    if (performance.now() - sliceStart >= SLICE_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+    next = chunks.next();
+  }
+  return pieces;
 }

@@ -7,6 +7,7 @@ import type { ModelRegistry } from "../model-registry.js";
 import { DEFAULT_BATCHING, MicroBatcher, type BatchingOptions } from "../batching/micro-batcher.js";
 import { ServerMetrics } from "../metrics/server-metrics.js";
 import { errorBody, HttpError, toErrorReply } from "./http-errors.js";
+import { MemoryBudget } from "./memory-budget.js";
 import { metadataJson, statusJson } from "./model-info.js";
 import { predict } from "./predict.js";
 import { readBody } from "./read-body.js";
@@ -25,6 +26,19 @@ export interface ServerLimits {
   requestTimeoutMs: number;
   /** Predict requests in flight; beyond → 429 RESOURCE_EXHAUSTED. */
   maxConcurrentRequests: number;
+  /**
+   * Estimated bytes one predict request may make the server allocate (its body, decoded inputs, the
+   * lookup's intermediate arrays, output and answer; request-cost.ts), checked before any of it is
+   * allocated; beyond → 400 naming the feature.
+   */
+  maxRequestBytes: number;
+  /**
+   * Estimated bytes all predict requests in flight may hold together; a request that would exceed it
+   * waits up to `memoryWaitMs` for others to finish, then gets 429 RESOURCE_EXHAUSTED.
+   */
+  maxInFlightBytes: number;
+  /** How long a request waits for room in `maxInFlightBytes` before its 429. */
+  memoryWaitMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
@@ -33,6 +47,9 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxOutputValues: 32 * 1024 * 1024,
   requestTimeoutMs: 30_000,
   maxConcurrentRequests: 1024,
+  maxRequestBytes: 256 * 1024 * 1024,
+  maxInFlightBytes: 1024 * 1024 * 1024,
+  memoryWaitMs: 5000,
 });
 
 export interface ServerOptions {
@@ -66,6 +83,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   checkBatching(batching);
   const metrics = new ServerMetrics(registry);
   const batcher = new MicroBatcher(batching, (s) => metrics.observeBatch(s.model, s.requests, s.examples));
+  const budget = new MemoryBudget(limits.maxInFlightBytes);
+  // A request the server-wide budget could never hold is refused by the per-request check instead.
+  const predictLimits = {
+    ...limits,
+    maxRequestBytes: Math.min(limits.maxRequestBytes, limits.maxInFlightBytes),
+  };
   let inFlight = 0;
   let closing = false;
   let drained: (() => void) | null = null;
@@ -106,7 +129,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         inFlight++;
         countsInFlight = true;
         const work = readBody(req, limits.maxBodyBytes).then((body) =>
-          predict(registry, batcher, route, req.headers["content-type"], body, limits),
+          predict(registry, batcher, route, req.headers["content-type"], body, predictLimits, budget),
+        );
+        // Past the deadline the request's memory is given back once its lookup and answer are done.
+        work.then(
+          (reply) => {
+            if (res.destroyed || res.writableFinished) reply.release();
+            else res.once("close", () => reply.release());
+          },
+          () => {},
         );
         const reply = await withDeadline(work, limits.requestTimeoutMs);
         metrics.observeIds(route.model, reply.ids);
@@ -144,18 +175,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     res: ServerResponse,
     status: number,
     contentType: string,
-    body: string | Uint8Array,
+    body: string | Uint8Array | readonly Uint8Array[],
     close = false,
   ) => {
     if (res.headersSent) return;
-    const bytes = typeof body === "string" ? Buffer.from(body) : body;
+    const pieces =
+      typeof body === "string" ? [Buffer.from(body)] : body instanceof Uint8Array ? [body] : body;
+    let length = 0;
+    for (const p of pieces) length += p.byteLength;
     const headers: Record<string, string | number> = {
       "Content-Type": contentType,
-      "Content-Length": bytes.byteLength,
+      "Content-Length": length,
     };
     if (close || closing) headers.Connection = "close";
     res.writeHead(status, headers);
-    res.end(bytes);
+    for (let i = 0; i < pieces.length - 1; i++) res.write(pieces[i]);
+    res.end(pieces[pieces.length - 1]);
   };
 
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
@@ -233,7 +268,7 @@ function definedOnly<T extends object>(values: Partial<T> | undefined): Partial<
 
 function checkPositive(limits: ServerLimits): void {
   for (const [key, value] of Object.entries(limits)) {
-    if (!Number.isFinite(value) || value <= 0) {
+    if (!Number.isFinite(value) || value < 0 || (value === 0 && key !== "memoryWaitMs")) {
       throw new InvalidArgumentError(`startServer: limits.${key} must be a positive number, got ${value}.`);
     }
   }
