@@ -199,7 +199,7 @@ export class LookupPool {
       }
       return copyOutputs(slot, placed, works, into);
     } finally {
-      slot.busy = false;
+      this.freeSlot(slot);
     }
   }
 
@@ -238,7 +238,7 @@ export class LookupPool {
       if (!shared) out.set(new Float32Array(slot.out, 0, out.length));
       return true;
     } finally {
-      slot.busy = false;
+      this.freeSlot(slot);
     }
   }
 
@@ -253,11 +253,14 @@ export class LookupPool {
     const parts = partsFor(works, threads);
     this.ensureWorkers(parts);
     const { slot, placed } = this.prepare(works, parts, into);
+    let failed = true;
     try {
       await this.runOnWorkers(set, slot, parts, into);
-      return copyOutputs(slot, placed, works, into);
+      const outputs = copyOutputs(slot, placed, works, into);
+      failed = false;
+      return outputs;
     } finally {
-      slot.busy = false;
+      this.freeSlot(slot, failed);
     }
   }
 
@@ -268,14 +271,16 @@ export class LookupPool {
   async runStagedAsync(set: number, work: Int32Array, out: Float32Array, workers: number): Promise<void> {
     this.ensureWorkers(workers);
     const { slot, request, shared, into } = this.prepareStaged(set, work, out, []);
+    let failed = true;
     try {
       await this.runOnWorkers(set, slot, workers, into);
       if (Atomics.load(request, FAILED) !== 0) {
         throw new Error("LookupPool: a worker failed while running a staged lookup.");
       }
       if (!shared) out.set(new Float32Array(slot.out, 0, out.length));
+      failed = false;
     } finally {
-      slot.busy = false;
+      this.freeSlot(slot, failed);
     }
   }
 
@@ -324,7 +329,9 @@ export class LookupPool {
     count: number,
     into: readonly Float32Array[] | null,
   ): Promise<void> {
-    const replies = await Promise.all(
+    // Every worker's answer is awaited, also when one fails, so none still writes into the slot once it
+    // is released.
+    const settled = await Promise.allSettled(
       this.leastBusy(count).map((w) => {
         const task = this.nextTask++;
         return new Promise<WorkerReply>((resolve, reject) => {
@@ -334,8 +341,9 @@ export class LookupPool {
         });
       }),
     );
-    for (const r of replies) {
-      if (r.error !== undefined) throw new Error(`LookupPool: a worker failed: ${r.error}`);
+    for (const r of settled) {
+      if (r.status === "rejected") throw r.reason;
+      if (r.value.error !== undefined) throw new Error(`LookupPool: a worker failed: ${r.value.error}`);
     }
   }
 
@@ -431,6 +439,24 @@ export class LookupPool {
     }
     slot.busy = true;
     return slot;
+  }
+
+  /**
+   * Frees a slot after its request. Its buffers are dropped (here and in the workers, which are sent
+   * empty ones) when they grew beyond SLOT_KEEP_BYTES, so one big lookup does not pin its memory for the
+   * process's life, or when the request failed (`discard`), so nothing it left behind is ever reused.
+   */
+  private freeSlot(slot: Slot, discard = false): void {
+    slot.busy = false;
+    if (!discard && slot.request.byteLength + slot.out.byteLength <= SLOT_KEEP_BYTES) return;
+    slot.request = EMPTY;
+    slot.out = EMPTY;
+    slot.version++;
+    for (const w of this.workers) {
+      if (!w.slots.has(slot.id)) continue;
+      w.slots.set(slot.id, slot.version);
+      this.post(w, { type: "slot", slot: slot.id, request: EMPTY, out: EMPTY });
+    }
   }
 
   /** The id workers know a caller-owned shared output buffer by (assigned on first use). */
@@ -649,6 +675,9 @@ function grow(current: number, needed: number): number {
 }
 
 const EMPTY = new SharedArrayBuffer(0);
+
+/** A slot keeps buffers up to this size between requests (bigger ones are allocated per request). */
+export const SLOT_KEEP_BYTES = 16 * 1024 * 1024;
 
 /** Reusable shared buffers for one request in flight. */
 interface Slot {
