@@ -256,7 +256,7 @@ export class LookupPool {
     let failed = true;
     try {
       await this.runOnWorkers(set, slot, parts, into);
-      const outputs = copyOutputs(slot, placed, works, into);
+      const outputs = await copyOutputsInSteps(slot, placed, works, into);
       failed = false;
       return outputs;
     } finally {
@@ -666,6 +666,33 @@ function copyOutputs(
     const p = placed[i];
     if (p.out === 0) outputs[i].set(out.subarray(p.outOffset, p.outOffset + w.size));
   });
+  return outputs;
+}
+
+/** Float32 values copied between two yields to the event loop by `copyOutputsInSteps` (4 MiB). */
+const COPY_STEP_VALUES = 1 << 20;
+
+/** `copyOutputs` for the async path: big outputs are copied a step at a time, yielding in between. */
+async function copyOutputsInSteps(
+  slot: Slot,
+  placed: readonly PackableWork[],
+  works: readonly PoolWork[],
+  into: readonly Float32Array[] | null,
+): Promise<Float32Array[]> {
+  let total = 0;
+  for (const w of works) total += w.size;
+  if (total <= COPY_STEP_VALUES) return copyOutputs(slot, placed, works, into);
+  const out = new Float32Array(slot.out);
+  const outputs = (into as Float32Array[] | null) ?? allocateOutputs(works.map((w) => w.size));
+  for (let i = 0; i < works.length; i++) {
+    const p = placed[i];
+    if (p.out !== 0) continue;
+    for (let at = 0; at < works[i].size; at += COPY_STEP_VALUES) {
+      const end = Math.min(works[i].size, at + COPY_STEP_VALUES);
+      outputs[i].set(out.subarray(p.outOffset + at, p.outOffset + end), at);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
   return outputs;
 }
 

@@ -19,6 +19,7 @@ import { parseJsonBody } from "./json-body.js";
 import { decodeJsonPredict, type JsonFormat } from "./json-request.js";
 import { jsonPredictChunks } from "./json-response.js";
 import type { MemoryBudget } from "./memory-budget.js";
+import { nextSlice } from "./slices.js";
 import type { ModelTarget } from "./routes.js";
 import type { ServerLimits } from "./server.js";
 
@@ -145,7 +146,7 @@ async function encodeJsonSliced(
   while (next.done !== true) {
     pieces.push(Buffer.from(next.value));
     if (performance.now() - sliceStart >= SLICE_MS) {
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextSlice();
       sliceStart = performance.now();
     }
     next = chunks.next();
