@@ -1,4 +1,5 @@
 import { TpuEmbeddingError } from "../../errors.js";
+import { excerpt } from "../excerpt.js";
 
 /** TF status codes the server produces itself, beyond the library's ErrorCode. */
 export type ServerErrorCode = "RESOURCE_EXHAUSTED" | "UNAVAILABLE" | "DEADLINE_EXCEEDED" | "INTERNAL";
@@ -42,8 +43,19 @@ export interface ErrorReply {
   readonly message: string;
 }
 
-/** Any thrown value → TF Serving's status and `{ "error": message }`; unknown errors are INTERNAL (500). */
+/** The longest error message the server sends (longer ones are cut, saying by how much). */
+export const MAX_ERROR_CHARS = 1024;
+
+/**
+ * Any thrown value → TF Serving's status and `{ "error": message }`; unknown errors are INTERNAL (500).
+ * Messages quote at most short excerpts of a request, and are cut at MAX_ERROR_CHARS whatever they hold.
+ */
 export function toErrorReply(error: unknown): ErrorReply {
+  const reply = replyFor(error);
+  return { ...reply, message: excerpt(reply.message, MAX_ERROR_CHARS) };
+}
+
+function replyFor(error: unknown): ErrorReply {
   if (error instanceof HttpError) return { status: error.status, code: error.code, message: error.message };
   if (error instanceof TpuEmbeddingError) {
     return { status: STATUS_BY_CODE[error.code] ?? 500, code: error.code, message: error.message };

@@ -79,6 +79,25 @@ describe("per-request memory budget", () => {
     assert.ok(big.bytes >= 4194304 * 8 * (4 + 16), `${big.bytes}`);
   });
 
+  test("error messages quote short excerpts of the request, never the request", async () => {
+    const long = "k".repeat(5000);
+    const bodies = [
+      { inputs: { [long]: [[1]] } },
+      { signature_name: long, inputs: { watched: [[1]] } },
+      { inputs: { watched: { [long]: 1 } } },
+      { instances: [{ watched: [1] }, { [long]: [1] }] },
+    ];
+    for (const body of bodies) {
+      const reply = await postJson(url, body);
+      assert.equal(reply.status, 400);
+      const error = (reply.json() as { error: string }).error;
+      assert.ok(error.length < 400, `${error.length} characters: ${error.slice(0, 100)}`);
+      assert.match(error, /k{64}… \(4936 more characters\)/);
+    }
+    const path = await call(`${url.replace(/:predict$/, "")}/${long}:predict`, { body: "{}" });
+    assert.ok(path.text.length < 1200, `${path.text.length} characters`);
+  });
+
   test("a smaller --max-request-bytes refuses what it cannot hold", async () => {
     const small = await serveTestModel(await buildTestModel(1, 5), { limits: { maxRequestBytes: 100_000 } });
     try {
