@@ -14,7 +14,7 @@ export function encodeJsonPredict(format: JsonFormat, outputs: PredictOutputs, b
 }
 
 /** Characters per chunk of `jsonPredictChunks` (a few milliseconds of formatting each). */
-export const JSON_CHUNK_CHARS = 1 << 16;
+export const JSON_CHUNK_CHARS = 1 << 15;
 
 /**
  * `encodeJsonPredict` in pieces of about `chunkChars` characters, so a server can format a big answer in

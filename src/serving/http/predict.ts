@@ -127,7 +127,7 @@ function checkRequestBytes(cost: number, costs: readonly FeatureCost[], maxBytes
 }
 
 /** Milliseconds of formatting between two yields to the event loop. */
-const SLICE_MS = 4;
+const SLICE_MS = 2;
 
 /** A JSON answer formatted in slices of a few milliseconds, yielding to the event loop in between. */
 async function encodeJsonSliced(

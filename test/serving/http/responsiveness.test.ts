@@ -3,7 +3,11 @@ import assert from "node:assert/strict";
 import { request } from "node:http";
 import { DEFAULT_LIMITS } from "../../../src/index.js";
 import { featureCost } from "../../../src/serving/batching/request-cost.js";
-import { buildTestModel, serveTestModel } from "../support/test-registry.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEMO_MODEL_NAME } from "../../../src/cli/demo-model.js";
+import { spawnCli } from "../../cli/helpers.js";
 import { call } from "../support/http.js";
 
 /**
@@ -52,13 +56,34 @@ function drain(url: string, body: string): Promise<{ status: number; bytes: numb
 }
 
 test("a status request's p99 stays under 100 ms while 8 maximum-size predicts run", async () => {
-  const model = await buildTestModel(1, 5);
-  const { server, url } = await serveTestModel(model, {
-    // Every predict waits its turn in the in-flight budget rather than getting a 429.
-    limits: { memoryWaitMs: 120_000, requestTimeoutMs: 120_000 },
-  });
+  // The real server (`tpu-embedding demo`) in its own process, as clients see it; default limits but a
+  // long memory wait, so every predict waits its turn in the in-flight budget rather than getting a 429.
+  const dir = mkdtempSync(join(tmpdir(), "tpu-embedding-responsive-"));
+  const running = await spawnCli([
+    "demo",
+    "--dir",
+    dir,
+    "--port",
+    "0",
+    "--memory-wait-ms",
+    "120000",
+    "--request-timeout-ms",
+    "120000",
+    "--log-level",
+    "error",
+  ]);
   try {
-    const watched = model.features.find((f) => f.name === "watched")!;
+    const url = `${running.url}/v1/models/${DEMO_MODEL_NAME}:predict`;
+    // The demo's "watched" feature: table "video", dim 8 (as the cost model sees it).
+    const watched = {
+      name: "watched",
+      table: "video",
+      vocabularySize: 1000,
+      dim: 8,
+      combiner: "mean" as const,
+      maxSequenceLength: 0,
+      outputShape: null,
+    };
     const bodyOf = (rows: number) =>
       JSON.stringify({
         inputs: {
@@ -70,7 +95,6 @@ test("a status request's p99 stays under 100 ms while 8 maximum-size predicts ru
         },
       });
     const costOf = (rows: number) => {
-      const body = bodyOf(rows);
       const input = {
         kind: "sparse" as const,
         ids: new Int32Array(64),
@@ -78,7 +102,7 @@ test("a status request's p99 stays under 100 ms while 8 maximum-size predicts ru
         denseShape: [rows, 2],
         weights: null,
       };
-      return Buffer.byteLength(body) + featureCost(watched, input, true).bytes;
+      return Buffer.byteLength(bodyOf(rows)) + featureCost(watched, input, true).bytes;
     };
     // The most rows the default per-request budget admits.
     let lo = 1;
@@ -90,16 +114,17 @@ test("a status request's p99 stays under 100 ms while 8 maximum-size predicts ru
     }
     const body = bodyOf(lo);
     assert.equal((await drain(url, bodyOf(lo + 1))).status, 400, "one more row is over the budget");
+    assert.equal((await drain(url, body)).status, 200);
 
-    const statusUrl = url.replace(":predict", "");
+    const statusUrl = `${running.url}/v1/models/${DEMO_MODEL_NAME}`;
     const idleUntil = performance.now() + 1500;
     const idle = await statusLatencies(statusUrl, () => performance.now() < idleUntil);
-    let running = true;
-    const poll = statusLatencies(statusUrl, () => running);
+    let polling = true;
+    const poll = statusLatencies(statusUrl, () => polling);
     const t0 = performance.now();
     const replies = await Promise.all(Array.from({ length: PREDICTS }, () => drain(url, body)));
     const seconds = (performance.now() - t0) / 1000;
-    running = false;
+    polling = false;
     const latencies = await poll;
     for (const r of replies) assert.equal(r.status, 200);
     const bound = process.env.RESPONSIVENESS_STRICT === "1" ? 100 : Math.max(100, 20 * p99(idle));
@@ -111,6 +136,8 @@ test("a status request's p99 stays under 100 ms while 8 maximum-size predicts ru
     assert.ok(latencies.length >= 10, `only ${latencies.length} status requests`);
     assert.ok(p99(latencies) <= bound, `status p99 ${p99(latencies).toFixed(1)} ms > ${bound.toFixed(0)} ms`);
   } finally {
-    await server.close();
+    running.proc.kill("SIGTERM");
+    await running.exited;
+    rmSync(dir, { recursive: true, force: true });
   }
 });
