@@ -77,6 +77,12 @@ export class ByteReader {
   ): T {
     const bytes = count * Type.BYTES_PER_ELEMENT;
     this.need(bytes, section);
+    // Only past a cut at the body's end can a section start unaligned (sections are padded to 8 bytes).
+    if (this.offset % Type.BYTES_PER_ELEMENT !== 0) {
+      throw new InvalidArgumentError(
+        `${this.what}: truncated at byte ${this.offset}: ${section} would start inside the padding.`,
+      );
+    }
     const out = new Type(this.bytes.buffer, this.bytes.byteOffset + this.offset, count);
     this.offset = Math.min(align8(this.offset + bytes), this.bytes.byteLength);
     return out;
