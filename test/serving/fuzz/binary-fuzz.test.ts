@@ -24,7 +24,7 @@ import {
  * extremes (counts, ranks, dimensions), cuts and additions, sent 8 at a time between valid ones. No 5xx,
  * every 200 byte-equal to the library's direct lookup of the same decoded inputs, memory bounded.
  */
-const REQUESTS = Math.round(1200 * FUZZ_SCALE);
+const REQUESTS = Math.round(2000 * FUZZ_SCALE);
 const CONCURRENCY = 8;
 
 const VOCAB: Record<string, number> = { watched: 1000, favorited: 1000, friends: 100, "user/topics": 50 };

@@ -25,7 +25,7 @@ import {
  * so that malformed requests are batched with valid ones. No 5xx, every error a bounded JSON message,
  * every 200 byte-equal to the library's direct lookup, the server's memory bounded.
  */
-const REQUESTS = Math.round(1200 * FUZZ_SCALE);
+const REQUESTS = Math.round(2000 * FUZZ_SCALE);
 const CONCURRENCY = 8;
 
 const VOCAB: Record<string, number> = { watched: 1000, favorited: 1000, friends: 100, "user/topics": 50 };
