@@ -16,6 +16,7 @@ import { decodeBinaryRequest } from "../binary/request-codec.js";
 import { encodeBinaryResponse } from "../binary/response-codec.js";
 import type { ModelRegistry } from "../model-registry.js";
 import { parseJsonBody } from "./json-body.js";
+import { decodeJsonOffThread, OFF_THREAD_DECODE_BYTES } from "./json-decode.js";
 import { decodeJsonPredict, type JsonFormat } from "./json-request.js";
 import { jsonPredictChunks } from "./json-response.js";
 import type { MemoryBudget } from "./memory-budget.js";
@@ -69,8 +70,14 @@ export async function predict(
     const binary = isBinary(contentType);
     let inputs: PredictInputs;
     let format: JsonFormat | "binary" = "binary";
+    const bodyBytes = body.byteLength;
     if (binary) {
       inputs = decodeBinaryRequest(body);
+    } else if (bodyBytes >= OFF_THREAD_DECODE_BYTES) {
+      // Big bodies are parsed on a worker thread (the body's buffer goes with them).
+      const decoded = await decodeJsonOffThread(body, model.features);
+      inputs = decoded.inputs;
+      format = decoded.format;
     } else {
       let text: string;
       try {
@@ -92,7 +99,7 @@ export async function predict(
       costs.push(featureCost(feature, input, !binary));
     }
     checkOutputLimit(values, limits.maxOutputValues);
-    const cost = body.byteLength + costs.reduce((n, c) => n + c.bytes, 0);
+    const cost = bodyBytes + costs.reduce((n, c) => n + c.bytes, 0);
     checkRequestBytes(cost, costs, limits.maxRequestBytes);
     if (budget !== null) release = await budget.reserve(cost, limits.memoryWaitMs);
     const bare = model.features.length === 1;

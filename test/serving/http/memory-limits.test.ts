@@ -98,6 +98,36 @@ describe("per-request memory budget", () => {
     assert.ok(path.text.length < 1200, `${path.text.length} characters`);
   });
 
+  test("bodies of 1 MiB and more are decoded on a worker thread: the same answers and the same errors", async () => {
+    const rows = Array.from({ length: 80_000 }, (_, i) => [i % 1000, (3 * i) % 1000, (7 * i) % 1000]);
+    const small = await postJson(url, { inputs: { watched: rows.slice(0, 3) } });
+    const padded = JSON.stringify({ inputs: { watched: rows } });
+    assert.ok(padded.length >= 1 << 20, `${padded.length}`);
+    const big = await postJson(url, padded);
+    assert.equal(big.status, 200, big.text.slice(0, 200));
+    const answer = (big.json() as { outputs: { watched: number[][] } }).outputs.watched;
+    assert.equal(answer.length, 80_000);
+    assert.deepEqual(
+      answer.slice(0, 3),
+      (small.json() as { outputs: { watched: number[][] } }).outputs.watched,
+    );
+    const errors: [string, RegExp][] = [
+      [padded.slice(0, -1), /^JSON Parse error/],
+      [padded.replace("[0,0,0]", "[0,0,1000]"), /^Feature "watched": id 1000 is out of range/],
+      [padded.replace('"watched"', '"nope"'), /^Input "nope" is not a feature/],
+    ];
+    for (const [body, message] of errors) {
+      const reply = await postJson(url, body);
+      assert.equal(reply.status, 400, reply.text.slice(0, 200));
+      assert.match((reply.json() as { error: string }).error, message);
+    }
+    const notUtf8 = Buffer.concat([Buffer.from(padded.slice(0, -2)), Buffer.from([0xff, 0x7d])]);
+    const reply = await call(url, { body: new Uint8Array(notUtf8) });
+    assert.equal(reply.status, 400);
+    assert.match(reply.text, /not valid UTF-8/);
+    await healthy();
+  });
+
   test("a smaller --max-request-bytes refuses what it cannot hold", async () => {
     const small = await serveTestModel(await buildTestModel(1, 5), { limits: { maxRequestBytes: 100_000 } });
     try {
