@@ -13,7 +13,7 @@ import {
 } from "../batching/validate-inputs.js";
 import { BINARY_CONTENT_TYPE } from "../binary/binary-format.js";
 import { decodeBinaryRequest } from "../binary/request-codec.js";
-import { encodeBinaryResponse } from "../binary/response-codec.js";
+import { encodeBinaryResponsePieces } from "../binary/response-codec.js";
 import type { ModelRegistry } from "../model-registry.js";
 import { parseJsonBody } from "./json-body.js";
 import { decodeJsonOffThread, OFF_THREAD_DECODE_BYTES } from "./json-decode.js";
@@ -105,7 +105,9 @@ export async function predict(
     const bare = model.features.length === 1;
     const outputs = await batcher.submit(model, inputs);
     const answer =
-      format === "binary" ? encodeBinaryResponse(outputs) : await encodeJsonSliced(format, outputs, bare);
+      format === "binary"
+        ? encodeBinaryResponsePieces(outputs)
+        : await encodeJsonSliced(format, outputs, bare);
     return {
       contentType: format === "binary" ? BINARY_CONTENT_TYPE : "application/json",
       body: answer,

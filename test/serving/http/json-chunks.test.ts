@@ -6,6 +6,11 @@ import {
   jsonPredictChunks,
 } from "../../../src/serving/http/json-response.js";
 import type { FeatureOutput } from "../../../src/serving/batching/feature-input.js";
+import {
+  decodeBinaryResponse,
+  encodeBinaryResponse,
+  encodeBinaryResponsePieces,
+} from "../../../src/serving/binary/response-codec.js";
 import { seededRandom } from "../../support/seeded-random.js";
 
 /** The nested lists a tensor stands for, built the obvious recursive way (the reference). */
@@ -60,4 +65,24 @@ test("a huge shape with a zero dimension costs one [] per list, not one step per
   assert.equal(encodeJsonPredict("columnar", new Map([["a", output]]), true), '{"outputs":[[],[],[]]}');
   const wide: FeatureOutput = { shape: [0, 2147483647, 8], data: new Float32Array(0) };
   assert.equal(encodeJsonPredict("columnar", new Map([["a", wide]]), true), '{"outputs":[]}');
+});
+
+test("binary answers in pieces (values as views, not copies) are byte-identical to one buffer", () => {
+  const { rand, int } = seededRandom(78);
+  for (let round = 0; round < 100; round++) {
+    const outputs = new Map<string, FeatureOutput>();
+    const count = int(4);
+    for (let k = 0; k < count; k++) {
+      const shape = Array.from({ length: 1 + int(3) }, () => int(4));
+      const size = shape.reduce((a, b) => a * b, 1);
+      outputs.set("f".repeat(1 + int(9)) + k, {
+        shape,
+        data: Float32Array.from({ length: size }, () => rand()),
+      });
+    }
+    const pieces = encodeBinaryResponsePieces(outputs);
+    const whole = encodeBinaryResponse(outputs);
+    assert.deepEqual(new Uint8Array(Buffer.concat(pieces)), whole);
+    assert.deepEqual(decodeBinaryResponse(Buffer.concat(pieces)), decodeBinaryResponse(whole));
+  }
 });
