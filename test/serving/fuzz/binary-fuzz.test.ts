@@ -34,7 +34,8 @@ let server: RunningServer;
 let url: string;
 
 before(async () => {
-  model = await buildTestModel(1, 78);
+  // Two lookup threads: lookups big enough are split between workers (the JSON fuzzer uses one).
+  model = await buildTestModel(1, 78, undefined, "emb", 2);
   ({ server, url } = await serveTestModel(model, {
     limits: { maxRequestBytes: 8 << 20, maxInFlightBytes: 64 << 20, maxIdsPerRequest: 5000 },
   }));

@@ -38,7 +38,8 @@ before(async () => {
   model = await buildTestModel(1, 77);
   ({ server, url } = await serveTestModel(model, {
     // Small limits: mutated shapes hit them quickly instead of making the fuzzer slow.
-    limits: { maxRequestBytes: 8 << 20, maxInFlightBytes: 64 << 20, maxIdsPerRequest: 5000 },
+    // (The per-request budget admits the few big answers below: sliced formatting, stepped copies.)
+    limits: { maxRequestBytes: 64 << 20, maxInFlightBytes: 256 << 20, maxIdsPerRequest: 5000 },
   }));
 });
 after(() => server.close());
@@ -211,6 +212,22 @@ test(`JSON predict bodies: ${REQUESTS} seeded valid and mutated requests`, async
   const rssStart = rssMiB();
   for (let sent = 0; sent < REQUESTS; sent += CONCURRENCY) {
     const texts = Array.from({ length: CONCURRENCY }, () => {
+      if (r.rand() < 0.005) {
+        // A big answer (over a million values): formatted in slices, copied out of the pool in steps.
+        const rows = 130_000 + r.int(20_000);
+        return JSON.stringify({
+          inputs: {
+            watched: {
+              indices: [
+                [0, 0],
+                [rows - 1, 1],
+              ],
+              values: [r.int(1000), r.int(1000)],
+              dense_shape: [rows, 2],
+            },
+          },
+        });
+      }
       const body = validBody(r);
       const roll = r.rand();
       if (roll < 0.3) return JSON.stringify(body);
