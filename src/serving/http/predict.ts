@@ -102,6 +102,9 @@ export async function predict(
     const cost = bodyBytes + costs.reduce((n, c) => n + c.bytes, 0);
     checkRequestBytes(cost, costs, limits.maxRequestBytes);
     if (budget !== null) release = await budget.reserve(cost, limits.memoryWaitMs);
+    // A big lookup's planning (on this thread) takes its own turn of the event loop: requests granted
+    // memory at once would otherwise all plan in one go.
+    if (cost >= BIG_REQUEST_BYTES) await nextSlice();
     const bare = model.features.length === 1;
     const outputs = await batcher.submit(model, inputs);
     const answer =
@@ -134,6 +137,9 @@ function checkRequestBytes(cost: number, costs: readonly FeatureCost[], maxBytes
       `most ${maxBytes} bytes per request (--max-request-bytes).`,
   );
 }
+
+/** Requests estimated at this many bytes or more start their lookup in a turn of their own. */
+const BIG_REQUEST_BYTES = 16 * 1024 * 1024;
 
 /** Milliseconds of formatting between two yields to the event loop. */
 const SLICE_MS = 2;

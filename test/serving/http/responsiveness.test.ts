@@ -13,9 +13,9 @@ import { call } from "../support/http.js";
 /**
  * Issue 14, item 4: while 8 maximum-size predicts run (the largest answer the default per-request budget
  * allows, in JSON), a status request's p99 stays under 100 ms. On a loaded machine (CI, shared boxes) the
- * bound grows with the scheduling noise measured first: 20 × the p99 of status requests to the idle
- * server, if that is more than 100 ms (RESPONSIVENESS_STRICT=1: 100 ms always). Before the fix, one such
- * predict held the event loop for seconds.
+ * bound grows with the scheduling noise measured first against the idle server: 20 × the p99 or 1.5 × the
+ * slowest of its status answers, if that is more than 100 ms (RESPONSIVENESS_STRICT=1: 100 ms always).
+ * Before the fix, one such predict held the event loop for seconds.
  */
 const PREDICTS = 8;
 
@@ -117,7 +117,7 @@ test("a status request's p99 stays under 100 ms while 8 maximum-size predicts ru
     assert.equal((await drain(url, body)).status, 200);
 
     const statusUrl = `${running.url}/v1/models/${DEMO_MODEL_NAME}`;
-    const idleUntil = performance.now() + 1500;
+    const idleUntil = performance.now() + 2000;
     const idle = await statusLatencies(statusUrl, () => performance.now() < idleUntil);
     let polling = true;
     const poll = statusLatencies(statusUrl, () => polling);
@@ -127,11 +127,13 @@ test("a status request's p99 stays under 100 ms while 8 maximum-size predicts ru
     polling = false;
     const latencies = await poll;
     for (const r of replies) assert.equal(r.status, 200);
-    const bound = process.env.RESPONSIVENESS_STRICT === "1" ? 100 : Math.max(100, 20 * p99(idle));
+    const idleMax = idle[idle.length - 1];
+    const bound =
+      process.env.RESPONSIVENESS_STRICT === "1" ? 100 : Math.max(100, 20 * p99(idle), 1.5 * idleMax);
     console.log(
       `# ${PREDICTS} predicts of ${lo} rows (${replies[0].bytes} bytes each) in ${seconds.toFixed(1)} s; ` +
         `status p50 ${latencies[Math.floor(latencies.length / 2)].toFixed(1)} ms, p99 ${p99(latencies).toFixed(1)} ms ` +
-        `over ${latencies.length} (idle: p99 ${p99(idle).toFixed(1)} ms) → bound ${bound.toFixed(0)} ms`,
+        `over ${latencies.length} (idle: p99 ${p99(idle).toFixed(1)}, max ${idleMax.toFixed(1)} ms) → bound ${bound.toFixed(0)} ms`,
     );
     assert.ok(latencies.length >= 10, `only ${latencies.length} status requests`);
     assert.ok(p99(latencies) <= bound, `status p99 ${p99(latencies).toFixed(1)} ms > ${bound.toFixed(0)} ms`);
