@@ -1,5 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { Agent, request } from "node:http";
 import type { RunningServer } from "../../../src/index.js";
 import { BINARY_CONTENT_TYPE } from "../../../src/serving/binary/binary-format.js";
 import { encodeBinaryRequest } from "../../../src/serving/binary/request-codec.js";
@@ -190,6 +191,38 @@ describe("server-wide in-flight memory budget", () => {
       const alone = await postJson(url, { inputs: { watched: rows } });
       assert.equal(alone.status, 200);
     } finally {
+      await server.close();
+    }
+  });
+
+  test("on a keep-alive connection each answer gives its memory back (30 requests, room for 3)", async () => {
+    const { server, url } = await serveTestModel(await buildTestModel(1, 5), {
+      limits: { maxInFlightBytes: 300_000, memoryWaitMs: 0 },
+    });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const body = JSON.stringify({ inputs: { watched: Array.from({ length: 300 }, (_, i) => [i]) } });
+      for (let i = 0; i < 30; i++) {
+        const status = await new Promise<number>((resolve, reject) => {
+          const req = request(
+            url,
+            {
+              method: "POST",
+              agent,
+              headers: { "Content-Type": "application/json", "Content-Length": body.length },
+            },
+            (res) => {
+              res.resume();
+              res.on("end", () => resolve(res.statusCode ?? 0));
+            },
+          );
+          req.on("error", reject);
+          req.end(body);
+        });
+        assert.equal(status, 200, `request ${i}`);
+      }
+    } finally {
+      agent.destroy();
       await server.close();
     }
   });
