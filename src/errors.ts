@@ -12,8 +12,10 @@ export type ErrorCode =
   | "DATA_LOSS" // a corrupt or truncated checkpoint (bad magic, crc32c mismatch, short read)
   | "UNIMPLEMENTED" // a valid TF feature this library does not support
   | "INTERNAL" // a broken invariant inside the library (a bug, or a lookup worker that failed)
+  // a limit: memory for the operation could not be allocated or a memory budget is spent; the server's
+  // body too large (413) or too many requests in flight (429)
+  | "RESOURCE_EXHAUSTED"
   // Set only by the server's HttpError (src/serving/http/http-errors.ts):
-  | "RESOURCE_EXHAUSTED" // a limit: body too large (413), too many requests in flight (429)
   | "DEADLINE_EXCEEDED" // the request's deadline passed (504)
   | "CANCELLED"; // the client hung up before sending its whole request (499)
 
@@ -76,6 +78,28 @@ export class DataLossError extends TpuEmbeddingError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("DATA_LOSS", message, options);
   }
+}
+
+/**
+ * Memory ran out: an array the operation needed could not be allocated (a RangeError from the engine,
+ * wrapped with what was being allocated), or a server's memory budget is spent (HTTP 429, retry later).
+ */
+export class ResourceExhaustedError extends TpuEmbeddingError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("RESOURCE_EXHAUSTED", message, options);
+  }
+}
+
+const ALLOCATION_FAILURE = /allocation failed|Invalid (typed )?array length|Array buffer|out of memory/i;
+
+/** A RangeError from an allocation as a ResourceExhaustedError naming `what`; anything else as it is. */
+export function allocationError(error: unknown, what: string): unknown {
+  if (error instanceof RangeError && ALLOCATION_FAILURE.test(error.message)) {
+    return new ResourceExhaustedError(`${what}: memory could not be allocated (${error.message}).`, {
+      cause: error,
+    });
+  }
+  return error;
 }
 
 export class UnimplementedError extends TpuEmbeddingError {

@@ -74,6 +74,7 @@ export {
   DataLossError,
   UnimplementedError,
   InternalError,
+  ResourceExhaustedError,
   type ErrorCode,
 } from "./errors.js";
 

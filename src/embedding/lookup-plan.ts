@@ -89,6 +89,7 @@ function planSparse(
   if (feature.outputShape === null && feature.maxSequenceLength > 0 && rank === 2) {
     const length = feature.maxSequenceLength;
     const batchSize = input.denseShape[0];
+    checkOutputSize(path, batchSize * length, table.dim);
     const rowOf = new Int32Array(classified.length).fill(-1);
     for (let e = 0; e < classified.length; e++) {
       const column = coordinate(e, 1);
@@ -187,12 +188,15 @@ function planRagged(
     batch: { rowSplits: input.rowSplits, ids, weights, positions: null },
     outputShape,
   });
-  const sequence = (length: number, outputShape: readonly number[]): LookupPlan => ({
-    kind: "sequence",
-    sequenceLength: length,
-    batch: truncateRows(input.rowSplits, ids, length),
-    outputShape,
-  });
+  const sequence = (length: number, outputShape: readonly number[]): LookupPlan => {
+    checkOutputSize(path, batchSize * length, table.dim);
+    return {
+      kind: "sequence",
+      sequenceLength: length,
+      batch: truncateRows(input.rowSplits, ids, length),
+      outputShape,
+    };
+  };
 
   if (feature.outputShape !== null) {
     const shape = feature.outputShape;
@@ -276,6 +280,10 @@ function sameSplits(a: Int32Array, b: Int32Array): boolean {
   return true;
 }
 
+/**
+ * One output array holds at most 2^31 - 1 float32 values: a larger one is an input error (an
+ * InvalidArgumentError, before anything is allocated), not a RangeError from the allocation.
+ */
 function checkOutputSize(path: string, rows: number, dim: number): void {
   if (rows * dim > 2 ** 31 - 1) {
     throw new InvalidArgumentError(

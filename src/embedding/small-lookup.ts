@@ -386,25 +386,29 @@ export class SmallLookup {
     this.count = 0;
     const intoGiven = !isNone(into);
     let run: { result: unknown; pending: Promise<void> | null } | undefined = undefined;
-    if (
-      this.collect(this.root, features, isNone(weights) ? null : weights, into ?? null, this.holder, 0) &&
-      this.load() &&
-      this.stage(intoGiven, direct && this.executor.readsInPlace(this.ids))
-    ) {
-      this.work[W_COUNT] = this.count;
-      const out = intoGiven ? this.intoOutput() : new Float32Array(this.outSize);
-      const done = out === null ? false : execute(out);
-      if (done !== false) {
-        run = { result: this.holder[0], pending: done === true ? null : done };
-        // `into`'s tensors are the result's leaves, placed there by `collect`.
-        if (!intoGiven) this.placeLeaves(out!);
-        runs++;
+    try {
+      if (
+        this.collect(this.root, features, isNone(weights) ? null : weights, into ?? null, this.holder, 0) &&
+        this.load() &&
+        this.stage(intoGiven, direct && this.executor.readsInPlace(this.ids))
+      ) {
+        this.work[W_COUNT] = this.count;
+        const out = intoGiven ? this.intoOutput() : new Float32Array(this.outSize);
+        const done = out === null ? false : execute(out);
+        if (done !== false) {
+          run = { result: this.holder[0], pending: done === true ? null : done };
+          // `into`'s tensors are the result's leaves, placed there by `collect`.
+          if (!intoGiven) this.placeLeaves(out!);
+          runs++;
+        }
       }
+    } finally {
+      // Results are the caller's: keep no reference to them (inputs stay referenced, as lastLookupPlans
+      // does), also when the lookup failed (an output too large to allocate, say).
+      this.holder[0] = undefined;
+      this.parents.fill(null, 0, this.count);
+      if (intoGiven) this.intoLeaves.fill(null, 0, this.count);
     }
-    // Results are the caller's: keep no reference to them (inputs stay referenced, as lastLookupPlans does).
-    this.holder[0] = undefined;
-    this.parents.fill(null, 0, this.count);
-    if (intoGiven) this.intoLeaves.fill(null, 0, this.count);
     return run;
   }
 

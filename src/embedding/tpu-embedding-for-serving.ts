@@ -2,7 +2,7 @@ import type { Trackable, TrackableVariableSpec } from "../checkpoint/trackable.j
 import { isDefaultTableInitializer, runInitializer, truncatedNormal } from "../config/initializers.js";
 import { Optimizer, type SlotSpec } from "../config/optimizers.js";
 import type { TableConfig } from "../config/table-config.js";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors.js";
+import { allocationError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors.js";
 import { DenseTensor } from "../tensor/dense-tensor.js";
 import { KeyedJaggedTensor } from "../tensor/keyed-jagged-tensor.js";
 import { isNone } from "../tensor/structure.js";
@@ -180,12 +180,24 @@ export class TPUEmbeddingForServing implements Trackable {
     options?: LookupOptions<I>,
   ): LookupResult<I>;
   embeddingLookup(features: unknown, weights?: unknown, options?: LookupOptions<never>): unknown {
+    try {
+      return this.lookupSync(features, weights, options);
+    } catch (e) {
+      throw allocationError(e, "embeddingLookup");
+    }
+  }
+
+  private lookupSync(
+    features: unknown,
+    weights: unknown,
+    options: LookupOptions<never> | undefined,
+  ): unknown {
     // One native call for the whole lookup when the input form allows (small-lookup.ts, keyed-lookup.ts).
     const staged = this.staged(features, weights, options, false);
     if (staged !== undefined) return staged;
     if (features instanceof KeyedJaggedTensor) {
       const keyed = keyedInputs(features, weights);
-      return this.embeddingLookup(keyed.features, keyed.weights, options as LookupOptions<KeyedInputs>);
+      return this.lookupSync(keyed.features, keyed.weights, options as LookupOptions<never>);
     }
     const planned = this.plan(features, weights);
     const into = this.outputsOf(planned, options);
@@ -216,12 +228,24 @@ export class TPUEmbeddingForServing implements Trackable {
     weights?: unknown,
     options?: LookupOptions<never>,
   ): Promise<unknown> {
+    try {
+      return await this.lookupAsync(features, weights, options);
+    } catch (e) {
+      throw allocationError(e, "embeddingLookupAsync");
+    }
+  }
+
+  private async lookupAsync(
+    features: unknown,
+    weights: unknown,
+    options: LookupOptions<never> | undefined,
+  ): Promise<unknown> {
     // Staged on the workers when the input form allows (checked and staged on this thread, now).
     const staged = this.staged(features, weights, options, true) as Promise<unknown> | undefined;
     if (staged !== undefined) return staged;
     if (features instanceof KeyedJaggedTensor) {
       const keyed = keyedInputs(features, weights);
-      return this.embeddingLookupAsync(keyed.features, keyed.weights, options as LookupOptions<KeyedInputs>);
+      return this.lookupAsync(keyed.features, keyed.weights, options as LookupOptions<never>);
     }
     const planned = this.plan(features, weights);
     const into = this.outputsOf(planned, options);

@@ -166,7 +166,7 @@ export class LookupPool {
       if (!shared) out.set(new Float32Array(slot.out, 0, out.length));
       return true;
     } finally {
-      slot.busy = false;
+      this.freeSlot(slot);
     }
   }
 
@@ -177,14 +177,16 @@ export class LookupPool {
   async runStagedAsync(set: number, work: Int32Array, out: Float32Array, workers: number): Promise<void> {
     this.ensureWorkers(workers);
     const { slot, request, shared, into } = this.prepareStaged(set, work, out, []);
+    let failed = true;
     try {
       await this.runOnWorkers(set, slot, workers, into);
       if (Atomics.load(request, FAILED) !== 0) {
         throw new InternalError("LookupPool: a worker failed while running a staged lookup.");
       }
-      if (!shared) out.set(new Float32Array(slot.out, 0, out.length));
+      if (!shared) await copyInSteps(new Float32Array(slot.out, 0, out.length), out);
+      failed = false;
     } finally {
-      slot.busy = false;
+      this.freeSlot(slot, failed);
     }
   }
 
@@ -208,11 +210,19 @@ export class LookupPool {
     const request = new Int32Array(slot.request, 0, STAGED_HEADER + work.length);
     slot.generation = nextGeneration(slot.generation);
     const rung = new Set(helpers.filter((w) => this.ring(w, set, slot, into)));
-    packStaged(work, request, outId, shared ? out.byteOffset >> 2 : 0, out.length);
-    // Refs not resolved: the request opens empty and failed (helpers rung for it must see it open).
-    if (resolve !== null && !resolve(request.subarray(STAGED_HEADER))) {
-      request[STAGED_HEADER] = 0; // the staging's feature count (W_COUNT)
-      request[FAILED] = 1;
+    try {
+      packStaged(work, request, outId, shared ? out.byteOffset >> 2 : 0, out.length);
+      // Refs not resolved: the request opens empty and failed (helpers rung for it must see it open).
+      if (resolve !== null && !resolve(request.subarray(STAGED_HEADER))) {
+        request[STAGED_HEADER] = 0; // the staging's feature count (W_COUNT)
+        request[FAILED] = 1;
+      }
+    } catch (e) {
+      // As in `prepare`: rung helpers find this generation closed and leave; the slot is free again.
+      openRequest(request, slot.generation);
+      closeRequest(request);
+      slot.busy = false;
+      throw e;
     }
     openRequest(request, slot.generation);
     return { slot, request, shared, into, rung };
@@ -225,7 +235,9 @@ export class LookupPool {
     count: number,
     into: readonly Float32Array[] | null,
   ): Promise<void> {
-    const replies = await Promise.all(
+    // Every worker's answer is awaited, also when one fails, so none still writes into the slot once it
+    // is released.
+    const settled = await Promise.allSettled(
       this.leastBusy(count).map((w) => {
         const task = this.nextTask++;
         return new Promise<WorkerReply>((resolve, reject) => {
@@ -235,8 +247,10 @@ export class LookupPool {
         });
       }),
     );
-    for (const r of replies) {
-      if (r.error !== undefined) throw new InternalError(`LookupPool: a worker failed: ${r.error}`);
+    for (const r of settled) {
+      if (r.status === "rejected") throw r.reason;
+      if (r.value.error !== undefined)
+        throw new InternalError(`LookupPool: a worker failed: ${r.value.error}`);
     }
   }
 
@@ -279,12 +293,35 @@ export class LookupPool {
       this.slots.push(slot);
     }
     if (slot.request.byteLength < requestBytes || slot.out.byteLength < outBytes) {
-      slot.request = new SharedArrayBuffer(grow(slot.request.byteLength, requestBytes));
-      slot.out = new SharedArrayBuffer(grow(slot.out.byteLength, outBytes));
+      // Both buffers are allocated before either replaces the slot's: a failed allocation (a request
+      // whose output does not fit in memory) must leave the slot as the workers know it, or later
+      // requests would be packed into a buffer the workers were never sent.
+      const request = new SharedArrayBuffer(grow(slot.request.byteLength, requestBytes));
+      const out = new SharedArrayBuffer(grow(slot.out.byteLength, outBytes));
+      slot.request = request;
+      slot.out = out;
       slot.version++;
     }
     slot.busy = true;
     return slot;
+  }
+
+  /**
+   * Frees a slot after its request. Its buffers are dropped (here and in the workers, which are sent
+   * empty ones) when they grew beyond SLOT_KEEP_BYTES, so one big lookup does not pin its memory for the
+   * process's life, or when the request failed (`discard`), so nothing it left behind is ever reused.
+   */
+  private freeSlot(slot: Slot, discard = false): void {
+    slot.busy = false;
+    if (!discard && slot.request.byteLength + slot.out.byteLength <= SLOT_KEEP_BYTES) return;
+    slot.request = EMPTY;
+    slot.out = EMPTY;
+    slot.version++;
+    for (const w of this.workers) {
+      if (!w.slots.has(slot.id)) continue;
+      w.slots.set(slot.id, slot.version);
+      this.post(w, { type: "slot", slot: slot.id, request: EMPTY, out: EMPTY });
+    }
   }
 
   /** The id workers know a caller-owned shared output buffer by (assigned on first use). */
@@ -446,11 +483,29 @@ function waitForHelpers(control: Int32Array): void {
   }
 }
 
+/** Float32 values copied between two yields to the event loop by `copyInSteps` (4 MiB). */
+const COPY_STEP_VALUES = 1 << 20;
+
+/** `to.set(from)` for async lookups: a big output is copied a step at a time, yielding in between. */
+async function copyInSteps(from: Float32Array, to: Float32Array): Promise<void> {
+  if (from.length <= COPY_STEP_VALUES) {
+    to.set(from);
+    return;
+  }
+  for (let at = 0; at < from.length; at += COPY_STEP_VALUES) {
+    to.set(from.subarray(at, Math.min(from.length, at + COPY_STEP_VALUES)), at);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 function grow(current: number, needed: number): number {
   return Math.ceil(Math.max(needed, current * 1.5, 1 << 16) / 64) * 64;
 }
 
 const EMPTY = new SharedArrayBuffer(0);
+
+/** A slot keeps buffers up to this size between requests (bigger ones are allocated per request). */
+export const SLOT_KEEP_BYTES = 16 * 1024 * 1024;
 
 /** Reusable shared buffers for one request in flight. */
 interface Slot {

@@ -217,6 +217,9 @@ export interface ServeOptions extends GrpcServeOptions {
   minBodyBytesPerSecond: number;
   maxConnections?: number;
   maxConnectionsPerClient?: number;
+  maxRequestBytes: number;
+  maxInflightBytes: number;
+  memoryWaitMs: number;
   pollInterval: number;
   versionSettleMs: number;
   versionPolicy: string;
@@ -291,6 +294,9 @@ export async function serve(
         minBodyBytesPerSecond: options.minBodyBytesPerSecond,
         maxConnections: options.maxConnections,
         maxConnectionsPerClient: options.maxConnectionsPerClient,
+        maxRequestBytes: options.maxRequestBytes,
+        maxInFlightBytes: options.maxInflightBytes,
+        memoryWaitMs: options.memoryWaitMs,
       },
       batching: {
         enabled: options.enableBatching,
@@ -483,6 +489,24 @@ export function addServingOptions(command: Command): Command {
       "--max-connections-per-client <n>",
       "open connections from one remote address; more are closed as accepted (default: a quarter of --max-connections, at most 256)",
       integer("--max-connections-per-client", 1),
+    )
+    .option(
+      "--max-request-bytes <bytes>",
+      "estimated memory one predict request may take (body, inputs, lookup arrays, output, answer); 400 beyond",
+      integer("--max-request-bytes", 1),
+      DEFAULT_LIMITS.maxRequestBytes,
+    )
+    .option(
+      "--max-inflight-bytes <bytes>",
+      "estimated memory all predict requests in flight may take together; beyond, a request waits, then 429",
+      integer("--max-inflight-bytes", 1),
+      DEFAULT_LIMITS.maxInFlightBytes,
+    )
+    .option(
+      "--memory-wait-ms <ms>",
+      "how long a request waits for room in --max-inflight-bytes before its 429",
+      integer("--memory-wait-ms", 0),
+      DEFAULT_LIMITS.memoryWaitMs,
     )
     .option(
       "--poll-interval <seconds>",

@@ -12,10 +12,14 @@ import { inputRows } from "./feature-input.js";
 import type { ModelFeatures } from "./model-features.js";
 
 /**
- * Requests with the same key can be concatenated along dimension 0 and their outputs split back by rows:
- * same features, same kinds, same trailing dense shape / sparse rank. `null`: this request runs alone
- * (features whose output rows do not follow the input rows: `outputShape`, TF's plain sparse lookup that
- * drops trailing empty rows, scalars).
+ * Requests with the same key can be concatenated along dimension 0 and their outputs split back by rows,
+ * each request's rows computed exactly as if it ran alone: same features, and per feature the same kind,
+ * the same per-example shape (a dense input's trailing dimensions; a sparse input's whole `dense_shape`
+ * but dimension 0, since the merged shape takes each dimension's maximum and rows are numbered over the
+ * leading dimensions), the same id dtype and the same weight form (TF sums unweighted sparse rows in
+ * another order than weighted ones, and prunes non-positive weights only when weights are given).
+ * `null`: this request runs alone (features whose output rows do not follow the input rows:
+ * `outputShape`, TF's plain sparse lookup that drops trailing empty rows, scalars).
  */
 export function batchKey(features: ModelFeatures, inputs: PredictInputs): string | null {
   const parts: string[] = [];
@@ -24,14 +28,16 @@ export function batchKey(features: ModelFeatures, inputs: PredictInputs): string
     const feature = features.byName.get(name);
     const config = features.configs.get(name);
     if (feature === undefined || config === undefined || feature.outputShape !== null) return null;
+    const dtype = input.ids instanceof BigInt64Array ? "l" : "i";
     if (input.kind === "dense") {
       if (input.shape.length === 0) return null;
-      parts.push(`${name}\u0000d${input.shape.slice(1).join(",")}`);
+      parts.push(`${name}\u0000d${dtype}${input.shape.slice(1).join(",")}`);
     } else if (input.kind === "sparse") {
       if (input.denseShape.length < 2 || !config.validateWeightsAndIndices) return null;
-      parts.push(`${name}\u0000s${input.denseShape.length}`);
+      const weighted = input.weights === null ? "u" : "w";
+      parts.push(`${name}\u0000s${dtype}${weighted}${input.denseShape.slice(1).join(",")}`);
     } else {
-      parts.push(`${name}\u0000r`);
+      parts.push(`${name}\u0000r${dtype}${input.weights === null ? "u" : "w"}`);
     }
   }
   return parts.join("\u0001");

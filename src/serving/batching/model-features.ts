@@ -1,6 +1,7 @@
 import type { FeatureConfig } from "../../config/feature-config.js";
 import { flattenFeatures } from "../../embedding/index.js";
 import { InvalidArgumentError } from "../../errors.js";
+import { excerpt } from "../excerpt.js";
 import type { ServableFeature, ServableModel } from "../model-registry.js";
 
 /** A model's features by path, with their configs (for rules ServableFeature does not carry). */
@@ -26,7 +27,7 @@ export function requireFeature(features: ModelFeatures, name: string): ServableF
   const feature = features.byName.get(name);
   if (feature === undefined) {
     throw new InvalidArgumentError(
-      `Input "${name}" is not a feature of this model. Inputs: ${[...features.byName.keys()].join(", ")}.`,
+      `Input "${excerpt(name)}" is not a feature of this model. Inputs: ${[...features.byName.keys()].join(", ")}.`,
     );
   }
   return feature;

@@ -126,5 +126,6 @@ export function aligned(bytes: Uint8Array): Uint8Array {
 
 /** `n` rounded up to a multiple of 8 (every section of the binary format starts on an 8-byte boundary). */
 export function align8(n: number): number {
-  return (n + 7) & ~7;
+  // Arithmetic, not `& ~7`: lengths read from a body may exceed 2^31 and must stay huge (and refused).
+  return Math.ceil(n / 8) * 8;
 }

@@ -16,6 +16,7 @@ import type { MicroBatcher } from "../batching/micro-batcher.js";
 import type { Logger } from "../log.js";
 import type { ServerMetrics } from "../metrics/server-metrics.js";
 import type { ModelRegistry } from "../model-registry.js";
+import type { MemoryBudget } from "../http/memory-budget.js";
 import { predictService, type PredictLimits, type PredictTarget } from "../predict-service.js";
 import { HealthCheckResponse_ServingStatus, Health } from "./proto/gen/grpc/health/v1/health_pb.js";
 import { SignatureDefMapSchema } from "./proto/gen/tensorflow_serving/apis/get_model_metadata_pb.js";
@@ -70,6 +71,8 @@ export interface GrpcServerOptions {
    * returns its release function, or throws RESOURCE_EXHAUSTED / UNAVAILABLE.
    */
   readonly admit: () => () => void;
+  /** The server-wide in-flight memory budget shared with REST (null: none). */
+  readonly budget?: MemoryBudget | null;
   /** features.json for models reloaded through HandleReloadConfigRequest whose versions have none. */
   readonly featureConfig?: string;
 }
@@ -144,6 +147,12 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
               return decodeTensorInputs(tensors, features, limits.maxIdsPerRequest);
             },
             limits,
+            { budget: options.budget ?? null, bodyBytes: 0, jsonAnswer: false },
+          );
+          // The request's memory goes back once its lookup is done, even past the deadline.
+          work.then(
+            (r) => r.release(),
+            () => {},
           );
           const { model, outputs, ids } = await withDeadline(work, context, limits.requestTimeoutMs);
           metrics.observeIds(model.name, ids);

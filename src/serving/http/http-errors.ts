@@ -1,4 +1,5 @@
 import { TpuEmbeddingError, type ErrorCode } from "../../errors.js";
+import { excerpt } from "../excerpt.js";
 
 /** TF status codes the server produces itself (HttpError), beside the library's other codes. */
 export type ServerErrorCode = Extract<
@@ -47,8 +48,19 @@ export interface ErrorReply {
   readonly message: string;
 }
 
-/** Any thrown value → TF Serving's status and `{ "error": message }`; unknown errors are INTERNAL (500). */
+/** The longest error message the server sends (longer ones are cut, saying by how much). */
+export const MAX_ERROR_CHARS = 1024;
+
+/**
+ * Any thrown value → TF Serving's status and `{ "error": message }`; unknown errors are INTERNAL (500).
+ * Messages quote at most short excerpts of a request, and are cut at MAX_ERROR_CHARS whatever they hold.
+ */
 export function toErrorReply(error: unknown): ErrorReply {
+  const reply = replyFor(error);
+  return { ...reply, message: excerpt(reply.message, MAX_ERROR_CHARS) };
+}
+
+function replyFor(error: unknown): ErrorReply {
   if (error instanceof HttpError) return { status: error.status, code: error.code, message: error.message };
   if (error instanceof TpuEmbeddingError) {
     return { status: STATUS_BY_CODE[error.code] ?? 500, code: error.code, message: error.message };

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "../../errors.js";
+import { excerpt } from "../excerpt.js";
 import { isPlainObject } from "../../tensor/structure.js";
 import type { FeatureInput, PredictInputs } from "../batching/feature-input.js";
 import { requireFeature, type ModelFeatures } from "../batching/model-features.js";
@@ -42,7 +43,9 @@ export function decodeJsonPredict(body: unknown, features: ModelFeatures): JsonP
     if (typeof signature !== "string")
       throw new InvalidArgumentError("'signature_name' key must be a string value.");
     if (signature !== "" && signature !== "serving_default") {
-      throw new InvalidArgumentError(`Serving signature name: "${signature}" not found in signature def`);
+      throw new InvalidArgumentError(
+        `Serving signature name: "${excerpt(signature)}" not found in signature def`,
+      );
     }
   }
   const hasInstances = "instances" in body;
@@ -147,7 +150,7 @@ function decodeColumn(feature: string, value: unknown, siblingWeights: unknown, 
       return decodeDense(feature, value.dense, `${where}.dense`);
     default:
       throw new InvalidArgumentError(
-        `Feature "${feature}": ${where} has keys {${keys}}; expected {"ids", "weights"?}, ` +
+        `Feature "${feature}": ${where} has keys {${excerpt(keys)}}; expected {"ids", "weights"?}, ` +
           `{"values", "row_splits", "weights"?}, {"indices", "values", "dense_shape", "weights"?} or {"dense"}.`,
       );
   }
@@ -198,7 +201,7 @@ function decodeRows(instances: unknown, features: ModelFeatures): PredictInputs 
       const keys = Object.keys(instance);
       if (keys.length !== names.length || keys.some((k) => !Object.hasOwn(instances[0] as object, k))) {
         throw new InvalidArgumentError(
-          `instances[${i}] has inputs {${keys.sort().join(", ")}} but instances[0] has {${[...names].sort().join(", ")}}; ` +
+          `instances[${i}] has inputs {${excerpt(keys.sort().join(", "))}} but instances[0] has {${excerpt([...names].sort().join(", "))}}; ` +
             `every instance must have the same inputs.`,
         );
       }

@@ -8,66 +8,140 @@ import type { JsonFormat } from "./json-request.js";
  * as TF Serving prints them (see formatFloat32).
  */
 export function encodeJsonPredict(format: JsonFormat, outputs: PredictOutputs, bare: boolean): string {
-  const parts: string[] = [];
+  let text = "";
+  for (const chunk of jsonPredictChunks(format, outputs, bare)) text += chunk;
+  return text;
+}
+
+/** Characters per chunk of `jsonPredictChunks` (a few milliseconds of formatting each). */
+export const JSON_CHUNK_CHARS = 1 << 15;
+
+/**
+ * `encodeJsonPredict` in pieces of about `chunkChars` characters, so a server can format a big answer in
+ * bounded slices and let other requests run in between. Iterative (an odometer over the dimensions), so
+ * neither deep nor wide shapes grow the stack, and shapes with a zero dimension cost one `[]` per list.
+ */
+export function* jsonPredictChunks(
+  format: JsonFormat,
+  outputs: PredictOutputs,
+  bare: boolean,
+  chunkChars = JSON_CHUNK_CHARS,
+): Generator<string, void, undefined> {
+  const out = new ChunkWriter(chunkChars);
   const entries = [...outputs];
   if (format === "columnar") {
-    parts.push('{"outputs":');
-    if (bare) writeTensor(parts, entries[0][1], 0, 0);
-    else writeObject(parts, entries, (o) => writeTensor(parts, o, 0, 0));
-    parts.push("}");
-    return parts.join("");
+    out.push('{"outputs":');
+    if (bare) yield* writeTensor(out, entries[0][1], 0, 0);
+    else yield* writeObject(out, entries, (o) => writeTensor(out, o, 0, 0));
+    out.push("}");
+  } else {
+    out.push('{"predictions":[');
+    const rows = entries.length === 0 ? 0 : entries[0][1].shape[0];
+    for (let r = 0; r < rows; r++) {
+      if (r > 0) out.push(",");
+      if (bare) yield* writeRow(out, entries[0][1], r);
+      else yield* writeObject(out, entries, (o) => writeRow(out, o, r));
+      if (out.full) yield out.take();
+    }
+    out.push("]}");
   }
-  parts.push('{"predictions":[');
-  const rows = entries.length === 0 ? 0 : entries[0][1].shape[0];
-  for (let r = 0; r < rows; r++) {
-    if (r > 0) parts.push(",");
-    if (bare) writeRow(parts, entries[0][1], r);
-    else writeObject(parts, entries, (o) => writeRow(parts, o, r));
-  }
-  parts.push("]}");
-  return parts.join("");
+  yield out.take();
 }
 
-function writeObject(
-  parts: string[],
+/** Collects pieces of text; `full` once a chunk's worth is waiting. */
+class ChunkWriter {
+  private parts: string[] = [];
+  private size = 0;
+
+  constructor(private readonly chunkChars: number) {}
+
+  push(text: string): void {
+    this.parts.push(text);
+    this.size += text.length;
+  }
+
+  get full(): boolean {
+    return this.size >= this.chunkChars;
+  }
+
+  take(): string {
+    const text = this.parts.join("");
+    this.parts = [];
+    this.size = 0;
+    return text;
+  }
+}
+
+function* writeObject(
+  out: ChunkWriter,
   entries: [string, FeatureOutput][],
-  write: (o: FeatureOutput) => void,
-): void {
-  parts.push("{");
-  entries.forEach(([name, output], i) => {
-    parts.push(i === 0 ? JSON.stringify(name) : "," + JSON.stringify(name), ":");
-    write(output);
-  });
-  parts.push("}");
+  write: (o: FeatureOutput) => Generator<string, void, undefined>,
+): Generator<string, void, undefined> {
+  out.push("{");
+  for (let i = 0; i < entries.length; i++) {
+    const [name, output] = entries[i];
+    out.push(i === 0 ? JSON.stringify(name) : "," + JSON.stringify(name));
+    out.push(":");
+    yield* write(output);
+  }
+  out.push("}");
 }
 
-function writeRow(parts: string[], output: FeatureOutput, row: number): void {
-  const stride = output.shape.slice(1).reduce((a, b) => a * b, 1);
-  writeTensor(parts, output, 1, row * stride);
+function writeRow(out: ChunkWriter, output: FeatureOutput, row: number): Generator<string, void, undefined> {
+  let stride = 1;
+  for (let d = 1; d < output.shape.length; d++) stride *= output.shape[d];
+  return writeTensor(out, output, 1, row * stride);
 }
 
-/** Writes dimensions `depth..` of `output` starting at flat `offset` as nested JSON lists. */
-function writeTensor(parts: string[], output: FeatureOutput, depth: number, offset: number): void {
+/**
+ * Writes dimensions `depth..` of `output` starting at flat `offset` as nested JSON lists: an odometer
+ * over the leading dimensions up to the first zero one (whose lists are all `[]`), each step closing and
+ * reopening the lists that rolled over, then one innermost list of values (or `[]`).
+ */
+function* writeTensor(
+  out: ChunkWriter,
+  output: FeatureOutput,
+  depth: number,
+  offset: number,
+): Generator<string, void, undefined> {
   const { shape, data } = output;
   if (depth === shape.length) {
-    parts.push(formatFloat32(data[offset]));
+    out.push(formatFloat32(data[offset]));
     return;
   }
-  const n = shape[depth];
-  if (depth === shape.length - 1) {
-    const values = new Array<string>(n);
-    for (let i = 0; i < n; i++) values[i] = formatFloat32(data[offset + i]);
-    parts.push("[", values.join(","), "]");
-    return;
+  const inner = shape.length - 1; // the dimension printed as a list of values
+  let stop = depth;
+  while (stop < inner && shape[stop] > 0) stop++;
+  // Lists of dimensions depth..stop-1 are walked; below them, a unit: values, or [] at a zero dimension.
+  const empty = stop < inner || shape[inner] === 0;
+  const width = shape[inner];
+  const radix = shape.slice(depth, stop);
+  const digits = new Array<number>(radix.length).fill(0);
+  let units = 1;
+  for (const d of radix) units *= d;
+  out.push("[".repeat(radix.length));
+  let at = offset;
+  for (let u = 0; u < units; u++) {
+    if (u > 0) {
+      let rolled = 0;
+      for (let p = radix.length - 1; p >= 0; p--) {
+        if (++digits[p] < radix[p]) break;
+        digits[p] = 0;
+        rolled++;
+      }
+      out.push(rolled === 0 ? "," : "]".repeat(rolled) + "," + "[".repeat(rolled));
+    }
+    if (empty) {
+      out.push("[]");
+    } else {
+      const values = new Array<string>(width);
+      for (let i = 0; i < width; i++) values[i] = formatFloat32(data[at + i]);
+      out.push("[" + values.join(",") + "]");
+      at += width;
+    }
+    if (out.full) yield out.take();
   }
-  let stride = 1;
-  for (let d = depth + 1; d < shape.length; d++) stride *= shape[d];
-  parts.push("[");
-  for (let i = 0; i < n; i++) {
-    if (i > 0) parts.push(",");
-    writeTensor(parts, output, depth + 1, offset + i * stride);
-  }
-  parts.push("]");
+  out.push("]".repeat(radix.length));
 }
 
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);

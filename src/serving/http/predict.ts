@@ -1,29 +1,30 @@
+import { performance } from "node:perf_hooks";
 import { TextDecoder } from "node:util";
 import { InvalidArgumentError } from "../../errors.js";
-import type { PredictInputs } from "../batching/feature-input.js";
+import type { PredictInputs, PredictOutputs } from "../batching/feature-input.js";
 import type { MicroBatcher } from "../batching/micro-batcher.js";
 import type { ModelFeatures } from "../batching/model-features.js";
 import { BINARY_CONTENT_TYPE } from "../binary/binary-format.js";
 import { decodeBinaryRequest } from "../binary/request-codec.js";
-import { encodeBinaryResponse } from "../binary/response-codec.js";
-import type { ModelRegistry } from "../model-registry.js";
-import { predictService } from "../predict-service.js";
+import { encodeBinaryResponsePieces } from "../binary/response-codec.js";
+import type { ModelRegistry, ServableModel } from "../model-registry.js";
+import { predictService, type PredictLimits } from "../predict-service.js";
 import { parseJsonBody } from "./json-body.js";
+import { decodeJsonOffThread, OFF_THREAD_DECODE_BYTES } from "./json-decode.js";
 import { decodeJsonPredict, type JsonFormat } from "./json-request.js";
-import { encodeJsonPredict } from "./json-response.js";
+import { jsonPredictChunks } from "./json-response.js";
+import type { MemoryBudget } from "./memory-budget.js";
+import { nextSlice } from "./slices.js";
 import type { ModelTarget } from "./routes.js";
-
-/** The server limits a predict checks (the server's `ServerLimits` has them; no import of server.ts, which imports this). */
-export interface PredictLimits {
-  readonly maxIdsPerRequest: number;
-  readonly maxOutputValues: number;
-}
 
 export interface PredictReply {
   readonly contentType: string;
-  readonly body: string | Uint8Array;
+  /** The answer: one piece, or pieces formatted in slices (a big JSON answer). */
+  readonly body: string | Uint8Array | readonly Uint8Array[];
   readonly version: number;
   readonly ids: number;
+  /** Gives the request's memory back to the server-wide budget once the answer is written (idempotent). */
+  release(): void;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -33,22 +34,33 @@ export function isBinary(contentType: string | undefined): boolean {
   return contentType !== undefined && contentType.split(";")[0].trim().toLowerCase() === BINARY_CONTENT_TYPE;
 }
 
+export type { PredictLimits };
+
 /**
- * One REST predict call: decode the body (JSON or binary) inside the transport-neutral predict service
- * (lease, validation, limits, micro-batcher), then encode the answer in the request's format.
+ * One REST predict call: the body (JSON, parsed on a worker thread when big, or binary) decoded inside
+ * the transport-neutral predict service (lease, input kinds, validation, limits, memory budgets,
+ * micro-batcher), then the answer encoded in the request's format (big JSON answers in slices, so other
+ * requests are served in between).
  */
-export function predict(
+export async function predict(
   registry: ModelRegistry,
   batcher: MicroBatcher,
   target: ModelTarget,
   contentType: string | undefined,
   body: Uint8Array,
   limits: PredictLimits,
+  budget: MemoryBudget | null = null,
 ): Promise<PredictReply> {
   const binary = isBinary(contentType);
   let format: JsonFormat | "binary" = "binary";
-  const decode = (features: ModelFeatures): PredictInputs => {
+  const decode = async (features: ModelFeatures, model: ServableModel): Promise<PredictInputs> => {
     if (binary) return decodeBinaryRequest(body);
+    if (body.byteLength >= OFF_THREAD_DECODE_BYTES) {
+      // Big bodies are parsed on a worker thread (the body's buffer goes with them).
+      const decoded = await decodeJsonOffThread(body, model.features);
+      format = decoded.format;
+      return decoded.inputs;
+    }
     let text: string;
     try {
       text = utf8.decode(body);
@@ -59,13 +71,57 @@ export function predict(
     format = decoded.format;
     return decoded.inputs;
   };
-  return predictService(registry, batcher, target, decode, limits).then(({ model, outputs, ids }) => ({
-    contentType: format === "binary" ? BINARY_CONTENT_TYPE : "application/json",
-    body:
+  const costing = { budget, bodyBytes: body.byteLength, jsonAnswer: !binary };
+  const { model, outputs, ids, release } = await predictService(
+    registry,
+    batcher,
+    target,
+    decode,
+    limits,
+    costing,
+  );
+  try {
+    const answer =
       format === "binary"
-        ? encodeBinaryResponse(outputs)
-        : encodeJsonPredict(format, outputs, model.features.length === 1),
-    version: model.version,
-    ids,
-  }));
+        ? encodeBinaryResponsePieces(outputs)
+        : await encodeJsonSliced(format, outputs, model.features.length === 1);
+    return {
+      contentType: format === "binary" ? BINARY_CONTENT_TYPE : "application/json",
+      body: answer,
+      version: model.version,
+      ids,
+      release,
+    };
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+/** Milliseconds of formatting between two yields to the event loop. */
+const SLICE_MS = 2;
+
+/** A JSON answer formatted in slices of a few milliseconds, yielding to the event loop in between. */
+async function encodeJsonSliced(
+  format: JsonFormat,
+  outputs: PredictOutputs,
+  bare: boolean,
+): Promise<string | Uint8Array[]> {
+  const chunks = jsonPredictChunks(format, outputs, bare);
+  const first = chunks.next();
+  if (first.done === true) return "";
+  const head = first.value;
+  let next = chunks.next();
+  if (next.done === true) return head; // a small answer: one piece
+  const pieces: Uint8Array[] = [Buffer.from(head)];
+  let sliceStart = performance.now();
+  while (next.done !== true) {
+    pieces.push(Buffer.from(next.value));
+    if (performance.now() - sliceStart >= SLICE_MS) {
+      await nextSlice();
+      sliceStart = performance.now();
+    }
+    next = chunks.next();
+  }
+  return pieces;
 }

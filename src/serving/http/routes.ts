@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "../../errors.js";
+import { excerpt } from "../excerpt.js";
 import { HttpError } from "./http-errors.js";
 
 export interface ModelTarget {
@@ -24,7 +25,8 @@ const STATUS =
 /** Maps a method and path to an API call, with TF Serving's errors for everything else. */
 export function matchRoute(method: string, pathname: string): Route {
   if (pathname === METRICS_PATH && method === "GET") return { kind: "metrics" };
-  const malformed = () => new InvalidArgumentError(`Malformed request: ${method} ${pathname}`);
+  const malformed = () =>
+    new InvalidArgumentError(`Malformed request: ${excerpt(method)} ${excerpt(pathname, 256)}`);
   if (method === "POST") {
     const m = PREDICTION.exec(pathname);
     if (m === null) throw malformed();
@@ -64,6 +66,6 @@ function decode(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw new InvalidArgumentError(`Malformed URL-encoding in "${segment}".`);
+    throw new InvalidArgumentError(`Malformed URL-encoding in "${excerpt(segment)}".`);
   }
 }

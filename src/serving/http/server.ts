@@ -10,6 +10,7 @@ import { DEFAULT_BATCHING, MicroBatcher, type BatchingOptions } from "../batchin
 import { ServerMetrics } from "../metrics/server-metrics.js";
 import { errorBody, HttpError, toErrorReply } from "./http-errors.js";
 import { addCorsHeaders, checkPreflight } from "./cors.js";
+import { MemoryBudget } from "./memory-budget.js";
 import { metadataJson, statusJson } from "./model-info.js";
 import { predict } from "./predict.js";
 import {
@@ -48,6 +49,19 @@ export interface ServerLimits {
   maxConnections: number;
   /** Open connections from one remote address; beyond, its new ones are closed as they are accepted. */
   maxConnectionsPerClient: number;
+  /**
+   * Estimated bytes one predict request may make the server allocate (its body, decoded inputs, the
+   * lookup's intermediate arrays, output and answer; request-cost.ts), checked before any of it is
+   * allocated; beyond → 400 naming the feature.
+   */
+  maxRequestBytes: number;
+  /**
+   * Estimated bytes all predict requests in flight may hold together; a request that would exceed it
+   * waits up to `memoryWaitMs` for others to finish, then gets 429 RESOURCE_EXHAUSTED.
+   */
+  maxInFlightBytes: number;
+  /** How long a request waits for room in `maxInFlightBytes` before its 429. */
+  memoryWaitMs: number;
 }
 
 const DEFAULT_MAX_CONNECTIONS = defaultMaxConnections();
@@ -65,6 +79,9 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxConnections: DEFAULT_MAX_CONNECTIONS,
   /** A quarter of maxConnections, at most 256 (from maxConnections when only that is given). */
   maxConnectionsPerClient: defaultMaxConnectionsPerClient(DEFAULT_MAX_CONNECTIONS),
+  maxRequestBytes: 256 * 1024 * 1024,
+  maxInFlightBytes: 1024 * 1024 * 1024,
+  memoryWaitMs: 5000,
 });
 
 export interface ServerOptions {
@@ -121,6 +138,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const metrics = new ServerMetrics(registry);
   const batcher = new MicroBatcher(batching, (s) => metrics.observeBatch(s.model, s.requests, s.examples));
   const corsAllowedOrigins = options.corsAllowedOrigins ?? [];
+  const budget = new MemoryBudget(limits.maxInFlightBytes);
+  // A request the server-wide budget could never hold is refused by the per-request check instead.
+  const predictLimits = {
+    ...limits,
+    maxRequestBytes: Math.min(limits.maxRequestBytes, limits.maxInFlightBytes),
+  };
   let inFlight = 0;
   let closing = false;
   let grpcInFlight = 0;
@@ -189,7 +212,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         }
         inFlight++;
         countsInFlight = true;
-        const work = predict(registry, batcher, route, req.headers["content-type"], body, limits);
+        const work = predict(
+          registry,
+          batcher,
+          route,
+          req.headers["content-type"],
+          body,
+          predictLimits,
+          budget,
+        );
+        // Past the deadline the request's memory is given back once its lookup and answer are done.
+        work.then(
+          (reply) => {
+            if (res.destroyed || res.writableFinished) reply.release();
+            else res.once("close", () => reply.release());
+          },
+          () => {},
+        );
         const reply = await withDeadline(work, limits.requestTimeoutMs, start);
         metrics.observeIds(route.model, reply.ids);
         send(res, 200, reply.contentType, reply.body);
@@ -226,19 +265,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     res: ServerResponse,
     status: number,
     contentType: string,
-    body: string | Uint8Array,
+    body: string | Uint8Array | readonly Uint8Array[],
     close = false,
   ) => {
     if (res.headersSent) return;
-    const bytes = typeof body === "string" ? Buffer.from(body) : body;
+    const pieces =
+      typeof body === "string" ? [Buffer.from(body)] : body instanceof Uint8Array ? [body] : body;
+    let length = 0;
+    for (const p of pieces) length += p.byteLength;
     const headers: Record<string, string | number> = {
       "Content-Type": contentType,
-      "Content-Length": bytes.byteLength,
+      "Content-Length": length,
     };
     // Draining: the response to a connection's latest request closes it (pipelined ones are answered).
     if (close || (closing && connections.closesAfter(res))) headers.Connection = "close";
     res.writeHead(status, headers);
-    res.end(bytes);
+    for (let i = 0; i < pieces.length - 1; i++) res.write(pieces[i]);
+    res.end(pieces[pieces.length - 1]);
   };
 
   const server = createServer(
@@ -310,11 +353,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         registry,
         batcher,
         metrics,
-        limits,
+        limits: predictLimits,
         logger,
         host,
         port: options.grpcPort,
         admit,
+        budget,
       });
     } catch (e) {
       server.close();
@@ -392,7 +436,7 @@ function definedOnly<T extends object>(values: Partial<T> | undefined): Partial<
 
 function checkPositive(limits: ServerLimits): void {
   for (const [key, value] of Object.entries(limits)) {
-    if (!Number.isFinite(value) || value <= 0) {
+    if (!Number.isFinite(value) || value < 0 || (value === 0 && key !== "memoryWaitMs")) {
       throw new InvalidArgumentError(`startServer: limits.${key} must be a positive number, got ${value}.`);
     }
   }

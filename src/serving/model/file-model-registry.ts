@@ -20,6 +20,7 @@ import {
   type ModelSourceOptions,
   type TransitionPolicy,
 } from "./model-version-manager.js";
+import { excerpt } from "../excerpt.js";
 
 export interface FileModelRegistryOptions {
   readonly models: readonly ModelSourceOptions[];
@@ -174,7 +175,7 @@ export class FileModelRegistry implements ModelRegistry {
   private manager(model: string): ModelVersionManager {
     const m = this.managers.get(model);
     if (m === undefined)
-      throw new NotFoundError(`Servable not found for request: model ${model} is not served here`);
+      throw new NotFoundError(`Servable not found for request: model ${excerpt(model)} is not served here`);
     return m;
   }
 

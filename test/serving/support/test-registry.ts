@@ -42,12 +42,13 @@ export async function buildTestModel(
   seed: number,
   features: () => FeatureStructure = testFeatures,
   name = "emb",
+  threads = 1,
 ): Promise<ServableModel> {
   const dir = mkdtempSync(join(tmpdir(), "tpu-embedding-http-"));
   const trainer = new TPUEmbeddingForServing({ featureConfig: features(), optimizer: null, seed });
   trainer.build();
   const prefix = await new Checkpoint({ embedding: trainer }).save(join(dir, "ckpt"));
-  const embedding = new TPUEmbeddingForServing({ featureConfig: features(), optimizer: null });
+  const embedding = new TPUEmbeddingForServing({ featureConfig: features(), optimizer: null, threads });
   try {
     await new Checkpoint({ embedding }).restore(prefix);
   } finally {
