@@ -95,8 +95,3 @@ export function nativeBatchKernels(): BatchKernels | null {
 }
 
 let nativeCached: BatchKernels | undefined;
-
-/** The kernel family lookups in this thread use (for logs and metrics). */
-export function kernelFamily(): KernelFamily {
-  return batchKernels().family;
-}

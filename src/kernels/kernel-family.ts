@@ -1,16 +1,11 @@
-import { kernelChoice, type KernelChoice } from "./kernel-choice.js";
-import { nativeKernelsAvailable } from "./native-addon.js";
-import { wasmKernelsAvailable } from "./wasm-kernels.js";
+import { batchKernels, type KernelFamily } from "./batch-kernels.js";
 
 /**
- * The kernel family lookups actually run on in this process: the choice (`TPU_EMBEDDING_KERNELS`,
- * default `native`) narrowed by what loads here. `native` without a built addon falls back to `wasm`,
- * and `wasm` without WebAssembly support to `js` (the reference kernels). Planned lookups may still send
- * jobs of fewer than 64 ids to wasm under `native`: this names the family, not every job's kernel.
+ * The kernel family lookups actually run on in this thread: the choice (`TPU_EMBEDDING_KERNELS`, default
+ * `native`) narrowed by what loads here. `native` without a built addon falls back to `wasm`, and `wasm`
+ * without WebAssembly support to `js` (the reference kernels). It is the family of the batch kernels
+ * (batch-kernels.ts) every embedding lookup runs on.
  */
-export function activeKernelFamily(): KernelChoice {
-  const choice = kernelChoice();
-  if (choice === "native" && nativeKernelsAvailable()) return "native";
-  if (choice !== "js" && wasmKernelsAvailable()) return "wasm";
-  return "js";
+export function activeKernelFamily(): KernelFamily {
+  return batchKernels().family;
 }
