@@ -1,41 +1,26 @@
-import { FeatureConfig } from "../config/feature-config.js";
 import type { TableConfig } from "../config/table-config.js";
 import { StagedExecutor, type StagedKernels } from "./staged-executor.js";
 import { DenseTensor, trustedFloat32Tensor } from "../tensor/dense-tensor.js";
-import { int64Words } from "../tensor/dtype.js";
 import { RaggedTensor } from "../tensor/ragged-tensor.js";
-import { isNone, isPlainObject, joinPath } from "../tensor/structure.js";
+import { isNone, isPlainObject } from "../tensor/structure.js";
 import type { FeatureStructure } from "./feature-structure.js";
 import { planLookups } from "./serving-embedding-lookup.js";
 import { DeferredLastLookup } from "./deferred-last-lookup.js";
 import type { LastLookup } from "./lookup-record.js";
 import { smallLookupEnabled } from "../flags.js";
+import { BatchStager } from "./batch-stager.js";
 import {
-  KIND_GATHER,
-  KIND_BAGS,
-  KIND_SEQUENCE,
-  D_KIND,
-  D_TABLE,
-  D_ROWS,
-  D_IDS,
-  D_IDS_AT,
-  D_SPLITS_AT,
-  D_WEIGHTS_AT,
-  D_OUT_AT,
-  D_PARAM,
-  D_IDS_REF,
-  D_SPLITS_REF,
-  D_WEIGHTS_REF,
-  D_POSITIONS_AT,
-  DESCRIPTOR,
-  MODE,
-  REF_WORDS,
-  StagingRefs,
-  W_COUNT,
-  W_HEADER,
-  sameShape,
-  sameStrings,
-} from "./staging-layout.js";
+  type Container,
+  DictNode,
+  FeatureSlot,
+  type Shadow,
+  callerMemory,
+  countSlots,
+  shadowOf,
+  slotsByPath,
+  weightKeysFit,
+} from "./feature-slots.js";
+import { W_COUNT } from "./staging-layout.js";
 
 /**
  * The fast path for small lookups (a request or a few): every feature in ONE native call instead of a
@@ -76,112 +61,6 @@ export function flatLookupRuns(): number {
   return flatRuns;
 }
 
-/** One configured feature's constants, and its last output shapes (frozen, shared by the tensors). */
-class FeatureSlot {
-  readonly table: number;
-  readonly dim: number;
-  readonly mode: number;
-  readonly sequenceLength: number;
-  /** `[...outputShape, dim]` and its number of rows, when the config sets `outputShape`. */
-  readonly fixedShape: readonly number[] | null;
-  readonly fixedRows: number;
-  private rows = -1;
-  private shape: readonly number[] = [];
-  /** null until the first dense input: a rank-0 input's shape `[]` must not match an unset cache. */
-  private denseInput: readonly number[] | null = null;
-  private denseShape: readonly number[] = [];
-
-  constructor(feature: FeatureConfig, table: number) {
-    this.table = table;
-    this.dim = feature.table.dim;
-    this.mode = MODE[feature.table.combiner];
-    this.sequenceLength = feature.maxSequenceLength;
-    const fixed = feature.outputShape;
-    this.fixedShape = fixed === null ? null : Object.freeze([...fixed, this.dim]);
-    this.fixedRows = fixed === null ? 0 : fixed.reduce((a, b) => a * b, 1);
-  }
-
-  /** `[rows, dim]` or `[rows, length, dim]` (length > 0: a sequence). */
-  shapeOf(rows: number, length: number): readonly number[] {
-    if (rows !== this.rows) {
-      this.rows = rows;
-      this.shape = Object.freeze(length > 0 ? [rows, length, this.dim] : [rows, this.dim]);
-    }
-    return this.shape;
-  }
-
-  /** `[...input, dim]` for dense ids. */
-  denseShapeOf(input: readonly number[]): readonly number[] {
-    const last = this.denseInput;
-    let same = last !== null && last.length === input.length;
-    for (let i = 0; same && i < input.length; i++) same = last![i] === input[i];
-    if (!same) {
-      this.denseInput = input;
-      this.denseShape = Object.freeze([...input, this.dim]);
-    }
-    return this.denseShape;
-  }
-}
-
-class ListNode {
-  constructor(readonly items: readonly Shadow[]) {}
-}
-
-class DictNode {
-  /** The key list of the last input seen here, its children (`undefined`: not configured) and a result template. */
-  private keys: readonly string[] = [];
-  private known: readonly (Shadow | undefined)[] = [];
-  private template: Container = {};
-
-  constructor(readonly children: ReadonlyMap<string, Shadow>) {}
-
-  /** The children for `keys` (an input's own keys), resolved once per distinct key list. */
-  childrenOf(keys: readonly string[]): readonly (Shadow | undefined)[] {
-    if (!sameStrings(keys, this.keys)) {
-      this.keys = keys;
-      this.known = keys.map((k) => this.children.get(k));
-      // A fast-properties object with exactly these keys in this order (objects built key by key with
-      // more than a dozen keys end up as hash tables: slow to build, slow to read).
-      this.template = JSON.parse(JSON.stringify(Object.fromEntries(keys.map((k) => [k, null])))) as Container;
-    }
-    return this.known;
-  }
-
-  /** A fresh result object with the keys of the last `childrenOf` (values to be filled in). */
-  result(): Container {
-    return { ...this.template };
-  }
-}
-
-/** The feature structure with every FeatureConfig replaced by its slot, walked beside the inputs. */
-type Shadow = FeatureSlot | ListNode | DictNode;
-
-type Container = Record<string | number, unknown>;
-
-function shadowOf(node: FeatureStructure, tableIndex: ReadonlyMap<TableConfig, number>): Shadow {
-  if (node instanceof FeatureConfig) return new FeatureSlot(node, tableIndex.get(node.table)!);
-  if (Array.isArray(node)) return new ListNode(node.map((child) => shadowOf(child, tableIndex)));
-  const children = new Map<string, Shadow>();
-  for (const [key, child] of Object.entries(node as Record<string, FeatureStructure>))
-    children.set(key, shadowOf(child, tableIndex));
-  return new DictNode(children);
-}
-
-function countSlots(shadow: Shadow): number {
-  if (shadow instanceof FeatureSlot) return 1;
-  let n = 0;
-  for (const child of shadow instanceof ListNode ? shadow.items : shadow.children.values())
-    n += countSlots(child);
-  return n;
-}
-
-function sameSplits(a: Int32Array, b: Int32Array): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * One embedding's small-lookup state: the native table set, the staging buffer (grown as needed) and the
  * per-feature slots; one per TPUEmbeddingForServing. Lookups are synchronous; one started while another
@@ -193,52 +72,22 @@ function sameSplits(a: Int32Array, b: Int32Array): boolean {
  * rather than feature by feature: a request's input objects are usually cold, and short passes let the
  * CPU overlap those cache misses across features instead of waiting for each in turn.
  */
-export class SmallLookup {
+export class SmallLookup extends BatchStager {
   private readonly root: Shadow;
   private readonly capacity: number;
-  private readonly header: number;
   private busy = false;
-  private work: Int32Array;
-  private workFloats: Float32Array;
-  /** Per-call state. */
-  private cursor = 0;
-  private count = 0;
-  /** Ids the last `stage` staged. */
-  private ids = 0;
-  private outSize = 0;
-  private intoBuffer: ArrayBufferLike | null = null;
-  /** Per leaf (collect order): its slot, input, weight and `into` tensors, where its result goes. */
-  private readonly slots: FeatureSlot[];
+  /** Per leaf (collect order): its input and weight tensors, where its result goes. */
   private readonly inputs: unknown[];
   private readonly weightInputs: unknown[];
-  private readonly intoLeaves: unknown[];
   private readonly parents: (Container | null)[];
   private readonly keys: (string | number)[];
-  /** Per leaf: the input's ids and row splits (null: dense), the weights' values and splits. */
-  private readonly values: (Int32Array | BigInt64Array)[];
-  private readonly splits: (Int32Array | null)[];
-  /** Per leaf with dense ids: the input's shape. */
-  private readonly denseShapes: (readonly number[])[];
   /** Every configured feature's slot by its path (`a/b/0`), for flat inputs. */
   private readonly byPath = new Map<string, FeatureSlot>();
-  private readonly weightValues: (Float32Array | Float64Array | null)[];
-  private readonly weightSplits: (Int32Array | null)[];
-  /** Per leaf: its output shape and place in the output. */
-  private readonly shapes: (readonly number[])[];
-  private readonly outAt: Int32Array;
-  private readonly sizes: Int32Array;
   private readonly holder = [undefined] as unknown as Container;
-  /** Per leaf: the last `into` tensor checked there, for which shape, its buffer and offset. */
-  private readonly checkedInto: unknown[];
-  private readonly checkedShape: (readonly number[] | null)[];
-  private readonly checkedBuffer: (ArrayBufferLike | null)[];
-  private readonly checkedAt: Int32Array;
   /** The last `into` buffer's whole-buffer view (reused while callers reuse their outputs). */
   private intoView: Float32Array | null = null;
   /** Where the data-touching pass leaves its reads, so they are not optimised away. */
   private touched = 0;
-  /** The arrays the last staging reads in place. */
-  private readonly refs = new StagingRefs();
 
   constructor(
     private readonly featureConfig: FeatureStructure,
@@ -247,31 +96,16 @@ export class SmallLookup {
     /** Runs the staging buffer (shared with the embedding's other staged path); one thread by default. */
     private readonly executor = new StagedExecutor(tables, views),
   ) {
-    this.root = shadowOf(featureConfig, new Map(tables.map((t, i) => [t, i])));
-    const n = (this.capacity = countSlots(this.root));
-    this.header = W_HEADER + n * DESCRIPTOR;
-    this.work = new Int32Array(this.header + 4096);
-    this.workFloats = new Float32Array(this.work.buffer);
-    const none = new Int32Array(0);
-    this.slots = new Array<FeatureSlot>(n);
+    const root = shadowOf(featureConfig, new Map(tables.map((t, i) => [t, i])));
+    const n = countSlots(root);
+    super(n);
+    this.root = root;
+    this.capacity = n;
     this.inputs = new Array<unknown>(n).fill(null);
     this.weightInputs = new Array<unknown>(n).fill(null);
-    this.intoLeaves = new Array<unknown>(n).fill(null);
     this.parents = new Array<Container | null>(n).fill(null);
     this.keys = new Array<string | number>(n).fill(0);
-    this.values = new Array<Int32Array | BigInt64Array>(n).fill(none);
-    this.splits = new Array<Int32Array | null>(n).fill(null);
-    this.denseShapes = new Array<readonly number[]>(n).fill([]);
     slotsByPath(this.root, "", this.byPath);
-    this.weightValues = new Array<Float32Array | Float64Array | null>(n).fill(null);
-    this.weightSplits = new Array<Int32Array | null>(n).fill(null);
-    this.shapes = new Array<readonly number[]>(n).fill([]);
-    this.checkedInto = new Array<unknown>(n).fill(null);
-    this.checkedShape = new Array<readonly number[] | null>(n).fill(null);
-    this.checkedBuffer = new Array<ArrayBufferLike | null>(n).fill(null);
-    this.checkedAt = new Int32Array(n);
-    this.outAt = new Int32Array(n);
-    this.sizes = new Int32Array(n);
   }
 
   /**
@@ -571,309 +405,6 @@ export class SmallLookup {
     return ids <= SMALL_LOOKUP_MAX_IDS;
   }
 
-  /**
-   * Pass 3: every leaf's descriptor, ids, splits and weights into the staging buffer, or, with `refs`,
-   * long arrays as refs.
-   */
-  private stage(intoGiven: boolean, refs: boolean): boolean {
-    this.cursor = this.header;
-    this.outSize = 0;
-    this.intoBuffer = null;
-    this.refs.reset(refs);
-    for (let i = 0; i < this.count; i++) if (!this.stageLeaf(i, intoGiven)) return false;
-    this.reserve(this.refs.arrays.length * REF_WORDS);
-    this.cursor = this.refs.table(this.work, this.cursor);
-    return true;
-  }
-
-  /** Stages leaf `i`; false when this path does not handle it. */
-  private stageLeaf(i: number, intoGiven: boolean): boolean {
-    const slot = this.slots[i];
-    const values = this.values[i];
-    const splits = this.splits[i];
-    const weightValues = this.weightValues[i];
-    if (
-      splits !== null &&
-      values instanceof Int32Array &&
-      slot.fixedShape === null &&
-      slot.sequenceLength === 0 &&
-      (weightValues === null ||
-        (weightValues instanceof Float32Array && sameSplits(this.weightSplits[i]!, splits)))
-    )
-      return this.stageBag(i, slot, values, splits, weightValues, intoGiven);
-    const n = values.length;
-    const at = W_HEADER + i * DESCRIPTOR;
-    let rows: number;
-    let size: number;
-    let shape: readonly number[];
-    if (splits !== null) {
-      rows = splits.length - 1;
-      if (weightValues !== null) {
-        if (slot.sequenceLength > 0 || !sameSplits(this.weightSplits[i]!, splits)) return false;
-      }
-      // TF's ragged decisions (lookup-plan.ts planRagged): outputShape first, then sequence, else combine.
-      let length = 0;
-      if (slot.fixedShape !== null) {
-        shape = slot.fixedShape;
-        if (slot.fixedRows !== rows) {
-          if (!(rows > 0 && slot.fixedRows > rows && slot.fixedRows % rows === 0) || weightValues !== null)
-            return false;
-          length = slot.fixedRows / rows;
-        }
-      } else {
-        length = slot.sequenceLength;
-        shape = slot.shapeOf(rows, length);
-      }
-      this.reserve(2 * n + rows + 1);
-      let kept = n;
-      if (length === 0) {
-        this.stageIds(values, at);
-        this.stageSplits(splits, rows, at);
-        const work = this.work;
-        const weightsRef = weightValues instanceof Float32Array ? this.refs.add(weightValues) : -1;
-        work[at + D_WEIGHTS_REF] = weightsRef;
-        if (weightValues === null) {
-          work[at + D_WEIGHTS_AT] = -1;
-        } else if (weightsRef >= 0) {
-          work[at + D_WEIGHTS_AT] = 0;
-        } else {
-          work[at + D_WEIGHTS_AT] = this.cursor;
-          const floats = this.workFloats;
-          const c = this.cursor;
-          if (n > 32) floats.set(weightValues, c);
-          else for (let j = 0; j < n; j++) floats[c + j] = weightValues[j];
-          this.cursor += n;
-        }
-        work[at + D_KIND] = KIND_BAGS;
-        work[at + D_PARAM] = slot.mode;
-        size = rows * slot.dim;
-      } else {
-        kept = this.stageSequence(values, splits, rows, length, at);
-        const work = this.work;
-        work[at + D_KIND] = KIND_SEQUENCE;
-        work[at + D_WEIGHTS_AT] = -1;
-        work[at + D_WEIGHTS_REF] = -1;
-        work[at + D_POSITIONS_AT] = -1;
-        work[at + D_PARAM] = length;
-        size = rows * length * slot.dim;
-      }
-      this.work[at + D_IDS] = kept;
-    } else {
-      if (weightValues !== null || slot.sequenceLength > 0) return false;
-      rows = n;
-      shape = slot.denseShapeOf(this.denseShapes[i]);
-      this.reserve(n);
-      this.stageIds(values, at);
-      const work = this.work;
-      work[at + D_KIND] = KIND_GATHER;
-      work[at + D_IDS] = n;
-      work[at + D_SPLITS_AT] = -1;
-      work[at + D_SPLITS_REF] = -1;
-      work[at + D_WEIGHTS_AT] = -1;
-      work[at + D_WEIGHTS_REF] = -1;
-      work[at + D_PARAM] = 0;
-      size = n * slot.dim;
-    }
-    const work = this.work;
-    work[at + D_TABLE] = slot.table;
-    work[at + D_ROWS] = rows;
-
-    return this.placeOutput(i, at, shape, size, intoGiven);
-  }
-
-  /** Leaf `i`'s place in the output (its `into` tensor checked, or room in a fresh output); false if none fits. */
-  private placeOutput(
-    i: number,
-    at: number,
-    shape: readonly number[],
-    size: number,
-    intoGiven: boolean,
-  ): boolean {
-    let outAt: number;
-    if (intoGiven) {
-      // Caller-owned outputs: exactly this feature's shape, all in one buffer.
-      // Callers reuse their outputs: a tensor checked for this leaf and shape last time is not re-read
-      // (the native side bounds every write by the buffer either way).
-      const into = this.intoLeaves[i];
-      let buffer: ArrayBufferLike;
-      if (into === this.checkedInto[i] && shape === this.checkedShape[i]) {
-        buffer = this.checkedBuffer[i]!;
-        outAt = this.checkedAt[i];
-      } else {
-        if (!(into instanceof DenseTensor) || !(into.data instanceof Float32Array)) return false;
-        const data = into.data;
-        if (data.length !== size || !sameShape(into.shape, shape)) return false;
-        buffer = data.buffer;
-        outAt = data.byteOffset >> 2;
-        this.checkedInto[i] = into;
-        this.checkedShape[i] = shape;
-        this.checkedBuffer[i] = buffer;
-        this.checkedAt[i] = outAt;
-      }
-      if (this.intoBuffer === null) this.intoBuffer = buffer;
-      else if (buffer !== this.intoBuffer) return false;
-    } else {
-      outAt = this.outSize;
-      this.outSize += size;
-    }
-    if (outAt + size > 2 ** 31 - 1) return false;
-    this.work[at + D_OUT_AT] = outAt;
-    this.outAt[i] = outAt;
-    this.sizes[i] = size;
-    this.shapes[i] = shape;
-    return true;
-  }
-
-  /**
-   * `stageLeaf`'s branch for the common leaf, a bag of int32 ids with no `outputShape` (weights float32
-   * with the same row splits, or none), in one place: ids, splits and weights as refs or copies exactly
-   * as `stageIds`/`stageSplits` place them, without their calls and branches (a request's bags hold ~8
-   * ids, so those cost about as much as the copies; a helper for the repeated ref-or-copy block measured
-   * 0.2 µs slower per B=1 lookup).
-   */
-  private stageBag(
-    i: number,
-    slot: FeatureSlot,
-    values: Int32Array,
-    splits: Int32Array,
-    weightValues: Float32Array | null,
-    intoGiven: boolean,
-  ): boolean {
-    const n = values.length;
-    const rows = splits.length - 1;
-    this.reserve(2 * n + rows + 1);
-    const work = this.work;
-    const at = W_HEADER + i * DESCRIPTOR;
-    let c = this.cursor;
-    work[at + D_KIND] = KIND_BAGS;
-    work[at + D_TABLE] = slot.table;
-    work[at + D_ROWS] = rows;
-    work[at + D_IDS] = n;
-    work[at + D_PARAM] = slot.mode;
-    const idsRef = this.refs.add(values);
-    work[at + D_IDS_REF] = idsRef;
-    if (idsRef >= 0) {
-      work[at + D_IDS_AT] = 0;
-    } else {
-      work[at + D_IDS_AT] = c;
-      if (n > 32) work.set(values, c);
-      else for (let j = 0; j < n; j++) work[c + j] = values[j];
-      c += n;
-    }
-    const splitsRef = this.refs.add(splits);
-    work[at + D_SPLITS_REF] = splitsRef;
-    if (splitsRef >= 0) {
-      work[at + D_SPLITS_AT] = 0;
-    } else {
-      work[at + D_SPLITS_AT] = c;
-      if (rows > 32) work.set(splits, c);
-      else for (let r = 0; r <= rows; r++) work[c + r] = splits[r];
-      c += rows + 1;
-    }
-    const weightsRef = weightValues === null ? -1 : this.refs.add(weightValues);
-    work[at + D_WEIGHTS_REF] = weightsRef;
-    if (weightValues === null) {
-      work[at + D_WEIGHTS_AT] = -1;
-    } else if (weightsRef >= 0) {
-      work[at + D_WEIGHTS_AT] = 0;
-    } else {
-      work[at + D_WEIGHTS_AT] = c;
-      const floats = this.workFloats;
-      if (n > 32) floats.set(weightValues, c);
-      else for (let j = 0; j < n; j++) floats[c + j] = weightValues[j];
-      c += n;
-    }
-    this.cursor = c;
-    return this.placeOutput(i, at, slot.shapeOf(rows, 0), rows * slot.dim, intoGiven);
-  }
-
-  /** Ids `[from, to)` at the cursor as int32; int64 ids outside int32 become -1 (the native check rejects them). */
-  private copyIds(values: Int32Array | BigInt64Array, from: number, to: number): void {
-    const work = this.work;
-    let c = this.cursor;
-    if (values instanceof Int32Array) {
-      // TypedArray#set costs more than a loop below a few dozen values (B=1 bags hold ~8 ids).
-      if (to - from > 32)
-        work.set(from === 0 && to === values.length ? values : values.subarray(from, to), c);
-      else for (let i = from; i < to; i++) work[c + i - from] = values[i];
-    } else {
-      const words = int64Words(values);
-      for (let i = from; i < to; i++, c++) {
-        const lo = words[2 * i];
-        work[c] = words[2 * i + 1] !== 0 || lo < 0 ? -1 : lo;
-      }
-    }
-    this.cursor += to - from;
-  }
-
-  /** The descriptor at `at` gets all of `values` as its ids: a ref when it may, else copied at the cursor. */
-  private stageIds(values: Int32Array | BigInt64Array, at: number): void {
-    const ref = values instanceof Int32Array ? this.refs.add(values) : -1;
-    this.work[at + D_IDS_REF] = ref;
-    this.work[at + D_IDS_AT] = ref >= 0 ? 0 : this.cursor;
-    if (ref < 0) this.copyIds(values, 0, values.length);
-  }
-
-  /** The descriptor at `at` gets `splits` (rows + 1 values) as its row splits: a ref, or copied. */
-  private stageSplits(splits: Int32Array, rows: number, at: number): void {
-    const ref = splits.length === rows + 1 ? this.refs.add(splits) : -1;
-    this.work[at + D_SPLITS_REF] = ref;
-    this.work[at + D_SPLITS_AT] = ref >= 0 ? 0 : this.cursor;
-    if (ref < 0) this.copySplits(splits, rows);
-  }
-
-  private copySplits(splits: Int32Array, rows: number): void {
-    const work = this.work;
-    const c = this.cursor;
-    if (rows > 32) work.set(splits, c);
-    else for (let r = 0; r <= rows; r++) work[c + r] = splits[r];
-    this.cursor += rows + 1;
-  }
-
-  /** Ids and row splits of a sequence feature, each row cut to `length` ids; returns the ids kept. */
-  private stageSequence(
-    values: Int32Array | BigInt64Array,
-    splits: Int32Array,
-    rows: number,
-    length: number,
-    at: number,
-  ): number {
-    let long = false;
-    for (let r = 0; r < rows && !long; r++) long = splits[r + 1] - splits[r] > length;
-    if (!long) {
-      this.stageIds(values, at);
-      this.stageSplits(splits, rows, at);
-      return values.length;
-    }
-    const start = this.cursor;
-    this.work[at + D_IDS_AT] = start;
-    this.work[at + D_IDS_REF] = -1;
-    this.work[at + D_SPLITS_REF] = -1;
-    for (let r = 0; r < rows; r++) {
-      const s = splits[r];
-      this.copyIds(values, s, Math.min(splits[r + 1], s + length));
-    }
-    const kept = this.cursor - start;
-    const splitsAt = this.cursor;
-    const work = this.work;
-    work[at + D_SPLITS_AT] = splitsAt;
-    work[splitsAt] = 0;
-    for (let r = 0; r < rows; r++)
-      work[splitsAt + r + 1] = work[splitsAt + r] + Math.min(length, splits[r + 1] - splits[r]);
-    this.cursor += rows + 1;
-    return kept;
-  }
-
-  /** Room for `words` more staging words (the staged part is kept). */
-  private reserve(words: number): void {
-    const needed = this.cursor + words;
-    if (needed <= this.work.length) return;
-    const grown = new Int32Array(Math.max(needed, 2 * this.work.length));
-    grown.set(this.work.subarray(0, this.cursor));
-    this.work = grown;
-    this.workFloats = new Float32Array(grown.buffer);
-  }
-
   /** The whole `into` buffer as float32 (offsets are the leaves' own). */
   private intoOutput(): Float32Array | null {
     const buffer = this.intoBuffer;
@@ -898,27 +429,6 @@ export class SmallLookup {
   }
 }
 
-/** Weights may hold only the inputs' keys (null entries aside), as the general path requires. */
-function weightKeysFit(
-  weight: Record<string, unknown>,
-  input: Record<string, unknown>,
-  inputKeys: readonly string[],
-): boolean {
-  const keys = Object.keys(weight);
-  if (sameStrings(keys, inputKeys)) return true;
-  for (const key of keys) if (!isNone(weight[key]) && !(key in input)) return false;
-  return true;
-}
-
-/**
- * Whether `out` is caller memory that workers cannot write in place: an `into` outside shared memory.
- * Its buffer may hold more than this lookup's outputs, so it is never assembled elsewhere and copied
- * back whole: such lookups run on the calling thread (sync) or take the planned path (async).
- */
-function callerMemory(into: unknown, out: Float32Array): boolean {
-  return !isNone(into) && !(out.buffer instanceof SharedArrayBuffer);
-}
-
 /** One feature of a flat request: ragged (`rowSplits`, optional weights) or dense (`rowSplits` null). */
 export interface FlatFeature {
   /** The feature's path in the feature structure (`joinPath` form: `a/b/0`). */
@@ -935,11 +445,4 @@ export interface FlatFeature {
 export interface FlatOutput {
   readonly shape: readonly number[];
   readonly data: Float32Array;
-}
-
-function slotsByPath(shadow: Shadow, path: string, into: Map<string, FeatureSlot>): void {
-  if (shadow instanceof FeatureSlot) into.set(path, shadow);
-  else if (shadow instanceof ListNode)
-    shadow.items.forEach((c, k) => slotsByPath(c, joinPath(path, k), into));
-  else for (const [k, c] of shadow.children) slotsByPath(c, joinPath(path, k), into);
 }

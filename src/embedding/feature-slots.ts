@@ -1,0 +1,144 @@
+import { FeatureConfig } from "../config/feature-config.js";
+import type { TableConfig } from "../config/table-config.js";
+import { isNone, joinPath } from "../tensor/structure.js";
+import type { FeatureStructure } from "./feature-structure.js";
+import { MODE, sameStrings } from "./staging-layout.js";
+
+/**
+ * The small-lookup path's shadow of the feature structure (see small-lookup.ts): every FeatureConfig
+ * replaced by its slot, walked beside the inputs, and the small checks the walk uses.
+ */
+
+/** One configured feature's constants, and its last output shapes (frozen, shared by the tensors). */
+export class FeatureSlot {
+  readonly table: number;
+  readonly dim: number;
+  readonly mode: number;
+  readonly sequenceLength: number;
+  /** `[...outputShape, dim]` and its number of rows, when the config sets `outputShape`. */
+  readonly fixedShape: readonly number[] | null;
+  readonly fixedRows: number;
+  private rows = -1;
+  private shape: readonly number[] = [];
+  /** null until the first dense input: a rank-0 input's shape `[]` must not match an unset cache. */
+  private denseInput: readonly number[] | null = null;
+  private denseShape: readonly number[] = [];
+
+  constructor(feature: FeatureConfig, table: number) {
+    this.table = table;
+    this.dim = feature.table.dim;
+    this.mode = MODE[feature.table.combiner];
+    this.sequenceLength = feature.maxSequenceLength;
+    const fixed = feature.outputShape;
+    this.fixedShape = fixed === null ? null : Object.freeze([...fixed, this.dim]);
+    this.fixedRows = fixed === null ? 0 : fixed.reduce((a, b) => a * b, 1);
+  }
+
+  /** `[rows, dim]` or `[rows, length, dim]` (length > 0: a sequence). */
+  shapeOf(rows: number, length: number): readonly number[] {
+    if (rows !== this.rows) {
+      this.rows = rows;
+      this.shape = Object.freeze(length > 0 ? [rows, length, this.dim] : [rows, this.dim]);
+    }
+    return this.shape;
+  }
+
+  /** `[...input, dim]` for dense ids. */
+  denseShapeOf(input: readonly number[]): readonly number[] {
+    const last = this.denseInput;
+    let same = last !== null && last.length === input.length;
+    for (let i = 0; same && i < input.length; i++) same = last![i] === input[i];
+    if (!same) {
+      this.denseInput = input;
+      this.denseShape = Object.freeze([...input, this.dim]);
+    }
+    return this.denseShape;
+  }
+}
+
+export class ListNode {
+  constructor(readonly items: readonly Shadow[]) {}
+}
+
+export class DictNode {
+  /** The key list of the last input seen here, its children (`undefined`: not configured) and a result template. */
+  private keys: readonly string[] = [];
+  private known: readonly (Shadow | undefined)[] = [];
+  private template: Container = {};
+
+  constructor(readonly children: ReadonlyMap<string, Shadow>) {}
+
+  /** The children for `keys` (an input's own keys), resolved once per distinct key list. */
+  childrenOf(keys: readonly string[]): readonly (Shadow | undefined)[] {
+    if (!sameStrings(keys, this.keys)) {
+      this.keys = keys;
+      this.known = keys.map((k) => this.children.get(k));
+      // A fast-properties object with exactly these keys in this order (objects built key by key with
+      // more than a dozen keys end up as hash tables: slow to build, slow to read).
+      this.template = JSON.parse(JSON.stringify(Object.fromEntries(keys.map((k) => [k, null])))) as Container;
+    }
+    return this.known;
+  }
+
+  /** A fresh result object with the keys of the last `childrenOf` (values to be filled in). */
+  result(): Container {
+    return { ...this.template };
+  }
+}
+
+/** The feature structure with every FeatureConfig replaced by its slot, walked beside the inputs. */
+export type Shadow = FeatureSlot | ListNode | DictNode;
+
+export type Container = Record<string | number, unknown>;
+
+export function shadowOf(node: FeatureStructure, tableIndex: ReadonlyMap<TableConfig, number>): Shadow {
+  if (node instanceof FeatureConfig) return new FeatureSlot(node, tableIndex.get(node.table)!);
+  if (Array.isArray(node)) return new ListNode(node.map((child) => shadowOf(child, tableIndex)));
+  const children = new Map<string, Shadow>();
+  for (const [key, child] of Object.entries(node as Record<string, FeatureStructure>))
+    children.set(key, shadowOf(child, tableIndex));
+  return new DictNode(children);
+}
+
+export function countSlots(shadow: Shadow): number {
+  if (shadow instanceof FeatureSlot) return 1;
+  let n = 0;
+  for (const child of shadow instanceof ListNode ? shadow.items : shadow.children.values())
+    n += countSlots(child);
+  return n;
+}
+
+export function sameSplits(a: Int32Array, b: Int32Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Weights may hold only the inputs' keys (null entries aside), as the general path requires. */
+export function weightKeysFit(
+  weight: Record<string, unknown>,
+  input: Record<string, unknown>,
+  inputKeys: readonly string[],
+): boolean {
+  const keys = Object.keys(weight);
+  if (sameStrings(keys, inputKeys)) return true;
+  for (const key of keys) if (!isNone(weight[key]) && !(key in input)) return false;
+  return true;
+}
+
+/**
+ * Whether `out` is caller memory that workers cannot write in place: an `into` outside shared memory.
+ * Its buffer may hold more than this lookup's outputs, so it is never assembled elsewhere and copied
+ * back whole: such lookups run on the calling thread (sync) or take the planned path (async).
+ */
+export function callerMemory(into: unknown, out: Float32Array): boolean {
+  return !isNone(into) && !(out.buffer instanceof SharedArrayBuffer);
+}
+
+export function slotsByPath(shadow: Shadow, path: string, into: Map<string, FeatureSlot>): void {
+  if (shadow instanceof FeatureSlot) into.set(path, shadow);
+  else if (shadow instanceof ListNode)
+    shadow.items.forEach((c, k) => slotsByPath(c, joinPath(path, k), into));
+  else for (const [k, c] of shadow.children) slotsByPath(c, joinPath(path, k), into);
+}
