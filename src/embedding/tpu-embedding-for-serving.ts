@@ -1,12 +1,12 @@
 import type { Trackable, TrackableVariableSpec } from "../checkpoint/trackable.js";
-import { isDefaultTableInitializer, runInitializer, truncatedNormal } from "../config/initializers.js";
-import { Optimizer, type SlotSpec } from "../config/optimizers.js";
+import { Optimizer } from "../config/optimizers.js";
 import type { TableConfig } from "../config/table-config.js";
 import { allocationError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors.js";
 import { DenseTensor } from "../tensor/dense-tensor.js";
 import { KeyedJaggedTensor } from "../tensor/keyed-jagged-tensor.js";
+import { allocateTable, createVariables, variableSpecs } from "./embedding-variables.js";
+import { isObject, keyedInputs, type KeyedInputs } from "./lookup-arguments.js";
 import { isNone } from "../tensor/structure.js";
-import type { RaggedTensor } from "../tensor/ragged-tensor.js";
 import { describeValue } from "../config/validate.js";
 import {
   flattenFeatures,
@@ -323,7 +323,7 @@ export class TPUEmbeddingForServing implements Trackable {
   // Trackable -----------------------------------------------------------------------------------------
 
   trackableVariables(): readonly TrackableVariableSpec[] {
-    return this.specs().map(({ name, table, slot }) => ({
+    return variableSpecs(this.tables).map(({ name, table, slot }) => ({
       localName: name,
       dtype: "float32" as const,
       shape: [table.vocabularySize, table.dim],
@@ -341,7 +341,7 @@ export class TPUEmbeddingForServing implements Trackable {
    * slots, and everything once built (restore must stay all-or-nothing), get fresh shared memory.
    */
   allocateVariables(localNames: readonly string[]): Map<string, Float32Array> {
-    const specs = new Map(this.specs().map((s) => [s.name, s]));
+    const specs = new Map(variableSpecs(this.tables).map((s) => [s.name, s]));
     const memory = this.built ? null : this.tableMemory();
     const out = new Map<string, Float32Array>();
     for (const name of localNames) {
@@ -359,7 +359,7 @@ export class TPUEmbeddingForServing implements Trackable {
   }
 
   restoreVariables(values: ReadonlyMap<string, Float32Array>): void {
-    const specs = new Map(this.specs().map((s) => [s.name, s]));
+    const specs = new Map(variableSpecs(this.tables).map((s) => [s.name, s]));
     for (const [name, array] of values) {
       const spec = specs.get(name);
       if (spec === undefined)
@@ -477,108 +477,13 @@ export class TPUEmbeddingForServing implements Trackable {
     return this.pendingTableMemory;
   }
 
-  private specs(): { name: string; table: TableConfig; slot: SlotSpec | null }[] {
-    const out: { name: string; table: TableConfig; slot: SlotSpec | null }[] = [];
-    for (const table of this.tables) {
-      out.push({ name: table.name!, table, slot: null });
-      for (const slot of table.optimizer?.slots() ?? [])
-        out.push({ name: `${table.name}/${slot.name}`, table, slot });
-    }
-    return out;
-  }
-
   /** Creates every variable; those present in `provided` adopt that memory instead of being initialised. */
   private buildWith(provided: ReadonlyMap<string, Float32Array>): void {
     if (this.built) return;
-    const variables = new Map<string, EmbeddingVariable>();
-    const views = new Map<TableConfig, DenseTensor<Float32Array>>();
     const memory = this.tableMemory();
     this.pendingTableMemory = null;
-    this.tables.forEach((table, index) => {
-      const shape = [table.vocabularySize, table.dim] as const;
-      const name = table.name!;
-      // Tables live in the kernels' memory: restored values were read straight into it (see
-      // allocateVariables); any other provided array is copied in once.
-      const parameters = memory[index];
-      const restored = provided.get(name);
-      if (restored !== undefined && restored !== parameters) parameters.set(restored);
-      if (restored === undefined) {
-        const initializer =
-          this.seed !== undefined && isDefaultTableInitializer(table.initializer)
-            ? truncatedNormal({
-                stddev: 1 / Math.sqrt(table.dim),
-                seed: (this.seed + index * 0x9e3779b1) >>> 0,
-              })
-            : table.initializer;
-        runInitializer(initializer, shape, parameters, `table "${name}"`);
-      }
-      const value = new DenseTensor(parameters, shape);
-      variables.set(name, { name, table, slot: null, value });
-      views.set(table, value);
-
-      const optimizer = table.optimizer;
-      if (optimizer === null) return;
-      const slots = optimizer.slots();
-      const pending = slots.filter((s) => !provided.has(`${name}/${s.name}`));
-      const created =
-        optimizer.slotVariableCreationFn !== null && pending.length > 0
-          ? optimizer.slotVariableCreationFn(
-              { name, shape, values: parameters },
-              pending.map((s) => s.name),
-              pending.map((s) => s.initialValue),
-            )
-          : {};
-      for (const slot of slots) {
-        const slotName = `${name}/${slot.name}`;
-        let data = provided.get(slotName) ?? created[slot.name];
-        if (data === undefined) {
-          if (optimizer.slotVariableCreationFn !== null) {
-            throw new InvalidArgumentError(
-              `slotVariableCreationFn did not create slot "${slot.name}" of table "${name}".`,
-            );
-          }
-          data = allocateTable(shape);
-          if (slot.initialValue !== 0) data.fill(slot.initialValue);
-        } else if (!(data instanceof Float32Array) || data.length !== shape[0] * shape[1]) {
-          throw new InvalidArgumentError(
-            `Slot "${slot.name}" of table "${name}" must be ${shape[0] * shape[1]} float32 values.`,
-          );
-        }
-        variables.set(slotName, {
-          name: slotName,
-          table,
-          slot: slot.name,
-          value: new DenseTensor(data, shape),
-        });
-      }
-    });
+    const { variables, views } = createVariables(this.tables, memory, provided, this.seed);
     this.variablesByName = variables;
     this.tableViews = views;
   }
-}
-
-function isObject(value: unknown): value is object {
-  return typeof value === "object" && value !== null;
-}
-
-/** A KeyedJaggedTensor's features as the inputs they stand for: one RaggedTensor per key. */
-type KeyedInputs = Record<string, RaggedTensor>;
-
-/** A KeyedJaggedTensor carries its own weights: a separate `weights` argument is an error. */
-function keyedInputs(
-  kjt: KeyedJaggedTensor,
-  weights: unknown,
-): { features: KeyedInputs; weights: KeyedInputs | undefined } {
-  if (weights !== undefined && weights !== null) {
-    throw new InvalidArgumentError(
-      "A KeyedJaggedTensor carries its weights (its `weights` field); pass none beside it.",
-    );
-  }
-  const dict = kjt.toDict();
-  return { features: dict.features, weights: dict.weights ?? undefined };
-}
-
-/** Slot memory (and restore staging) is shared too, like the checkpoint reader's own allocations. */
-function allocateTable(shape: readonly [number, number]): Float32Array {
-  return new Float32Array(new SharedArrayBuffer(shape[0] * shape[1] * Float32Array.BYTES_PER_ELEMENT));
 }
