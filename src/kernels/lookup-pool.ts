@@ -2,7 +2,6 @@ import { Worker } from "node:worker_threads";
 import { workerSpinMs } from "../flags.js";
 import {
   closeRequest,
-  DEPARTED,
   FAILED,
   nextGeneration,
   openRequest,
@@ -10,7 +9,6 @@ import {
   STAGED_HEADER,
 } from "./packed-request.js";
 import {
-  CLOCK_EVERY,
   HAS_RUN,
   IDLE,
   MAILBOX_GENERATION,
@@ -26,6 +24,10 @@ import {
 } from "./pool-messages.js";
 import { locateTable } from "./table-memory.js";
 import { InternalError } from "../errors.js";
+import { EMPTY, grow, SLOT_KEEP_BYTES, type Slot } from "./pool-slots.js";
+import { copyInSteps, startWorker, waitForHelpers } from "./pool-threads.js";
+
+export { SLOT_KEEP_BYTES } from "./pool-slots.js";
 
 /**
  * Below this many ids (+ rows) a lookup is not split: waking a worker and copying its share costs more
@@ -445,78 +447,6 @@ export class LookupPool {
   private settled(w: PoolWorker): void {
     if (--w.inflight === 0) w.worker.unref();
   }
-}
-
-/**
- * A worker with this process's Node options where a worker accepts them: `node --input-type=module -e …`
- * passes a flag a file entry point rejects, and process-wide flags (`--expose-gc`, V8 options) make the
- * Worker constructor throw, so then the worker starts with none.
- */
-function startWorker(url: URL, workerData: unknown): Worker {
-  try {
-    const execArgv = process.execArgv.filter((a) => !a.startsWith("--input-type"));
-    return new Worker(url, { execArgv, workerData });
-  } catch (e) {
-    if ((e as { code?: string }).code !== "ERR_WORKER_INVALID_EXEC_ARGV") throw e;
-    return new Worker(url, { execArgv: [], workerData });
-  }
-}
-
-/** How long the calling thread spins for helpers to finish before it sleeps. */
-const CALLER_SPIN_MS = 0.2;
-
-/**
- * Closes a synchronous request and waits until every helper that entered it has left (spinning first:
- * they finish within microseconds of the caller, and sleeping costs a wake-up).
- */
-function waitForHelpers(control: Int32Array): void {
-  const entered = closeRequest(control);
-  let left = Atomics.load(control, DEPARTED);
-  const spinUntil = performance.now() + CALLER_SPIN_MS;
-  for (let spins = 1; left < entered; spins++) {
-    left = Atomics.load(control, DEPARTED);
-    if ((spins & CLOCK_EVERY) === 0 && performance.now() >= spinUntil) break;
-  }
-  while (left < entered) {
-    Atomics.wait(control, DEPARTED, left);
-    left = Atomics.load(control, DEPARTED);
-  }
-}
-
-/** Float32 values copied between two yields to the event loop by `copyInSteps` (4 MiB). */
-const COPY_STEP_VALUES = 1 << 20;
-
-/** `to.set(from)` for async lookups: a big output is copied a step at a time, yielding in between. */
-async function copyInSteps(from: Float32Array, to: Float32Array): Promise<void> {
-  if (from.length <= COPY_STEP_VALUES) {
-    to.set(from);
-    return;
-  }
-  for (let at = 0; at < from.length; at += COPY_STEP_VALUES) {
-    to.set(from.subarray(at, Math.min(from.length, at + COPY_STEP_VALUES)), at);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
-function grow(current: number, needed: number): number {
-  return Math.ceil(Math.max(needed, current * 1.5, 1 << 16) / 64) * 64;
-}
-
-const EMPTY = new SharedArrayBuffer(0);
-
-/** A slot keeps buffers up to this size between requests (bigger ones are allocated per request). */
-export const SLOT_KEEP_BYTES = 16 * 1024 * 1024;
-
-/** Reusable shared buffers for one request in flight. */
-interface Slot {
-  readonly id: number;
-  /** Bumped when the buffers are replaced, so workers are sent the new ones. */
-  version: number;
-  /** The generation of the request last packed into the slot (packed-request.ts `ENTRY`). */
-  generation: number;
-  request: SharedArrayBuffer;
-  out: SharedArrayBuffer;
-  busy: boolean;
 }
 
 let shared: LookupPool | null = null;
