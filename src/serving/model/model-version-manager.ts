@@ -4,28 +4,22 @@
  * Everything runs on the event loop, so making a version available (or not) is a single assignment:
  * a request's lease pins one complete version for its whole life.
  */
-import { TpuEmbeddingError } from "../../errors.js";
 import { InvalidArgumentError, NotFoundError, UnavailableError } from "../../errors.js";
 import type { Logger } from "../log.js";
-import type {
-  ModelEvent,
-  ModelLease,
-  VersionSelector,
-  VersionStateName,
-  VersionStatus,
-} from "../model-registry.js";
+import type { ModelEvent, ModelLease, VersionSelector, VersionStatus } from "../model-registry.js";
 import { readFeatureConfig } from "./feature-config-json.js";
 import {
   prepareVersion,
   restoreVersion,
   type EmbeddingOptions,
   type PreparedVersion,
-  type ServableVersion,
 } from "./model-loader.js";
 import { fingerprintFiles, scanModelRepository, type VersionSource } from "./model-repository.js";
 import { releaseMemory } from "./release-memory.js";
 import type { ModelSourceOptions } from "./model-source.js";
 export type { ModelSourceOptions } from "./model-source.js";
+import { errorCodeOf, LoadedVersion, type VersionRecord } from "./version-record.js";
+export { errorCodeOf } from "./version-record.js";
 import {
   DEFAULT_VERSION_POLICY,
   formatVersionPolicy,
@@ -55,38 +49,6 @@ export interface ManagerContext {
   readonly logger: Logger;
   readonly emit: (event: ModelEvent) => void;
   readonly onProgress?: (model: string, version: number, bytesRead: number, totalBytes: number) => void;
-}
-
-/** A loaded version and the requests holding it. */
-class LoadedVersion {
-  leases = 0;
-  retired = false;
-  readonly unloaded: Promise<void>;
-  markUnloaded!: () => void;
-
-  constructor(readonly servable: ServableVersion) {
-    this.unloaded = new Promise((resolve) => (this.markUnloaded = resolve));
-  }
-}
-
-interface VersionRecord {
-  readonly version: number;
-  state: VersionStateName;
-  errorCode: string;
-  errorMessage: string;
-  /** Set when loading failed: the files are retried only once this fingerprint changes. */
-  failedFingerprint?: string;
-  loaded?: LoadedVersion;
-}
-
-/** TF Serving's error code name for an error. */
-export function errorCodeOf(e: unknown): string {
-  if (e instanceof TpuEmbeddingError) return e.code;
-  const code = (e as NodeJS.ErrnoException | null)?.code;
-  if (code === "ENOENT") return "NOT_FOUND";
-  if (code === "EACCES" || code === "EPERM") return "PERMISSION_DENIED";
-  if (code === "ENOMEM" || e instanceof RangeError) return "RESOURCE_EXHAUSTED";
-  return "UNKNOWN";
 }
 
 export class ModelVersionManager {
