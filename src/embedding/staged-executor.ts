@@ -1,5 +1,6 @@
 import type { TableConfig } from "../config/table-config.js";
 import { batchKernels, type BatchKernels, type BatchTableSet } from "../kernels/batch-kernels.js";
+import { float32Storage } from "../kernels/table-storage.js";
 import { lookupPool, PARALLEL_MIN_COST } from "../kernels/lookup-pool.js";
 import type { DenseTensor } from "../tensor/dense-tensor.js";
 
@@ -44,8 +45,10 @@ export class StagedExecutor {
       if (this.set !== null) this.setKernels!.releaseSet(this.set);
       this.setKernels = kernels;
       this.set = kernels.createSet(
-        this.tables.map((t) => this.views.get(t)!.data),
-        this.tables.map((t) => t.dim),
+        float32Storage(
+          this.tables.map((t) => this.views.get(t)!.data),
+          this.tables.map((t) => t.dim),
+        ),
       );
     }
     return this.set === null ? null : { kernels, set: this.set };

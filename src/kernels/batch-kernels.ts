@@ -1,6 +1,7 @@
 import { checkBatch, runBatch, shareBatch, type PortableTableSet } from "./batch-runner.js";
 import { kernelChoice } from "../flags.js";
 import { nativeAddon, type NativeExports, type NativeTableSet } from "./native-addon.js";
+import type { TableStorage } from "./table-storage.js";
 import { wasmKernelsAvailable } from "./wasm-kernels.js";
 
 /** A kernel family: the native addon, the WebAssembly SIMD kernels, or the JS reference kernels. */
@@ -18,7 +19,8 @@ export interface BatchKernels {
   readonly family: KernelFamily;
   /** Whether batches may hold refs (caller arrays read in place: the native addon only). */
   readonly readsInPlace: boolean;
-  createSet(tables: readonly Float32Array[], dims: readonly number[]): BatchTableSet | null;
+  /** The family's handle on a table set (null when it cannot take this storage). */
+  createSet(storage: TableStorage): BatchTableSet | null;
   releaseSet(set: BatchTableSet): void;
   /** Checks every feature, then runs all of them into `out`. */
   run(set: BatchTableSet, work: Int32Array, out: Float32Array): number;
@@ -40,7 +42,7 @@ function nativeKernels(addon: NativeExports): BatchKernels {
   return {
     family: "native",
     readsInPlace: true,
-    createSet: (tables, dims) => addon.createTableSet(tables, Int32Array.from(dims)),
+    createSet: (storage) => addon.createTableSet(storage.tables, Int32Array.from(storage.dims)),
     releaseSet: (set) => addon.releaseTableSet(set as NativeTableSet),
     run: (set, work, out) => addon.smallLookup(set as NativeTableSet, work, out),
     check: (set, work, outLength) => addon.smallLookupCheck(set as NativeTableSet, work, outLength),
@@ -54,7 +56,7 @@ function portableKernels(family: "wasm" | "js"): BatchKernels {
   return {
     family,
     readsInPlace: false,
-    createSet: (tables, dims) => ({ tables: [...tables], dims: [...dims] }),
+    createSet: (storage) => ({ tables: [...storage.tables], dims: [...storage.dims] }),
     releaseSet: () => {},
     run: (set, work, out) => runBatch(set as PortableTableSet, work, out),
     check: (set, work, outLength) => checkBatch(set as PortableTableSet, work, outLength),

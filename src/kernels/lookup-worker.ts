@@ -20,6 +20,7 @@ import {
 import { viewOfLocation } from "./table-memory.js";
 import { batchKernels, nativeBatchKernels, type BatchKernels, type BatchTableSet } from "./batch-kernels.js";
 import { W_REFS } from "./batch-layout.js";
+import { float32Storage } from "./table-storage.js";
 import {
   STAGED_HEADER,
   STAGED_LENGTH,
@@ -120,7 +121,7 @@ function runStaged(
   const kernels = work.length > W_REFS && work[W_REFS] > 0 ? nativeBatchKernels() : batchKernels();
   let batch = kernels === null ? undefined : batchSets.get(set)?.find((b) => b.kernels === kernels);
   if (batch === undefined && kernels !== null && tables !== undefined) {
-    batch = { kernels, set: kernels.createSet(tables, dims.get(set) ?? []) };
+    batch = { kernels, set: kernels.createSet(float32Storage(tables, dims.get(set) ?? [])) };
     batchSets.set(set, [...(batchSets.get(set) ?? []), batch]);
   }
   const outId = control[STAGED_OUT];

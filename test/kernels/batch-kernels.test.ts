@@ -29,6 +29,7 @@ import {
   W_REFS_AT,
 } from "../../src/kernels/batch-layout.js";
 import { batchKernels } from "../../src/kernels/batch-kernels.js";
+import { float32Storage } from "../../src/kernels/table-storage.js";
 import { setKernelChoice } from "../../src/flags.js";
 import { nativeKernelsAvailable } from "../../src/kernels/native-addon.js";
 
@@ -122,7 +123,7 @@ test("every kernel family runs the same batch through the one interface, same bi
       const kernels = batchKernels();
       assert.equal(kernels.family, family);
       assert.equal(kernels.readsInPlace, family === "native");
-      const tableSet = kernels.createSet([table], [DIM])!;
+      const tableSet = kernels.createSet(float32Storage([table], [DIM]))!;
       const out = new Float32Array(OUT).fill(NaN);
       assert.equal(kernels.run(tableSet, batch(features), out), 0, family);
       assert.deepEqual([...out], expected, family);
@@ -144,7 +145,7 @@ test("a batch that does not fit is refused whole: the failing feature's code, no
     setKernelChoice(family);
     try {
       const kernels = batchKernels();
-      const tableSet = kernels.createSet([table], [DIM])!;
+      const tableSet = kernels.createSet(float32Storage([table], [DIM]))!;
       const cases: [string, Feature[], number][] = [
         ["id = vocabulary size", [features[0], { ...features[1], ids: [1, ROWS] }], 2],
         ["negative id", [{ ...features[0], ids: [-1, 0] }, features[1]], 1],
@@ -189,7 +190,7 @@ test("segment-order bags and sequences at explicit positions, in every family", 
     setKernelChoice(family);
     try {
       const kernels = batchKernels();
-      const tableSet = kernels.createSet([table], [DIM])!;
+      const tableSet = kernels.createSet(float32Storage([table], [DIM]))!;
       const out = new Float32Array(want.length).fill(NaN);
       assert.equal(kernels.run(tableSet, batch(fs), out), 0, family);
       assert.deepEqual([...out], want, family);

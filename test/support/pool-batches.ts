@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { batchKernels } from "../../src/kernels/batch-kernels.js";
+import { float32Storage } from "../../src/kernels/table-storage.js";
 import type { KernelJob } from "../../src/kernels/kernel-job.js";
 import { jobRows, rowValues } from "../../src/kernels/kernel-job.js";
 import type { LookupPool } from "../../src/kernels/lookup-pool.js";
@@ -46,10 +47,9 @@ export function runOnPool(
 ): Float32Array[] {
   const { work, out, split } = batchOf(jobs, threads > 1 ? 2048 : 0);
   const kernels = batchKernels();
-  const tableSet = kernels.createSet(
-    tables,
-    jobs.map((j) => j.dim),
-  )!;
+  // Each table's dim, from the jobs that read it.
+  const dims = tables.map((_, t) => jobs.find((j) => j.table === t)?.dim ?? 1);
+  const tableSet = kernels.createSet(float32Storage(tables, dims))!;
   const done = pool.runStaged(set, work, out, threads, (w, o, control) =>
     kernels.share(tableSet, w, o, control, false),
   );
