@@ -1,5 +1,6 @@
 import { DenseTensor } from "../tensor/dense-tensor.js";
 import { int64Words } from "../tensor/dtype.js";
+import { BatchWriter } from "./batch-writer.js";
 import { type FeatureSlot, sameSplits } from "./feature-slots.js";
 import {
   KIND_GATHER,
@@ -19,8 +20,6 @@ import {
   D_WEIGHTS_REF,
   D_POSITIONS_AT,
   DESCRIPTOR,
-  REF_WORDS,
-  StagingRefs,
   W_HEADER,
   sameShape,
 } from "./staging-layout.js";
@@ -28,14 +27,12 @@ import {
 /**
  * The small-lookup path's staging (see small-lookup.ts): the per-leaf arrays a lookup's walk fills in,
  * and pass 3, which writes every leaf's descriptor, ids, splits and weights into one reusable staging
- * Int32Array (long arrays as refs when allowed) and places each leaf's output. SmallLookup extends it.
+ * Int32Array (long arrays as refs when allowed; the buffer, refs and growth are BatchWriter's) and places
+ * each leaf's output. SmallLookup extends it.
  */
-export abstract class BatchStager {
+export abstract class BatchStager extends BatchWriter {
   protected readonly header: number;
-  protected work: Int32Array;
-  protected workFloats: Float32Array;
   /** Per-call state. */
-  protected cursor = 0;
   protected count = 0;
   /** Ids the last `stage` staged. */
   protected ids = 0;
@@ -61,13 +58,10 @@ export abstract class BatchStager {
   private readonly checkedBuffer: (ArrayBufferLike | null)[];
   private readonly checkedAt: Int32Array;
   /** The arrays the last staging reads in place. */
-  protected readonly refs = new StagingRefs();
-
   /** `n`: the most leaves a lookup has (the configured features). */
   constructor(n: number) {
+    super(W_HEADER + n * DESCRIPTOR + 4096);
     this.header = W_HEADER + n * DESCRIPTOR;
-    this.work = new Int32Array(this.header + 4096);
-    this.workFloats = new Float32Array(this.work.buffer);
     const none = new Int32Array(0);
     this.slots = new Array<FeatureSlot>(n);
     this.intoLeaves = new Array<unknown>(n).fill(null);
@@ -95,8 +89,7 @@ export abstract class BatchStager {
     this.intoBuffer = null;
     this.refs.reset(refs);
     for (let i = 0; i < this.count; i++) if (!this.stageLeaf(i, intoGiven)) return false;
-    this.reserve(this.refs.arrays.length * REF_WORDS);
-    this.cursor = this.refs.table(this.work, this.cursor);
+    this.closeRefs();
     return true;
   }
 
@@ -376,15 +369,5 @@ export abstract class BatchStager {
       work[splitsAt + r + 1] = work[splitsAt + r] + Math.min(length, splits[r + 1] - splits[r]);
     this.cursor += rows + 1;
     return kept;
-  }
-
-  /** Room for `words` more staging words (the staged part is kept). */
-  private reserve(words: number): void {
-    const needed = this.cursor + words;
-    if (needed <= this.work.length) return;
-    const grown = new Int32Array(Math.max(needed, 2 * this.work.length));
-    grown.set(this.work.subarray(0, this.cursor));
-    this.work = grown;
-    this.workFloats = new Float32Array(grown.buffer);
   }
 }

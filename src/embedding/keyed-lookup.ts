@@ -8,6 +8,7 @@ import type { FeatureStructure } from "./feature-structure.js";
 import { planLookups } from "./serving-embedding-lookup.js";
 import { DeferredLastLookup } from "./deferred-last-lookup.js";
 import { SMALL_LOOKUP_MAX_IDS } from "./small-lookup.js";
+import { BatchWriter } from "./batch-writer.js";
 import type { StagedExecutor, StagedKernels } from "./staged-executor.js";
 import {
   KIND_BAGS,
@@ -28,7 +29,6 @@ import {
   DESCRIPTOR,
   MODE,
   REF_WORDS,
-  StagingRefs,
   W_COUNT,
   W_HEADER,
   sameShape,
@@ -63,14 +63,11 @@ export function keyedLookupRuns(): number {
   return runs;
 }
 
-export class KeyedLookup {
+export class KeyedLookup extends BatchWriter {
   private readonly features = new Map<string, KeyedFeature>();
-  private work = new Int32Array(4096);
   /** Words of `work` the last `stage` wrote. */
   private staged = 0;
-  private workFloats = new Float32Array(this.work.buffer);
   /** The arrays the last staging reads in place. */
-  private readonly refs = new StagingRefs();
   /** The last key list seen, its features and a result object template with those keys in that order. */
   private keys: readonly string[] = [];
   private resolved: KeyedFeature[] = [];
@@ -89,6 +86,7 @@ export class KeyedLookup {
     /** Runs the staging buffer (shared with the embedding's other staged path). */
     private readonly executor: StagedExecutor,
   ) {
+    super();
     if (!isPlainObject(featureConfig)) return;
     const index = new Map(tables.map((t, i) => [t, i]));
     for (const [key, feature] of Object.entries(featureConfig as Record<string, FeatureStructure>)) {
@@ -220,6 +218,7 @@ export class KeyedLookup {
     const header = W_HEADER + count * DESCRIPTOR;
     const refs = this.refs;
     refs.reset(direct && this.executor.readsInPlace(n));
+    this.cursor = 0; // the whole batch is written below from word 0
     this.reserve(header + n * (weights === null ? 1 : 2) + count * (batch + 1) + 2 * REF_WORDS);
     const work = this.work;
     work[W_COUNT] = count;
@@ -321,12 +320,6 @@ export class KeyedLookup {
       const lo = words[2 * i];
       work[at + i] = words[2 * i + 1] !== 0 || lo < 0 ? -1 : lo;
     }
-  }
-
-  private reserve(words: number): void {
-    if (words <= this.work.length) return;
-    this.work = new Int32Array(Math.max(words, 2 * this.work.length));
-    this.workFloats = new Float32Array(this.work.buffer);
   }
 }
 

@@ -19,13 +19,12 @@ import {
   KIND_SEGMENT,
   KIND_SEQUENCE,
   MODE,
-  REF_WORDS,
   W_COUNT,
   W_HEADER,
 } from "../kernels/batch-layout.js";
 import { jobIds } from "../kernels/kernel-job.js";
 import { planOutputSize, type LookupPlan } from "./lookup-plan.js";
-import type { StagingRefs } from "./staging-layout.js";
+import { BatchWriter } from "./batch-writer.js";
 
 /** One planned feature and the index of its table in the embedding's table set. */
 export interface PlannedWork {
@@ -48,26 +47,20 @@ export interface PlanBatchLayout {
  * sequences with positions) out as one lookup batch (src/kernels/batch-layout.ts), so the planned route
  * runs on the same executor and kernels as request-sized lookups. A feature of more than `pieceIds` ids is
  * cut by rows into several descriptors (rebased row splits; ids, weights and positions shared), so the
- * threads of a shared batch can split one large feature. Long arrays are refs when `refs` allows.
+ * threads of a shared batch can split one large feature. Long arrays are refs when `readInPlace` allows.
  */
-export class PlanBatchWriter {
-  private work = new Int32Array(4096);
-  private cursor = 0;
-
-  get words(): Int32Array {
-    return this.work;
-  }
-
+export class PlanBatchWriter extends BatchWriter {
   /**
    * Writes `works` with their outputs at `outAt[i]` (or one after another from 0 when `outAt` is null);
    * `pieceIds` 0 keeps every feature whole.
    */
   write(
     works: readonly PlannedWork[],
-    refs: StagingRefs,
+    readInPlace: boolean,
     pieceIds: number,
     outAt: readonly number[] | null,
   ): PlanBatchLayout {
+    this.refs.reset(readInPlace);
     let descriptors = 0;
     let ids = 0;
     for (const { plan } of works) {
@@ -82,29 +75,21 @@ export class PlanBatchWriter {
     let outSize = 0;
     works.forEach(({ plan, table }, i) => {
       const at = outAt === null ? outSize : outAt[i];
-      d = this.writePlan(plan, table, at, d, refs, pieceIds);
+      d = this.writePlan(plan, table, at, d, pieceIds);
       outSize =
         outAt === null ? outSize + planOutputSize(plan) : Math.max(outSize, at + planOutputSize(plan));
     });
     this.work[W_COUNT] = d;
-    this.reserve(refs.arrays.length * REF_WORDS);
-    this.cursor = refs.table(this.work, this.cursor);
+    this.closeRefs();
     return { staged: this.cursor, outSize, ids };
   }
 
   /** Writes one plan's descriptors from descriptor `d`; returns the next descriptor index. */
-  private writePlan(
-    plan: LookupPlan,
-    table: number,
-    outAt: number,
-    d: number,
-    refs: StagingRefs,
-    pieceIds: number,
-  ): number {
+  private writePlan(plan: LookupPlan, table: number, outAt: number, d: number, pieceIds: number): number {
     if (plan.kind === "gather") {
       const n = plan.ids.length;
       const dim = plan.outputShape[plan.outputShape.length - 1];
-      const ids = this.place(plan.ids, refs);
+      const ids = this.place(plan.ids);
       const step = pieceIds > 0 && n > pieceIds ? pieceIds : Math.max(n, 1);
       for (let r0 = 0; r0 < n || (n === 0 && r0 === 0); r0 += step) {
         const r1 = Math.min(n, r0 + step);
@@ -123,12 +108,11 @@ export class PlanBatchWriter {
     const param = sequence ? plan.sequenceLength : MODE[plan.combiner];
     const dim = plan.outputShape[plan.outputShape.length - 1];
     const perRow = sequence ? plan.sequenceLength * dim : dim;
-    const placedIds = this.place(ids, refs);
-    const placedWeights =
-      !sequence && kind === KIND_BAGS && weights !== null ? this.place(weights, refs) : null;
-    const placedPositions = sequence && positions !== null ? this.place(positions, refs) : null;
+    const placedIds = this.place(ids);
+    const placedWeights = !sequence && kind === KIND_BAGS && weights !== null ? this.place(weights) : null;
+    const placedPositions = sequence && positions !== null ? this.place(positions) : null;
     const whole = !(pieceIds > 0 && ids.length > pieceIds);
-    const placedSplits = whole ? this.place(rowSplits, refs) : null;
+    const placedSplits = whole ? this.place(rowSplits) : null;
     let r0 = 0;
     do {
       // Rows [r0, r1): about pieceIds ids (at least one row).
@@ -187,26 +171,5 @@ export class PlanBatchWriter {
     work[w + D_POSITIONS_AT] = -1;
     work[w + D_POSITIONS_REF] = -1;
     return w;
-  }
-
-  /** `array` as a ref (read in place) or copied at the cursor: where its element 0 is. */
-  private place(array: Int32Array | Float32Array, refs: StagingRefs): { at: number; ref: number } {
-    const ref = refs.add(array);
-    if (ref >= 0) return { at: 0, ref };
-    this.reserve(array.length);
-    const at = this.cursor;
-    if (array instanceof Int32Array) this.work.set(array, at);
-    else new Float32Array(this.work.buffer, 0, this.work.length).set(array, at);
-    this.cursor += array.length;
-    return { at, ref: -1 };
-  }
-
-  /** Room for `words` more words (the written part is kept). */
-  private reserve(words: number): void {
-    const needed = this.cursor + words;
-    if (needed <= this.work.length) return;
-    const grown = new Int32Array(Math.max(needed, 2 * this.work.length));
-    grown.set(this.work.subarray(0, this.cursor));
-    this.work = grown;
   }
 }

@@ -4,7 +4,6 @@ import { planOutputSize } from "./lookup-plan.js";
 import { PlanBatchWriter, type PlannedWork } from "./plan-batch.js";
 import type { PlannedLookup } from "./serving-embedding-lookup.js";
 import type { StagedExecutor } from "./staged-executor.js";
-import { StagingRefs } from "./staging-layout.js";
 
 /** The smallest share of a large feature the threads claim at a time (ids). */
 const MIN_PIECE_IDS = 2048;
@@ -17,7 +16,6 @@ const MIN_PIECE_IDS = 2048;
  */
 export class PlannedBatches {
   private readonly writer = new PlanBatchWriter();
-  private readonly refs = new StagingRefs();
   private readonly tableIndex: ReadonlyMap<TableConfig, number>;
 
   constructor(
@@ -36,7 +34,7 @@ export class PlannedBatches {
     if (prepared === null) return null;
     const { kernels, out, layout, outputs } = prepared;
     const work = this.writer.words;
-    if (!this.executor.run(kernels, work, layout.staged, out, layout.ids, false, this.refs.arrays))
+    if (!this.executor.run(kernels, work, layout.staged, out, layout.ids, false, this.writer.refArrays))
       return null;
     return outputs();
   }
@@ -67,8 +65,7 @@ export class PlannedBatches {
     for (const { plan } of works) ids += plan.kind === "gather" ? plan.ids.length : plan.batch.ids.length;
     const pieceIds =
       threads > 1 && ids >= PARALLEL_MIN_COST ? Math.max(MIN_PIECE_IDS, Math.ceil(ids / (threads * 4))) : 0;
-    this.refs.reset(!async && kernels.kernels.readsInPlace);
-    const layout = this.writer.write(works, this.refs, pieceIds, outAt);
+    const layout = this.writer.write(works, !async && kernels.kernels.readsInPlace, pieceIds, outAt);
     const out = direct
       ? new Float32Array(into[0].buffer, 0, into[0].buffer.byteLength >> 2)
       : new Float32Array(layout.outSize);

@@ -6,7 +6,6 @@ import { jobRows, rowValues } from "../../src/kernels/kernel-job.js";
 import type { LookupPool } from "../../src/kernels/lookup-pool.js";
 import type { LookupPlan } from "../../src/embedding/lookup-plan.js";
 import { PlanBatchWriter } from "../../src/embedding/plan-batch.js";
-import { StagingRefs } from "../../src/embedding/staging-layout.js";
 
 /** Kernel jobs on tables of a pool's set, written as one lookup batch (features cut into pieces). */
 export interface PoolJob {
@@ -17,13 +16,11 @@ export interface PoolJob {
 
 function batchOf(jobs: readonly PoolJob[], pieceIds: number) {
   const writer = new PlanBatchWriter();
-  const refs = new StagingRefs();
-  refs.reset(false);
   const works = jobs.map(({ job, table, dim }) => ({
     plan: { ...job, outputShape: [jobRows(job), rowValues(job, dim)] } as LookupPlan,
     table,
   }));
-  const layout = writer.write(works, refs, pieceIds, null);
+  const layout = writer.write(works, false, pieceIds, null);
   const sizes = jobs.map(({ job, dim }) => jobRows(job) * rowValues(job, dim));
   const split = (out: Float32Array): Float32Array[] => {
     let at = 0;
