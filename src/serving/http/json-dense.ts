@@ -2,7 +2,7 @@ import { InvalidArgumentError } from "../../errors.js";
 import type { FeatureInput } from "../batching/feature-input.js";
 import { IdBuilder } from "../batching/typed-builders.js";
 import { IntegralFloat } from "./json-body.js";
-import { parseId } from "./json-feature-forms.js";
+import { parseId, probeDenseShape } from "./json-feature-forms.js";
 
 /**
  * Plain JSON lists for a feature declared `"input": "dense"`, read as TF Serving reads a tensor
@@ -11,21 +11,10 @@ import { parseId } from "./json-feature-forms.js";
  * format every instance must have the same size and shape (`AddInstanceItem`). The messages are TF
  * Serving's, prefixed with the feature.
  */
-const MAX_DENSE_RANK = 8;
 
 /** Appends one dense value's ids to `ids` and returns its shape (`[]` for a bare id). */
 function fillDense(feature: string, value: unknown, where: string, ids: IdBuilder): number[] {
-  const shape: number[] = [];
-  let probe = value;
-  while (Array.isArray(probe)) {
-    if (shape.length === MAX_DENSE_RANK) {
-      throw new InvalidArgumentError(
-        `Feature "${feature}": ${where} is nested deeper than rank ${MAX_DENSE_RANK}.`,
-      );
-    }
-    shape.push(probe.length);
-    probe = probe.length > 0 ? probe[0] : undefined;
-  }
+  const shape = probeDenseShape(feature, value, where);
   const rank = shape.length;
   const fail = (message: string) => new InvalidArgumentError(`Feature "${feature}": ${message}`);
   const visit = (node: unknown, level: number, at: string): void => {

@@ -98,7 +98,11 @@ export function decodeSparse(feature: string, value: Record<string, unknown>, wh
   return { kind: "sparse", ids, indices, denseShape, weights };
 }
 
-export function decodeDense(feature: string, value: unknown, where: string): FeatureInput {
+/**
+ * The shape a dense JSON value claims, read down its first elements (`[]` for a bare id); refused past
+ * MAX_DENSE_RANK. Every element is checked against it afterwards by the caller's walk.
+ */
+export function probeDenseShape(feature: string, value: unknown, where: string): number[] {
   const shape: number[] = [];
   let probe = value;
   while (Array.isArray(probe)) {
@@ -110,6 +114,11 @@ export function decodeDense(feature: string, value: unknown, where: string): Fea
     shape.push(probe.length);
     probe = probe[0];
   }
+  return shape;
+}
+
+export function decodeDense(feature: string, value: unknown, where: string): FeatureInput {
+  const shape = probeDenseShape(feature, value, where);
   const ids = new IdBuilder();
   const visit = (node: unknown, depth: number, at: string): void => {
     if (depth === shape.length) {
