@@ -23,6 +23,7 @@ import {
   W_HEADER,
 } from "../kernels/batch-layout.js";
 import { jobIds } from "../kernels/kernel-job.js";
+import { PARALLEL_MIN_COST } from "../kernels/lookup-pool.js";
 import { planOutputSize, type LookupPlan } from "./lookup-plan.js";
 import { BatchWriter } from "./batch-writer.js";
 
@@ -49,23 +50,29 @@ export interface PlanBatchLayout {
  * cut by rows into several descriptors (rebased row splits; ids, weights and positions shared), so the
  * threads of a shared batch can split one large feature. Long arrays are refs when `readInPlace` allows.
  */
+/** The smallest share of a large feature the threads claim at a time (ids). */
+const MIN_PIECE_IDS = 2048;
+
 export class PlanBatchWriter extends BatchWriter {
   /**
-   * Writes `works` with their outputs at `outAt[i]` (or one after another from 0 when `outAt` is null);
-   * `pieceIds` 0 keeps every feature whole.
+   * Writes `works` with their outputs at `outAt[i]` (or one after another from 0 when `outAt` is null),
+   * cut into pieces for `threads` threads when the batch is large enough to share (1: every feature whole).
    */
   write(
     works: readonly PlannedWork[],
     readInPlace: boolean,
-    pieceIds: number,
+    threads: number,
     outAt: readonly number[] | null,
   ): PlanBatchLayout {
     this.refs.reset(readInPlace);
-    let descriptors = 0;
     let ids = 0;
+    for (const { plan } of works) ids += jobIds(plan);
+    // About four pieces per thread, so a thread that starts late or runs slow is balanced out.
+    const pieceIds =
+      threads > 1 && ids >= PARALLEL_MIN_COST ? Math.max(MIN_PIECE_IDS, Math.ceil(ids / (threads * 4))) : 0;
+    let descriptors = 0;
     for (const { plan } of works) {
       const n = jobIds(plan);
-      ids += n;
       descriptors += pieceIds > 0 && n > pieceIds ? Math.ceil(n / pieceIds) + 1 : 1;
     }
     this.cursor = 0;

@@ -1,12 +1,8 @@
 import type { TableConfig } from "../config/table-config.js";
-import { PARALLEL_MIN_COST } from "../kernels/lookup-pool.js";
 import { planOutputSize } from "./lookup-plan.js";
 import { PlanBatchWriter, type PlannedWork } from "./plan-batch.js";
 import type { PlannedLookup } from "./serving-embedding-lookup.js";
 import type { StagedExecutor } from "./staged-executor.js";
-
-/** The smallest share of a large feature the threads claim at a time (ids). */
-const MIN_PIECE_IDS = 2048;
 
 /**
  * Runs planned lookups (the planner's route: sparse inputs, `into` structures the staged walk declines,
@@ -60,12 +56,8 @@ export class PlannedBatches {
     // others are written to a fresh array first, so a failed batch leaves them untouched.
     const direct = into !== null && oneSharedBuffer(into);
     const outAt = direct ? into.map((a) => a.byteOffset >> 2) : null;
-    const threads = this.executor.threads;
-    let ids = 0;
-    for (const { plan } of works) ids += plan.kind === "gather" ? plan.ids.length : plan.batch.ids.length;
-    const pieceIds =
-      threads > 1 && ids >= PARALLEL_MIN_COST ? Math.max(MIN_PIECE_IDS, Math.ceil(ids / (threads * 4))) : 0;
-    const layout = this.writer.write(works, !async && kernels.kernels.readsInPlace, pieceIds, outAt);
+    const readInPlace = !async && kernels.kernels.readsInPlace;
+    const layout = this.writer.write(works, readInPlace, this.executor.threads, outAt);
     const out = direct
       ? new Float32Array(into[0].buffer, 0, into[0].buffer.byteLength >> 2)
       : new Float32Array(layout.outSize);

@@ -14,13 +14,13 @@ export interface PoolJob {
   readonly dim: number;
 }
 
-function batchOf(jobs: readonly PoolJob[], pieceIds: number) {
+function batchOf(jobs: readonly PoolJob[], threads: number) {
   const writer = new PlanBatchWriter();
   const works = jobs.map(({ job, table, dim }) => ({
     plan: { ...job, outputShape: [jobRows(job), rowValues(job, dim)] } as LookupPlan,
     table,
   }));
-  const layout = writer.write(works, false, pieceIds, null);
+  const layout = writer.write(works, false, threads, null);
   const sizes = jobs.map(({ job, dim }) => jobRows(job) * rowValues(job, dim));
   const split = (out: Float32Array): Float32Array[] => {
     let at = 0;
@@ -42,7 +42,7 @@ export function runOnPool(
   jobs: readonly PoolJob[],
   threads: number,
 ): Float32Array[] {
-  const { work, out, split } = batchOf(jobs, threads > 1 ? 2048 : 0);
+  const { work, out, split } = batchOf(jobs, threads);
   const kernels = batchKernels();
   // Each table's dim, from the jobs that read it.
   const dims = tables.map((_, t) => jobs.find((j) => j.table === t)?.dim ?? 1);
@@ -61,7 +61,7 @@ export async function runOnWorkers(
   jobs: readonly PoolJob[],
   workers: number,
 ): Promise<Float32Array[]> {
-  const { work, out, split } = batchOf(jobs, 2048);
+  const { work, out, split } = batchOf(jobs, workers);
   await pool.runStagedAsync(set, work, out, workers);
   return split(out);
 }
