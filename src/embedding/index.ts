@@ -8,6 +8,4 @@ export { servingEmbeddingLookup, type TableValues } from "./serving-embedding-lo
 export type { FeatureStructure, InputStructure, LookupResult, Tensor } from "./feature-structure.js";
 // For src/serving (not exported from the package root).
 export { flattenFeatures } from "./feature-structure.js";
-export { planLookup, planOutputSize, type LookupPlan } from "./lookup-plan.js";
-export { executePlan } from "./execute.js";
 export type { FlatFeature, FlatOutput } from "./small-lookup.js";

@@ -22,8 +22,7 @@ const ENTERED_MASK = 0xff;
 const CLOSED = 0x100;
 const GENERATION_SHIFT = 9;
 
-/** Word 5 is unused (it told two request formats apart). */
-export const STAGED = 5;
+// Word 5 is unused (it told two request formats apart).
 /** The output buffer (0: the slot's), the output's float32 offset and length in it. */
 export const STAGED_OUT = 6;
 export const STAGED_OUT_OFFSET = 7;
@@ -47,7 +46,6 @@ export function packStaged(
 ): void {
   request.fill(0, 0, ENTRY);
   request.fill(0, ENTRY + 1, STAGED_HEADER);
-  request[STAGED] = 1;
   request[STAGED_OUT] = out;
   request[STAGED_OUT_OFFSET] = outOffset;
   request[STAGED_OUT_LENGTH] = outLength;
