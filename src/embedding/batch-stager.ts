@@ -2,6 +2,7 @@ import { DenseTensor } from "../tensor/dense-tensor.js";
 import { int64Words } from "../tensor/dtype.js";
 import { BatchWriter } from "./batch-writer.js";
 import { type FeatureSlot, sameSplits } from "./feature-slots.js";
+import { sameShape } from "./staging-layout.js";
 import {
   KIND_GATHER,
   KIND_BAGS,
@@ -21,8 +22,7 @@ import {
   D_POSITIONS_AT,
   DESCRIPTOR,
   W_HEADER,
-  sameShape,
-} from "./staging-layout.js";
+} from "../kernels/batch-layout.js";
 
 /**
  * The small-lookup path's staging (see small-lookup.ts): the per-leaf arrays a lookup's walk fills in,

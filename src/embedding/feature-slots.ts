@@ -2,7 +2,8 @@ import { FeatureConfig } from "../config/feature-config.js";
 import type { TableConfig } from "../config/table-config.js";
 import { isNone, joinPath } from "../tensor/structure.js";
 import type { FeatureStructure } from "./feature-structure.js";
-import { MODE, sameStrings } from "./staging-layout.js";
+import { sameStrings } from "./staging-layout.js";
+import { MODE } from "../kernels/batch-layout.js";
 
 /**
  * The small-lookup path's shadow of the feature structure (see small-lookup.ts): every FeatureConfig

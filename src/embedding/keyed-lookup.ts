@@ -10,6 +10,7 @@ import { DeferredLastLookup } from "./deferred-last-lookup.js";
 import { SMALL_LOOKUP_MAX_IDS } from "./small-lookup.js";
 import { BatchWriter } from "./batch-writer.js";
 import type { StagedExecutor, StagedKernels } from "./staged-executor.js";
+import { sameShape, sameStrings } from "./staging-layout.js";
 import {
   KIND_BAGS,
   KIND_SEQUENCE,
@@ -31,9 +32,7 @@ import {
   REF_WORDS,
   W_COUNT,
   W_HEADER,
-  sameShape,
-  sameStrings,
-} from "./staging-layout.js";
+} from "../kernels/batch-layout.js";
 
 /**
  * The fast path for a KeyedJaggedTensor: its flat arrays go into the small-lookup staging layout (see

@@ -20,7 +20,7 @@ import {
   slotsByPath,
   weightKeysFit,
 } from "./feature-slots.js";
-import { W_COUNT } from "./staging-layout.js";
+import { W_COUNT } from "../kernels/batch-layout.js";
 
 /**
  * The fast path for small lookups (a request or a few): every feature in ONE native call instead of a

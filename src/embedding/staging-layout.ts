@@ -1,31 +1,3 @@
-// The batch layout lives with the kernels that read it (src/kernels/batch-layout.ts).
-export {
-  W_COUNT,
-  W_REFS,
-  W_REFS_AT,
-  W_HEADER,
-  KIND_GATHER,
-  KIND_BAGS,
-  KIND_SEQUENCE,
-  D_KIND,
-  D_TABLE,
-  D_ROWS,
-  D_IDS,
-  D_IDS_AT,
-  D_SPLITS_AT,
-  D_WEIGHTS_AT,
-  D_OUT_AT,
-  D_PARAM,
-  D_IDS_REF,
-  D_SPLITS_REF,
-  D_WEIGHTS_REF,
-  D_POSITIONS_AT,
-  D_POSITIONS_REF,
-  KIND_SEGMENT,
-  DESCRIPTOR,
-  REF_WORDS,
-  MODE,
-} from "../kernels/batch-layout.js";
 import { REF_WORDS, W_REFS, W_REFS_AT } from "../kernels/batch-layout.js";
 
 /**

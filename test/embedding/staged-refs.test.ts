@@ -12,6 +12,7 @@ import { nativeAddon } from "../../src/kernels/native-addon.js";
 import { lookupPool, PARALLEL_MIN_COST } from "../../src/kernels/lookup-pool.js";
 import { smallLookupRuns } from "../../src/embedding/small-lookup.js";
 import { stagedRefsRead } from "../../src/embedding/staged-executor.js";
+import { REF_MIN_LENGTH } from "../../src/embedding/staging-layout.js";
 import {
   D_IDS,
   D_IDS_AT,
@@ -27,13 +28,12 @@ import {
   D_WEIGHTS_REF,
   DESCRIPTOR,
   KIND_BAGS,
-  REF_MIN_LENGTH,
   REF_WORDS,
   W_COUNT,
   W_HEADER,
   W_REFS,
   W_REFS_AT,
-} from "../../src/embedding/staging-layout.js";
+} from "../../src/kernels/batch-layout.js";
 import { seededRandom } from "../support/seeded-random.js";
 import { assertSameBits } from "./every-kind.js";
 import { combinerEmbedding, general, stagedSkip, weightsFor } from "./staged-support.js";
