@@ -57,6 +57,9 @@ function createBinaryCluster(options: ClusterOptions) {
 
 export type BinaryCluster = ReturnType<typeof createBinaryCluster>;
 
+/** Options for `sendCommand`: binary bulk replies (the cluster's type mapping does not reach it). */
+export const BINARY = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } as const;
+
 /** Connects to the cluster (discovering every node from the first that answers). */
 export async function connectCluster(options: ClusterOptions): Promise<BinaryCluster> {
   const cluster = createBinaryCluster(options);

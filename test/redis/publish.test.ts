@@ -128,4 +128,3 @@ test("publish: re-publishing a version is idempotent; other content under the sa
   const row = (await client.hGet(v.keys[partitionOf(7, v.keys.length)], "7"))!;
   assert.equal(row.readFloatLE(0), cellValue(2, "video", 28), "row 7 still holds version 2's value");
 });
-

@@ -1,0 +1,81 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DenseTensor, FailedPreconditionError, OutOfRangeError, RaggedTensor } from "../../src/index.js";
+import { connectCluster, type BinaryCluster } from "../../src/redis/cluster-client.js";
+import { openRedisEmbedding, type RedisEmbedding } from "../../src/redis/open-redis-embedding.js";
+import { publishVersion } from "../../src/redis/publish.js";
+import { assertSameBits, inputs, VOCAB } from "../embedding/every-kind.js";
+import { tempDir } from "../serving/model/helpers.js";
+import { writeEveryKindVersion } from "./fixtures.js";
+import { startCluster, type TestCluster } from "./redis-cluster.js";
+import type { TPUEmbeddingForServing } from "../../src/index.js";
+
+let cluster: TestCluster;
+let client: BinaryCluster;
+let local: TPUEmbeddingForServing;
+let remote: RedisEmbedding;
+before(async () => {
+  cluster = await startCluster({ masters: 3 });
+  client = await connectCluster({ url: cluster.url });
+  const written = await writeEveryKindVersion(tempDir(), 1);
+  local = written.embedding;
+  await publishVersion(client, {
+    model: "every",
+    version: 1,
+    prefix: join(written.dir, "ckpt-1"),
+    featureConfigPath: join(written.dir, "features.json"),
+  });
+});
+after(async () => {
+  await remote?.close().catch(() => undefined);
+  await client?.close().catch(() => undefined);
+  cluster?.stop();
+});
+
+for (const cacheBytes of [0, 4096, 1 << 20]) {
+  test(`a Redis-backed embedding answers every lookup kind bit-identically to the same tables in memory (cache ${cacheBytes} bytes)`, async () => {
+    remote = await openRedisEmbedding({ url: cluster.url, model: "every", cacheBytes });
+    try {
+      assert.equal(remote.version, 1);
+      for (const batch of [1, 5, 64, 300]) {
+        for (let repeat = 0; repeat < 2; repeat++) {
+          const { features, weights } = inputs(batch);
+          const want = local.embeddingLookup(features, weights) as Record<string, DenseTensor>;
+          const got = (await remote.embedding.embeddingLookupAsync(features, weights)) as Record<
+            string,
+            DenseTensor
+          >;
+          assertSameBits(got, want, `batch ${batch}`);
+        }
+      }
+    } finally {
+      await remote.close();
+    }
+  });
+}
+
+test("a Redis-backed embedding raises TF's errors exactly as local tables do, and refuses the synchronous call", async () => {
+  remote = await openRedisEmbedding({ url: cluster.url, model: "every" });
+  try {
+    const bad = { sum: RaggedTensor.fromRowSplits(new Int32Array([3, VOCAB]), new Int32Array([0, 2])) };
+    let localError: unknown;
+    try {
+      local.embeddingLookup(bad);
+    } catch (e) {
+      localError = e;
+    }
+    assert.ok(localError instanceof OutOfRangeError);
+    await assert.rejects(remote.embedding.embeddingLookupAsync(bad), (e: unknown) => {
+      assert.ok(e instanceof OutOfRangeError);
+      assert.equal(e.message, (localError as Error).message);
+      return true;
+    });
+    assert.throws(
+      () => (remote.embedding.embeddingLookup as (f: unknown) => unknown)(bad),
+      (e: unknown) => e instanceof FailedPreconditionError && /embeddingLookupAsync/.test(e.message),
+    );
+  } finally {
+    await remote.close();
+  }
+});
