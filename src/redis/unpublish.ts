@@ -6,7 +6,7 @@
  * and renew the lease while they serve it). A retired version still leased keeps its rows and is swept
  * by a later `unpublish`/`publish --keep` (or `unpublish --sweep`).
  */
-import { FailedPreconditionError, NotFoundError } from "../errors.js";
+import { InvalidArgumentError, NotFoundError } from "../errors.js";
 import type { BinaryCluster } from "./cluster-client.js";
 import { leasesKey, manifestKey, parseManifest, retiredKey, versionsKey } from "./layout.js";
 import { publishedVersions } from "./publish.js";
@@ -25,6 +25,12 @@ export async function unpublishVersion(
   version: number,
   options: { force?: boolean } = {},
 ): Promise<SweepResult> {
+  await retireVersion(cluster, model, version);
+  return sweepRetired(cluster, model, options);
+}
+
+/** Makes `version` invisible (its manifest kept in the retired hash until its rows are deleted). */
+async function retireVersion(cluster: BinaryCluster, model: string, version: number): Promise<void> {
   const key = manifestKey(model, version);
   const text = await cluster.get(key);
   if (text === null) {
@@ -38,16 +44,15 @@ export async function unpublishVersion(
       .del(key)
       .exec();
   }
-  return sweepRetired(cluster, model, options);
 }
 
 /** Unpublishes every version but the newest `keep`. */
 export async function keepNewest(cluster: BinaryCluster, model: string, keep: number): Promise<SweepResult> {
   if (!Number.isInteger(keep) || keep < 1)
-    throw new FailedPreconditionError(`--keep must be an integer >= 1, got ${keep}.`);
+    throw new InvalidArgumentError(`--keep must be an integer >= 1, got ${keep}.`);
   const versions = await publishedVersions(cluster, model);
   for (const v of versions.slice(0, Math.max(0, versions.length - keep))) {
-    await unpublishVersion(cluster, model, v);
+    await retireVersion(cluster, model, v);
   }
   return sweepRetired(cluster, model);
 }
