@@ -87,3 +87,20 @@ export function masterMap(cluster: BinaryCluster): { masters: string[]; ownerOfS
   });
   return { masters, ownerOfSlot };
 }
+
+const lastRefresh = new WeakMap<object, number>();
+
+/**
+ * Re-reads the cluster's topology from a master that is still connected (then the configured nodes),
+ * at most every 250 ms. node-redis refreshes its slot map on MOVED/ASK by itself, but not when a node
+ * stops answering: after a failover, commands would keep going to the dead master until this runs.
+ */
+export function refreshTopology(cluster: BinaryCluster): void {
+  const now = Date.now();
+  if (now - (lastRefresh.get(cluster) ?? 0) < 250) return;
+  lastRefresh.set(cluster, now);
+  const live = cluster.masters.find((m) => m.client?.isReady === true)?.client;
+  const slots = (cluster as unknown as { _slots: { rediscover(client: unknown): Promise<void> } })._slots;
+  if (live === undefined) return;
+  slots.rediscover(live).catch(() => undefined);
+}

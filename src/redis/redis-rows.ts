@@ -10,7 +10,7 @@
 import calculateSlot from "cluster-key-slot";
 import { DataLossError, TpuEmbeddingError, UnavailableError } from "../errors.js";
 import type { RowSource } from "../embedding/index.js";
-import { BINARY, type BinaryCluster } from "./cluster-client.js";
+import { BINARY, refreshTopology, type BinaryCluster } from "./cluster-client.js";
 import { fieldOf, partitionOf, SENTINEL_FIELD, type Manifest, type ManifestTable } from "./layout.js";
 import { cacheRowsPerTable, TableRowCache, type CacheStats } from "./row-cache.js";
 import { decodeRowFloat32 } from "./row-encoding.js";
@@ -180,6 +180,7 @@ export class RedisRowSource implements RowSource {
               { cause: e },
             );
       m?.failures.inc({ node, code: error.code });
+      if (!(e instanceof TpuEmbeddingError)) refreshTopology(this.cluster);
       throw error;
     } finally {
       clearTimeout(timer);

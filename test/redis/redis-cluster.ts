@@ -101,6 +101,9 @@ export async function startCluster(
         "",
         "--appendonly",
         "no",
+        // Replicas sync at once (the default waits 5 s for more replicas), so a failover finds them in sync.
+        "--repl-diskless-sync-delay",
+        "0",
         "--protected-mode",
         "no",
         "--logfile",
@@ -198,6 +201,16 @@ export async function startCluster(
       );
       if (known) break;
       await sleep(25);
+    }
+    // Replicas: wait until each has finished its first sync with its master.
+    if (replicas > 0) {
+      for (let i = 0; i < 400; i++) {
+        const linked = nodes.filter((n) =>
+          cli(n.port, "info", "replication").includes("master_link_status:up"),
+        );
+        if (linked.length === masters * replicas) break;
+        await sleep(25);
+      }
     }
     return cluster;
   } catch (e) {
