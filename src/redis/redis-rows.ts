@@ -12,14 +12,14 @@ import { DataLossError, TpuEmbeddingError, UnavailableError } from "../errors.js
 import type { RowSource } from "../embedding/index.js";
 import { BINARY, refreshTopology, type BinaryCluster } from "./cluster-client.js";
 import { fieldOf, partitionOf, SENTINEL_FIELD, type Manifest, type ManifestTable } from "./layout.js";
-import { cacheRowsPerTable, TableRowCache, type CacheStats } from "./row-cache.js";
+import { cacheRowsPerTable, DEFAULT_CACHE_MAX_COUNT, TableRowCache, type CacheStats } from "./row-cache.js";
 import { decodeRowFloat32 } from "./row-encoding.js";
 import type { StoreMetrics } from "./store-metrics.js";
 
 export interface RedisRowsOptions {
   /** Hot-row cache budget for this version (bytes; 0 disables). */
   readonly cacheBytes: number;
-  /** GCLOCK's maximum use count (1 = CLOCK). */
+  /** GCLOCK's maximum use count (1 = CLOCK; default DEFAULT_CACHE_MAX_COUNT). */
   readonly cacheMaxCount?: number;
   /** A fetch not answered within this is UNAVAILABLE (ms). */
   readonly timeoutMs: number;
@@ -57,7 +57,9 @@ export class RedisRowSource implements RowSource {
     });
     const rows = cacheRowsPerTable(options.cacheBytes, this.tables);
     this.caches = this.tables.map((t, i) =>
-      rows[i] > 0 ? new TableRowCache(rows[i], t.dim, options.cacheMaxCount ?? 1, this.stats) : null,
+      rows[i] > 0
+        ? new TableRowCache(rows[i], t.dim, options.cacheMaxCount ?? DEFAULT_CACHE_MAX_COUNT, this.stats)
+        : null,
     );
     this.inflight = this.tables.map(() => new Map());
     options.metrics?.caches.set(this.stats, manifest.model);

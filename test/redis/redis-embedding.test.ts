@@ -4,7 +4,9 @@ import { join } from "node:path";
 import { DenseTensor, FailedPreconditionError, OutOfRangeError, RaggedTensor } from "../../src/index.js";
 import { connectCluster, type BinaryCluster } from "../../src/redis/cluster-client.js";
 import { openRedisEmbedding, type RedisEmbedding } from "../../src/redis/open-redis-embedding.js";
-import { publishVersion } from "../../src/redis/publish.js";
+import { publishVersion, readManifest } from "../../src/redis/publish.js";
+import { RedisRowSource } from "../../src/redis/redis-rows.js";
+import { StoreMetrics } from "../../src/redis/store-metrics.js";
 import { assertSameBits, inputs, VOCAB } from "../embedding/every-kind.js";
 import { tempDir } from "../serving/model/helpers.js";
 import { writeEveryKindVersion } from "./fixtures.js";
@@ -78,4 +80,22 @@ test("a Redis-backed embedding raises TF's errors exactly as local tables do, an
   } finally {
     await remote.close();
   }
+});
+
+test("concurrent misses for the same rows are fetched from Redis once", async () => {
+  const manifest = (await readManifest(client, "every", 1))!;
+  const metrics = new StoreMetrics();
+  const rows = new RedisRowSource(client, manifest, ["t_sum"], { cacheBytes: 0, timeoutMs: 1000, metrics });
+  const ids = Int32Array.from({ length: 50 }, (_, i) => i * 6);
+  const outs = [0, 1, 2].map(() => new Float32Array(ids.length * 8));
+  await Promise.all(outs.map((out) => rows.fetchRows(0, ids, out)));
+  const fetched = (await metrics.rows.get()).values.reduce((a, v) => a + v.value, 0);
+  assert.equal(fetched, 50, "50 rows fetched once, not 150");
+  const table = local.embeddingTables;
+  const tSum = [...table.entries()].find(([t]) => t.name === "t_sum")![1].data;
+  for (const out of outs) {
+    for (let k = 0; k < ids.length; k++)
+      assert.deepEqual(out.subarray(k * 8, k * 8 + 8), tSum.subarray(ids[k] * 8, ids[k] * 8 + 8));
+  }
+  rows.close();
 });
