@@ -24,14 +24,23 @@ import { matchOutputs, type PlannedFeature } from "./serving-embedding-lookup.js
 import type { FlatFeature, FlatOutput } from "./small-lookup.js";
 import { TPUEmbeddingForServing, type LookupOptions } from "./tpu-embedding-for-serving.js";
 
+/** Rows of one table a lookup needs: `ids` distinct, ascending and within the table. */
+export interface RowRequest {
+  /** Index in the embedding's `tables`. */
+  readonly table: number;
+  readonly ids: Int32Array;
+  /** Row `ids[k]` goes to `out[k × dim …]`. */
+  readonly out: Float32Array;
+}
+
 /** Where a store-backed embedding's rows come from. */
 export interface RowSource {
   /**
-   * Writes row `ids[k]` of table `table` (index in the embedding's `tables`) into `out` at `k × dim`.
-   * `ids` are distinct and within the table. Rejects with a `TpuEmbeddingError` (UNAVAILABLE when the
-   * store cannot answer, DATA_LOSS when a row of a complete version is missing); never writes made-up rows.
+   * Fills every request (all tables of one lookup at once, so the source can batch across tables).
+   * Rejects with a `TpuEmbeddingError` (UNAVAILABLE when the store cannot answer, DATA_LOSS when a row
+   * of a complete version is missing); never writes made-up rows.
    */
-  fetchRows(table: number, ids: Int32Array, out: Float32Array): Promise<void>;
+  fetchRows(requests: readonly RowRequest[]): Promise<void>;
   /** Releases what the source holds (its cache); lookups afterwards are refused. */
   close?(): void;
 }
@@ -161,8 +170,8 @@ export class StoreBackedEmbedding extends TPUEmbeddingForServing {
     planned.forEach(({ plan }, i) => perTable[tableOf[i]].push(planIds(plan)));
     const unique = perTable.map(distinctSorted);
     const compact = unique.map((ids, t) => new Float32Array(ids.length * this.tables[t].dim));
-    await Promise.all(
-      unique.map((ids, t) => (ids.length === 0 ? undefined : this.source.fetchRows(t, ids, compact[t]))),
+    await this.source.fetchRows(
+      unique.flatMap((ids, t) => (ids.length === 0 ? [] : [{ table: t, ids, out: compact[t] }])),
     );
 
     const outputs =

@@ -38,15 +38,9 @@ export const retiredKey = (model: string): string => `${meta(model)}:retired`;
 /** Pub/sub channel: the version number, published after the version became visible. */
 export const publishedChannel = (model: string): string => `${meta(model)}:published`;
 
-/** The key of one partition with a given salt: `tpue:{<model>:<version>:<table index>:<partition>:<salt>}`. */
-export function partitionKey(
-  model: string,
-  version: number,
-  table: number,
-  partition: number,
-  salt: number,
-): string {
-  return `tpue:{${model}:${version}:${table}:${partition}:${salt}}`;
+/** The key of one partition with a given salt: `tpue:{<model>:<version>:<partition>:<salt>}`. */
+export function partitionKey(model: string, version: number, partition: number, salt: number): string {
+  return `tpue:{${model}:${version}:${partition}:${salt}}`;
 }
 
 /**
@@ -56,24 +50,25 @@ export function partitionKey(
 export function spreadPartitionKey(
   model: string,
   version: number,
-  table: number,
   partition: number,
   owner: (slot: number) => number,
   want: number,
 ): string {
   for (let salt = 0; salt < 1_000_000; salt++) {
-    const key = partitionKey(model, version, table, partition, salt);
+    const key = partitionKey(model, version, partition, salt);
     if (owner(calculateSlot(key)) === want) return key;
   }
   throw new InvalidArgumentError(`No hash slot of the cluster belongs to master ${want}.`);
 }
 
 /**
- * The partition of a row: murmur3's 32-bit finalizer of the row id, modulo the table's partitions. It
- * mixes neighbouring ids (vocabularies are often sorted by frequency) over all partitions.
+ * The partition of row `id` of table `table` (its index in the manifest): murmur3's 32-bit finalizer of
+ * `id + (table + 1) × 0x9e3779b9` (mod 2^32), modulo the partitions. It mixes neighbouring ids
+ * (vocabularies are often sorted by frequency) and the tables over every partition, so one lookup's
+ * rows of all tables go out in at most one HMGET per partition.
  */
-export function partitionOf(id: number, partitions: number): number {
-  let h = id >>> 0;
+export function partitionOf(table: number, id: number, partitions: number): number {
+  let h = (id + Math.imul(table + 1, 0x9e3779b9)) >>> 0;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -82,8 +77,8 @@ export function partitionOf(id: number, partitions: number): number {
   return (h >>> 0) % partitions;
 }
 
-/** A row's hash field: the row id in decimal ASCII (readable with redis-cli: `HGET <key> 42`). */
-export const fieldOf = (id: number): string => String(id);
+/** A row's hash field: `<table index>:<row id>` in decimal ASCII (readable: `HGET <key> 3:42`). */
+export const fieldOf = (table: number, id: number): string => `${table}:${id}`;
 
 /** One table as published. */
 export interface ManifestTable {
@@ -96,8 +91,6 @@ export interface ManifestTable {
   readonly encoding: "float32-le";
   /** Bytes of one stored row. */
   readonly rowBytes: number;
-  /** The partition hashes, index = partitionOf(id, keys.length). */
-  readonly keys: readonly string[];
   /** CRC-32C of every row's stored bytes in id order (the checkpoint's table, as published). */
   readonly crc32c: number;
 }
@@ -111,7 +104,10 @@ export interface Manifest {
   readonly contentId: string;
   /** The features.json document the version was published with. */
   readonly featureConfig: unknown;
+  /** Tables in publishing order: a table's index here is the `<table>` of its rows' fields. */
   readonly tables: readonly ManifestTable[];
+  /** The version's partition hashes (all tables share them): row (t, id) is in `partitionOf(t, id, n)`. */
+  readonly partitions: readonly string[];
   /** Checkpoint prefix published from, and when (informational). */
   readonly checkpoint: string;
   readonly publishedAt: string;
@@ -125,7 +121,14 @@ export function parseManifest(text: string, key: string): Manifest {
     throw new InvalidArgumentError(`Manifest "${key}" is not JSON: ${(e as Error).message}`);
   }
   const m = value as Manifest;
-  if (m === null || typeof m !== "object" || m.format !== LAYOUT_FORMAT || !Array.isArray(m.tables)) {
+  if (
+    m === null ||
+    typeof m !== "object" ||
+    m.format !== LAYOUT_FORMAT ||
+    !Array.isArray(m.tables) ||
+    !Array.isArray(m.partitions) ||
+    m.partitions.length < 1
+  ) {
     throw new InvalidArgumentError(
       `Manifest "${key}" is not a ${LAYOUT_FORMAT} manifest (format ${JSON.stringify((m as { format?: unknown })?.format)}).`,
     );
@@ -136,9 +139,7 @@ export function parseManifest(text: string, key: string): Manifest {
       !Number.isInteger(t.vocabularySize) ||
       !Number.isInteger(t.dim) ||
       t.encoding !== "float32-le" ||
-      t.rowBytes !== t.dim * 4 ||
-      !Array.isArray(t.keys) ||
-      t.keys.length < 1
+      t.rowBytes !== t.dim * 4
     ) {
       throw new InvalidArgumentError(`Manifest "${key}": table ${JSON.stringify(t.name)} is malformed.`);
     }

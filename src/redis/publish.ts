@@ -38,7 +38,7 @@ export interface PublishOptions {
   readonly prefix: string;
   /** Path of features.json. */
   readonly featureConfigPath: string;
-  /** Partitions per table (default: 4 per master, at least 1 per 2^20 rows). */
+  /** Partition hashes of the version (default: 4 per master, at least one per 2^22 rows). */
   readonly partitions?: number;
   /** Rows per HSET command (default 1024). */
   readonly batchRows?: number;
@@ -117,49 +117,47 @@ export async function publishVersion(
     const { masters, ownerOfSlot } = masterMap(cluster);
     if (masters.length === 0 || ownerOfSlot.includes(-1))
       throw new FailedPreconditionError(`The Redis Cluster does not serve all 16384 slots; publish refused.`);
-    const tables: ManifestTable[] =
-      existing?.tables.map((t) => ({ ...t })) ??
-      sources.map((s, ti) => {
-        const partitions =
-          options.partitions ?? Math.max(4 * masters.length, Math.ceil(s.shape.vocabularySize / 2 ** 20));
-        if (!Number.isInteger(partitions) || partitions < 1)
-          throw new InvalidArgumentError(`--partitions must be an integer >= 1, got ${partitions}.`);
-        return {
-          name: s.name,
-          vocabularySize: s.shape.vocabularySize,
-          dim: s.shape.dim,
-          dtype: "float32",
-          encoding: "float32-le",
-          rowBytes: s.shape.dim * 4,
-          keys: Array.from({ length: partitions }, (_, p) =>
-            spreadPartitionKey(model, version, ti, p, (slot) => ownerOfSlot[slot], p % masters.length),
-          ),
-          crc32c: 0,
-        };
-      });
-
+    const window = new Window(inFlight);
     const totalRows = sources.reduce((a, s) => a + s.shape.vocabularySize, 0);
+    const partitionCount =
+      existing?.partitions.length ??
+      options.partitions ??
+      Math.max(4 * masters.length, Math.ceil(totalRows / 2 ** 22));
+    if (!Number.isInteger(partitionCount) || partitionCount < 1)
+      throw new InvalidArgumentError(`--partitions must be an integer >= 1, got ${partitionCount}.`);
+    const keys =
+      existing?.partitions ??
+      Array.from({ length: partitionCount }, (_, p) =>
+        spreadPartitionKey(model, version, p, (slot) => ownerOfSlot[slot], p % masters.length),
+      );
+    const tables: ManifestTable[] = sources.map((s) => ({
+      name: s.name,
+      vocabularySize: s.shape.vocabularySize,
+      dim: s.shape.dim,
+      dtype: "float32",
+      encoding: "float32-le",
+      rowBytes: s.shape.dim * 4,
+      crc32c: 0,
+    }));
+    const P = keys.length;
+    // Per partition: the fields and values of the next HSET.
+    const pending: (string | Buffer)[][] = Array.from({ length: P }, () => []);
+    const flush = async (p: number): Promise<void> => {
+      const args = pending[p];
+      if (args.length === 0) return;
+      pending[p] = [];
+      await window.run(() => cluster.sendCommand(keys[p], false, ["HSET", keys[p], ...args]));
+    };
     const totalBytes = sources.reduce((a, s) => a + s.shape.vocabularySize * s.shape.dim * 4, 0);
     let rowsDone = 0;
     let bytesDone = 0;
-    const window = new Window(inFlight);
 
     for (let ti = 0; ti < sources.length; ti++) {
       const { name, key, entry, shape } = sources[ti];
       const table = tables[ti];
       const { vocabularySize: rows, dim } = shape;
-      const keys = table.keys;
-      const P = keys.length;
       const chunkRows = Math.max(1, Math.floor(CHUNK_BYTES / (dim * 4)));
       let crc = 0;
-      // Per partition: the fields and values of the next HSET.
-      const pending: (string | Buffer)[][] = Array.from({ length: P }, () => []);
-      const flush = async (p: number): Promise<void> => {
-        const args = pending[p];
-        if (args.length === 0) return;
-        pending[p] = [];
-        await window.run(() => cluster.sendCommand(keys[p], false, ["HSET", keys[p], ...args]));
-      };
       for (let start = 0; start < rows; start += chunkRows) {
         const count = Math.min(chunkRows, rows - start);
         const tensor = await reader.readRows(key, start, count);
@@ -169,8 +167,8 @@ export async function publishVersion(
         const chunk = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         for (let r = 0; r < count; r++) {
           const id = start + r;
-          const p = partitionOf(id, P);
-          pending[p].push(fieldOf(id), chunk.subarray(r * dim * 4, (r + 1) * dim * 4));
+          const p = partitionOf(ti, id, P);
+          pending[p].push(fieldOf(ti, id), chunk.subarray(r * dim * 4, (r + 1) * dim * 4));
           if (pending[p].length >= 2 * batchRows) await flush(p);
         }
         for (let p = 0; p < P; p++) if (pending[p].length >= batchRows) await flush(p);
@@ -178,8 +176,6 @@ export async function publishVersion(
         bytesDone += count * dim * 4;
         options.onProgress?.({ table: name, rows: rowsDone, bytes: bytesDone, totalRows, totalBytes });
       }
-      for (let p = 0; p < P; p++) await flush(p);
-      await window.drain();
       if (entry.slices.length === 0 && unmaskCrc(entry.crc32c) !== crc) {
         throw new DataLossError(
           `Checkpoint "${options.prefix}", key "${key}": the rows read do not match the stored crc32c ` +
@@ -191,10 +187,11 @@ export async function publishVersion(
       }
       tables[ti] = { ...table, crc32c: crc };
     }
+    for (let p = 0; p < P; p++) await flush(p);
+    await window.drain();
     // Sentinels last: a partition with its sentinel has all its rows (a node that restarted empty has none).
-    for (const t of tables)
-      for (const k of t.keys)
-        await window.run(() => cluster.sendCommand(k, false, ["HSET", k, SENTINEL_FIELD, contentId]));
+    for (const k of keys)
+      await window.run(() => cluster.sendCommand(k, false, ["HSET", k, SENTINEL_FIELD, contentId]));
     await window.drain();
 
     const manifest: Manifest = existing ?? {
@@ -204,6 +201,7 @@ export async function publishVersion(
       contentId,
       featureConfig: featureJson,
       tables,
+      partitions: keys,
       checkpoint: options.prefix,
       publishedAt: new Date().toISOString(),
     };

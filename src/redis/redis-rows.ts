@@ -9,7 +9,7 @@
  */
 import calculateSlot from "cluster-key-slot";
 import { DataLossError, TpuEmbeddingError, UnavailableError } from "../errors.js";
-import type { RowSource } from "../embedding/index.js";
+import type { RowRequest, RowSource } from "../embedding/index.js";
 import { BINARY, refreshTopology, type BinaryCluster } from "./cluster-client.js";
 import { fieldOf, partitionOf, SENTINEL_FIELD, type Manifest, type ManifestTable } from "./layout.js";
 import { cacheRowsPerTable, DEFAULT_CACHE_MAX_COUNT, TableRowCache, type CacheStats } from "./row-cache.js";
@@ -26,17 +26,32 @@ export interface RedisRowsOptions {
   readonly metrics?: StoreMetrics;
 }
 
-/** One HMGET in flight: its ids (ascending) and, once answered, their rows. */
-interface Inflight {
-  readonly ids: Int32Array;
-  readonly rows: Float32Array;
-  readonly done: Promise<void>;
+/**
+ * One HMGET: which (table, id) each field after the sentinel asks for, and where each answer goes
+ * (several lookups may wait for the same field: `field[j]` is delivered to `outs[j]` at slot `slots[j]`).
+ */
+interface Command {
+  readonly key: string;
+  readonly tables: number[];
+  readonly ids: number[];
+  readonly field: number[];
+  readonly outs: Float32Array[];
+  readonly slots: number[];
+  done?: Promise<void>;
+}
+
+/** A row being fetched: its command and its field's index there. */
+interface Pending {
+  readonly command: Command;
+  readonly index: number;
 }
 
 export class RedisRowSource implements RowSource {
   private readonly tables: readonly ManifestTable[];
+  /** The embedding's table index → the manifest's (the `<table>` of the rows' fields). */
+  private readonly manifestIndex: readonly number[];
   private readonly caches: (TableRowCache | null)[];
-  private readonly inflight: Map<number, Inflight>[];
+  private readonly inflight: Map<number, Pending>[];
   readonly stats: CacheStats = { hits: 0, misses: 0, evictions: 0, bytes: 0 };
   private closed = false;
 
@@ -47,14 +62,15 @@ export class RedisRowSource implements RowSource {
     tableNames: readonly string[],
     private readonly options: RedisRowsOptions,
   ) {
-    this.tables = tableNames.map((name) => {
-      const t = manifest.tables.find((x) => x.name === name);
-      if (t === undefined)
+    this.manifestIndex = tableNames.map((name) => {
+      const i = manifest.tables.findIndex((x) => x.name === name);
+      if (i < 0)
         throw new DataLossError(
           `Manifest of ${manifest.model} version ${manifest.version} has no table "${name}".`,
         );
-      return t;
+      return i;
     });
+    this.tables = this.manifestIndex.map((i) => manifest.tables[i]);
     const rows = cacheRowsPerTable(options.cacheBytes, this.tables);
     this.caches = this.tables.map((t, i) =>
       rows[i] > 0
@@ -72,86 +88,87 @@ export class RedisRowSource implements RowSource {
     this.options.metrics?.caches.delete(this.stats);
   }
 
-  async fetchRows(t: number, ids: Int32Array, out: Float32Array): Promise<void> {
-    const table = this.tables[t];
-    const cache = this.caches[t];
-    const inflight = this.inflight[t];
-    const dim = table.dim;
-    const P = table.keys.length;
-    // Misses grouped by partition (slots k of `ids`), and fetches already in flight to join.
-    const byPartition = new Map<number, number[]>();
-    const joined = new Map<Inflight, number[]>();
+  async fetchRows(requests: readonly RowRequest[]): Promise<void> {
+    const partitions = this.manifest.partitions;
+    const P = partitions.length;
+    // Misses of every table grouped by partition (one HMGET each), or joined to a fetch in flight.
+    const fresh = new Map<number, Command>();
+    const waiting = new Set<Command>();
     let hits = 0;
-    for (let k = 0; k < ids.length; k++) {
-      const id = ids[k];
-      if (cache !== null && cache.get(id, out, k)) {
-        hits++;
-        continue;
+    let lookups = 0;
+    for (const { table: t, ids, out } of requests) {
+      const cache = this.caches[t];
+      const inflight = this.inflight[t];
+      const mt = this.manifestIndex[t];
+      lookups += ids.length;
+      for (let k = 0; k < ids.length; k++) {
+        const id = ids[k];
+        if (cache !== null && cache.get(id, out, k)) {
+          hits++;
+          continue;
+        }
+        let pending = inflight.get(id);
+        if (pending === undefined) {
+          const p = partitionOf(mt, id, P);
+          let command = fresh.get(p);
+          if (command === undefined) {
+            command = { key: partitions[p], tables: [], ids: [], field: [], outs: [], slots: [] };
+            fresh.set(p, command);
+          }
+          pending = { command, index: command.ids.length };
+          command.tables.push(t);
+          command.ids.push(id);
+          inflight.set(id, pending);
+        }
+        const command = pending.command;
+        command.field.push(pending.index);
+        command.outs.push(out);
+        command.slots.push(k);
+        waiting.add(command);
       }
-      const pending = inflight.get(id);
-      if (pending !== undefined) {
-        let ks = joined.get(pending);
-        if (ks === undefined) joined.set(pending, (ks = []));
-        ks.push(k);
-        continue;
-      }
-      const p = partitionOf(id, P);
-      let ks = byPartition.get(p);
-      if (ks === undefined) byPartition.set(p, (ks = []));
-      ks.push(k);
     }
     this.stats.hits += hits;
-    this.stats.misses += ids.length - hits;
+    this.stats.misses += lookups - hits;
     const m = this.options.metrics;
     if (m !== undefined) {
       if (hits > 0) m.hits.inc({ model: this.manifest.model }, hits);
-      if (ids.length > hits) m.misses.inc({ model: this.manifest.model }, ids.length - hits);
+      if (lookups > hits) m.misses.inc({ model: this.manifest.model }, lookups - hits);
     }
-    const waits: Promise<void>[] = [];
-    for (const [p, ks] of byPartition) {
-      const fetchIds = Int32Array.from(ks, (k) => ids[k]);
-      const rows = new Float32Array(fetchIds.length * dim);
-      const done = this.hmget(table, t, table.keys[p], fetchIds, rows);
-      const entry: Inflight = { ids: fetchIds, rows, done };
-      for (const id of fetchIds) inflight.set(id, entry);
-      const settled = done.finally(() => {
-        for (const id of fetchIds) if (inflight.get(id) === entry) inflight.delete(id);
-      });
-      waits.push(
-        settled.then(() => {
-          for (let i = 0; i < ks.length; i++) out.set(rows.subarray(i * dim, i * dim + dim), ks[i] * dim);
-          if (cache !== null) for (let i = 0; i < fetchIds.length; i++) cache.put(fetchIds[i], rows, i);
-        }),
-      );
-    }
-    for (const [entry, ks] of joined) {
-      waits.push(
-        entry.done.then(() => {
-          for (const k of ks) {
-            const i = indexOf(entry.ids, ids[k]);
-            out.set(entry.rows.subarray(i * dim, i * dim + dim), k * dim);
-          }
-        }),
-      );
-    }
-    await Promise.all(waits);
+    for (const command of fresh.values()) command.done = this.run(command);
+    await Promise.all([...waiting].map((c) => c.done!));
   }
 
-  /** One HMGET of `ids` (their fields, after the sentinel) into `rows`. */
-  private async hmget(
-    table: ManifestTable,
-    t: number,
-    key: string,
-    ids: Int32Array,
-    rows: Float32Array,
-  ): Promise<void> {
+  /** Sends a command, then delivers its rows, keeps them in the cache, and clears the in-flight map. */
+  private async run(command: Command): Promise<void> {
+    try {
+      const values = await this.hmget(command);
+      const { tables, ids, field, outs, slots } = command;
+      for (let j = 0; j < field.length; j++) {
+        const i = field[j];
+        const t = tables[i];
+        const table = this.tables[t];
+        decodeRowFloat32(values[i]!, outs[j], slots[j], table.dim, table.name, ids[i]);
+        if (!this.closed) this.caches[t]?.put(ids[i], outs[j], slots[j]);
+      }
+    } finally {
+      for (let i = 0; i < command.ids.length; i++) {
+        const inflight = this.inflight[command.tables[i]];
+        if (inflight.get(command.ids[i])?.command === command) inflight.delete(command.ids[i]);
+      }
+    }
+  }
+
+  /** One HMGET of a command's fields (after the sentinel); rejects unless every row is there. */
+  private async hmget(command: Command): Promise<(Buffer | null)[]> {
+    const { key, tables, ids } = command;
     const args: string[] = new Array<string>(ids.length + 3);
     args[0] = "HMGET";
     args[1] = key;
     args[2] = SENTINEL_FIELD;
-    for (let i = 0; i < ids.length; i++) args[i + 3] = fieldOf(ids[i]);
+    for (let i = 0; i < ids.length; i++) args[i + 3] = fieldOf(this.manifestIndex[tables[i]], ids[i]);
     const node = this.nodeOf(key);
     const m = this.options.metrics;
+    const what = `model ${this.manifest.model} version ${this.manifest.version}, key ${key}`;
     const started = performance.now();
     let reply: (Buffer | null)[];
     let timer: NodeJS.Timeout | undefined;
@@ -161,8 +178,7 @@ export class RedisRowSource implements RowSource {
           () =>
             reject(
               new UnavailableError(
-                `Redis node ${node} did not answer within ${this.options.timeoutMs} ms (table "${table.name}" of ` +
-                  `model ${this.manifest.model} version ${this.manifest.version}, key ${key}).`,
+                `Redis node ${node} did not answer within ${this.options.timeoutMs} ms (${what}).`,
               ),
             ),
           this.options.timeoutMs,
@@ -176,11 +192,9 @@ export class RedisRowSource implements RowSource {
       const error =
         e instanceof TpuEmbeddingError
           ? e
-          : new UnavailableError(
-              `Redis node ${node} failed for table "${table.name}" of model ${this.manifest.model} version ` +
-                `${this.manifest.version} (key ${key}): ${(e as Error).message}`,
-              { cause: e },
-            );
+          : new UnavailableError(`Redis node ${node} failed (${what}): ${(e as Error).message}`, {
+              cause: e,
+            });
       m?.failures.inc({ node, code: error.code });
       if (!(e instanceof TpuEmbeddingError)) refreshTopology(this.cluster);
       throw error;
@@ -196,37 +210,24 @@ export class RedisRowSource implements RowSource {
     if (sentinel === null || sentinel.toString() !== this.manifest.contentId) {
       m?.failures.inc({ node, code: "UNAVAILABLE" });
       throw new UnavailableError(
-        `Redis node ${node} does not hold partition ${key} of table "${table.name}" (model ` +
-          `${this.manifest.model} version ${this.manifest.version}${sentinel === null ? "" : ", other content"}): ` +
-          `the node lost its data (restarted empty?); re-publish the version to restore it.`,
+        `Redis node ${node} does not hold partition ${key} of model ${this.manifest.model} version ` +
+          `${this.manifest.version}${sentinel === null ? "" : " (other content)"}: the node lost its data ` +
+          `(restarted empty?); re-publish the version to restore it.`,
       );
     }
     for (let i = 0; i < ids.length; i++) {
-      const value = reply[i + 1];
-      if (value === null) {
+      if (reply[i + 1] === null) {
         m?.failures.inc({ node, code: "DATA_LOSS" });
         throw new DataLossError(
-          `Table "${table.name}", id ${ids[i]}: the row is missing from model ${this.manifest.model} version ` +
-            `${this.manifest.version} in Redis (key ${key}, node ${node}).`,
+          `Table "${this.tables[tables[i]].name}", id ${ids[i]}: the row is missing from model ` +
+            `${this.manifest.model} version ${this.manifest.version} in Redis (key ${key}, node ${node}).`,
         );
       }
-      decodeRowFloat32(value, rows, i, table.dim, table.name, ids[i]);
     }
-    void t;
+    return reply.slice(1);
   }
 
   private nodeOf(key: string): string {
     return this.cluster.slots[calculateSlot(key)]?.master?.address ?? "unknown";
   }
-}
-
-function indexOf(sorted: Int32Array, id: number): number {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] < id) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

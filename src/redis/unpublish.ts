@@ -90,7 +90,7 @@ export async function sweepRetired(
       continue;
     }
     const manifest = parseManifest(text.toString(), `${retiredKey(model)} ${field}`);
-    await Promise.all(manifest.tables.flatMap((t) => t.keys.map((k) => cluster.unlink(k))));
+    await Promise.all(manifest.partitions.map((k) => cluster.unlink(k)));
     await cluster.hDel(retiredKey(model), field);
     deleted.push(version);
   }

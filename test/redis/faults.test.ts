@@ -68,17 +68,17 @@ async function predict(body: unknown): Promise<{ status: number; text: string; m
 
 test("a row missing from a complete version is DATA_LOSS (500) naming the table and id, never zeros", async () => {
   const manifest = (await readManifest(client, "f", 1))!;
-  const table = manifest.tables.find((t) => t.name === "t_sum")!;
-  const key = table.keys[partitionOf(42, table.keys.length)];
-  const saved = (await client.hGet(key, fieldOf(42)))!;
-  await client.hDel(key, fieldOf(42));
+  const t = manifest.tables.findIndex((x) => x.name === "t_sum");
+  const key = manifest.partitions[partitionOf(t, 42, manifest.partitions.length)];
+  const saved = (await client.hGet(key, fieldOf(t, 42)))!;
+  await client.hDel(key, fieldOf(t, 42));
   try {
     const res = await predict(ONE(42));
     assert.equal(res.status, 500);
     const error = (JSON.parse(res.text) as { error: string }).error;
     assert.match(error, /Table "t_sum", id 42: the row is missing from model f version 1/);
   } finally {
-    await client.hSet(key, fieldOf(42), saved);
+    await client.hSet(key, fieldOf(t, 42), saved);
   }
   assert.equal((await predict(ONE(42))).status, 200);
 });
@@ -89,10 +89,12 @@ test("a killed master: 503 with TF Serving's error body within the request timeo
 
   // The master owning id 0's partition of t_sum.
   const manifest = (await readManifest(client, "f", 1))!;
-  const table = manifest.tables.find((t) => t.name === "t_sum")!;
+  const t = manifest.tables.findIndex((x) => x.name === "t_sum");
   const { masters, ownerOfSlot } = masterMap(client);
   const victim = Number(
-    masters[ownerOfSlot[calculateSlot(table.keys[partitionOf(0, table.keys.length)])]].split(":")[1],
+    masters[
+      ownerOfSlot[calculateSlot(manifest.partitions[partitionOf(t, 0, manifest.partitions.length)])]
+    ].split(":")[1],
   );
   cluster.kill(victim);
 

@@ -49,49 +49,51 @@ test("publish: every row lands in its partition hash as the checkpoint's bytes, 
   assert.equal(result.republished, false);
   const manifest = (await readManifest(client, "m", 1))!;
   assert.deepEqual(
-    manifest.tables.map((t) => [t.name, t.vocabularySize, t.dim, t.encoding, t.keys.length]),
+    manifest.tables.map((t) => [t.name, t.vocabularySize, t.dim, t.encoding]),
     [
-      ["video", VIDEO_ROWS, 4, "float32-le", 12],
-      ["user", 6, 2, "float32-le", 12],
+      ["video", VIDEO_ROWS, 4, "float32-le"],
+      ["user", 6, 2, "float32-le"],
     ],
   );
+  assert.equal(manifest.partitions.length, 12, "4 partitions per master");
   assert.deepEqual(await client.zRange(versionsKey("m"), 0, -1).then((v) => v.map(String)), ["1"]);
 
   // Round trip: HGET of every id gives the checkpoint's row (cellValue: version*1000 + i/8 per element).
   const reader = await BundleReader.open(join(dir, "ckpt-1"));
   try {
-    for (const table of manifest.tables) {
+    for (const [ti, table] of manifest.tables.entries()) {
       const stored = unmaskCrc(reader.entry(`embedding/${table.name}/.ATTRIBUTES/VARIABLE_VALUE`).crc32c);
       assert.equal(table.crc32c, stored, `${table.name}: manifest CRC = the checkpoint's`);
       for (let id = 0; id < table.vocabularySize; id++) {
-        const key = table.keys[partitionOf(id, table.keys.length)];
-        const value = (await client.hGet(key, fieldOf(id)))!;
-        const row = new Float32Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.length));
+        const key: string = manifest.partitions[partitionOf(ti, id, manifest.partitions.length)];
+        const value: Buffer = (await client.hGet(key, fieldOf(ti, id)))!;
+        const row: Float32Array = new Float32Array(
+          value.buffer.slice(value.byteOffset, value.byteOffset + value.length),
+        );
         const expected = Float32Array.from({ length: table.dim }, (_, j) =>
           cellValue(1, table.name as "video" | "user", id * table.dim + j),
         );
         assert.deepEqual(row, expected, `${table.name}[${id}]`);
       }
-      for (const key of table.keys)
-        assert.equal((await client.hGet(key, SENTINEL_FIELD))!.toString(), manifest.contentId);
     }
+    for (const key of manifest.partitions)
+      assert.equal((await client.hGet(key, SENTINEL_FIELD))!.toString(), manifest.contentId);
   } finally {
     await reader.close();
   }
 
-  // Every master holds partitions of both tables, and video rows (300 rows over 12 partitions, 4 per master).
+  // Every master holds 4 of the 12 partitions, and rows of every table (video: 300 rows, user: 6 rows).
   const perMaster = await keysPerMaster();
   assert.equal(perMaster.size, 3);
   for (const [port, keys] of perMaster) {
-    for (const [ti, table] of manifest.tables.entries()) {
-      const mine = table.keys.filter((k) => keys.includes(k));
-      assert.equal(mine.length, 4, `master ${port}, table ${table.name}`);
-      if (ti === 0) {
-        let rows = 0;
-        for (const k of mine) rows += (await client.hLen(k)) - 1;
-        assert.ok(rows > 50, `master ${port} holds ${rows} video rows`);
-      }
-    }
+    const mine = manifest.partitions.filter((k) => keys.includes(k));
+    assert.equal(mine.length, 4, `master ${port}`);
+    const fields: string[] = [];
+    for (const k of mine) fields.push(...(await client.hKeys(k)).map(String));
+    const video = fields.filter((f) => f.startsWith("0:")).length;
+    const user = fields.filter((f) => f.startsWith("1:")).length;
+    assert.ok(video > 50, `master ${port} holds ${video} video rows`);
+    assert.ok(user >= 1, `master ${port} holds ${user} user rows`);
   }
 });
 
@@ -125,6 +127,6 @@ test("publish: re-publishing a version is idempotent; other content under the sa
   );
   const manifest = (await readManifest(client, "idem", 2))!;
   const v = manifest.tables[0];
-  const row = (await client.hGet(v.keys[partitionOf(7, v.keys.length)], "7"))!;
+  const row = (await client.hGet(manifest.partitions[partitionOf(0, 7, manifest.partitions.length)], "0:7"))!;
   assert.equal(row.readFloatLE(0), cellValue(2, "video", 28), "row 7 still holds version 2's value");
 });

@@ -88,7 +88,7 @@ test("concurrent misses for the same rows are fetched from Redis once", async ()
   const rows = new RedisRowSource(client, manifest, ["t_sum"], { cacheBytes: 0, timeoutMs: 1000, metrics });
   const ids = Int32Array.from({ length: 50 }, (_, i) => i * 6);
   const outs = [0, 1, 2].map(() => new Float32Array(ids.length * 8));
-  await Promise.all(outs.map((out) => rows.fetchRows(0, ids, out)));
+  await Promise.all(outs.map((out) => rows.fetchRows([{ table: 0, ids, out }])));
   const fetched = (await metrics.rows.get()).values.reduce((a, v) => a + v.value, 0);
   assert.equal(fetched, 50, "50 rows fetched once, not 150");
   const table = local.embeddingTables;

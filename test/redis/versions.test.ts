@@ -125,7 +125,7 @@ test("versions: a newly published version is picked up, zero mixed-version answe
       { version: "3", state: "AVAILABLE", status: { error_code: "OK", error_message: "" } },
     ],
   });
-  const v1Keys = (await readManifest(client, "ver", 1))!.tables.flatMap((t) => t.keys);
+  const v1Keys = (await readManifest(client, "ver", 1))!.partitions;
   const swept = await keepNewest(client, "ver", 1);
   assert.deepEqual(swept.deleted, [1, 2]);
   assert.deepEqual(await publishedVersions(client, "ver"), [3]);
