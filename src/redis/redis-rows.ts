@@ -27,6 +27,13 @@ export interface RedisRowsOptions {
 }
 
 /**
+ * Fields per HMGET at most: a partition's misses beyond it go in several commands, pipelined. Replies of
+ * about 1,000 rows (256 KB at dim 64) kept node-redis fastest here; much larger ones (4,000+ rows, 1 MB)
+ * were decoded slower (bench/results/2026-12-07-redis.md).
+ */
+export const MAX_FIELDS_PER_HMGET = 1024;
+
+/**
  * One HMGET: which (table, id) each field after the sentinel asks for, and where each answer goes
  * (several lookups may wait for the same field: `field[j]` is delivered to `outs[j]` at slot `slots[j]`).
  */
@@ -93,6 +100,7 @@ export class RedisRowSource implements RowSource {
     const P = partitions.length;
     // Misses of every table grouped by partition (one HMGET each), or joined to a fetch in flight.
     const fresh = new Map<number, Command>();
+    const started: Command[] = [];
     const waiting = new Set<Command>();
     let hits = 0;
     let lookups = 0;
@@ -111,9 +119,10 @@ export class RedisRowSource implements RowSource {
         if (pending === undefined) {
           const p = partitionOf(mt, id, P);
           let command = fresh.get(p);
-          if (command === undefined) {
+          if (command === undefined || command.ids.length === MAX_FIELDS_PER_HMGET) {
             command = { key: partitions[p], tables: [], ids: [], field: [], outs: [], slots: [] };
             fresh.set(p, command);
+            started.push(command);
           }
           pending = { command, index: command.ids.length };
           command.tables.push(t);
@@ -134,7 +143,7 @@ export class RedisRowSource implements RowSource {
       if (hits > 0) m.hits.inc({ model: this.manifest.model }, hits);
       if (lookups > hits) m.misses.inc({ model: this.manifest.model }, lookups - hits);
     }
-    for (const command of fresh.values()) command.done = this.run(command);
+    for (const command of started) command.done = this.run(command);
     await Promise.all([...waiting].map((c) => c.done!));
   }
 
