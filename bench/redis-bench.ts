@@ -329,7 +329,8 @@ async function main(): Promise<void> {
         }
       }
     }
-    await hmgetShape(client, manifest, Math.min(MAX_FIELDS_PER_HMGET, fieldsPerHmget || 27));
+    if (option("hmget", "1") !== "0")
+      await hmgetShape(client, manifest, Math.min(MAX_FIELDS_PER_HMGET, fieldsPerHmget || 27));
   } finally {
     await client.close().catch(() => undefined);
     cluster.stop();

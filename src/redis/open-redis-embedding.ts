@@ -16,7 +16,7 @@ export interface OpenRedisEmbeddingOptions {
   readonly model: string;
   /** Default: the newest published version. */
   readonly version?: number;
-  /** Hot-row cache bytes (default 64 MiB; 0 disables). */
+  /** Hot-row cache bytes (default 256 MiB; 0 disables). */
   readonly cacheBytes?: number;
   /** A row fetch not answered within this many ms fails with UNAVAILABLE (default 1000). */
   readonly timeoutMs?: number;
@@ -30,7 +30,7 @@ export interface RedisEmbedding {
   close(): Promise<void>;
 }
 
-export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_REDIS_TIMEOUT_MS = 1000;
 
 export async function openRedisEmbedding(options: OpenRedisEmbeddingOptions): Promise<RedisEmbedding> {

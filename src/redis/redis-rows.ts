@@ -13,7 +13,7 @@ import type { RowRequest, RowSource } from "../embedding/index.js";
 import { BINARY, refreshTopology, type BinaryCluster } from "./cluster-client.js";
 import { fieldOf, partitionOf, SENTINEL_FIELD, type Manifest, type ManifestTable } from "./layout.js";
 import { cacheRowsPerTable, DEFAULT_CACHE_MAX_COUNT, TableRowCache, type CacheStats } from "./row-cache.js";
-import { decodeRowFloat32 } from "./row-encoding.js";
+import { bytesOf, decodeRowFloat32 } from "./row-encoding.js";
 import type { StoreMetrics } from "./store-metrics.js";
 
 export interface RedisRowsOptions {
@@ -152,12 +152,15 @@ export class RedisRowSource implements RowSource {
     try {
       const values = await this.hmget(command);
       const { tables, ids, field, outs, slots } = command;
+      let out: Float32Array | null = null;
+      let bytes: Uint8Array | null = null;
       for (let j = 0; j < field.length; j++) {
         const i = field[j];
         const t = tables[i];
         const table = this.tables[t];
-        decodeRowFloat32(values[i]!, outs[j], slots[j], table.dim, table.name, ids[i]);
-        if (!this.closed) this.caches[t]?.put(ids[i], outs[j], slots[j]);
+        if (outs[j] !== out) bytes = bytesOf((out = outs[j]));
+        decodeRowFloat32(values[i]!, bytes!, slots[j], table.dim, table.name, ids[i]);
+        if (!this.closed) this.caches[t]?.put(ids[i], out, slots[j]);
       }
     } finally {
       for (let i = 0; i < command.ids.length; i++) {

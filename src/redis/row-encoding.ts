@@ -10,10 +10,13 @@ export function encodeRowsFloat32(rows: Float32Array): Uint8Array {
   return new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength);
 }
 
-/** Writes one stored row into `out` at row `slot`; a value of the wrong size is a DATA_LOSS error. */
+/**
+ * Writes one stored row into `out` (given as its bytes, `outBytes`, a view kept by the caller so no view
+ * is made per row) at row `slot`; a value of the wrong size is a DATA_LOSS error.
+ */
 export function decodeRowFloat32(
   value: Uint8Array,
-  out: Float32Array,
+  outBytes: Uint8Array,
   slot: number,
   dim: number,
   table: string,
@@ -24,6 +27,10 @@ export function decodeRowFloat32(
       `Table "${table}", id ${id}: the stored row has ${value.length} bytes, expected ${dim * 4} (dim ${dim} float32).`,
     );
   }
-  const target = new Uint8Array(out.buffer, out.byteOffset + slot * dim * 4, dim * 4);
-  target.set(value);
+  outBytes.set(value, slot * dim * 4);
+}
+
+/** The bytes of a float32 array (for `decodeRowFloat32`). */
+export function bytesOf(out: Float32Array): Uint8Array {
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }

@@ -9,6 +9,7 @@ import { DEFAULT_BATCHING, DEFAULT_LIMITS } from "../../serving/http/server.js";
 import { DEFAULT_POLL_INTERVAL_SECONDS } from "../../serving/model/file-model-registry.js";
 import { DEFAULT_SETTLE_MS, type TransitionPolicy } from "../../serving/model/model-version-manager.js";
 import { METRICS_PATH } from "../../serving/http/routes.js";
+import { DEFAULT_CACHE_BYTES, DEFAULT_REDIS_TIMEOUT_MS } from "../../redis/open-redis-embedding.js";
 
 // gRPC and TF Serving's launch flags (issue 17) ---------------------------------------------------------
 
@@ -151,8 +152,7 @@ export interface RedisServeOptions {
   redisTimeoutMs: number;
 }
 
-export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
-export const DEFAULT_REDIS_TIMEOUT_MS = 1000;
+export { DEFAULT_CACHE_BYTES, DEFAULT_REDIS_TIMEOUT_MS };
 
 /** `--redis`, `--cache-bytes`, `--cache-max-count`, `--redis-timeout-ms` (serve). */
 export function addRedisOptions(command: Command): Command {
