@@ -126,7 +126,6 @@ test("publish: re-publishing a version is idempotent; other content under the sa
       e instanceof FailedPreconditionError && /already published with other content/.test(e.message),
   );
   const manifest = (await readManifest(client, "idem", 2))!;
-  const v = manifest.tables[0];
   const row = (await client.hGet(manifest.partitions[partitionOf(0, 7, manifest.partitions.length)], "0:7"))!;
   assert.equal(row.readFloatLE(0), cellValue(2, "video", 28), "row 7 still holds version 2's value");
 });
