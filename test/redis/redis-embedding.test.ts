@@ -99,3 +99,39 @@ test("concurrent misses for the same rows are fetched from Redis once", async ()
   }
   rows.close();
 });
+
+test("one partition (--partitions 1): a lookup's 2,000+ misses go out as several HMGETs of at most 1,024 fields, same bits", async () => {
+  const written = await writeEveryKindVersion(tempDir(), 1);
+  await publishVersion(client, {
+    model: "one",
+    version: 1,
+    prefix: join(written.dir, "ckpt-1"),
+    featureConfigPath: join(written.dir, "features.json"),
+    partitions: 1,
+  });
+  const manifest = (await readManifest(client, "one", 1))!;
+  assert.equal(manifest.partitions.length, 1);
+  const metrics = new StoreMetrics();
+  const names = manifest.tables.map((t) => t.name);
+  const rows = new RedisRowSource(client, manifest, names, {
+    cacheBytes: 0,
+    timeoutMs: 1000,
+    metrics,
+  });
+  // Every row of the seven 300-row tables: 2,100 fields in one partition -> 3 commands (1024, 1024, 52).
+  const ids = Int32Array.from({ length: VOCAB }, (_, i) => i);
+  const outs = names.map(() => new Float32Array(VOCAB * 8));
+  await rows.fetchRows(outs.map((out, table) => ({ table, ids, out })));
+  const commands = (await metrics.commands.get()).values.reduce((a, v) => a + v.value, 0);
+  assert.equal(commands, 3);
+  const tables = [...written.embedding.embeddingTables.entries()];
+  names.forEach((name, i) => {
+    const data = tables.find(([t]) => t.name === name)![1].data;
+    assert.deepEqual(
+      new Uint32Array(outs[i].buffer),
+      new Uint32Array(data.buffer, data.byteOffset, data.length),
+      name,
+    );
+  });
+  rows.close();
+});
