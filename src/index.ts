@@ -201,3 +201,25 @@ export { BINARY_CONTENT_TYPE } from "./serving/binary/binary-format.js";
 // Kernels: the family lookups run on in this process (also logged at server start and in the metrics).
 export { activeKernelFamily } from "./kernels/kernel-family.js";
 export type { KernelChoice } from "./kernels/kernel-choice.js";
+
+// Tables in a Redis Cluster: publish a checkpoint, look rows up from any process (docs/scale.md).
+export { StoreBackedEmbedding, type RowRequest, type RowSource } from "./embedding/index.js";
+export {
+  openRedisEmbedding,
+  DEFAULT_CACHE_BYTES,
+  DEFAULT_REDIS_TIMEOUT_MS,
+  type OpenRedisEmbeddingOptions,
+  type RedisEmbedding,
+} from "./redis/open-redis-embedding.js";
+export {
+  publishVersion,
+  publishedVersions,
+  readManifest,
+  type PublishOptions,
+  type PublishProgress,
+  type PublishResult,
+} from "./redis/publish.js";
+export { unpublishVersion, keepNewest, sweepRetired, type SweepResult } from "./redis/unpublish.js";
+export { connectCluster, type BinaryCluster, type ClusterOptions } from "./redis/cluster-client.js";
+export type { Manifest, ManifestTable } from "./redis/layout.js";
+export { RedisModelRegistry, type RedisModelRegistryOptions } from "./serving/model/redis-model-registry.js";

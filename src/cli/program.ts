@@ -6,8 +6,15 @@ import { registerInspect } from "./commands/inspect.js";
 import { registerVerify } from "./commands/verify.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerServe } from "./commands/serve.js";
+import { registerPublish } from "./commands/publish.js";
 
-export const COMMANDS: RegisterCommand[] = [registerServe, registerDemo, registerInspect, registerVerify];
+export const COMMANDS: RegisterCommand[] = [
+  registerServe,
+  registerDemo,
+  registerInspect,
+  registerVerify,
+  registerPublish,
+];
 
 /** The package's version, from its package.json (dist/src/cli → the package root). */
 export function packageVersion(): string {

@@ -35,10 +35,11 @@ export interface ServableFeature {
   readonly input?: "dense" | "ragged" | "sparse";
 }
 
-/** One loaded, complete version of a model: never visible before every table is in memory. */
+/** One loaded, complete version of a model: never visible before every table is in memory (or published). */
 export interface ServableModel {
   readonly name: string;
   readonly version: number;
+  /** Tables in memory, or in a Redis Cluster (`StoreBackedEmbedding`, a subclass: async lookups only). */
   readonly embedding: TPUEmbeddingForServing;
   readonly features: readonly ServableFeature[];
   /** Checkpoint prefix the version was restored from. */
@@ -95,4 +96,6 @@ export interface ModelRegistry {
    * a changed --model_config_file). Registries without it answer that RPC with UNIMPLEMENTED.
    */
   reconfigure?(models: readonly ModelSourceOptions[]): Promise<void>;
+  /** Optional: more Prometheus metrics, appended to the server's (the Redis row store's). */
+  readonly extraMetrics?: { metrics(): Promise<string>; readonly contentType: string };
 }

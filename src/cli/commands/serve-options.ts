@@ -9,6 +9,7 @@ import { DEFAULT_BATCHING, DEFAULT_LIMITS } from "../../serving/http/server.js";
 import { DEFAULT_POLL_INTERVAL_SECONDS } from "../../serving/model/file-model-registry.js";
 import { DEFAULT_SETTLE_MS, type TransitionPolicy } from "../../serving/model/model-version-manager.js";
 import { METRICS_PATH } from "../../serving/http/routes.js";
+import { DEFAULT_CACHE_BYTES, DEFAULT_REDIS_TIMEOUT_MS } from "../../redis/open-redis-embedding.js";
 
 // gRPC and TF Serving's launch flags (issue 17) ---------------------------------------------------------
 
@@ -143,7 +144,43 @@ export function grpcPortOf(options: Pick<ServeOptions, "grpc" | "grpcPort" | "po
   return options.grpcPort ?? (options.port === 0 ? 0 : DEFAULT_GRPC_PORT);
 }
 
-export interface ServeOptions extends GrpcServeOptions {
+/** `serve --redis`: a model published into a Redis Cluster (docs/scale.md). */
+export interface RedisServeOptions {
+  redis?: string;
+  cacheBytes: number;
+  cacheMaxCount?: number;
+  redisTimeoutMs: number;
+}
+
+export { DEFAULT_CACHE_BYTES, DEFAULT_REDIS_TIMEOUT_MS };
+
+/** `--redis`, `--cache-bytes`, `--cache-max-count`, `--redis-timeout-ms` (serve). */
+export function addRedisOptions(command: Command): Command {
+  return command
+    .option(
+      "--redis <url>",
+      "serve --model-name from a Redis Cluster it was published to (redis://host:port of any node; several comma-separated)",
+    )
+    .option(
+      "--cache-bytes <bytes>",
+      "with --redis: hot-row cache per loaded version (0 disables)",
+      integer("--cache-bytes", 0),
+      DEFAULT_CACHE_BYTES,
+    )
+    .option(
+      "--cache-max-count <n>",
+      "with --redis: the cache's GCLOCK use-count ceiling (1 = CLOCK; see docs/scale.md)",
+      integer("--cache-max-count", 1),
+    )
+    .option(
+      "--redis-timeout-ms <ms>",
+      "with --redis: a row fetch not answered within this fails with 503 UNAVAILABLE",
+      integer("--redis-timeout-ms", 1),
+      DEFAULT_REDIS_TIMEOUT_MS,
+    );
+}
+
+export interface ServeOptions extends GrpcServeOptions, Partial<RedisServeOptions> {
   /** One model (TF Serving's --model_name / --model_base_path), or `modelConfigFile` for several. */
   modelName?: string;
   modelBasePath?: string;

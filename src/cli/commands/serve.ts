@@ -8,6 +8,7 @@ import { InvalidArgumentError, NotFoundError } from "../../errors.js";
 import { jsonLogger, type Logger } from "../../serving/log.js";
 import { startServer, type RunningServer } from "../../serving/http/server.js";
 import { FileModelRegistry } from "../../serving/model/file-model-registry.js";
+import { RedisModelRegistry } from "../../serving/model/redis-model-registry.js";
 import { parseVersionLabels, parseVersionPolicy } from "../../serving/model/version-policy.js";
 import { byteProgress, type ByteProgress } from "../progress.js";
 import { METRICS_PATH } from "../../serving/http/routes.js";
@@ -20,6 +21,9 @@ import {
 import { readFile } from "node:fs/promises";
 import {
   addGrpcOptions,
+  addRedisOptions,
+  DEFAULT_CACHE_BYTES,
+  DEFAULT_REDIS_TIMEOUT_MS,
   addServingOptions,
   addTfServingFlags,
   grpcPortOf,
@@ -60,6 +64,23 @@ async function configuredModels(
     }
     return { models: parseModelServerConfig(text, options.modelConfigFile, options.featureConfig), text };
   }
+  if (options.redis !== undefined) {
+    if (options.modelName === undefined || options.modelBasePath !== undefined) {
+      throw new InvalidArgumentError(
+        "--redis serves a model published with `tpu-embedding publish`: give --model-name and no --model-base-path.",
+      );
+    }
+    return {
+      models: [
+        {
+          name: options.modelName,
+          basePath: options.redis,
+          versionPolicy: parseVersionPolicy(options.versionPolicy),
+          versionLabels: new Map(),
+        },
+      ],
+    };
+  }
   if (options.modelName === undefined || options.modelBasePath === undefined) {
     throw new InvalidArgumentError(
       "Give --model-name and --model-base-path (TF Serving's --model_name / --model_base_path), or --model_config_file.",
@@ -80,7 +101,7 @@ async function configuredModels(
 
 export interface Serving {
   readonly server: RunningServer;
-  readonly registry: FileModelRegistry;
+  readonly registry: FileModelRegistry | RedisModelRegistry;
   readonly logger: Logger;
   /** Drains and closes the server, then unloads every version (what SIGTERM does, minus the exit). */
   shutdown(reason: string): Promise<void>;
@@ -113,15 +134,26 @@ export async function serve(
   if (options.monitoringConfigFile !== undefined)
     await checkMonitoringConfig(options.monitoringConfigFile, METRICS_PATH);
   const { models, text } = await configuredModels(options);
-  const registry = await FileModelRegistry.open({
-    models,
-    pollIntervalSeconds: options.pollInterval,
-    settleMs: options.versionSettleMs,
-    transitionPolicy: options.transitionPolicy,
-    embeddingOptions: { threads: options.threads },
-    logger,
-    onProgress: progressBars(),
-  });
+  const registry =
+    options.redis !== undefined
+      ? await RedisModelRegistry.open({
+          url: options.redis,
+          models: models.map((m) => m.name),
+          pollIntervalMs: options.pollInterval > 0 ? options.pollInterval * 1000 : 2 ** 31 - 1,
+          cacheBytes: options.cacheBytes ?? DEFAULT_CACHE_BYTES,
+          cacheMaxCount: options.cacheMaxCount,
+          timeoutMs: options.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS,
+          logger,
+        })
+      : await FileModelRegistry.open({
+          models,
+          pollIntervalSeconds: options.pollInterval,
+          settleMs: options.versionSettleMs,
+          transitionPolicy: options.transitionPolicy,
+          embeddingOptions: { threads: options.threads },
+          logger,
+          onProgress: progressBars(),
+        });
   let server: RunningServer;
   try {
     server = await startServer({
@@ -164,7 +196,7 @@ export async function serve(
           seconds: options.modelConfigFilePollWaitSeconds ?? 0,
           initialText: text ?? "",
           featureConfig: options.featureConfig,
-          reconfigure: (m) => registry.reconfigure(m),
+          reconfigure: (m) => (registry as FileModelRegistry).reconfigure(m),
           logger,
         });
   let stopping: Promise<void> | undefined;
@@ -227,6 +259,7 @@ export const registerServe = (program: Command): void => {
       "numeric version folders (TF Serving layout), or one checkpoint directory / prefix",
     )
     .option("--feature-config <file>", "features.json for versions without their own");
+  addRedisOptions(command);
   addTfServingFlags(addGrpcOptions(addServingOptions(command))).action(
     async (raw: ServeOptions & TfServingFlags, cmd: Command) => {
       const options = resolveTfServingFlags(raw, cmd);

@@ -187,7 +187,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const route: Route = matchRoute(method, pathname);
       api = route.kind;
       if (route.kind === "metrics") {
-        send(res, 200, metrics.registry.contentType, await metrics.registry.metrics());
+        const extra = registry.extraMetrics === undefined ? "" : await registry.extraMetrics.metrics();
+        send(res, 200, metrics.registry.contentType, (await metrics.registry.metrics()) + extra);
       } else if (route.kind === "status") {
         model = route.model;
         send(res, 200, "application/json", statusJson(registry, route));

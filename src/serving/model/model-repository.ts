@@ -59,7 +59,9 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 /** The prefix a version folder holds, or a reason why there is none yet. */
-async function findPrefix(dir: string): Promise<{ prefix: string; stateFile?: string } | { reason: string }> {
+export async function findPrefix(
+  dir: string,
+): Promise<{ prefix: string; stateFile?: string } | { reason: string }> {
   const stateFile = join(dir, CHECKPOINT_STATE_FILENAME);
   if (await isFile(stateFile)) {
     const state = await readCheckpointState(dir);

@@ -1,0 +1,112 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { connectCluster, type BinaryCluster } from "../../src/redis/cluster-client.js";
+import { openRedisEmbedding, type RedisEmbedding } from "../../src/redis/open-redis-embedding.js";
+import { publishVersion } from "../../src/redis/publish.js";
+import { UnavailableError, type DenseTensor, type TPUEmbeddingForServing } from "../../src/index.js";
+import { assertSameBits, inputs } from "../embedding/every-kind.js";
+import { tempDir } from "../serving/model/helpers.js";
+import { writeEveryKindVersion } from "./fixtures.js";
+import { startCluster, type TestCluster } from "./redis-cluster.js";
+
+let cluster: TestCluster;
+let client: BinaryCluster;
+let remote: RedisEmbedding;
+let local: TPUEmbeddingForServing;
+
+before(async () => {
+  cluster = await startCluster({ masters: 3, replicas: 1 });
+  client = await connectCluster({ url: cluster.url });
+  const written = await writeEveryKindVersion(tempDir(), 1);
+  local = written.embedding;
+  await publishVersion(client, {
+    model: "fo",
+    version: 1,
+    prefix: join(written.dir, "ckpt-1"),
+    featureConfigPath: join(written.dir, "features.json"),
+  });
+  // The replicas must hold every row before a master is killed.
+  for (const port of cluster.masterPorts()) {
+    spawnSync("redis-cli", ["-p", String(port), "WAIT", "1", "5000"], { encoding: "utf8" });
+  }
+  remote = await openRedisEmbedding({
+    url: cluster.nodes.map((n) => `redis://127.0.0.1:${n.port}`).join(","),
+    model: "fo",
+    cacheBytes: 0,
+    timeoutMs: 800,
+  });
+});
+after(async () => {
+  await remote?.close().catch(() => undefined);
+  await client?.close().catch(() => undefined);
+  cluster?.stop();
+});
+
+async function lookupMatches(batch: number): Promise<void> {
+  const { features, weights } = inputs(batch);
+  const want = local.embeddingLookup(features, weights) as Record<string, DenseTensor>;
+  const got = (await remote.embedding.embeddingLookupAsync(features, weights)) as Record<string, DenseTensor>;
+  assertSameBits(got, want, `batch ${batch}`);
+}
+
+async function eventually(what: string, attempt: () => Promise<void>, ms = 30_000): Promise<number> {
+  const end = Date.now() + ms;
+  let failures = 0;
+  for (;;) {
+    try {
+      await attempt();
+      return failures;
+    } catch (e) {
+      // Only UNAVAILABLE is acceptable while the cluster fails over: never wrong bits, never another error.
+      if (!(e instanceof UnavailableError)) throw e;
+      failures++;
+      if (Date.now() > end) throw new Error(`${what}: still failing: ${(e as Error).message}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+test("resharding: slots moved to another master while serving; MOVED/ASK redirects are followed, answers unchanged", async () => {
+  await lookupMatches(64);
+  const nodes = spawnSync("redis-cli", ["-p", String(cluster.masterPorts()[0]), "cluster", "nodes"], {
+    encoding: "utf8",
+  }).stdout;
+  const masters = nodes
+    .split("\n")
+    .filter((l) => l.includes("master") && !l.includes("fail"))
+    .map((l) => l.split(" ")[0]);
+  const reshard = spawnSync(
+    "redis-cli",
+    [
+      "--cluster",
+      "reshard",
+      `127.0.0.1:${cluster.masterPorts()[0]}`,
+      "--cluster-from",
+      masters[0],
+      "--cluster-to",
+      masters[1],
+      "--cluster-slots",
+      "500",
+      "--cluster-yes",
+    ],
+    { encoding: "utf8", timeout: 60_000 },
+  );
+  assert.equal(reshard.status, 0, reshard.stderr);
+  // The client still holds the old slot map: its first commands get MOVED and are redirected.
+  await lookupMatches(64);
+  await lookupMatches(300);
+});
+
+test("failover: a killed master's replica is promoted; lookups fail with UNAVAILABLE meanwhile, then answer the same bits with no re-publish", async () => {
+  const victim = cluster.masterPorts()[0];
+  cluster.kill(victim);
+  const failures = await eventually("failover", async () => {
+    await lookupMatches(300);
+  });
+  assert.ok(failures >= 1, "the lookups right after the kill failed (UNAVAILABLE)");
+  await cluster.waitOk();
+  await lookupMatches(64);
+  assert.ok(!cluster.masterPorts().includes(victim), "a replica took over the killed master's slots");
+});
