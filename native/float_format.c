@@ -220,6 +220,62 @@ static inline size_t positive(uint32_t m, int e2, int e10, int pow2, char *out) 
   return layout(q, e10, 9, out);
 }
 
+/** Sign, special values and zero of `bits`; else the magnitude's m, e2, e10 (and -1 returned). */
+static inline int decode(uint32_t bits, char *out, uint32_t *m_out, int *e2_out, int *e10_out) {
+  const uint32_t be = (bits >> 23) & 0xff, frac = bits & 0x7fffff;
+  if (be == 0xff) {
+    if (frac != 0) {
+      memcpy(out, "NaN", 3);
+      return 3;
+    }
+    if (bits >> 31) {
+      memcpy(out, "-Infinity", 9);
+      return 9;
+    }
+    memcpy(out, "Infinity", 8);
+    return 8;
+  }
+  const int n = (int)(bits >> 31);
+  out[0] = '-';
+  if ((bits & 0x7fffffff) == 0) {
+    memcpy(out + n, "0.0", 3);
+    return n + 3;
+  }
+  int lb; // v = m·2^e2, 2^lb <= v < 2^(lb+1)
+  if (be == 0) {
+    *m_out = frac;
+    *e2_out = -149;
+    lb = 31 - __builtin_clz(frac) - 149;
+  } else {
+    *m_out = frac | 0x800000;
+    *e2_out = (int)be - 150;
+    lb = (int)be - 127;
+  }
+  int e10 = (lb * 78913) >> 18; // floor(lb·log10 2), exact for |lb| < 1650
+  if ((bits & 0x7fffffff) >= POW10_F32[e10 + 1 + 45]) e10++;
+  *e10_out = e10;
+  return -1;
+}
+
+size_t f32_format_precision(uint32_t bits, int p, char *out) {
+  uint32_t m;
+  int e2, e10;
+  const int special = decode(bits, out, &m, &e2, &e10);
+  if (special >= 0) return (size_t)special;
+  const size_t n = bits >> 31;
+  scaled_t s;
+  scale9(m, e2, e10, &s);
+  if (p == 6) {
+    const uint64_t q6 = s.x0 / 1000, r3 = s.x0 - q6 * 1000;
+    const uint64_t q = q6 + (uint64_t)(r3 > 500 || (r3 == 500 && (s.rem != 0 || (q6 & 1))));
+    if (q == 1000000) return n + layout(100000000, e10 + 1, 6, out + n);
+    return n + layout(q * 1000, e10, 6, out + n);
+  }
+  const uint64_t q = s.x0 + (uint64_t)(s.rem * 2 > s.den || (s.rem * 2 == s.den && (s.x0 & 1)));
+  if (q == 1000000000) return n + layout(100000000, e10 + 1, 9, out + n);
+  return n + layout(q, e10, 9, out + n);
+}
+
 size_t f32_format(uint32_t bits, char *out) {
   const uint32_t be = (bits >> 23) & 0xff, frac = bits & 0x7fffff;
   if (be == 0xff) {

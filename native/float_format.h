@@ -14,6 +14,9 @@
  * F32_TEXT_MAX + F32_SLACK bytes. */
 size_t f32_format(uint32_t bits, char *out);
 
+/** printf `%.{p}g` (p = 6 or 9) plus `.0` alone, no read-back choice (the exhaustive check's oracle). */
+size_t f32_format_precision(uint32_t bits, int p, char *out);
+
 /** Bytes `f32_rows` may write for `rows` lists of `width` values (commas, brackets and F32_SLACK included). */
 size_t f32_rows_capacity(size_t rows, size_t width);
 
