@@ -7,7 +7,6 @@
  * model named; floats/s from wall time (median of the repeats) and from this process's CPU time (less
  * sensitive to other load on a shared machine).
  */
-import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { FeatureOutput } from "../src/serving/batching/feature-input.js";
 import {
@@ -19,11 +18,12 @@ import {
   type JsonFloatWriter,
 } from "../src/serving/http/json-floats.js";
 import { encodeJsonPredict } from "../src/serving/http/json-response.js";
+import { cpuName } from "./cpu-name.js";
 import { arg, bagLength, DIM, hashInitializer, STANDARD_ROWS } from "./workload.js";
 
 const REPEATS = Number(arg("repeats", "7"));
 const REPEAT_MS = Number(arg("repeat-ms", "300"));
-const CPU = cpus()[0]?.model ?? "unknown";
+const CPU = cpuName();
 const FEATURES = STANDARD_ROWS.length;
 
 /** A feature's [batch, 64] mean-combined output: bag means of the table's values. */
@@ -78,7 +78,9 @@ const big = outputs(64);
 const flat = new Float32Array(FEATURES * 64 * DIM);
 [...big.values()].forEach((o, f) => flat.set(o.data, f * 64 * DIM));
 const out = Buffer.allocUnsafe(jsonRowsCapacity(FEATURES * 64, DIM));
-const writers = [nativeJsonFloats(), wasmJsonFloats(), jsFloats].filter((w): w is JsonFloatWriter => w !== null);
+const writers = [nativeJsonFloats(), wasmJsonFloats(), jsFloats].filter(
+  (w): w is JsonFloatWriter => w !== null,
+);
 let text = 0;
 for (const writer of writers) {
   const { per_s, cpu_per_s, ms } = measure(flat.length, () => {

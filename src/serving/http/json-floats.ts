@@ -90,7 +90,7 @@ export function wasmJsonFloats(): JsonFloatWriter | null {
   }
   let exports: WasmFloatExports | null = null;
   const imports = {
-    env: {
+    "float-format": {
       // Magnitudes outside the module's fast range: the reference writes them into the module's memory.
       formatHard(bits: number, ptr: number): number {
         bitsView[0] = bits;

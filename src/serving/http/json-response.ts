@@ -126,7 +126,11 @@ function* writeObject(
   out.push("}");
 }
 
-function writeRow(out: ChunkWriter, output: FeatureOutput, row: number): Generator<Uint8Array, void, undefined> {
+function writeRow(
+  out: ChunkWriter,
+  output: FeatureOutput,
+  row: number,
+): Generator<Uint8Array, void, undefined> {
   let stride = 1;
   for (let d = 1; d < output.shape.length; d++) stride *= output.shape[d];
   return writeTensor(out, output, 1, row * stride);
@@ -163,7 +167,7 @@ function* writeTensor(
   const maxRun = empty ? 1 : Math.max(1, Math.floor(out.chunkRoom / jsonRowsCapacity(1, width)));
   out.push("[".repeat(radix.length));
   let at = offset;
-  for (let u = 0; u < units; ) {
+  for (let u = 0; u < units;) {
     if (u > 0) {
       let rolled = 0;
       for (let p = last; p >= 0; p--) {

@@ -76,7 +76,8 @@ test("every writer prints hand-picked float32s as TF Serving does (%.6g if it re
     [0x3b500000, "0.00317382812"],
   ];
   for (const writer of writers) {
-    for (const [bits, text] of cases) assert.equal(printed(writer, [bits]), `[${text}]`, `${writer.kind} ${bits}`);
+    for (const [bits, text] of cases)
+      assert.equal(printed(writer, [bits]), `[${text}]`, `${writer.kind} ${bits}`);
     const all = cases.map(([bits]) => bits);
     assert.equal(printed(writer, all, 0x7a), `[${cases.map(([, t]) => t).join(",")}]`, writer.kind);
   }
