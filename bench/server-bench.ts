@@ -347,10 +347,6 @@ async function serve(): Promise<void> {
  */
 function serveCeiling(): void {
   const answers = new Map<string, Buffer>();
-  process.on("message", (m: { batch: number; body: string }) => {
-    answers.set(`/ceiling/${m.batch}`, Buffer.from(m.body));
-    if (answers.size === BATCHES.length) process.send!({ url: `http://127.0.0.1:${port()}` });
-  });
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -362,8 +358,14 @@ function serveCeiling(): void {
     });
   });
   server.keepAliveTimeout = 65_000;
-  server.listen(0, "127.0.0.1");
-  const port = () => (server.address() as AddressInfo).port;
+  const listening = new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  process.on("message", (m: { batch: number; body: string }) => {
+    answers.set(`/ceiling/${m.batch}`, Buffer.from(m.body));
+    if (answers.size === BATCHES.length)
+      void listening.then(() =>
+        process.send!({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),
+      );
+  });
   process.on("disconnect", () => server.close(() => process.exit(0)));
 }
 
