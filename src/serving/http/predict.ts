@@ -67,7 +67,7 @@ export async function predict(
     } catch {
       throw new InvalidArgumentError("JSON Parse error: the body is not valid UTF-8");
     }
-    const decoded = decodeJsonPredict(parseJsonBody(text), features);
+    const decoded = decodeJsonPredict(parseJsonBody(text, body), features);
     format = decoded.format;
     return decoded.inputs;
   };
