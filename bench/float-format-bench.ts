@@ -2,8 +2,8 @@
  * Speed of the JSON answer's float formatting (`npm run bench:format`): float32 values → TF Serving's text
  * (src/serving/http/json-floats.ts) per writer (native, WebAssembly, JS reference), on a batch-64 answer of
  * the standard workload (26 features × 64 examples × dim 64 = 106,496 floats, each the mean of a Zipf bag
- * of hashInitializer values, as bench:server's model answers), then whole JSON answers
- * (encodeJsonPredict) at batch 1 and 64 with the writer the server picks. One JSON line each, the CPU
+ * of hashInitializer values, as bench:server's model answers), then whole JSON answers (the chunks
+ * jsonPredictChunks yields, as the server sends them) at batch 1 and 64 with the writer the server picks. One JSON line each, the CPU
  * model named; floats/s from wall time (median of the repeats) and from this process's CPU time (less
  * sensitive to other load on a shared machine).
  */
@@ -17,7 +17,7 @@ import {
   wasmJsonFloats,
   type JsonFloatWriter,
 } from "../src/serving/http/json-floats.js";
-import { encodeJsonPredict } from "../src/serving/http/json-response.js";
+import { jsonPredictChunks } from "../src/serving/http/json-response.js";
 import { cpuName } from "./cpu-name.js";
 import { arg, bagLength, DIM, hashInitializer, STANDARD_ROWS } from "./workload.js";
 
@@ -103,19 +103,21 @@ for (const batch of [1, 64]) {
   const answer = batch === 64 ? big : outputs(batch);
   for (const format of ["columnar", "row"] as const) {
     let bytes = 0;
-    const { per_s, ms } = measure(FEATURES * batch * DIM, () => {
-      bytes = encodeJsonPredict(format, answer, false).length;
+    const { per_s, cpu_per_s, ms } = measure(FEATURES * batch * DIM, () => {
+      bytes = 0;
+      for (const chunk of jsonPredictChunks(format, answer, false)) bytes += chunk.byteLength;
     });
     console.log(
       JSON.stringify({
         bench: "float-format",
-        what: "encodeJsonPredict",
+        what: "JSON answer (jsonPredictChunks, as the server sends it)",
         writer: jsonFloats().kind,
         format,
         batch,
-        answer_chars: bytes,
+        answer_bytes: bytes,
         ms_per_answer: round(ms),
         floats_per_s: per_s,
+        floats_per_s_cpu_time: cpu_per_s,
         cpu: CPU,
       }),
     );
