@@ -28,6 +28,9 @@ const POW5: StaticArray<u64> = [
   6103515625, 30517578125, 152587890625, 762939453125,
 ];
 
+// Eight '0' bytes (built from halves: a 64-bit literal would not survive JavaScript tooling's numbers).
+const ZEROS8: u64 = ((<u64>0x30303030) << 32) | 0x30303030;
+
 // "00".."99" as little-endian byte pairs (static data: nothing is allocated past __heap_base).
 const PAIRS: StaticArray<u16> = [
   0x3030, 0x3130, 0x3230, 0x3330, 0x3430, 0x3530, 0x3630, 0x3730, 0x3830, 0x3930, 0x3031, 0x3131, 0x3231,
@@ -59,8 +62,8 @@ function layout(q: u64, e10: i32, p: i32, out: usize): i32 {
   const b = r % 10000;
   const tail: u64 = pair(a / 100) | (pair(a % 100) << 16) | (pair(b / 100) << 32) | (pair(b % 100) << 48);
   const w0: u64 = (<u64>(48 + q / 100000000)) | (tail << 8);
-  const w1: u64 = (tail >> 56) | 0x3030303030303000;
-  const zeros = tail ^ 0x3030303030303030;
+  const w1: u64 = (tail >> 56) | (ZEROS8 << 8);
+  const zeros = tail ^ ZEROS8;
   const nd: i32 = zeros == 0 ? 1 : 9 - <i32>(clz<u64>(zeros) >> 3);
   if (e10 < -4 || e10 >= p) {
     let n = 1;
@@ -77,7 +80,7 @@ function layout(q: u64, e10: i32, p: i32, out: usize): i32 {
     return n + 4;
   }
   if (e10 < 0) {
-    store<u64>(out, 0x3030303030302e30); // "0.000000"
+    store<u64>(out, (ZEROS8 & ~(<u64>0xff00)) | 0x2e00); // "0.000000"
     store<u64>(out + 1 - e10, w0);
     store<u64>(out + 9 - e10, w1);
     return 1 - e10 + nd;
