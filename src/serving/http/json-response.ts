@@ -58,6 +58,8 @@ export function* jsonPredictChunks(
  * it while suspended.
  */
 let scratch = Buffer.allocUnsafe(1 << 16);
+/** Beyond this the scratch buffer is not kept between chunks (normal chunks stay well below it). */
+const SCRATCH_KEEP_BYTES = 4 * JSON_CHUNK_BYTES;
 
 /** Collects the bytes of one chunk; `full` once a chunk's worth is waiting. */
 class ChunkWriter {
@@ -107,6 +109,8 @@ class ChunkWriter {
   take(): Uint8Array {
     const bytes = Buffer.from(scratch.subarray(0, this.size));
     this.size = 0;
+    // One very wide list (a single row of millions of values) grew it: give that memory back.
+    if (scratch.length > SCRATCH_KEEP_BYTES) scratch = Buffer.allocUnsafe(1 << 16);
     return bytes;
   }
 }
