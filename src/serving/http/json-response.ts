@@ -14,8 +14,12 @@ export function encodeJsonPredict(format: JsonFormat, outputs: PredictOutputs, b
   return Buffer.concat([...jsonPredictChunks(format, outputs, bare)]).toString("utf8");
 }
 
-/** Bytes per chunk of `jsonPredictChunks` (well under a millisecond of native formatting each). */
-export const JSON_CHUNK_BYTES = 1 << 18;
+/**
+ * Bytes per chunk of `jsonPredictChunks` (well under a millisecond of native formatting each). 256 KiB
+ * chunks made status requests wait longer behind 8 big answers (test/serving/http/responsiveness.test.ts:
+ * p50 21-25 ms against 14-17 ms with 32 KiB, bench/results/2026-12-07-float-format.md).
+ */
+export const JSON_CHUNK_BYTES = 1 << 15;
 
 /**
  * `encodeJsonPredict` as UTF-8 in pieces of about `chunkBytes` bytes, so a server can format a big answer in
