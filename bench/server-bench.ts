@@ -10,9 +10,17 @@
  * benchmark measures the server, not memory size; `--threads` sets the embedding's lookup threads (worker
  * threads running `embeddingLookupAsync`). Also printed: the direct in-process lookup of the same
  * batches (the floor under the server's latency) and JSON.parse vs lossless-json on a batch-64 body.
+ *
+ * The transport ceiling: a bare `node:http` server in its own process (this file with `--ceiling`) that
+ * reads each request body, JSON.parses it and answers a pre-encoded JSON body of the same size as the
+ * real answer at that batch (26 features × batch × 64 floats, columnar), loaded with the same autocannon
+ * settings and REST JSON bodies. Every transport's line carries `ceiling_ratio`: its requests/s over the
+ * ceiling's at the same batch. Every line names the CPU.
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { fork, type ChildProcess } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { connect as http2Connect, type ClientHttp2Session } from "node:http2";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -20,6 +28,7 @@ import autocannon from "autocannon";
 import { parse as parseLossless } from "lossless-json";
 import {
   BINARY_CONTENT_TYPE,
+  type DenseTensor,
   FeatureConfig,
   NotFoundError,
   RaggedTensor,
@@ -30,9 +39,11 @@ import {
   type ServableModel,
 } from "../src/index.js";
 import { encodeBinaryRequest } from "../src/serving/binary/request-codec.js";
+import { encodeJsonPredict } from "../src/serving/http/json-response.js";
 import type { FeatureInput } from "../src/serving/batching/feature-input.js";
 import { PredictRequestSchema } from "../src/serving/grpc/proto/gen/tensorflow_serving/apis/predict_pb.js";
 import { encodeTensorInputs } from "../src/serving/grpc/tensor-inputs.js";
+import { cpuName } from "./cpu-name.js";
 import { arg, bagLength, DIM, hashInitializer, STANDARD_ROWS, zipfSampler } from "./workload.js";
 
 const ROWS_CAP = Number(arg("rows-cap", "10000"));
@@ -44,6 +55,7 @@ const TRANSPORTS = arg("transports", "json,binary,grpc").split(",");
 const BATCHES = arg("batches", "1,64").split(",").map(Number);
 const BODIES = 32;
 const MODEL = "bench";
+const CPU = cpuName();
 
 function featureName(f: number): string {
   return `f${String(f).padStart(2, "0")}`;
@@ -147,6 +159,7 @@ function directLookup(model: ServableModel, batch: number): object {
     calls_per_s: Math.round(1000 / (times.reduce((a, b) => a + b, 0) / times.length)),
     p50_ms: round(percentile(sorted, 0.5)),
     p99_ms: round(percentile(sorted, 0.99)),
+    cpu: CPU,
   };
 }
 
@@ -164,6 +177,7 @@ function parseCost(): object {
     body_bytes: body.length,
     json_parse_ms: time(() => JSON.parse(body)),
     lossless_json_ms: time(() => parseLossless(body)),
+    cpu: CPU,
   };
 }
 
@@ -171,13 +185,18 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-async function load(url: string, transport: "json" | "binary", batch: number): Promise<object> {
+async function load(
+  url: string,
+  transport: "json" | "binary" | "ceiling",
+  batch: number,
+  ceiling: number,
+): Promise<Record<string, unknown>> {
   const bodies = Array.from({ length: BODIES }, () => makeBatch(batch));
   const requests = bodies.map((b) => ({
     method: "POST" as const,
-    path: `/v1/models/${MODEL}:predict`,
-    headers: { "content-type": transport === "json" ? "application/json" : BINARY_CONTENT_TYPE },
-    body: transport === "json" ? jsonBody(b) : binaryBody(b),
+    path: transport === "ceiling" ? `/ceiling/${batch}` : `/v1/models/${MODEL}:predict`,
+    headers: { "content-type": transport === "binary" ? BINARY_CONTENT_TYPE : "application/json" },
+    body: transport === "binary" ? binaryBody(b) : jsonBody(b),
   }));
   const cpu = process.cpuUsage();
   const wall = performance.now();
@@ -186,10 +205,11 @@ async function load(url: string, transport: "json" | "binary", batch: number): P
   const failed = result.non2xx + result.errors + result.timeouts;
   return {
     bench: "server",
-    transport: transport === "json" ? "REST JSON" : "binary",
+    transport: TRANSPORT_NAMES[transport],
     batch,
     connections: CONNECTIONS,
     requests_per_s: Math.round(result.requests.average),
+    ceiling_ratio: ceiling > 0 ? round(result.requests.average / ceiling) : 1,
     examples_per_s: Math.round(result.requests.average * batch),
     p50_ms: result.latency.p50,
     p99_ms: result.latency.p99,
@@ -199,8 +219,15 @@ async function load(url: string, transport: "json" | "binary", batch: number): P
     rows_cap: ROWS_CAP,
     lookup_threads: THREADS,
     client_cpu_pct: clientCpu,
+    cpu: CPU,
   };
 }
+
+const TRANSPORT_NAMES = {
+  json: "REST JSON",
+  binary: "binary",
+  ceiling: "ceiling (bare node:http, JSON.parse + pre-encoded answer)",
+} as const;
 
 /** A serialized PredictRequest: ids and row splits as int32 `tensor_content`. */
 function grpcBody(bags: number[][][]): Buffer {
@@ -215,7 +242,7 @@ function grpcBody(bags: number[][][]): Buffer {
  * is the transport's. (@grpc/grpc-js as load generator added ~3 ms of client latency per call here, which
  * hid the server at batch 1.)
  */
-async function loadGrpc(grpcUrl: string, batch: number): Promise<object> {
+async function loadGrpc(grpcUrl: string, batch: number, ceiling: number): Promise<object> {
   const bodies = Array.from({ length: BODIES }, () => grpcBody(makeBatch(batch)));
   const framed = bodies.map((b) => {
     const out = Buffer.alloc(5 + b.byteLength);
@@ -288,6 +315,7 @@ async function loadGrpc(grpcUrl: string, batch: number): Promise<object> {
     batch,
     connections: CONNECTIONS,
     requests_per_s: Math.round(rps),
+    ceiling_ratio: round(rps / ceiling),
     examples_per_s: Math.round(rps * batch),
     p50_ms: round(percentile(sorted, 0.5)),
     p99_ms: round(percentile(sorted, 0.99)),
@@ -297,6 +325,7 @@ async function loadGrpc(grpcUrl: string, batch: number): Promise<object> {
     rows_cap: ROWS_CAP,
     lookup_threads: THREADS,
     client_cpu_pct: clientCpu,
+    cpu: CPU,
   };
 }
 
@@ -312,10 +341,72 @@ async function serve(): Promise<void> {
   process.on("disconnect", () => void server.close({ drainTimeoutMs: 1000 }).then(() => process.exit(0)));
 }
 
+/**
+ * The transport ceiling: reads each body, JSON.parses it and answers the pre-encoded body for
+ * `/ceiling/<batch>` (sent by the parent), nothing else.
+ */
+function serveCeiling(): void {
+  const answers = new Map<string, Buffer>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      const body = answers.get(req.url ?? "")!;
+      res.writeHead(200, { "Content-Type": "application/json", "Content-Length": body.byteLength });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  const listening = new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  process.on("message", (m: { batch: number; body: string }) => {
+    answers.set(`/ceiling/${m.batch}`, Buffer.from(m.body));
+    if (answers.size === BATCHES.length)
+      void listening.then(() =>
+        process.send!({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),
+      );
+  });
+  process.on("disconnect", () => server.close(() => process.exit(0)));
+}
+
+/** Starts the ceiling child with the real answers' JSON text at each batch; its requests/s by batch. */
+async function ceilings(model: ServableModel): Promise<Map<number, number>> {
+  const child = fork(fileURLToPath(import.meta.url), ["--ceiling", "--batches", BATCHES.join(",")]);
+  const result = new Map<number, number>();
+  try {
+    const ready = new Promise<{ url: string }>((resolve, reject) => {
+      child.once("message", (m) => resolve(m as { url: string }));
+      child.once("exit", (code) => reject(new Error(`ceiling child exited with ${code}`)));
+    });
+    for (const batch of BATCHES) {
+      const inputs = Object.fromEntries(
+        makeBatch(batch).map((b, f) => [featureName(f), RaggedTensor.fromNested(b, "int32")]),
+      );
+      const outputs = model.embedding.embeddingLookup(inputs) as Record<string, DenseTensor<Float32Array>>;
+      const answer = new Map(
+        Object.entries(outputs).map(([k, v]) => [k, { shape: [...v.shape], data: v.data }]),
+      );
+      const body = encodeJsonPredict("columnar", answer, false);
+      child.send({ batch, body });
+    }
+    const { url } = await ready;
+    for (const batch of BATCHES) {
+      const line = await load(url, "ceiling", batch, 0);
+      result.set(batch, line.requests_per_s as number);
+      console.log(JSON.stringify(line));
+    }
+  } finally {
+    child.disconnect();
+    await new Promise((resolve) => child.once("exit", resolve));
+  }
+  return result;
+}
+
 async function main(): Promise<void> {
   const model = buildModel();
   console.log(JSON.stringify(parseCost()));
   for (const batch of [1, 64]) console.log(JSON.stringify(directLookup(model, batch)));
+  const ceiling = await ceilings(model);
   // The server child gets the model's knobs; SERVER_NODE_OPTIONS adds node flags (e.g. --cpu-prof).
   const child: ChildProcess = fork(
     fileURLToPath(import.meta.url),
@@ -329,8 +420,10 @@ async function main(): Promise<void> {
     });
     for (const batch of BATCHES) {
       for (const transport of ["json", "binary"] as const)
-        if (TRANSPORTS.includes(transport)) console.log(JSON.stringify(await load(url, transport, batch)));
-      if (TRANSPORTS.includes("grpc")) console.log(JSON.stringify(await loadGrpc(grpcUrl, batch)));
+        if (TRANSPORTS.includes(transport))
+          console.log(JSON.stringify(await load(url, transport, batch, ceiling.get(batch)!)));
+      if (TRANSPORTS.includes("grpc"))
+        console.log(JSON.stringify(await loadGrpc(grpcUrl, batch, ceiling.get(batch)!)));
     }
   } finally {
     child.disconnect();
@@ -339,4 +432,5 @@ async function main(): Promise<void> {
 }
 
 if (process.argv.includes("--serve")) void serve();
+else if (process.argv.includes("--ceiling")) serveCeiling();
 else await main();

@@ -12,6 +12,7 @@
 // other kernels, which raise or behave exactly as before.
 #define _GNU_SOURCE // madvise(MADV_HUGEPAGE)
 #include "batch.h"
+#include "float_format_napi.h"
 #include "kernels.h"
 #include "napi_util.h"
 #ifdef __linux__
@@ -205,7 +206,8 @@ NAPI_MODULE_INIT() {
       {"resolveRefs", NULL, js_resolve_refs, NULL, NULL, NULL, napi_enumerable, NULL},
       {"firstOutsideRange", NULL, js_first_outside_range, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok)
+  if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok ||
+      !define_float_format(env, exports))
     return NULL;
   return exports;
 }

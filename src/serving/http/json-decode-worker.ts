@@ -38,7 +38,7 @@ port.on("message", ({ id, body, features }: DecodeRequest) => {
       });
     }
     const byName = new Map(features.map((f) => [f.name, f]));
-    const decoded = decodeJsonPredict(parseJsonBody(text), { byName, configs: new Map() });
+    const decoded = decodeJsonPredict(parseJsonBody(text, body), { byName, configs: new Map() });
     const buffers = new Set<ArrayBuffer>();
     for (const input of decoded.inputs.values()) {
       const arrays: (ArrayBufferView | null)[] = [input.ids];

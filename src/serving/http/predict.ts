@@ -67,7 +67,7 @@ export async function predict(
     } catch {
       throw new InvalidArgumentError("JSON Parse error: the body is not valid UTF-8");
     }
-    const decoded = decodeJsonPredict(parseJsonBody(text), features);
+    const decoded = decodeJsonPredict(parseJsonBody(text, body), features);
     format = decoded.format;
     return decoded.inputs;
   };
@@ -106,17 +106,16 @@ async function encodeJsonSliced(
   format: JsonFormat,
   outputs: PredictOutputs,
   bare: boolean,
-): Promise<string | Uint8Array[]> {
+): Promise<Uint8Array | Uint8Array[]> {
   const chunks = jsonPredictChunks(format, outputs, bare);
   const first = chunks.next();
-  if (first.done === true) return "";
-  const head = first.value;
+  if (first.done === true) return new Uint8Array(0);
   let next = chunks.next();
-  if (next.done === true) return head; // a small answer: one piece
-  const pieces: Uint8Array[] = [Buffer.from(head)];
+  if (next.done === true) return first.value; // a small answer: one piece
+  const pieces: Uint8Array[] = [first.value];
   let sliceStart = performance.now();
   while (next.done !== true) {
-    pieces.push(Buffer.from(next.value));
+    pieces.push(next.value);
     if (performance.now() - sliceStart >= SLICE_MS) {
       await nextSlice();
       sliceStart = performance.now();

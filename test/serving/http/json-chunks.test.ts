@@ -41,7 +41,7 @@ test("JSON answers in chunks: the same text as one piece, the nested lists of ev
         );
         const whole = encodeJsonPredict(format, outputs, bare);
         const pieces = [...jsonPredictChunks(format, outputs, bare, 1 + int(20))];
-        assert.equal(pieces.join(""), whole);
+        assert.equal(Buffer.concat(pieces).toString("utf8"), whole);
         const parsed = JSON.parse(whole) as Record<string, unknown>;
         const where = `shape [${shape.join(", ")}], ${format}, bare ${bare}`;
         if (format === "columnar") {
