@@ -235,12 +235,30 @@ function groupByRow(
   for (let e = 0; e < rowOf.length; e++) {
     const r = rowOf[e];
     if (r < 0) continue;
-    rowSplits[r + 1]++;
     kept++;
     if (r < previous) sorted = false;
     previous = r;
   }
-  for (let r = 0; r < rows; r++) rowSplits[r + 1] += rowSplits[r];
+  if (sorted) {
+    // Rows in order: each split is the count so far, filled a run at a time (a sparse batch of a
+    // million rows and a few ids costs a few memsets, not a JS loop over every row).
+    let count = 0;
+    let filled = 0; // rowSplits[0..filled] are final
+    for (let e = 0; e < rowOf.length; e++) {
+      const r = rowOf[e];
+      if (r < 0) continue;
+      if (r > filled) {
+        rowSplits.fill(count, filled + 1, r + 1);
+        filled = r;
+      }
+      rowSplits[r + 1] = ++count;
+      filled = r + 1;
+    }
+    rowSplits.fill(count, filled + 1, rows + 1);
+  } else {
+    for (let e = 0; e < rowOf.length; e++) if (rowOf[e] >= 0) rowSplits[rowOf[e] + 1]++;
+    for (let r = 0; r < rows; r++) rowSplits[r + 1] += rowSplits[r];
+  }
   if (sorted && kept === rowOf.length && positionOf === null) {
     return { rowSplits, ids, weights, positions: null };
   }

@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { CLOCK_EVERY } from "./pool-messages.js";
+import { nextSlice } from "./event-loop-turns.js";
 import { closeRequest, DEPARTED } from "./packed-request.js";
 
 /** The lookup pool's thread plumbing (lookup-pool.ts): starting workers, waiting for helpers, yielding copies. */
@@ -40,17 +41,20 @@ export function waitForHelpers(control: Int32Array): void {
   }
 }
 
-/** Float32 values copied between two yields to the event loop by `copyInSteps` (4 MiB). */
-const COPY_STEP_VALUES = 1 << 20;
+/** Float32 values copied between two yields to the event loop by `copyInSteps` (1 MiB). */
+const COPY_STEP_VALUES = 1 << 18;
 
-/** `to.set(from)` for async lookups: a big output is copied a step at a time, yielding in between. */
+/**
+ * `to.set(from)` for async lookups: a big output is copied a step at a time, one step per turn of the
+ * event loop whoever asks (event-loop-turns.ts), so concurrent big copies and answers take turns with I/O.
+ */
 export async function copyInSteps(from: Float32Array, to: Float32Array): Promise<void> {
   if (from.length <= COPY_STEP_VALUES) {
     to.set(from);
     return;
   }
   for (let at = 0; at < from.length; at += COPY_STEP_VALUES) {
+    if (at > 0) await nextSlice();
     to.set(from.subarray(at, Math.min(from.length, at + COPY_STEP_VALUES)), at);
-    await new Promise((resolve) => setImmediate(resolve));
   }
 }
