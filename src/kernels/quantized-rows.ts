@@ -212,3 +212,57 @@ export function dequantizeRows(
     }
   }
 }
+
+/** How far a table's values move when stored as a kind (accumulated over row blocks). */
+export interface QuantizationError {
+  values: number;
+  /** Largest |dequantized − value|. */
+  maxAbs: number;
+  /** Σ |dequantized − value| (mean = sumAbs / values). */
+  sumAbs: number;
+  /** Largest |value| (for relative figures). */
+  maxMagnitude: number;
+  /** Why the kind cannot hold the table (the first refused value), or null. */
+  refused: string | null;
+}
+
+export function emptyQuantizationError(): QuantizationError {
+  return { values: 0, maxAbs: 0, sumAbs: 0, maxMagnitude: 0, refused: null };
+}
+
+/** Quantizes a block of rows as `kind` would and adds how far the values moved to `into`. */
+export function measureQuantization(
+  kind: StorageKind,
+  values: Float32Array,
+  dim: number,
+  into: QuantizationError,
+  tableName = "table",
+): QuantizationError {
+  if (into.refused !== null) return into;
+  into.values += values.length;
+  for (let i = 0; i < values.length; i++)
+    into.maxMagnitude = Math.max(into.maxMagnitude, Math.abs(values[i]));
+  if (kind === "float32") return into;
+  const rows = values.length / dim;
+  const bytes = new Uint8Array(rows * rowBytes(kind, dim));
+  try {
+    quantizeTable(kind, values, dim, bytes, tableName);
+  } catch (e) {
+    into.refused = (e as Error).message;
+    return into;
+  }
+  const back = new Float32Array(values.length);
+  dequantizeRows(
+    kind,
+    bytes,
+    dim,
+    Int32Array.from({ length: rows }, (_, i) => i),
+    back,
+  );
+  for (let i = 0; i < values.length; i++) {
+    const error = Math.abs(back[i] - values[i]);
+    into.sumAbs += error;
+    if (error > into.maxAbs) into.maxAbs = error;
+  }
+  return into;
+}
