@@ -1,5 +1,5 @@
 import { jobRows, rowValues, sliceJob, type KernelJob } from "./kernel-job.js";
-import { dequantizeRows } from "./quantized-rows.js";
+import { dequantizeRows, rowBytes, STORAGE_CODE } from "./quantized-rows.js";
 import { allocateTables, registerTableView, tableMemory } from "./table-memory.js";
 import type { StoredTable } from "./table-storage.js";
 import { gatherRows, reduceBagsSegmentOrder, reduceBagsWeighted, scatterSequence } from "./reduce.js";
@@ -57,10 +57,10 @@ export function runReference(
 }
 
 /**
- * `runJob` on a stored table. Quantized rows are dequantized (the reference dequantization) into a compact
- * float32 table, one row per id the job reads, and the job runs on it with its ids renumbered: the same
- * float32 kernels on the same values, so the same bits as the native kernels that dequantize in place.
- * The compact table lives in this thread's scratch arena, so the WebAssembly kernels can run it.
+ * `runJob` on a stored table. Quantized rows: the WebAssembly kernels dequantize them in place where they
+ * run (the table in an arena, dim a multiple of 4); otherwise the rows the job reads are dequantized (the
+ * reference dequantization) into a compact float32 table, one row per id, and the job runs on it with its
+ * ids renumbered: the same float32 kernels on the same values, so the same bits either way.
  */
 export function runStoredJob(
   job: KernelJob,
@@ -73,6 +73,13 @@ export function runStoredJob(
   if (table.kind === "float32") {
     runJob(job, table.data, table.dim, out, outOffset, rowStart, rowEnd);
     return;
+  }
+  // The WebAssembly kernels dequantize in place (tables in an arena, dim a multiple of 4).
+  if (kernelChoice() !== "js") {
+    const fallback = (row: number): void =>
+      runStoredJob(job, table, out, outOffset + (row - rowStart) * rowValues(job, table.dim), row, row + 1);
+    const format = { kind: STORAGE_CODE[table.kind], stride: rowBytes(table.kind, table.dim) };
+    if (runWasmJob(job, table.data, table.dim, out, outOffset, fallback, rowStart, rowEnd, format)) return;
   }
   const part = rowStart === 0 && rowEnd === jobRows(job) ? job : sliceJob(job, rowStart, rowEnd);
   const ids = part.kind === "gather" ? part.ids : part.batch.ids;
