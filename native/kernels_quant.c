@@ -8,6 +8,9 @@
 #include "kernels.h"
 #include <math.h>
 #include <string.h>
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #define UNROLL _Pragma("GCC unroll 8")
 
@@ -84,9 +87,25 @@ static inline float i8_bias(const uint8_t *row) {
   memcpy(&b, row + 4, 4);
   return b;
 }
+/** 16 codes as float32 (exact). Intrinsics where there are: GCC 12 scalarizes the generic conversion
+ * inside the weighted kernel (a byte load and a scalar convert per value). */
+static inline v16f codes16(const uint8_t *p) {
+#if defined(__AVX512F__)
+  return (v16f)_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)));
+#elif defined(__AVX2__)
+  const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+  const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 8))));
+  v16f q;
+  memcpy(&q, &lo, 32);
+  memcpy((char *)&q + 32, &hi, 32);
+  return q;
+#else
+  return __builtin_convertvector(__builtin_convertvector(*(const v16b *)p, v16i), v16f);
+#endif
+}
+
 static inline v16f i8_load16(const uint8_t *row, size_t c) {
-  const v16f q = __builtin_convertvector(*(const v16b *)(row + 8 + c), v16f);
-  return q * i8_scale(row) + i8_bias(row);
+  return codes16(row + 8 + c) * i8_scale(row) + i8_bias(row);
 }
 static inline float i8_load1(const uint8_t *row, size_t c) { return (float)row[8 + c] * i8_scale(row) + i8_bias(row); }
 
