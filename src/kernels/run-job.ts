@@ -1,7 +1,7 @@
 import { jobRows, rowValues, sliceJob, type KernelJob } from "./kernel-job.js";
 import { dequantizeRows, rowBytes, STORAGE_CODE } from "./quantized-rows.js";
 import { allocateTables, registerTableView, tableMemory } from "./table-memory.js";
-import type { StoredTable } from "./table-storage.js";
+import type { QuantizedStoredTable, StoredTable } from "./table-storage.js";
 import { gatherRows, reduceBagsSegmentOrder, reduceBagsWeighted, scatterSequence } from "./reduce.js";
 import { kernelChoice } from "./kernel-choice.js";
 import { runNativeJob } from "./native-kernels.js";
@@ -74,13 +74,27 @@ export function runStoredJob(
     runJob(job, table.data, table.dim, out, outOffset, rowStart, rowEnd);
     return;
   }
-  // The WebAssembly kernels dequantize in place (tables in an arena, dim a multiple of 4).
+  // The WebAssembly kernels dequantize in place (tables in an arena, dim a multiple of 4); a row too
+  // large for their scratch region goes through the compact table.
   if (kernelChoice() !== "js") {
+    const perRow = rowValues(job, table.dim);
     const fallback = (row: number): void =>
-      runStoredJob(job, table, out, outOffset + (row - rowStart) * rowValues(job, table.dim), row, row + 1);
+      runOnCompactTable(job, table, out, outOffset + (row - rowStart) * perRow, row, row + 1);
     const format = { kind: STORAGE_CODE[table.kind], stride: rowBytes(table.kind, table.dim) };
     if (runWasmJob(job, table.data, table.dim, out, outOffset, fallback, rowStart, rowEnd, format)) return;
   }
+  runOnCompactTable(job, table, out, outOffset, rowStart, rowEnd);
+}
+
+/** Rows `[rowStart, rowEnd)` of a job on a quantized table, through a compact dequantized copy of its rows. */
+function runOnCompactTable(
+  job: KernelJob,
+  table: QuantizedStoredTable,
+  out: Float32Array,
+  outOffset: number,
+  rowStart: number,
+  rowEnd: number,
+): void {
   const part = rowStart === 0 && rowEnd === jobRows(job) ? job : sliceJob(job, rowStart, rowEnd);
   const ids = part.kind === "gather" ? part.ids : part.batch.ids;
   const dim = table.dim;

@@ -173,3 +173,25 @@ test("restore after build quantizes the restored values again", () => {
   assert.deepEqual([...q.embeddingTables.get(q.tables[0])!.data.subarray(0, 4)], [0, 1 / 64, 2 / 64, 3 / 64]);
   assert.equal(q.readVariable(name)![5], 5 / 64);
 });
+
+test("a sequence row larger than the WebAssembly scratch region still dequantizes like the reference", () => {
+  setKernelChoice("wasm");
+  try {
+    const table = new TableConfig({ vocabularySize: 50, dim: 64, name: "long" });
+    const featureConfig = { s: new FeatureConfig({ table, maxSequenceLength: 40000 }) };
+    const q = new TPUEmbeddingForServing({ featureConfig, seed: 3, tableStorage: "int8" });
+    const twin = new TPUEmbeddingForServing({
+      featureConfig: {
+        s: new FeatureConfig({
+          table: new TableConfig({ vocabularySize: 50, dim: 64, name: "long" }),
+          maxSequenceLength: 40000,
+        }),
+      },
+    });
+    twin.embeddingTables.values().next().value!.data.set(q.embeddingTables.get(table)!.data);
+    const ids = RaggedTensor.fromNested([[1, 2, 3], [4]]);
+    assert.deepEqual(bits(q.embeddingLookup({ s: ids })), bits(twin.embeddingLookup({ s: ids })));
+  } finally {
+    setKernelChoice(undefined);
+  }
+});
