@@ -20,8 +20,8 @@ export interface TableSpec {
   readonly dim: number | undefined;
   /** The optimizer the model was trained with: tells which slot variables the checkpoint holds (skipped). */
   readonly optimizer: Optimizer | null;
-  /** How the table is stored for serving (quantized at load); undefined: the server's --table-storage. */
-  readonly storage: StorageKind | undefined;
+  /** How the table is stored for serving (quantized at load); absent: the server's --table-storage. */
+  readonly storage?: StorageKind;
 }
 
 /**
@@ -147,7 +147,7 @@ function parseTable(r: SpecReader, value: unknown, field: string): TableSpec {
     vocabularySize: r.positiveInteger(obj.vocabularySize, `${field}.vocabularySize`),
     dim: r.positiveInteger(obj.dim, `${field}.dim`),
     optimizer: parseOptimizer(r, obj.optimizer, `${field}.optimizer`),
-    storage: parseStorage(r, obj.storage, `${field}.storage`),
+    ...(obj.storage !== undefined ? { storage: parseStorage(r, obj.storage, `${field}.storage`) } : {}),
   };
 }
 
