@@ -4,8 +4,11 @@
 // of one element of the reference, in the same order (float32 add/mul/div/sqrt are correctly rounded,
 // like the reference's float64 operation rounded once to float32).
 //
-// Layout: all pointers are byte offsets into the memory; `dim` is a multiple of 4 and table rows start
-// on 16-byte boundaries. Rows are processed in chunks of one or two 64-byte cache lines (4 or 8
+// Layout: all pointers are byte offsets into the memory; `dim` is a multiple of 4 and float32 table rows
+// start on 16-byte boundaries. Quantized tables (src/kernels/quantized-rows.ts) are read through the
+// same kernels, instantiated per storage kind K (f32: float32; u16: float16; i16: bfloat16; u8: row-wise
+// int8): `lanes<K>` dequantizes four values exactly as the reference does, so a lookup on a quantized
+// table is the float32 lookup on the dequantized table, bit for bit. Rows are processed in chunks of one or two 64-byte cache lines (4 or 8
 // registers): for each chunk the bag's rows are summed in registers, so the loads of one bag are
 // independent and overlap. Before each bag, the rows `touchAhead` ids ahead are touched (one load per cache line) to
 // start their cache misses early: memory-level parallelism across bags.
@@ -17,26 +20,52 @@ export function touchSink(): u32 {
   return sink;
 }
 
-function touchRows(table: usize, rowBytes: usize, ids: usize, from: i32, to: i32): void {
+function touchRows(table: usize, stride: usize, ids: usize, from: i32, to: i32): void {
   let s: u32 = 0;
   for (let j = from; j < to; j++) {
-    const row = table + <usize>load<i32>(ids + ((<usize>j) << 2)) * rowBytes;
-    for (let b: usize = 0; b < rowBytes; b += 64) s += load<u8>(row + b);
+    const row = table + <usize>load<i32>(ids + ((<usize>j) << 2)) * stride;
+    for (let b: usize = 0; b < stride; b += 64) s += load<u8>(row + b);
   }
   sink += s;
 }
 
-function rowAt(table: usize, rowBytes: usize, ids: usize, j: i32): usize {
-  return table + <usize>load<i32>(ids + ((<usize>j) << 2)) * rowBytes;
+function rowAt(table: usize, stride: usize, ids: usize, j: i32): usize {
+  return table + <usize>load<i32>(ids + ((<usize>j) << 2)) * stride;
+}
+
+/**
+ * Four values of a row as float32, from the values at float32 byte offset `c` (a multiple of 16) on:
+ * float32 as is; float16 widened (exponent and mantissa moved into place and scaled by 2^112, exact for
+ * normal and subnormal values; ∞ and NaN by their bits); bfloat16 shifted into the upper half; int8 as
+ * float32(q · scale) + bias (the row's scale and bias first, two rounded operations).
+ */
+function lanes<K>(row: usize, c: usize): v128 {
+  if (isFloat<K>()) return v128.load(row + c);
+  if (sizeof<K>() == 2) {
+    const h = v128.load16x4_u(row + (c >> 1));
+    if (isSigned<K>()) return i32x4.shl(h, 16);
+    const em = v128.and(h, i32x4.splat(0x7fff));
+    const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
+    const scaled = f32x4.mul(i32x4.shl(em, 13), f32x4.splat(reinterpret<f32>(0x77800000)));
+    const special = i32x4.ge_u(em, i32x4.splat(0x7c00));
+    const inf = v128.or(i32x4.shl(em, 13), i32x4.splat(0x7f800000));
+    return v128.or(v128.bitselect(inf, scaled, special), sign);
+  }
+  const q = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(row + 8 + (c >> 2))));
+  return f32x4.add(
+    f32x4.mul(f32x4.convert_i32x4_u(q), f32x4.splat(load<f32>(row))),
+    f32x4.splat(load<f32>(row, 4)),
+  );
 }
 
 /**
  * Unweighted bags in TF's sparse-segment order (reduceBagsSegmentOrder): mode 0 sum, 1 mean, 2 sqrtn.
  * `splits` holds rows + 1 int32 offsets into `ids` (starting at 0).
  */
-export function bagsSegment(
+function bagsSegmentT<K>(
   table: usize,
   dim: i32,
+  stride: usize,
   splits: usize,
   ids: usize,
   rows: i32,
@@ -54,7 +83,7 @@ export function bagsSegment(
     const o = out + <usize>r * rowBytes;
     const ahead = min(total, end + touchAhead);
     if (touched < ahead) {
-      touchRows(table, rowBytes, ids, max(touched, end), ahead);
+      touchRows(table, stride, ids, max(touched, end), ahead);
       touched = ahead;
     }
     if (num == 0) {
@@ -62,8 +91,8 @@ export function bagsSegment(
       continue;
     }
     if (num == 1) {
-      const src = rowAt(table, rowBytes, ids, start);
-      for (let b: usize = 0; b < rowBytes; b += 16) v128.store(o + b, v128.load(src + b));
+      const src = rowAt(table, stride, ids, start);
+      for (let b: usize = 0; b < rowBytes; b += 16) v128.store(o + b, lanes<K>(src, b));
       continue;
     }
     let scale: f32 = 1;
@@ -79,17 +108,17 @@ export function bagsSegment(
     const wide = rowBytes & ~(<usize>63);
     for (let c: usize = 0; c < wide; c += 64) {
       // First group: sum left to right, then scale.
-      let p = rowAt(table, rowBytes, ids, start) + c;
-      let g0 = v128.load(p, 0);
-      let g1 = v128.load(p, 16);
-      let g2 = v128.load(p, 32);
-      let g3 = v128.load(p, 48);
+      let p = rowAt(table, stride, ids, start);
+      let g0 = lanes<K>(p, c + 0);
+      let g1 = lanes<K>(p, c + 16);
+      let g2 = lanes<K>(p, c + 32);
+      let g3 = lanes<K>(p, c + 48);
       for (let j = start + 1; j < start + first; j++) {
-        p = rowAt(table, rowBytes, ids, j) + c;
-        g0 = f32x4.add(g0, v128.load(p, 0));
-        g1 = f32x4.add(g1, v128.load(p, 16));
-        g2 = f32x4.add(g2, v128.load(p, 32));
-        g3 = f32x4.add(g3, v128.load(p, 48));
+        p = rowAt(table, stride, ids, j);
+        g0 = f32x4.add(g0, lanes<K>(p, c + 0));
+        g1 = f32x4.add(g1, lanes<K>(p, c + 16));
+        g2 = f32x4.add(g2, lanes<K>(p, c + 32));
+        g3 = f32x4.add(g3, lanes<K>(p, c + 48));
       }
       let a0 = f32x4.mul(g0, vscale);
       let a1 = f32x4.mul(g1, vscale);
@@ -97,17 +126,17 @@ export function bagsSegment(
       let a3 = f32x4.mul(g3, vscale);
       // Later groups of 8: sum the group, then add it.
       for (let g = start + first; g < end; g += 8) {
-        p = rowAt(table, rowBytes, ids, g) + c;
-        g0 = v128.load(p, 0);
-        g1 = v128.load(p, 16);
-        g2 = v128.load(p, 32);
-        g3 = v128.load(p, 48);
+        p = rowAt(table, stride, ids, g);
+        g0 = lanes<K>(p, c + 0);
+        g1 = lanes<K>(p, c + 16);
+        g2 = lanes<K>(p, c + 32);
+        g3 = lanes<K>(p, c + 48);
         for (let j = g + 1; j < g + 8; j++) {
-          p = rowAt(table, rowBytes, ids, j) + c;
-          g0 = f32x4.add(g0, v128.load(p, 0));
-          g1 = f32x4.add(g1, v128.load(p, 16));
-          g2 = f32x4.add(g2, v128.load(p, 32));
-          g3 = f32x4.add(g3, v128.load(p, 48));
+          p = rowAt(table, stride, ids, j);
+          g0 = f32x4.add(g0, lanes<K>(p, c + 0));
+          g1 = f32x4.add(g1, lanes<K>(p, c + 16));
+          g2 = f32x4.add(g2, lanes<K>(p, c + 32));
+          g3 = f32x4.add(g3, lanes<K>(p, c + 48));
         }
         a0 = f32x4.add(a0, g0);
         a1 = f32x4.add(a1, g1);
@@ -128,13 +157,13 @@ export function bagsSegment(
     }
     // Dims that are not a multiple of 16: the same steps, one vector at a time.
     for (let c = wide; c < rowBytes; c += 16) {
-      let g = v128.load(rowAt(table, rowBytes, ids, start) + c);
+      let g = lanes<K>(rowAt(table, stride, ids, start), c);
       for (let j = start + 1; j < start + first; j++)
-        g = f32x4.add(g, v128.load(rowAt(table, rowBytes, ids, j) + c));
+        g = f32x4.add(g, lanes<K>(rowAt(table, stride, ids, j), c));
       let a = f32x4.mul(g, vscale);
       for (let h = start + first; h < end; h += 8) {
-        g = v128.load(rowAt(table, rowBytes, ids, h) + c);
-        for (let j = h + 1; j < h + 8; j++) g = f32x4.add(g, v128.load(rowAt(table, rowBytes, ids, j) + c));
+        g = lanes<K>(rowAt(table, stride, ids, h), c);
+        for (let j = h + 1; j < h + 8; j++) g = f32x4.add(g, lanes<K>(rowAt(table, stride, ids, j), c));
         a = f32x4.add(a, g);
       }
       if (divide) a = f32x4.div(a, vdiv);
@@ -147,9 +176,10 @@ export function bagsSegment(
  * Weighted bags and the ragged path (reduceBagsWeighted): Σ w·e from zero (Σ e when `weights` is 0),
  * then mode 1 divides by Σ w, mode 2 by sqrt(Σ w²), zero vector when that is 0 (div_no_nan).
  */
-export function bagsWeighted(
+function bagsWeightedT<K>(
   table: usize,
   dim: i32,
+  stride: usize,
   splits: usize,
   ids: usize,
   weights: usize,
@@ -168,7 +198,7 @@ export function bagsWeighted(
     const o = out + <usize>r * rowBytes;
     const ahead = min(total, end + touchAhead);
     if (touched < ahead) {
-      touchRows(table, rowBytes, ids, max(touched, end), ahead);
+      touchRows(table, stride, ids, max(touched, end), ahead);
       touched = ahead;
     }
     let weightSum: f32 = 0;
@@ -202,28 +232,28 @@ export function bagsWeighted(
       let a7 = zero;
       if (weights == 0) {
         for (let j = start; j < end; j++) {
-          const p = rowAt(table, rowBytes, ids, j) + c;
-          a0 = f32x4.add(a0, v128.load(p, 0));
-          a1 = f32x4.add(a1, v128.load(p, 16));
-          a2 = f32x4.add(a2, v128.load(p, 32));
-          a3 = f32x4.add(a3, v128.load(p, 48));
-          a4 = f32x4.add(a4, v128.load(p, 64));
-          a5 = f32x4.add(a5, v128.load(p, 80));
-          a6 = f32x4.add(a6, v128.load(p, 96));
-          a7 = f32x4.add(a7, v128.load(p, 112));
+          const p = rowAt(table, stride, ids, j);
+          a0 = f32x4.add(a0, lanes<K>(p, c + 0));
+          a1 = f32x4.add(a1, lanes<K>(p, c + 16));
+          a2 = f32x4.add(a2, lanes<K>(p, c + 32));
+          a3 = f32x4.add(a3, lanes<K>(p, c + 48));
+          a4 = f32x4.add(a4, lanes<K>(p, c + 64));
+          a5 = f32x4.add(a5, lanes<K>(p, c + 80));
+          a6 = f32x4.add(a6, lanes<K>(p, c + 96));
+          a7 = f32x4.add(a7, lanes<K>(p, c + 112));
         }
       } else {
         for (let j = start; j < end; j++) {
-          const p = rowAt(table, rowBytes, ids, j) + c;
+          const p = rowAt(table, stride, ids, j);
           const w = f32x4.splat(load<f32>(weights + ((<usize>j) << 2)));
-          a0 = f32x4.add(a0, f32x4.mul(w, v128.load(p, 0)));
-          a1 = f32x4.add(a1, f32x4.mul(w, v128.load(p, 16)));
-          a2 = f32x4.add(a2, f32x4.mul(w, v128.load(p, 32)));
-          a3 = f32x4.add(a3, f32x4.mul(w, v128.load(p, 48)));
-          a4 = f32x4.add(a4, f32x4.mul(w, v128.load(p, 64)));
-          a5 = f32x4.add(a5, f32x4.mul(w, v128.load(p, 80)));
-          a6 = f32x4.add(a6, f32x4.mul(w, v128.load(p, 96)));
-          a7 = f32x4.add(a7, f32x4.mul(w, v128.load(p, 112)));
+          a0 = f32x4.add(a0, f32x4.mul(w, lanes<K>(p, c + 0)));
+          a1 = f32x4.add(a1, f32x4.mul(w, lanes<K>(p, c + 16)));
+          a2 = f32x4.add(a2, f32x4.mul(w, lanes<K>(p, c + 32)));
+          a3 = f32x4.add(a3, f32x4.mul(w, lanes<K>(p, c + 48)));
+          a4 = f32x4.add(a4, f32x4.mul(w, lanes<K>(p, c + 64)));
+          a5 = f32x4.add(a5, f32x4.mul(w, lanes<K>(p, c + 80)));
+          a6 = f32x4.add(a6, f32x4.mul(w, lanes<K>(p, c + 96)));
+          a7 = f32x4.add(a7, f32x4.mul(w, lanes<K>(p, c + 112)));
         }
       }
       if (mode != 0) {
@@ -249,7 +279,7 @@ export function bagsWeighted(
     for (let c = wide; c < rowBytes; c += 16) {
       let a = zero;
       for (let j = start; j < end; j++) {
-        const e = v128.load(rowAt(table, rowBytes, ids, j) + c);
+        const e = lanes<K>(rowAt(table, stride, ids, j), c);
         a = f32x4.add(
           a,
           weights == 0 ? e : f32x4.mul(f32x4.splat(load<f32>(weights + ((<usize>j) << 2))), e),
@@ -265,9 +295,10 @@ export function bagsWeighted(
  * Sequences (scatterSequence): output rows × sequenceLength × dim, zeros where no id lands; each id's
  * row is added at its position (`positions` 0: positions 0, 1, 2, … within the row).
  */
-export function sequence(
+function sequenceT<K>(
   table: usize,
   dim: i32,
+  stride: usize,
   splits: usize,
   ids: usize,
   positions: usize,
@@ -286,16 +317,15 @@ export function sequence(
     const o = out + <usize>r * <usize>sequenceLength * rowBytes;
     const ahead = min(total, end + touchAhead);
     if (touched < ahead) {
-      touchRows(table, rowBytes, ids, max(touched, end), ahead);
+      touchRows(table, stride, ids, max(touched, end), ahead);
       touched = ahead;
     }
     if (positions == 0) {
       // Distinct positions 0..n-1: 0 + row (not a plain copy: 0 + -0 is +0, as in the reference).
       for (let j = start; j < end; j++) {
-        const src = rowAt(table, rowBytes, ids, j);
+        const src = rowAt(table, stride, ids, j);
         const dst = o + <usize>(j - start) * rowBytes;
-        for (let b: usize = 0; b < rowBytes; b += 16)
-          v128.store(dst + b, f32x4.add(zero, v128.load(src + b)));
+        for (let b: usize = 0; b < rowBytes; b += 16) v128.store(dst + b, f32x4.add(zero, lanes<K>(src, b)));
       }
       const filled = o + <usize>(end - start) * rowBytes;
       const stop = o + <usize>sequenceLength * rowBytes;
@@ -304,27 +334,166 @@ export function sequence(
       const stop = o + <usize>sequenceLength * rowBytes;
       for (let b = o; b < stop; b += 16) v128.store(b, zero);
       for (let j = start; j < end; j++) {
-        const src = rowAt(table, rowBytes, ids, j);
+        const src = rowAt(table, stride, ids, j);
         const dst = o + <usize>load<i32>(positions + ((<usize>j) << 2)) * rowBytes;
         for (let b: usize = 0; b < rowBytes; b += 16)
-          v128.store(dst + b, f32x4.add(v128.load(dst + b), v128.load(src + b)));
+          v128.store(dst + b, f32x4.add(v128.load(dst + b), lanes<K>(src, b)));
       }
     }
   }
 }
 
 /** Dense gather (gatherRows): out[i] = table[ids[i]]. */
-export function gather(table: usize, dim: i32, ids: usize, count: i32, out: usize, touchAhead: i32): void {
+function gatherT<K>(
+  table: usize,
+  dim: i32,
+  stride: usize,
+  ids: usize,
+  count: i32,
+  out: usize,
+  touchAhead: i32,
+): void {
   const rowBytes = (<usize>dim) << 2;
   let touched = 0;
   for (let i = 0; i < count; i++) {
     const ahead = min(count, i + 1 + touchAhead);
     if (touched < ahead) {
-      touchRows(table, rowBytes, ids, max(touched, i + 1), ahead);
+      touchRows(table, stride, ids, max(touched, i + 1), ahead);
       touched = ahead;
     }
-    const src = rowAt(table, rowBytes, ids, i);
+    const src = rowAt(table, stride, ids, i);
     const dst = out + <usize>i * rowBytes;
-    for (let b: usize = 0; b < rowBytes; b += 16) v128.store(dst + b, v128.load(src + b));
+    for (let b: usize = 0; b < rowBytes; b += 16) v128.store(dst + b, lanes<K>(src, b));
   }
+}
+
+// ---- Exports: float32 tables (rows of dim · 4 bytes), and quantized ones by storage kind ----
+// kind (src/kernels/quantized-rows.ts STORAGE_CODE): 1 float16, 2 bfloat16, 3 int8; `stride` is the
+// bytes of one stored row.
+
+export function bagsSegment(
+  table: usize,
+  dim: i32,
+  splits: usize,
+  ids: usize,
+  rows: i32,
+  mode: i32,
+  out: usize,
+  touchAhead: i32,
+): void {
+  bagsSegmentT<f32>(table, dim, (<usize>dim) << 2, splits, ids, rows, mode, out, touchAhead);
+}
+
+export function bagsWeighted(
+  table: usize,
+  dim: i32,
+  splits: usize,
+  ids: usize,
+  weights: usize,
+  rows: i32,
+  mode: i32,
+  out: usize,
+  touchAhead: i32,
+): void {
+  bagsWeightedT<f32>(table, dim, (<usize>dim) << 2, splits, ids, weights, rows, mode, out, touchAhead);
+}
+
+export function sequence(
+  table: usize,
+  dim: i32,
+  splits: usize,
+  ids: usize,
+  positions: usize,
+  rows: i32,
+  sequenceLength: i32,
+  out: usize,
+  touchAhead: i32,
+): void {
+  sequenceT<f32>(
+    table,
+    dim,
+    (<usize>dim) << 2,
+    splits,
+    ids,
+    positions,
+    rows,
+    sequenceLength,
+    out,
+    touchAhead,
+  );
+}
+
+export function gather(table: usize, dim: i32, ids: usize, count: i32, out: usize, touchAhead: i32): void {
+  gatherT<f32>(table, dim, (<usize>dim) << 2, ids, count, out, touchAhead);
+}
+
+export function bagsSegmentQ(
+  kind: i32,
+  table: usize,
+  dim: i32,
+  stride: usize,
+  splits: usize,
+  ids: usize,
+  rows: i32,
+  mode: i32,
+  out: usize,
+  touchAhead: i32,
+): void {
+  if (kind == 1) bagsSegmentT<u16>(table, dim, stride, splits, ids, rows, mode, out, touchAhead);
+  else if (kind == 2) bagsSegmentT<i16>(table, dim, stride, splits, ids, rows, mode, out, touchAhead);
+  else bagsSegmentT<u8>(table, dim, stride, splits, ids, rows, mode, out, touchAhead);
+}
+
+export function bagsWeightedQ(
+  kind: i32,
+  table: usize,
+  dim: i32,
+  stride: usize,
+  splits: usize,
+  ids: usize,
+  weights: usize,
+  rows: i32,
+  mode: i32,
+  out: usize,
+  touchAhead: i32,
+): void {
+  if (kind == 1) bagsWeightedT<u16>(table, dim, stride, splits, ids, weights, rows, mode, out, touchAhead);
+  else if (kind == 2)
+    bagsWeightedT<i16>(table, dim, stride, splits, ids, weights, rows, mode, out, touchAhead);
+  else bagsWeightedT<u8>(table, dim, stride, splits, ids, weights, rows, mode, out, touchAhead);
+}
+
+export function sequenceQ(
+  kind: i32,
+  table: usize,
+  dim: i32,
+  stride: usize,
+  splits: usize,
+  ids: usize,
+  positions: usize,
+  rows: i32,
+  sequenceLength: i32,
+  out: usize,
+  touchAhead: i32,
+): void {
+  if (kind == 1)
+    sequenceT<u16>(table, dim, stride, splits, ids, positions, rows, sequenceLength, out, touchAhead);
+  else if (kind == 2)
+    sequenceT<i16>(table, dim, stride, splits, ids, positions, rows, sequenceLength, out, touchAhead);
+  else sequenceT<u8>(table, dim, stride, splits, ids, positions, rows, sequenceLength, out, touchAhead);
+}
+
+export function gatherQ(
+  kind: i32,
+  table: usize,
+  dim: i32,
+  stride: usize,
+  ids: usize,
+  count: i32,
+  out: usize,
+  touchAhead: i32,
+): void {
+  if (kind == 1) gatherT<u16>(table, dim, stride, ids, count, out, touchAhead);
+  else if (kind == 2) gatherT<i16>(table, dim, stride, ids, count, out, touchAhead);
+  else gatherT<u8>(table, dim, stride, ids, count, out, touchAhead);
 }

@@ -8,12 +8,16 @@
  *   EXTRA_BENCH="node /path/to/dist/bench/lookup-bench.js" bash /tmp/peer-bench/run_peers.sh --only "c torch"
  *   npm run bench -- --variants sum-zipf --batches 1024 --threads 1,2 [--repeat-ms 50] [--kernels native|wasm|js]
  *     [--touch N (ids ahead whose rows are touched)] [--impl NAME (label of the lines)]
- *     [--outputs into|fresh] [--inputs ragged|keyed]
+ *     [--outputs into|fresh] [--inputs ragged|keyed] [--storage float32|float16|bfloat16|int8]
  *
  * `--outputs into` (the default) passes caller-owned outputs (`createOutputs`, once per batch size) to every
  * lookup, as a serving loop would and as the C reference does; `fresh` allocates new outputs per lookup
  * (lines labelled `…-fresh`). `--inputs keyed` passes each batch as one KeyedJaggedTensor (TorchRec's
  * layout: three flat arrays for all 26 features) instead of 26 RaggedTensors (lines labelled `…-kjt`).
+ *
+ * `--storage` stores every table as that kind (`tableStorage`; lines labelled `…-int8` etc. and carrying
+ * `storage`); `tables_mb` is the tables' stored bytes, `arena_mb` (float32) the memory holding them
+ * (with the threads' scratch).
  *
  * `threads` is an embedding option, so every (variant, threads) runs in its own child process that
  * builds the tables once (peak RSS stays one set of tables, like each peer process).
@@ -32,6 +36,7 @@ import {
 } from "../src/index.js";
 import { setTouchAhead, wasmKernelsAvailable } from "../src/kernels/wasm-kernels.js";
 import { tableMemory } from "../src/kernels/table-memory.js";
+import { isStorageKind, STORAGE_KINDS, type StorageKind } from "../src/kernels/quantized-rows.js";
 import { kernelChoice, KERNELS_ENV, type KernelChoice } from "../src/kernels/kernel-choice.js";
 import { nativeKernelsAvailable } from "../src/kernels/native-kernels.js";
 import {
@@ -136,23 +141,41 @@ async function runChild(): Promise<void> {
   const repeatMs = Number(option("repeat-ms") ?? wl.timing.repeat_ms);
   const outputs = option("outputs") ?? "into";
   if (outputs !== "into" && outputs !== "fresh") throw new Error(`--outputs must be into or fresh.`);
+  const storage = option("storage") ?? "float32";
+  if (!isStorageKind(storage)) throw new Error(`--storage must be one of ${STORAGE_KINDS.join(", ")}.`);
   const inputForm = option("inputs") ?? "ragged";
   if (inputForm !== "ragged" && inputForm !== "keyed") throw new Error(`--inputs must be ragged or keyed.`);
 
   const t0 = performance.now();
   const { features: inputs, source } = loadInputs(dir, wl);
   const t1 = performance.now();
-  const embedding = buildEmbedding(wl, variant.combiner ?? "sum", variant.max_sequence_length ?? 0, threads);
+  const embedding = buildEmbedding(
+    wl,
+    variant.combiner ?? "sum",
+    variant.max_sequence_length ?? 0,
+    threads,
+    storage,
+  );
   const t2 = performance.now();
   process.stderr.write(
     `[lookup-bench] ${variant.name} threads ${threads}: inputs ${source} in ${Math.round(t1 - t0)} ms; ` +
       `tables built in ${Math.round(t2 - t1)} ms\n`,
   );
 
-  // What the tables cost: the arenas' size (raw table bytes, 64-byte aligned, plus the threads' scratch).
-  const arenas = new Set(embedding.tables.map((t) => tableMemory(embedding.embeddingTables.get(t)!.data)));
-  const tablesMb = () =>
-    +([...arenas].reduce((a, m) => a + (m === undefined ? 0 : m.buffer.byteLength), 0) / 2 ** 20).toFixed(1);
+  // What the tables cost: their stored bytes, and the arenas holding them (64-byte aligned, plus the
+  // threads' scratch).
+  const tablesMb = +(embedding.tableBytes / 2 ** 20).toFixed(1);
+  const arenas = new Set(
+    embedding.tables
+      .filter((t) => embedding.tableStorage.get(t) === "float32")
+      .map((t) => tableMemory(embedding.embeddingTables.get(t)!.data)),
+  );
+  const arenaMb = () =>
+    storage !== "float32"
+      ? null
+      : +([...arenas].reduce((a, m) => a + (m === undefined ? 0 : m.buffer.byteLength), 0) / 2 ** 20).toFixed(
+          1,
+        );
   for (const B of batches) {
     const prepared = prepareBatches(inputs, variant.dist, variant.weighted, B, inputForm === "keyed");
     const batchIds = prepared.map((p) => p.ids);
@@ -167,7 +190,8 @@ async function runChild(): Promise<void> {
     const label =
       (kernels === "native" ? "tpu-embedding" : `tpu-embedding-${kernels}`) +
       (inputForm === "keyed" ? "-kjt" : "") +
-      (outputs === "fresh" ? "-fresh" : "");
+      (outputs === "fresh" ? "-fresh" : "") +
+      (storage === "float32" ? "" : `-${storage}`);
     const [steal0, wall0] = [stealMs(), performance.now()];
     const line = common.benchConfig({
       impl: option("impl") ?? label,
@@ -200,13 +224,26 @@ async function runChild(): Promise<void> {
     // The VM's steal time during this batch size's warm-up and repeats (see steal-time.ts).
     const steal = steal0 === null || steal1 === null ? {} : { steal_ms: steal1 - steal0 };
     console.log(
-      JSON.stringify({ ...line, tables_mb: tablesMb(), ...steal, measured_ms: Math.round(wall1 - wall0) }),
+      JSON.stringify({
+        ...line,
+        storage,
+        tables_mb: tablesMb,
+        arena_mb: arenaMb(),
+        ...steal,
+        measured_ms: Math.round(wall1 - wall0),
+      }),
     );
   }
   embedding.dispose();
 }
 
-function buildEmbedding(wl: Workload, combiner: "sum" | "mean", sequence: number, threads: number) {
+function buildEmbedding(
+  wl: Workload,
+  combiner: "sum" | "mean",
+  sequence: number,
+  threads: number,
+  tableStorage: StorageKind,
+) {
   const featureConfig: Record<string, FeatureConfig> = {};
   wl.feature_table_rows.forEach((rows, t) => {
     const table = new TableConfig({
@@ -225,7 +262,7 @@ function buildEmbedding(wl: Workload, combiner: "sum" | "mean", sequence: number
       maxSequenceLength: sequence,
     });
   });
-  const embedding = new TPUEmbeddingForServing({ featureConfig, optimizer: null, threads });
+  const embedding = new TPUEmbeddingForServing({ featureConfig, optimizer: null, threads, tableStorage });
   embedding.build();
   return embedding;
 }

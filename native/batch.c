@@ -1,6 +1,7 @@
 // Lookup batches (src/kernels/batch-layout.ts): every feature of one request in one call.
 #include "batch.h"
 #include "kernels.h"
+#include "kernels_quant.h"
 #include <stdlib.h>
 #include <string.h>
 #ifdef __SSE__
@@ -20,9 +21,11 @@
 typedef struct {
   uint32_t magic;
   uint32_t count; // 0 once released
-  const float **data;
+  const void **data;
   size_t *rows;
+  size_t *strides; // bytes per row
   int32_t *dims;
+  int32_t *kinds; // STORAGE_* (kernels_quant.h)
   napi_ref *refs; // keep the table views (and so their memory) alive while the set lives
 } table_set_t;
 
@@ -49,41 +52,53 @@ static table_set_t *table_set_of(napi_env env, napi_value value) {
   return set->magic == TABLE_SET_MAGIC ? set : NULL;
 }
 
-/** createTableSet(tables: Float32Array[], dims: Int32Array): external | null */
+/**
+ * createTableSet(tables: (Float32Array | Uint8Array)[], dims: Int32Array, kinds?: Int32Array): external | null.
+ * `kinds` (STORAGE_*, default all float32): a float32 table is a Float32Array, a quantized one the Uint8Array
+ * of its rows.
+ */
 napi_value js_create_table_set(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result;
+  size_t argc = 3;
+  napi_value argv[3], result;
   napi_get_null(env, &result);
   bool is_array = false;
   uint32_t count = 0;
-  view_t dims;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 ||
+  view_t dims, kinds = {NULL, 0};
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 || argc > 3 ||
       napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
       napi_get_array_length(env, argv[0], &count) != napi_ok ||
-      !typed_view(env, argv[1], napi_int32_array, false, &dims) || dims.length != count)
+      !typed_view(env, argv[1], napi_int32_array, false, &dims) || dims.length != count ||
+      (argc == 3 && (!typed_view(env, argv[2], napi_int32_array, true, &kinds) ||
+                     (kinds.data != NULL && kinds.length != count))))
     return result;
   // One block: the header, then the per-table arrays (pointers first, so everything stays aligned).
-  table_set_t *set = calloc(1, sizeof(table_set_t) + count * (sizeof(float *) + sizeof(napi_ref) +
-                                                              sizeof(size_t) + sizeof(int32_t)));
+  table_set_t *set = calloc(1, sizeof(table_set_t) + count * (sizeof(void *) + sizeof(napi_ref) + 2 * sizeof(size_t) +
+                                                              2 * sizeof(int32_t)));
   if (set == NULL) return result;
   set->magic = TABLE_SET_MAGIC;
-  set->data = (const float **)(set + 1);
+  set->data = (const void **)(set + 1);
   set->refs = (napi_ref *)(set->data + count);
   set->rows = (size_t *)(set->refs + count);
-  set->dims = (int32_t *)(set->rows + count);
+  set->strides = set->rows + count;
+  set->dims = (int32_t *)(set->strides + count);
+  set->kinds = set->dims + count;
   bool ok = true;
   for (uint32_t t = 0; t < count && ok; t++) {
     napi_value element;
     view_t table;
     const int32_t dim = ((const int32_t *)dims.data)[t];
-    ok = dim >= 1 && napi_get_element(env, argv[0], t, &element) == napi_ok &&
-         typed_view(env, element, napi_float32_array, false, &table) &&
+    const int32_t kind = kinds.data == NULL ? STORAGE_F32 : ((const int32_t *)kinds.data)[t];
+    const size_t stride = dim >= 1 ? storage_row_bytes(kind, (size_t)dim) : 0;
+    ok = stride > 0 && napi_get_element(env, argv[0], t, &element) == napi_ok &&
+         typed_view(env, element, kind == STORAGE_F32 ? napi_float32_array : napi_uint8_array, false, &table) &&
          napi_create_reference(env, element, 1, &set->refs[t]) == napi_ok;
     if (!ok) break;
     set->count = t + 1;
     set->data[t] = table.data;
-    set->rows[t] = table.length / (size_t)dim;
+    set->rows[t] = (kind == STORAGE_F32 ? table.length * 4 : table.length) / stride;
+    set->strides[t] = stride;
     set->dims[t] = dim;
+    set->kinds[t] = kind;
   }
   if (!ok || napi_create_external(env, set, table_set_finalize, NULL, &result) != napi_ok) {
     table_set_release(env, set);
@@ -170,9 +185,9 @@ static bool staged_field(const int32_t *w, size_t wlen, int32_t at, int32_t ref,
 
 /** One feature of a staged request, resolved. */
 typedef struct {
-  int32_t kind, rows, n, param;
-  const float *table;
-  size_t dim, table_rows;
+  int32_t kind, rows, n, param, storage;
+  const void *table;
+  size_t dim, table_rows, stride;
   const int32_t *ids, *splits, *positions;
   const float *weights;
   float *out;
@@ -197,6 +212,8 @@ static bool staged_feature(const table_set_t *set, const int32_t *w, size_t wlen
   x->table = set->data[d[D_TABLE]];
   x->dim = (size_t)set->dims[d[D_TABLE]];
   x->table_rows = set->rows[d[D_TABLE]];
+  x->stride = set->strides[d[D_TABLE]];
+  x->storage = set->kinds[d[D_TABLE]];
   x->splits = NULL;
   x->weights = NULL;
   x->positions = NULL;
@@ -252,10 +269,11 @@ static void prefetch_rows(const staged_feature_t *xs, int32_t n) {
   for (int32_t f = 0; f < n && budget > 0; f++) {
     const staged_feature_t *x = &xs[f];
     const int32_t count = x->n < budget ? x->n : budget;
-    const int lines = (int)((x->dim + 15) / 16);
+    // Quantized rows need not start on a cache line: one more line covers the straddle.
+    const int lines = (int)((x->stride + 63) / 64) + (x->storage != STORAGE_F32);
     for (int32_t j = 0; j < count; j++) {
-      const float *row = x->table + (size_t)x->ids[j] * x->dim;
-      for (int l = 0; l < lines; l++) __builtin_prefetch(row + 16 * l, 0, 2);
+      const char *row = (const char *)x->table + (size_t)x->ids[j] * x->stride;
+      for (int l = 0; l < lines; l++) __builtin_prefetch(row + 64 * l, 0, 2);
       // GCC deletes loops of nothing but prefetches; an empty asm that "uses" the row keeps this one.
       __asm__ __volatile__("" : : "r"(row));
     }
@@ -278,6 +296,14 @@ static int32_t small_check_all(const table_set_t *set, const int32_t *w, size_t 
 
 /** Runs a resolved (and checked) feature. */
 static void small_run(const staged_feature_t *x) {
+  if (x->storage != STORAGE_F32) {
+    const qtable_t t = {x->table, x->stride, x->dim, x->storage};
+    if (x->kind == SMALL_GATHER) q_gather(&t, x->ids, 0, x->rows, x->out);
+    else if (x->kind == SMALL_SEGMENT) q_bags_segment(&t, x->splits, x->ids, 0, x->rows, x->param, x->out);
+    else if (x->kind == SMALL_BAGS) q_bags_weighted(&t, x->splits, x->ids, x->weights, 0, x->rows, x->param, x->out);
+    else q_sequence(&t, x->splits, x->ids, x->positions, 0, x->rows, x->param, x->out);
+    return;
+  }
   if (x->kind == SMALL_GATHER) gather(x->table, x->dim, x->ids, 0, x->rows, x->out);
   else if (x->kind == SMALL_SEGMENT) bags_segment(x->table, x->dim, x->splits, x->ids, 0, x->rows, x->param, x->out);
   else if (x->kind == SMALL_BAGS)

@@ -58,6 +58,7 @@ export {
   type LookupOptions,
   type EmbeddingVariable,
   type TableValues,
+  type StorageKind,
   type FeatureStructure,
   type InputStructure,
   type LookupResult,

@@ -1,16 +1,17 @@
-import { runJob } from "../kernels/run-job.js";
+import { runStoredJob } from "../kernels/run-job.js";
+import type { StoredTable } from "../kernels/table-storage.js";
 import type { LookupPlan } from "./lookup-plan.js";
 
 /**
- * Runs a plan against a table into caller-owned memory (`out` from `outOffset`, `planOutputSize(plan)`
- * values). Kernel choice lives in `runJob` (src/kernels), which the worker pool uses too.
+ * Runs a plan against a stored table into caller-owned memory (`out` from `outOffset`,
+ * `planOutputSize(plan)` values). Kernel choice lives in `runJob` (src/kernels), which the worker pool
+ * uses too.
  */
 export function executePlan(
   plan: LookupPlan,
-  table: Float32Array,
-  dim: number,
+  table: StoredTable,
   out: Float32Array,
   outOffset = 0,
 ): void {
-  runJob(plan, table, dim, out, outOffset);
+  runStoredJob(plan, table, out, outOffset);
 }

@@ -5,7 +5,7 @@ import { int64Words } from "../tensor/dtype.js";
 import type { KeyedJaggedTensor } from "../tensor/keyed-jagged-tensor.js";
 import { isPlainObject } from "../tensor/structure.js";
 import type { FeatureStructure } from "./feature-structure.js";
-import { planLookups } from "./serving-embedding-lookup.js";
+import { planLookups, type PlannerTables } from "./serving-embedding-lookup.js";
 import { DeferredLastLookup } from "./deferred-last-lookup.js";
 import { SMALL_LOOKUP_MAX_IDS } from "./small-lookup.js";
 import { BatchWriter } from "./batch-writer.js";
@@ -334,7 +334,7 @@ function outputSize(shape: readonly number[]): number {
  */
 export function keyedLastLookup(
   kjt: KeyedJaggedTensor,
-  views: ReadonlyMap<TableConfig, DenseTensor<Float32Array>>,
+  views: PlannerTables,
   featureConfig: FeatureStructure,
 ): DeferredLastLookup {
   return new DeferredLastLookup(kjt, () => {

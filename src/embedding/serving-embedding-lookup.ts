@@ -13,10 +13,30 @@ import {
   type LookupResult,
 } from "./feature-structure.js";
 import { planLookup, planOutputSize, type LookupPlan } from "./lookup-plan.js";
+import { float32Table, type StoredTable } from "../kernels/table-storage.js";
 import type { FeatureConfig } from "../config/feature-config.js";
 
 /** Table memory as `embeddingTables` gives it, or a bare row-major Float32Array of `vocabularySize × dim`. */
 export type TableValues = DenseTensor<Float32Array> | Float32Array;
+
+/** What the planner reads a table from: the public forms, or an embedding's stored (maybe quantized) rows. */
+export type PlannerTables = ReadonlyMap<TableConfig, TableValues | StoredTable>;
+
+/** A planner table value as stored rows (float32 forms wrapped, stored tables as they are). */
+export function asStoredTable(value: TableValues | StoredTable, dim: number): StoredTable {
+  if (isStoredTable(value)) return value;
+  return float32Table(value instanceof DenseTensor ? value.data : value, dim);
+}
+
+function isStoredTable(value: unknown): value is StoredTable {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !(value instanceof DenseTensor) &&
+    !ArrayBuffer.isView(value) &&
+    "kind" in value
+  );
+}
 
 /**
  * TF's `serving_embedding_lookup(inputs, weights, tables, feature_config)`: looks up every input on CPU
@@ -41,8 +61,8 @@ export interface PlannedFeature {
 /** Every feature of a lookup, planned and validated but not yet executed. */
 export interface PlannedLookup {
   readonly features: PlannedFeature[];
-  /** The table memory each feature reads, in `features` order. */
-  readonly tables: Float32Array[];
+  /** The table each feature reads, in `features` order. */
+  readonly tables: StoredTable[];
   /** Puts one value per feature (in `features` order) back into the inputs' structure. */
   readonly pack: <R>(values: readonly R[]) => unknown;
 }
@@ -54,7 +74,7 @@ export interface PlannedLookup {
 export function planLookups(
   inputs: unknown,
   weights: unknown,
-  tables: ReadonlyMap<TableConfig, TableValues>,
+  tables: PlannerTables,
   featureConfig: FeatureStructure,
   featureConfigValidated = false,
 ): PlannedLookup {
@@ -62,12 +82,23 @@ export function planLookups(
   if (!featureConfigValidated) flattenFeatures(featureConfig);
   const { leaves, pack } = matchInputs(featureConfig, inputs, weights ?? null);
   const features: PlannedFeature[] = [];
-  const memories: Float32Array[] = [];
+  const memories: StoredTable[] = [];
   for (const { path, feature, input, weight } of leaves) {
     const table = feature.table;
     const values = tables.get(table);
     if (values === undefined) {
       throw new NotFoundError(`No table values given for table "${table.name}" (feature ${quote(path)}).`);
+    }
+    if (isStoredTable(values)) {
+      if (values.rows !== table.vocabularySize || values.dim !== table.dim) {
+        throw new InvalidArgumentError(
+          `Table "${table.name}" must have ${table.vocabularySize} rows of ${table.dim} values, got ` +
+            `${values.rows} × ${values.dim} (${values.kind}).`,
+        );
+      }
+      features.push({ path, feature, plan: planLookup(path, feature, input, weight) });
+      memories.push(values);
+      continue;
     }
     const memory = values instanceof DenseTensor ? values.data : values;
     if (!(memory instanceof Float32Array) || memory.length !== table.vocabularySize * table.dim) {
@@ -77,7 +108,7 @@ export function planLookups(
       );
     }
     features.push({ path, feature, plan: planLookup(path, feature, input, weight) });
-    memories.push(memory);
+    memories.push(float32Table(memory, table.dim));
   }
   return { features, tables: memories, pack };
 }
@@ -93,9 +124,7 @@ export function runPlanned(
   const outputs =
     (into as Float32Array[] | null) ??
     allocateOutputs(planned.features.map(({ plan }) => planOutputSize(plan)));
-  planned.features.forEach(({ feature, plan }, i) =>
-    executePlan(plan, planned.tables[i], feature.table.dim, outputs[i]),
-  );
+  planned.features.forEach(({ plan }, i) => executePlan(plan, planned.tables[i], outputs[i]));
   return outputs;
 }
 

@@ -4,7 +4,7 @@ import { DenseTensor, trustedFloat32Tensor } from "../tensor/dense-tensor.js";
 import { RaggedTensor } from "../tensor/ragged-tensor.js";
 import { isNone, isPlainObject } from "../tensor/structure.js";
 import type { FeatureStructure } from "./feature-structure.js";
-import { planLookups } from "./serving-embedding-lookup.js";
+import { planLookups, type PlannerTables } from "./serving-embedding-lookup.js";
 import { DeferredLastLookup } from "./deferred-last-lookup.js";
 import type { LastLookup } from "./lookup-record.js";
 import { smallLookupEnabled } from "../flags.js";
@@ -92,7 +92,7 @@ export class SmallLookup extends BatchStager {
   constructor(
     private readonly featureConfig: FeatureStructure,
     tables: readonly TableConfig[],
-    private readonly views: ReadonlyMap<TableConfig, DenseTensor<Float32Array>>,
+    private readonly views: PlannerTables,
     /** Runs the staging buffer (shared with the embedding's other staged path); one thread by default. */
     private readonly executor = new StagedExecutor(tables, views),
   ) {

@@ -1,8 +1,7 @@
 import type { TableConfig } from "../config/table-config.js";
 import { batchKernels, type BatchKernels, type BatchTableSet } from "../kernels/batch-kernels.js";
-import { float32Storage } from "../kernels/table-storage.js";
+import { asStoredTable, type PlannerTables } from "./serving-embedding-lookup.js";
 import { lookupPool, PARALLEL_MIN_COST } from "../kernels/lookup-pool.js";
-import type { DenseTensor } from "../tensor/dense-tensor.js";
 
 let refsRead = 0;
 
@@ -30,7 +29,7 @@ export class StagedExecutor {
 
   constructor(
     private readonly tables: readonly TableConfig[],
-    private readonly views: ReadonlyMap<TableConfig, DenseTensor<Float32Array>>,
+    private readonly views: PlannerTables,
     /** Lookup threads of the embedding. */
     readonly threads = 1,
     /** The embedding's table set in the worker pool (registered on first use); needed for workers. */
@@ -44,12 +43,9 @@ export class StagedExecutor {
     if (kernels !== this.setKernels) {
       if (this.set !== null) this.setKernels!.releaseSet(this.set);
       this.setKernels = kernels;
-      this.set = kernels.createSet(
-        float32Storage(
-          this.tables.map((t) => this.views.get(t)!.data),
-          this.tables.map((t) => t.dim),
-        ),
-      );
+      this.set = kernels.createSet({
+        tables: this.tables.map((t) => asStoredTable(this.views.get(t)!, t.dim)),
+      });
     }
     return this.set === null ? null : { kernels, set: this.set };
   }

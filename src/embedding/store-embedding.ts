@@ -5,6 +5,7 @@
  * compact float32 table of just those rows, the plans' ids are remapped into it, and the same kernels run:
  * the numbers are TF's bit for bit, and the rows of one lookup all come from one store version.
  */
+import { float32Table } from "../kernels/table-storage.js";
 import type { TableConfig } from "../config/table-config.js";
 import { allocationError, FailedPreconditionError, InvalidArgumentError } from "../errors.js";
 import { allocateOutputs } from "../kernels/outputs.js";
@@ -178,7 +179,7 @@ export class StoreBackedEmbedding extends TPUEmbeddingForServing {
       into?.map((t) => t.data) ?? allocateOutputs(planned.map(({ plan }) => planOutputSize(plan)));
     planned.forEach(({ feature, plan }, i) => {
       const t = tableOf[i];
-      executePlan(remap(plan, unique[t]), compact[t], feature.table.dim, outputs[i]);
+      executePlan(remap(plan, unique[t]), float32Table(compact[t], feature.table.dim), outputs[i]);
     });
     return pack(into ?? planned.map((f, i) => new DenseTensor(outputs[i], f.plan.outputShape)));
   }

@@ -23,7 +23,20 @@ import {
   type PlannedLookup,
 } from "./serving-embedding-lookup.js";
 import { lookupPool } from "../kernels/lookup-pool.js";
-import { allocateTables } from "../kernels/table-memory.js";
+import { allocateByteTables, allocateTables } from "../kernels/table-memory.js";
+import {
+  isStorageKind,
+  quantizeTable,
+  rowBytes,
+  STORAGE_KINDS,
+  type StorageKind,
+} from "../kernels/quantized-rows.js";
+import {
+  dequantizedTable,
+  float32Table,
+  quantizedTable,
+  type StoredTable,
+} from "../kernels/table-storage.js";
 import { PlannedBatches } from "./planned-batch.js";
 import { SmallLookup, type FlatFeature, type FlatOutput } from "./small-lookup.js";
 import { keyedLastLookup, KeyedLookup } from "./keyed-lookup.js";
@@ -44,6 +57,14 @@ export interface TPUEmbeddingForServingOptions {
    * thread and `threads - 1` workers; `embeddingLookupAsync` runs kernels on up to `threads` workers.
    */
   threads?: number;
+  /**
+   * How tables are stored for lookups: `"float32"` (the default: TF's numbers exactly), `"float16"`,
+   * `"bfloat16"` or `"int8"` (row-wise scale and bias), for every table, or per table name (tables not
+   * named stay float32). Quantized tables are quantized once at build or restore, from their float32
+   * values, and then take 2-4× less memory; lookups dequantize in the kernels and accumulate in float32
+   * (docs/quantization.md). Training needs float32 tables.
+   */
+  tableStorage?: StorageKind | Readonly<Record<string, StorageKind>>;
 }
 
 /** Options of one lookup. */
@@ -71,7 +92,12 @@ export class TPUEmbeddingForServing implements Trackable {
   private readonly tableIndex: ReadonlyMap<TableConfig, number>;
   private readonly seed: number | undefined;
   private variablesByName: Map<string, EmbeddingVariable> | null = null;
+  /** Float32 tables' variables (quantized tables have none once quantized). */
   private tableViews: Map<TableConfig, DenseTensor<Float32Array>> | null = null;
+  /** Every table as the kernels read it (float32 views or quantized rows), once built. */
+  private storedTables: Map<TableConfig, StoredTable> | null = null;
+  /** Each table's storage kind, in `tables` order. */
+  private readonly storageKinds: readonly StorageKind[];
   private lastLookup: LastLookup | null = null;
   /** Lookup threads (the `threads` option). */
   readonly threads: number;
@@ -125,6 +151,7 @@ export class TPUEmbeddingForServing implements Trackable {
         `TPUEmbeddingForServing: threads must be an integer >= 1, got ${describeValue(options.threads)}.`,
       );
     }
+    this.storageKinds = storageKindsOf(options.tableStorage, tables);
     this.featureConfig = options.featureConfig;
     this.tables = Object.freeze(tables);
     this.tableIndex = new Map(tables.map((t, i) => [t, i]));
@@ -141,16 +168,50 @@ export class TPUEmbeddingForServing implements Trackable {
     this.buildWith(new Map());
   }
 
-  /** `{TableConfig → table}` in table order; the tensors share the tables' memory (writes go through). */
+  /**
+   * `{TableConfig → table}` in table order. Float32 tables share the tables' memory (writes go through);
+   * a quantized table is given as a fresh float32 copy of its dequantized rows.
+   */
   get embeddingTables(): Map<TableConfig, DenseTensor<Float32Array>> {
     this.build();
-    return new Map(this.tableViews!);
+    return new Map(this.tables.map((t) => [t, this.tableView(t)]));
   }
 
-  /** Every variable by TF's checkpoint local name (`<table>`, `<table>/<slot>`), building if needed. */
+  /** Each table's storage kind (the `tableStorage` option). */
+  get tableStorage(): Map<TableConfig, StorageKind> {
+    return new Map(this.tables.map((t, i) => [t, this.storageKinds[i]]));
+  }
+
+  /** Bytes the tables take as the kernels read them (quantized tables: their quantized rows). */
+  get tableBytes(): number {
+    this.build();
+    let bytes = 0;
+    for (const t of this.storedTables!.values()) bytes += t.data.byteLength;
+    return bytes;
+  }
+
+  /**
+   * Every variable by TF's checkpoint local name (`<table>`, `<table>/<slot>`), building if needed.
+   * A quantized table's variable holds a fresh float32 copy of its dequantized rows.
+   */
   get variables(): Map<string, EmbeddingVariable> {
     this.build();
-    return new Map(this.variablesByName!);
+    const out = new Map<string, EmbeddingVariable>();
+    for (const { name, table } of variableSpecs(this.tables)) {
+      const variable = this.variablesByName!.get(name);
+      out.set(name, variable ?? { name, table, slot: null, value: this.tableView(table) });
+    }
+    return out;
+  }
+
+  /** A table as float32 values: its variable, or a quantized table's dequantized rows. */
+  private tableView(table: TableConfig): DenseTensor<Float32Array> {
+    const view = this.tableViews!.get(table);
+    if (view !== undefined) return view;
+    return new DenseTensor(dequantizedTable(this.storedTables!.get(table)!), [
+      table.vocabularySize,
+      table.dim,
+    ]);
   }
 
   variable(name: string): EmbeddingVariable {
@@ -312,6 +373,14 @@ export class TPUEmbeddingForServing implements Trackable {
    * none) to the tables and applies each table's optimizer with the TPU's math (src/training).
    */
   applyGradients(gradients: unknown): ApplyGradientsResult {
+    const quantized = this.tables.findIndex((_, i) => this.storageKinds[i] !== "float32");
+    if (quantized !== -1) {
+      throw new FailedPreconditionError(
+        `applyGradients: table "${this.tables[quantized].name}" is stored as ` +
+          `${this.storageKinds[quantized]}; training updates float32 tables only. Train an embedding ` +
+          `without tableStorage, save a checkpoint, and serve it quantized.`,
+      );
+    }
     return applyGradients(this, gradients);
   }
 
@@ -332,7 +401,11 @@ export class TPUEmbeddingForServing implements Trackable {
   }
 
   readVariable(localName: string): Float32Array | undefined {
-    return this.variablesByName?.get(localName)?.value.data;
+    if (this.variablesByName === null) return undefined;
+    const variable = this.variablesByName.get(localName);
+    if (variable !== undefined) return variable.value.data;
+    const table = this.tables.find((t) => t.name === localName);
+    return table === undefined ? undefined : dequantizedTable(this.storedTables!.get(table)!);
   }
 
   /**
@@ -376,7 +449,17 @@ export class TPUEmbeddingForServing implements Trackable {
       this.buildWith(values);
       return;
     }
-    for (const [name, array] of values) this.variablesByName!.get(name)!.value.data.set(array);
+    for (const [name, array] of values) {
+      const variable = this.variablesByName!.get(name);
+      if (variable !== undefined) {
+        variable.value.data.set(array);
+        continue;
+      }
+      // A quantized table: quantized again from the restored values, into its rows.
+      const table = specs.get(name)!.table;
+      const stored = this.storedTables!.get(table)!;
+      if (stored.kind !== "float32") quantizeTable(stored.kind, array, table.dim, stored.data, table.name!);
+    }
   }
 
   // ----------------------------------------------------------------------------------------------------
@@ -386,7 +469,7 @@ export class TPUEmbeddingForServing implements Trackable {
     return (this.small ??= new SmallLookup(
       this.featureConfig,
       this.tables,
-      this.tableViews!,
+      this.storedTables!,
       this.stagedExecutor(),
     ));
   }
@@ -403,7 +486,7 @@ export class TPUEmbeddingForServing implements Trackable {
 
   /** Runs both staged paths' work: one native table set per embedding, and the pool's workers. */
   private stagedExecutor(): StagedExecutor {
-    return (this.executor ??= new StagedExecutor(this.tables, this.tableViews!, this.threads, () =>
+    return (this.executor ??= new StagedExecutor(this.tables, this.storedTables!, this.threads, () =>
       this.pooledTables(),
     ));
   }
@@ -420,7 +503,7 @@ export class TPUEmbeddingForServing implements Trackable {
       const keyed = this.keyedPath();
       const result = async ? keyed.lookupAsync(features, into) : keyed.lookup(features, into);
       if (result !== undefined)
-        this.lastLookup = keyedLastLookup(features, this.tableViews!, this.featureConfig);
+        this.lastLookup = keyedLastLookup(features, this.storedTables!, this.featureConfig);
       return result;
     }
     const small = this.smallPath();
@@ -448,7 +531,7 @@ export class TPUEmbeddingForServing implements Trackable {
     }
     this.build();
     // The internal map, not the `embeddingTables` copy: no per-lookup allocation.
-    return planLookups(features, weights ?? null, this.tableViews!, this.featureConfig, true);
+    return planLookups(features, weights ?? null, this.storedTables!, this.featureConfig, true);
   }
 
   private outputsOf(
@@ -464,16 +547,26 @@ export class TPUEmbeddingForServing implements Trackable {
 
   /** The pool's table set for this embedding, registered on first use. */
   private pooledTables(): number {
-    this.poolSet ??= lookupPool().register(
-      this.tables.map((t) => this.tableViews!.get(t)!.data),
-      this.tables.map((t) => t.dim),
-    );
+    this.poolSet ??= lookupPool().registerStorage({
+      tables: this.tables.map((t) => this.storedTables!.get(t)!),
+    });
     return this.poolSet;
   }
 
-  /** Every table's memory before build: allocated once, by restore (allocateVariables) or build. */
+  /**
+   * Every table's memory before build: allocated once, by restore (allocateVariables) or build. Float32
+   * tables get their place in the kernels' arenas; a table to be quantized gets a plain shared buffer,
+   * freed once its quantized rows are made.
+   */
   private tableMemory(): Float32Array[] {
-    this.pendingTableMemory ??= allocateTables(this.tables.map((t) => t.vocabularySize * t.dim));
+    if (this.pendingTableMemory !== null) return this.pendingTableMemory;
+    const kept = this.tables.filter((_, i) => this.storageKinds[i] === "float32");
+    const arenas = allocateTables(kept.map((t) => t.vocabularySize * t.dim));
+    this.pendingTableMemory = this.tables.map((t, i) =>
+      this.storageKinds[i] === "float32"
+        ? arenas[kept.indexOf(t)]
+        : allocateTable([t.vocabularySize, t.dim]),
+    );
     return this.pendingTableMemory;
   }
 
@@ -483,7 +576,60 @@ export class TPUEmbeddingForServing implements Trackable {
     const memory = this.tableMemory();
     this.pendingTableMemory = null;
     const { variables, views } = createVariables(this.tables, memory, provided, this.seed);
+    const stored = new Map<TableConfig, StoredTable>();
+    const quantized = this.tables.filter((_, i) => this.storageKinds[i] !== "float32");
+    const bytes = allocateByteTables(
+      quantized.map((t) => t.vocabularySize * rowBytes(this.storageKinds[this.tableIndex.get(t)!], t.dim)),
+    );
+    this.tables.forEach((t, i) => {
+      const kind = this.storageKinds[i];
+      if (kind === "float32") {
+        stored.set(t, float32Table(views.get(t)!.data, t.dim));
+        return;
+      }
+      const rows = bytes[quantized.indexOf(t)];
+      quantizeTable(kind, views.get(t)!.data, t.dim, rows, t.name!);
+      stored.set(t, quantizedTable(kind, rows, t.dim));
+      // The float32 values are dropped: the quantized rows are the table now.
+      views.delete(t);
+      variables.delete(t.name!);
+    });
     this.variablesByName = variables;
     this.tableViews = views;
+    this.storedTables = stored;
   }
+}
+
+/** Each table's storage kind from the `tableStorage` option (validated: known kinds and table names). */
+function storageKindsOf(
+  option: TPUEmbeddingForServingOptions["tableStorage"],
+  tables: readonly TableConfig[],
+): StorageKind[] {
+  const kinds = `one of ${STORAGE_KINDS.join(", ")}`;
+  if (option === undefined) return tables.map(() => "float32");
+  if (typeof option === "string") {
+    if (!isStorageKind(option))
+      throw new InvalidArgumentError(`tableStorage must be ${kinds}, got ${describeValue(option)}.`);
+    return tables.map(() => option);
+  }
+  if (!isObject(option)) {
+    throw new InvalidArgumentError(
+      `tableStorage must be ${kinds}, or an object of them by table name; got ${describeValue(option)}.`,
+    );
+  }
+  const names = new Set(tables.map((t) => t.name));
+  for (const [name, kind] of Object.entries(option)) {
+    if (!names.has(name)) {
+      throw new InvalidArgumentError(
+        `tableStorage names table "${name}", which is not a table of this embedding (tables: ` +
+          `${[...names].join(", ")}).`,
+      );
+    }
+    if (!isStorageKind(kind)) {
+      throw new InvalidArgumentError(
+        `tableStorage of table "${name}" must be ${kinds}, got ${describeValue(kind)}.`,
+      );
+    }
+  }
+  return tables.map((t) => (option as Record<string, StorageKind>)[t.name!] ?? "float32");
 }

@@ -1,6 +1,7 @@
 import { checkBatch, runBatch, shareBatch, type PortableTableSet } from "./batch-runner.js";
 import { kernelChoice } from "../flags.js";
 import { nativeAddon, type NativeExports, type NativeTableSet } from "./native-addon.js";
+import { STORAGE_CODE } from "./quantized-rows.js";
 import type { TableStorage } from "./table-storage.js";
 import { wasmKernelsAvailable } from "./wasm-kernels.js";
 
@@ -42,7 +43,12 @@ function nativeKernels(addon: NativeExports): BatchKernels {
   return {
     family: "native",
     readsInPlace: true,
-    createSet: (storage) => addon.createTableSet(storage.tables, Int32Array.from(storage.dims)),
+    createSet: ({ tables }) =>
+      addon.createTableSet(
+        tables.map((t) => t.data),
+        Int32Array.from(tables, (t) => t.dim),
+        Int32Array.from(tables, (t) => STORAGE_CODE[t.kind]),
+      ),
     releaseSet: (set) => addon.releaseTableSet(set as NativeTableSet),
     run: (set, work, out) => addon.smallLookup(set as NativeTableSet, work, out),
     check: (set, work, outLength) => addon.smallLookupCheck(set as NativeTableSet, work, outLength),
@@ -56,7 +62,7 @@ function portableKernels(family: "wasm" | "js"): BatchKernels {
   return {
     family,
     readsInPlace: false,
-    createSet: (storage) => ({ tables: [...storage.tables], dims: [...storage.dims] }),
+    createSet: (storage) => ({ tables: [...storage.tables] }),
     releaseSet: () => {},
     run: (set, work, out) => runBatch(set as PortableTableSet, work, out),
     check: (set, work, outLength) => checkBatch(set as PortableTableSet, work, outLength),

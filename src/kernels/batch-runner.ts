@@ -1,5 +1,6 @@
 import type { KernelJob } from "./kernel-job.js";
-import { runJob } from "./run-job.js";
+import { runStoredJob } from "./run-job.js";
+import type { StoredTable } from "./table-storage.js";
 import {
   C_CHECK_CLAIMED,
   C_CHECKED,
@@ -40,8 +41,7 @@ import {
 
 /** The tables a batch's D_TABLE indexes. */
 export interface PortableTableSet {
-  readonly tables: readonly Float32Array[];
-  readonly dims: readonly number[];
+  readonly tables: readonly StoredTable[];
 }
 
 const COMBINERS = ["sum", "mean", "sqrtn"] as const;
@@ -66,7 +66,7 @@ function featureJob(
   f: number,
   outLength: number,
   deep: boolean,
-): { job: KernelJob; table: Float32Array; dim: number; outAt: number } | null {
+): { job: KernelJob; table: StoredTable; outAt: number } | null {
   const d = W_HEADER + f * DESCRIPTOR;
   const kind = w[d + D_KIND];
   const t = w[d + D_TABLE];
@@ -77,7 +77,7 @@ function featureJob(
   const idsAt = w[d + D_IDS_AT];
   if (!within(idsAt, n, w.length)) return null;
   const table = set.tables[t];
-  const dim = set.dims[t];
+  const dim = table.dim;
   const ids = w.subarray(idsAt, idsAt + n);
   let perRow = dim;
   let job: KernelJob;
@@ -132,13 +132,13 @@ function featureJob(
   const outAt = w[d + D_OUT_AT];
   if (!within(outAt, rows * perRow, outLength)) return null;
   if (deep) {
-    const tableRows = table.length / dim;
+    const tableRows = table.rows;
     for (let j = 0; j < n; j++) {
       const id = ids[j];
       if (id < 0 || id >= tableRows) return null;
     }
   }
-  return { job, table, dim, outAt };
+  return { job, table, outAt };
 }
 
 /** The first feature (f + 1) that does not fit, 0 when all do, -1 for a malformed header. */
@@ -156,7 +156,7 @@ export function runBatch(set: PortableTableSet, w: Int32Array, out: Float32Array
   const n = w[W_COUNT];
   for (let f = 0; f < n; f++) {
     const x = featureJob(set, w, f, out.length, false)!;
-    runJob(x.job, x.table, x.dim, out, x.outAt);
+    runStoredJob(x.job, x.table, out, x.outAt);
   }
   return 0;
 }
@@ -202,7 +202,7 @@ export function shareBatch(
   if (Atomics.load(control, C_FAILED) !== 0) return code !== 0 ? code : -2;
   for (let f; (f = claimFeature(control, C_CLAIMED, n, fromBack)) >= 0;) {
     const x = featureJob(set, w, f, out.length, false);
-    if (x !== null) runJob(x.job, x.table, x.dim, out, x.outAt);
+    if (x !== null) runStoredJob(x.job, x.table, out, x.outAt);
   }
   return 0;
 }

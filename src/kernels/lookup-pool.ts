@@ -22,7 +22,7 @@ import {
   type WorkerReply,
   type WorkerRequest,
 } from "./pool-messages.js";
-import { locateTable } from "./table-memory.js";
+import { float32Storage, locateStored, type StoredTable, type TableStorage } from "./table-storage.js";
 import { InternalError } from "../errors.js";
 import { EMPTY, grow, SLOT_KEEP_BYTES, type Slot } from "./pool-slots.js";
 import { copyInSteps, startWorker, waitForHelpers } from "./pool-threads.js";
@@ -76,8 +76,7 @@ export class LookupPool {
   constructor(private readonly options: LookupPoolOptions = {}) {}
 
   private readonly workers: PoolWorker[] = [];
-  private readonly tableSets = new Map<number, readonly Float32Array[]>();
-  private readonly tableDims = new Map<number, readonly number[]>();
+  private readonly tableSets = new Map<number, readonly StoredTable[]>();
   private readonly pending = new Map<number, Pending>();
   private readonly slots: Slot[] = [];
   private nextSet = 1;
@@ -91,18 +90,21 @@ export class LookupPool {
     for (const w of this.workers) if (w.outputs.delete(id)) this.post(w, { type: "forget", id });
   });
 
-  /** Makes `tables` (arena views or other shared memory) available to the workers; returns the set's id. */
-  register(tables: readonly Float32Array[], dims: readonly number[] = []): number {
+  /** Makes float32 `tables` (arena views or other shared memory) available to the workers; the set's id. */
+  register(tables: readonly Float32Array[], dims: readonly number[]): number {
+    return this.registerStorage(float32Storage(tables, dims));
+  }
+
+  /** Makes stored tables (in arenas or other shared memory) available to the workers; the set's id. */
+  registerStorage(storage: TableStorage): number {
     const id = this.nextSet++;
-    this.tableSets.set(id, tables);
-    this.tableDims.set(id, dims);
+    this.tableSets.set(id, storage.tables);
     return id;
   }
 
   /** Drops every reference to a set, here and in the workers (idempotent). */
   release(set: number): void {
     this.tableSets.delete(set);
-    this.tableDims.delete(set);
     for (const w of this.workers) {
       if (w.sets.delete(set)) this.post(w, { type: "detach", set });
     }
@@ -360,7 +362,7 @@ export class LookupPool {
     );
   }
 
-  private tables(set: number): readonly Float32Array[] {
+  private tables(set: number): readonly StoredTable[] {
     const tables = this.tableSets.get(set);
     if (tables === undefined) throw new InternalError(`LookupPool: table set ${set} was released.`);
     return tables;
@@ -375,8 +377,7 @@ export class LookupPool {
   ): void {
     if (!w.sets.has(set)) {
       w.sets.add(set);
-      const dims = this.tableDims.get(set) ?? [];
-      this.post(w, { type: "attach", set, tables: this.tables(set).map(locateTable), dims });
+      this.post(w, { type: "attach", set, tables: this.tables(set).map(locateStored) });
     }
     if (w.slots.get(slot.id) !== slot.version) {
       w.slots.set(slot.id, slot.version);

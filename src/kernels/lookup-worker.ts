@@ -17,10 +17,9 @@ import {
   type WorkerReply,
   type WorkerRequest,
 } from "./pool-messages.js";
-import { viewOfLocation } from "./table-memory.js";
 import { batchKernels, nativeBatchKernels, type BatchKernels, type BatchTableSet } from "./batch-kernels.js";
 import { W_REFS } from "./batch-layout.js";
-import { float32Storage } from "./table-storage.js";
+import { storedOfLocation, type StoredTable } from "./table-storage.js";
 import {
   STAGED_HEADER,
   STAGED_LENGTH,
@@ -35,12 +34,11 @@ import {
 } from "./packed-request.js";
 
 const port = parentPort!;
-const sets = new Map<number, readonly Float32Array[]>();
+const sets = new Map<number, readonly StoredTable[]>();
 const slots = new Map<number, { request: SharedArrayBuffer; out: Float32Array }>();
 /** Caller-owned shared outputs, by the pool's id for them. */
 const outputs = new Map<number, Float32Array>();
-/** Each set's table dims, and its batch kernels' table set once a staged run needs it. */
-const dims = new Map<number, readonly number[]>();
+/** Each set's batch kernels' table set, once a staged run needs it. */
 const batchSets = new Map<number, { kernels: BatchKernels; set: BatchTableSet | null }[]>();
 /**
  * Messages handled so far (int32, wrapping), published in the mailbox's MAILBOX_HANDLED after each one
@@ -53,12 +51,10 @@ port.on("message", (message: WorkerRequest) => {
   handled = (handled + 1) | 0;
   switch (message.type) {
     case "attach":
-      sets.set(message.set, message.tables.map(viewOfLocation));
-      dims.set(message.set, message.dims);
+      sets.set(message.set, message.tables.map(storedOfLocation));
       break;
     case "detach": {
       sets.delete(message.set);
-      dims.delete(message.set);
       for (const { kernels, set } of batchSets.get(message.set) ?? []) if (set) kernels.releaseSet(set);
       batchSets.delete(message.set);
       // A dropped model's tables are freed only once this isolate collects too (gc exists when the model
@@ -121,7 +117,7 @@ function runStaged(
   const kernels = work.length > W_REFS && work[W_REFS] > 0 ? nativeBatchKernels() : batchKernels();
   let batch = kernels === null ? undefined : batchSets.get(set)?.find((b) => b.kernels === kernels);
   if (batch === undefined && kernels !== null && tables !== undefined) {
-    batch = { kernels, set: kernels.createSet(float32Storage(tables, dims.get(set) ?? [])) };
+    batch = { kernels, set: kernels.createSet({ tables }) };
     batchSets.set(set, [...(batchSets.get(set) ?? []), batch]);
   }
   const outId = control[STAGED_OUT];

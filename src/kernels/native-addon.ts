@@ -57,7 +57,12 @@ export interface NativeExports {
    * Small lookups (src/embedding/small-lookup.ts). A table set holds the tables' pointers (and references
    * keeping the views alive) for `smallLookup`; `null` when an argument does not fit.
    */
-  createTableSet(tables: readonly Float32Array[], dims: Int32Array): NativeTableSet | null;
+  createTableSet(
+    tables: readonly (Float32Array | Uint8Array)[],
+    dims: Int32Array,
+    /** Storage kind per table (quantized-rows.ts STORAGE_CODE); all float32 when absent. */
+    kinds?: Int32Array,
+  ): NativeTableSet | null;
   /** Drops the set's table references (idempotent); lookups on it fail afterwards. */
   releaseTableSet(set: NativeTableSet): void;
   /**

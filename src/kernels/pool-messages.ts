@@ -1,13 +1,11 @@
-import type { TableLocation } from "./table-memory.js";
+import type { StoredLocation } from "./table-storage.js";
 
 /** Messages from the pool to a worker (structured clone; table memory and outputs are shared, not copied). */
 export type WorkerRequest =
   | {
       readonly type: "attach";
       readonly set: number;
-      readonly tables: readonly TableLocation[];
-      /** Each table's dim (for the native table set staged runs use). */
-      readonly dims: readonly number[];
+      readonly tables: readonly StoredLocation[];
     }
   | { readonly type: "detach"; readonly set: number }
   | {

@@ -19,15 +19,15 @@ export const SCRATCH_BYTES = SCRATCH_PAGES * PAGE;
 const RESERVED_PAGES = 16 * SCRATCH_PAGES;
 const TABLE_ALIGN = 64;
 
-const memoryOfTable = new WeakMap<Float32Array, WebAssembly.Memory>();
+const memoryOfTable = new WeakMap<Float32Array | Uint8Array, WebAssembly.Memory>();
 
-/** The arena a table view lives in, or `undefined` for other Float32Arrays (JS kernels only). */
-export function tableMemory(table: Float32Array): WebAssembly.Memory | undefined {
+/** The arena a table view lives in, or `undefined` for other arrays (JS kernels only). */
+export function tableMemory(table: Float32Array | Uint8Array): WebAssembly.Memory | undefined {
   return memoryOfTable.get(table);
 }
 
 /** Records that `table` is a view of `memory` (workers re-create views of memories they receive). */
-export function registerTableView(table: Float32Array, memory: WebAssembly.Memory): void {
+export function registerTableView(table: Float32Array | Uint8Array, memory: WebAssembly.Memory): void {
   memoryOfTable.set(table, memory);
 }
 
@@ -38,9 +38,11 @@ export interface TableLocation {
   readonly buffer: SharedArrayBuffer | null;
   readonly byteOffset: number;
   readonly length: number;
+  /** Whether the view is a Uint8Array (quantized rows) rather than a Float32Array. */
+  readonly bytes?: boolean;
 }
 
-export function locateTable(table: Float32Array): TableLocation {
+export function locateTable(table: Float32Array | Uint8Array): TableLocation {
   const memory = tableMemory(table) ?? null;
   if (memory === null && !(table.buffer instanceof SharedArrayBuffer)) {
     throw new FailedPreconditionError("Table memory must be shared to be used by worker threads.");
@@ -50,16 +52,33 @@ export function locateTable(table: Float32Array): TableLocation {
     buffer: memory === null ? (table.buffer as SharedArrayBuffer) : null,
     byteOffset: table.byteOffset,
     length: table.length,
+    ...(table instanceof Uint8Array ? { bytes: true } : {}),
   };
 }
 
 /** The view a location describes (in a worker: the same bytes the owner's view covers). */
-export function viewOfLocation(location: TableLocation): Float32Array {
-  if (location.memory === null)
-    return new Float32Array(location.buffer!, location.byteOffset, location.length);
-  const view = new Float32Array(location.memory.buffer, location.byteOffset, location.length);
-  registerTableView(view, location.memory);
+export function viewOfLocation(location: TableLocation): Float32Array | Uint8Array {
+  const buffer = location.memory === null ? location.buffer! : location.memory.buffer;
+  const view =
+    location.bytes === true
+      ? new Uint8Array(buffer, location.byteOffset, location.length)
+      : new Float32Array(buffer, location.byteOffset, location.length);
+  if (location.memory !== null) registerTableView(view, location.memory);
   return view;
+}
+
+/**
+ * Allocates zeroed byte tables (quantized rows) of the given byte lengths, as `allocateTables` does
+ * float32 ones: packed into shared arenas, each aligned to a cache line.
+ */
+export function allocateByteTables(byteLengths: readonly number[]): Uint8Array[] {
+  const words = allocateTables(byteLengths.map((b) => Math.ceil(b / 4)));
+  return words.map((w, i) => {
+    const view = new Uint8Array(w.buffer, w.byteOffset, byteLengths[i]);
+    const memory = tableMemory(w);
+    if (memory !== undefined) registerTableView(view, memory);
+    return view;
+  });
 }
 
 /**

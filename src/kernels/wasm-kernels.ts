@@ -40,6 +40,61 @@ interface KernelExports {
     touchAhead: number,
   ): void;
   gather(table: number, dim: number, ids: number, count: number, out: number, touchAhead: number): void;
+  // Quantized tables (kind: quantized-rows.ts STORAGE_CODE; stride: bytes per stored row).
+  bagsSegmentQ(
+    kind: number,
+    table: number,
+    dim: number,
+    stride: number,
+    splits: number,
+    ids: number,
+    rows: number,
+    mode: number,
+    out: number,
+    touchAhead: number,
+  ): void;
+  bagsWeightedQ(
+    kind: number,
+    table: number,
+    dim: number,
+    stride: number,
+    splits: number,
+    ids: number,
+    weights: number,
+    rows: number,
+    mode: number,
+    out: number,
+    touchAhead: number,
+  ): void;
+  sequenceQ(
+    kind: number,
+    table: number,
+    dim: number,
+    stride: number,
+    splits: number,
+    ids: number,
+    positions: number,
+    rows: number,
+    sequenceLength: number,
+    out: number,
+    touchAhead: number,
+  ): void;
+  gatherQ(
+    kind: number,
+    table: number,
+    dim: number,
+    stride: number,
+    ids: number,
+    count: number,
+    out: number,
+    touchAhead: number,
+  ): void;
+}
+
+/** A quantized table's storage kind (quantized-rows.ts STORAGE_CODE) and bytes per row, for the kernels. */
+export interface WasmRowFormat {
+  readonly kind: number;
+  readonly stride: number;
 }
 
 /** One thread's kernels on one arena, with the thread's own scratch region for inputs and outputs. */
@@ -114,15 +169,17 @@ function abort(): never {
  */
 export function runWasmJob(
   job: KernelJob,
-  table: Float32Array,
+  table: Float32Array | Uint8Array,
   dim: number,
   out: Float32Array,
   outOffset: number,
   fallback: (row: number) => void,
   rowStart = 0,
   rowEnd = jobRows(job),
+  /** Quantized rows (`table` their bytes); float32 rows when absent. */
+  quantized: WasmRowFormat | null = null,
 ): boolean {
-  if ((dim & 3) !== 0 || (table.byteOffset & 15) !== 0) return false;
+  if ((dim & 3) !== 0 || (quantized === null && (table.byteOffset & 15) !== 0)) return false;
   const memory = tableMemory(table);
   if (memory === undefined) return false;
   const k = kernelsFor(memory);
@@ -137,7 +194,12 @@ export function runWasmJob(
       const n = Math.min(chunk, rows - r0);
       k.i32.set(job.ids.subarray(r0, r0 + n), 0);
       const outAt = n;
-      k.exports.gather(table.byteOffset, dim, k.base, n, k.base + outAt * 4, touchAhead);
+      if (quantized === null)
+        k.exports.gather(table.byteOffset, dim, k.base, n, k.base + outAt * 4, touchAhead);
+      else {
+        const { kind, stride } = quantized;
+        k.exports.gatherQ(kind, table.byteOffset, dim, stride, k.base, n, k.base + outAt * 4, touchAhead);
+      }
       out.set(k.f32.subarray(outAt, outAt + n * perRow), outBase + r0 * perRow);
     }
     return true;
@@ -184,7 +246,46 @@ export function runWasmJob(
     }
     const outAt = next;
     const b = k.base;
-    if (job.kind === "sequence") {
+    if (quantized !== null) {
+      const { kind, stride } = quantized;
+      const at = table.byteOffset;
+      if (job.kind === "sequence") {
+        const positionsAt = positions === null ? 0 : b + extraAt * 4;
+        const length = job.sequenceLength;
+        k.exports.sequenceQ(
+          kind,
+          at,
+          dim,
+          stride,
+          b,
+          b + idsAt * 4,
+          positionsAt,
+          n,
+          length,
+          b + outAt * 4,
+          touchAhead,
+        );
+      } else if (job.order === "segment") {
+        const mode = MODE[job.combiner];
+        k.exports.bagsSegmentQ(kind, at, dim, stride, b, b + idsAt * 4, n, mode, b + outAt * 4, touchAhead);
+      } else {
+        const weightsAt = weights === null ? 0 : b + extraAt * 4;
+        const mode = MODE[job.combiner];
+        k.exports.bagsWeightedQ(
+          kind,
+          at,
+          dim,
+          stride,
+          b,
+          b + idsAt * 4,
+          weightsAt,
+          n,
+          mode,
+          b + outAt * 4,
+          touchAhead,
+        );
+      }
+    } else if (job.kind === "sequence") {
       k.exports.sequence(
         table.byteOffset,
         dim,

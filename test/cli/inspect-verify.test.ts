@@ -150,3 +150,32 @@ test("--version prints package.json's version; usage errors exit 2, verify's bad
   const help = spawnSync(process.execPath, [MAIN, "verify", "--help"], { encoding: "utf8" });
   assert.equal(help.status, 0);
 });
+
+test("inspect --storage: each matrix's size and quantization error in that storage", async () => {
+  const video = "embedding/video/.ATTRIBUTES/VARIABLE_VALUE";
+  const report = async (storage: string) =>
+    JSON.parse(await capture((out) => inspect(SLICED, { limit: "1000", json: true, storage }, out))) as {
+      storage: string;
+      tables: {
+        key: string;
+        bytes: number;
+        float32Bytes: number;
+        maxAbsError: number;
+        maxMagnitude: number;
+      }[];
+    };
+  const int8 = (await report("int8")).tables.find((t) => t.key === video)!;
+  // [7, 3]: 7 rows of 8 bytes (scale, bias) + 3 codes padded to 4
+  assert.deepEqual([int8.float32Bytes, int8.bytes, int8.maxMagnitude], [84, 84, 2.5]);
+  // The widest row is [2.25, -2.375, 2.5]: half a step is 4.875 / 255 / 2 (plus float32 rounding).
+  assert.ok(int8.maxAbsError > 0 && int8.maxAbsError <= 4.875 / 255 / 2 + 1e-6, `${int8.maxAbsError}`);
+  // Multiples of 1/8 below 4 are exact in float16 and bfloat16.
+  for (const kind of ["float16", "bfloat16"]) {
+    const t = (await report(kind)).tables.find((r) => r.key === video)!;
+    assert.deepEqual([t.bytes, t.maxAbsError], [42, 0], kind);
+  }
+  await assert.rejects(
+    capture((out) => inspect(SLICED, { limit: "1", storage: "int4" }, out)),
+    /--storage must be one of float32, float16, bfloat16, int8, got "int4"/,
+  );
+});

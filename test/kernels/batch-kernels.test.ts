@@ -41,7 +41,7 @@ const DIM = 4;
 const ROWS = 8;
 const table = new Float32Array(ROWS * DIM);
 for (let r = 0; r < ROWS; r++) table.set([r, 10 * r, 100 * r, -r], r * DIM);
-const set = { tables: [table], dims: [DIM] };
+const set = float32Storage([table], [DIM]);
 
 interface Feature {
   kind: number;

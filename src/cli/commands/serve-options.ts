@@ -10,6 +10,7 @@ import { DEFAULT_POLL_INTERVAL_SECONDS } from "../../serving/model/file-model-re
 import { DEFAULT_SETTLE_MS, type TransitionPolicy } from "../../serving/model/model-version-manager.js";
 import { METRICS_PATH } from "../../serving/http/routes.js";
 import { DEFAULT_CACHE_BYTES, DEFAULT_REDIS_TIMEOUT_MS } from "../../redis/open-redis-embedding.js";
+import { isStorageKind, STORAGE_KINDS, type StorageKind } from "../../kernels/quantized-rows.js";
 
 // gRPC and TF Serving's launch flags (issue 17) ---------------------------------------------------------
 
@@ -188,6 +189,8 @@ export interface ServeOptions extends GrpcServeOptions, Partial<RedisServeOption
   port: number;
   host: string;
   threads: number;
+  /** Storage of every table a features.json does not give one (`tables[].storage`); default float32. */
+  tableStorage?: StorageKind;
   enableBatching: boolean;
   maxBatchSize: number;
   batchTimeoutMicros: number;
@@ -223,6 +226,15 @@ function integer(name: string, min: number): (value: string) => number {
     }
     return n;
   };
+}
+
+function storageKind(value: string): StorageKind {
+  if (!isStorageKind(value)) {
+    throw new InvalidArgumentError(
+      `--table-storage must be one of ${STORAGE_KINDS.join(", ")}, got "${value}".`,
+    );
+  }
+  return value;
 }
 
 function seconds(value: string): number {
@@ -264,6 +276,11 @@ export function addServingOptions(command: Command): Command {
       "lookup threads (worker threads sharing the tables' memory)",
       integer("--threads", 1),
       1,
+    )
+    .option(
+      "--table-storage <kind>",
+      `how tables are stored: ${STORAGE_KINDS.join(", ")} (quantized at load; features.json tables[].storage wins per table; default float32)`,
+      storageKind,
     )
     .option("--enable-batching", "merge concurrent predict requests into one lookup (default)")
     .option("--no-enable-batching", "look every request up on its own")

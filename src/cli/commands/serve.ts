@@ -150,7 +150,7 @@ export async function serve(
           pollIntervalSeconds: options.pollInterval,
           settleMs: options.versionSettleMs,
           transitionPolicy: options.transitionPolicy,
-          embeddingOptions: { threads: options.threads },
+          embeddingOptions: { threads: options.threads, tableStorage: options.tableStorage },
           logger,
           onProgress: progressBars(),
         });

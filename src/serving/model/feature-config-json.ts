@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { COMBINERS, type Combiner } from "../../config/table-config.js";
 import { Adagrad, AdagradMomentum, Adam, FTRL, Optimizer, SGD } from "../../config/optimizers.js";
 import { InvalidArgumentError, NotFoundError, TpuEmbeddingError } from "../../errors.js";
+import { isStorageKind, STORAGE_KINDS, type StorageKind } from "../../kernels/quantized-rows.js";
 
 /** Name of the embedding object in `tf.train.Checkpoint(embedding=...)` unless the file says otherwise. */
 export const DEFAULT_CHECKPOINT_OBJECT = "embedding";
@@ -19,6 +20,8 @@ export interface TableSpec {
   readonly dim: number | undefined;
   /** The optimizer the model was trained with: tells which slot variables the checkpoint holds (skipped). */
   readonly optimizer: Optimizer | null;
+  /** How the table is stored for serving (quantized at load); absent: the server's --table-storage. */
+  readonly storage?: StorageKind;
 }
 
 /**
@@ -129,7 +132,7 @@ function parseOptimizer(r: SpecReader, value: unknown, field: string): Optimizer
 
 function parseTable(r: SpecReader, value: unknown, field: string): TableSpec {
   const obj = r.object(value, field);
-  r.known(obj, field, ["name", "combiner", "vocabularySize", "dim", "optimizer"]);
+  r.known(obj, field, ["name", "combiner", "vocabularySize", "dim", "optimizer", "storage"]);
   const name = r.string(obj.name, `${field}.name`);
   const combiner = obj.combiner ?? "mean";
   if (!COMBINERS.includes(combiner as Combiner)) {
@@ -144,7 +147,16 @@ function parseTable(r: SpecReader, value: unknown, field: string): TableSpec {
     vocabularySize: r.positiveInteger(obj.vocabularySize, `${field}.vocabularySize`),
     dim: r.positiveInteger(obj.dim, `${field}.dim`),
     optimizer: parseOptimizer(r, obj.optimizer, `${field}.optimizer`),
+    ...(obj.storage !== undefined ? { storage: parseStorage(r, obj.storage, `${field}.storage`) } : {}),
   };
+}
+
+function parseStorage(r: SpecReader, value: unknown, field: string): StorageKind | undefined {
+  if (value === undefined) return undefined;
+  if (!isStorageKind(value)) {
+    r.fail(field, `must be one of ${STORAGE_KINDS.map((k) => `"${k}"`).join(", ")}, got ${describeJson(value)}.`);
+  }
+  return value as StorageKind;
 }
 
 function parseFeature(r: SpecReader, obj: Record<string, unknown>, field: string): FeatureSpec {

@@ -18,6 +18,7 @@ import {
 } from "../../embedding/index.js";
 import { DataLossError, InvalidArgumentError, NotFoundError, TpuEmbeddingError } from "../../errors.js";
 import type { ServableFeature, ServableModel } from "../model-registry.js";
+import { rowBytes, type StorageKind } from "../../kernels/quantized-rows.js";
 import type { FeatureConfigSpec, FeatureSpec, FeatureSpecTree, InputKind } from "./feature-config-json.js";
 
 /** Options the registry passes to every embedding it creates (e.g. lookup threads). */
@@ -181,6 +182,22 @@ export function servableFeatures(structure: FeatureStructure): ServableFeature[]
   });
 }
 
+/**
+ * Each table's storage: features.json's `tables[].storage`, else the server's (`--table-storage`: one kind,
+ * or kinds by table name), else float32.
+ */
+function tableStorageOf(
+  config: FeatureConfigSpec,
+  server: EmbeddingOptions["tableStorage"],
+): Record<string, StorageKind> {
+  const out: Record<string, StorageKind> = {};
+  for (const t of config.tables) {
+    const fallback = typeof server === "string" ? server : server?.[t.name];
+    out[t.name] = t.storage ?? fallback ?? "float32";
+  }
+  return out;
+}
+
 /** Step 1: config + index + shapes; allocates nothing big. */
 export async function prepareVersion(options: {
   model: string;
@@ -193,10 +210,15 @@ export async function prepareVersion(options: {
   const structure = buildFeatureStructure(options.config, shapes);
   const embedding = new TPUEmbeddingForServing({
     ...options.embeddingOptions,
+    tableStorage: tableStorageOf(options.config, options.embeddingOptions?.tableStorage),
     featureConfig: structure,
     optimizer: null,
   });
-  const tableBytes = embedding.tables.reduce((a, t) => a + t.vocabularySize * t.dim * 4, 0);
+  const storage = embedding.tableStorage;
+  const tableBytes = embedding.tables.reduce(
+    (a, t) => a + t.vocabularySize * rowBytes(storage.get(t)!, t.dim),
+    0,
+  );
   return {
     model: options.model,
     version: options.version,
