@@ -43,7 +43,7 @@ class ExactLru {
   }
 }
 
-const row = new Float32Array(1);
+const row = new Uint8Array(4);
 for (const dist of ["zipf", "uniform"] as const) {
   for (const fraction of [0.05, 0.25]) {
     for (const policy of ["clock", "gclock3", "gclock7", "lru"] as const) {
@@ -54,7 +54,7 @@ for (const dist of ["zipf", "uniform"] as const) {
         const capacity = Math.floor(rows * fraction);
         const stats: CacheStats = { hits: 0, misses: 0, evictions: 0, bytes: 0 };
         const max = policy === "clock" ? 1 : policy === "gclock3" ? 3 : 7;
-        const cache = policy === "lru" ? null : new TableRowCache(capacity, 1, max, stats);
+        const cache = policy === "lru" ? null : new TableRowCache(capacity, 4, max, stats);
         const lru = policy === "lru" ? new ExactLru(capacity) : null;
         const ids = feature.values[dist];
         const splits = feature.rowSplits;

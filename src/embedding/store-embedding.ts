@@ -5,7 +5,8 @@
  * compact float32 table of just those rows, the plans' ids are remapped into it, and the same kernels run:
  * the numbers are TF's bit for bit, and the rows of one lookup all come from one store version.
  */
-import { float32Table } from "../kernels/table-storage.js";
+import { float32Table, quantizedTable } from "../kernels/table-storage.js";
+import { rowBytes, type StorageKind } from "../kernels/quantized-rows.js";
 import type { TableConfig } from "../config/table-config.js";
 import { allocationError, FailedPreconditionError, InvalidArgumentError } from "../errors.js";
 import { allocateOutputs } from "../kernels/outputs.js";
@@ -30,8 +31,8 @@ export interface RowRequest {
   /** Index in the embedding's `tables`. */
   readonly table: number;
   readonly ids: Int32Array;
-  /** Row `ids[k]` goes to `out[k × dim …]`. */
-  readonly out: Float32Array;
+  /** Row `ids[k]`'s stored bytes go to `out[k × rowBytes …]` (float32 or quantized rows, `storage`). */
+  readonly out: Uint8Array;
 }
 
 /** Where a store-backed embedding's rows come from. */
@@ -42,6 +43,8 @@ export interface RowSource {
    * of a complete version is missing); never writes made-up rows.
    */
   fetchRows(requests: readonly RowRequest[]): Promise<void>;
+  /** How each table's rows are stored (the embedding's table order; float32 when absent). */
+  readonly storage?: readonly StorageKind[];
   /** Releases what the source holds (its cache); lookups afterwards are refused. */
   close?(): void;
 }
@@ -170,16 +173,28 @@ export class StoreBackedEmbedding extends TPUEmbeddingForServing {
     const tableOf = planned.map(({ feature }) => this.rowTableIndex.get(feature.table)!);
     planned.forEach(({ plan }, i) => perTable[tableOf[i]].push(planIds(plan)));
     const unique = perTable.map(distinctSorted);
-    const compact = unique.map((ids, t) => new Float32Array(ids.length * this.tables[t].dim));
+    const kinds = this.source.storage;
+    const compact = unique.map(
+      (ids, t) => new Uint8Array(ids.length * rowBytes(kinds?.[t] ?? "float32", this.tables[t].dim)),
+    );
     await this.source.fetchRows(
       unique.flatMap((ids, t) => (ids.length === 0 ? [] : [{ table: t, ids, out: compact[t] }])),
     );
+    // The fetched rows as a table of their own: float32, or quantized rows the kernels dequantize
+    // exactly as a quantized table in memory (the same bits).
+    const stored = compact.map((bytes, t) => {
+      const kind = kinds?.[t] ?? "float32";
+      const dim = this.tables[t].dim;
+      return kind === "float32"
+        ? float32Table(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4), dim)
+        : quantizedTable(kind, bytes, dim);
+    });
 
     const outputs =
       into?.map((t) => t.data) ?? allocateOutputs(planned.map(({ plan }) => planOutputSize(plan)));
-    planned.forEach(({ feature, plan }, i) => {
+    planned.forEach(({ plan }, i) => {
       const t = tableOf[i];
-      executePlan(remap(plan, unique[t]), float32Table(compact[t], feature.table.dim), outputs[i]);
+      executePlan(remap(plan, unique[t]), stored[t], outputs[i]);
     });
     return pack(into ?? planned.map((f, i) => new DenseTensor(outputs[i], f.plan.outputShape)));
   }

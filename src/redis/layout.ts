@@ -5,6 +5,8 @@
  * with a hash tag of its own, chosen at publish time so the partitions of every table are dealt round
  * the masters in turn.
  */
+import { rowBytes } from "../kernels/quantized-rows.js";
+import { storageOfEncoding, type RowEncoding } from "./row-encoding.js";
 import calculateSlot from "cluster-key-slot";
 import { InvalidArgumentError } from "../errors.js";
 
@@ -87,8 +89,8 @@ export interface ManifestTable {
   readonly dim: number;
   /** The variable's dtype in the checkpoint. */
   readonly dtype: "float32";
-  /** How a row is stored in a hash value (row-encoding.ts). */
-  readonly encoding: "float32-le";
+  /** How a row is stored in a hash value (row-encoding.ts): float32, or a quantized layout. */
+  readonly encoding: RowEncoding;
   /** Bytes of one stored row. */
   readonly rowBytes: number;
   /** CRC-32C of every row's stored bytes in id order (the checkpoint's table, as published). */
@@ -138,8 +140,8 @@ export function parseManifest(text: string, key: string): Manifest {
       typeof t.name !== "string" ||
       !Number.isInteger(t.vocabularySize) ||
       !Number.isInteger(t.dim) ||
-      t.encoding !== "float32-le" ||
-      t.rowBytes !== t.dim * 4
+      storageOfEncoding(t.encoding) === undefined ||
+      t.rowBytes !== rowBytes(storageOfEncoding(t.encoding)!, t.dim)
     ) {
       throw new InvalidArgumentError(`Manifest "${key}": table ${JSON.stringify(t.name)} is malformed.`);
     }

@@ -29,7 +29,8 @@ import {
   type Manifest,
   type ManifestTable,
 } from "./layout.js";
-import { encodeRowsFloat32 } from "./row-encoding.js";
+import { ENCODING_OF, encodeRows } from "./row-encoding.js";
+import { rowBytes, type StorageKind } from "../kernels/quantized-rows.js";
 
 export interface PublishOptions {
   readonly model: string;
@@ -40,6 +41,11 @@ export interface PublishOptions {
   readonly featureConfigPath: string;
   /** Partition hashes of the version (default: 4 per master, at least one per 2^22 rows). */
   readonly partitions?: number;
+  /**
+   * How every table's rows are stored (features.json's `tables[].storage` wins per table; default
+   * float32): quantized kinds are quantized here, once, as a quantized table in memory would be.
+   */
+  readonly tableStorage?: StorageKind;
   /** Rows per HSET command (default 1024). */
   readonly batchRows?: number;
   /** HSET commands in flight at once (default 64). */
@@ -89,7 +95,8 @@ export async function publishVersion(
     const sources = spec.tables.map((t) => {
       const path = [spec.checkpointObject, t.name];
       const key = (graph && variableKeyInGraph(graph, path)) ?? checkpointKey(path);
-      return { name: t.name, key, entry: reader.entry(key), shape: shapes.get(t.name)! };
+      const storage: StorageKind = t.storage ?? options.tableStorage ?? "float32";
+      return { name: t.name, key, entry: reader.entry(key), shape: shapes.get(t.name)!, storage };
     });
     const contentId = createHash("sha256")
       .update(
@@ -101,6 +108,8 @@ export async function publishVersion(
             s.shape.dim,
             s.entry.crc32c,
             s.entry.slices,
+            // The encoding is part of the content (float32 keeps the old ids: nothing is added for it).
+            ...(s.storage === "float32" ? [] : [ENCODING_OF[s.storage]]),
           ]),
         }),
       )
@@ -135,8 +144,8 @@ export async function publishVersion(
       vocabularySize: s.shape.vocabularySize,
       dim: s.shape.dim,
       dtype: "float32",
-      encoding: "float32-le",
-      rowBytes: s.shape.dim * 4,
+      encoding: ENCODING_OF[s.storage],
+      rowBytes: rowBytes(s.storage, s.shape.dim),
       crc32c: 0,
     }));
     const P = keys.length;
@@ -148,32 +157,39 @@ export async function publishVersion(
       pending[p] = [];
       await window.run(() => cluster.sendCommand(keys[p], false, ["HSET", keys[p], ...args]));
     };
-    const totalBytes = sources.reduce((a, s) => a + s.shape.vocabularySize * s.shape.dim * 4, 0);
+    const totalBytes = sources.reduce(
+      (a, s) => a + s.shape.vocabularySize * rowBytes(s.storage, s.shape.dim),
+      0,
+    );
     let rowsDone = 0;
     let bytesDone = 0;
 
     for (let ti = 0; ti < sources.length; ti++) {
-      const { name, key, entry, shape } = sources[ti];
+      const { name, key, entry, shape, storage } = sources[ti];
       const table = tables[ti];
       const { vocabularySize: rows, dim } = shape;
+      const stride = table.rowBytes;
       const chunkRows = Math.max(1, Math.floor(CHUNK_BYTES / (dim * 4)));
-      let crc = 0;
+      let crc = 0; // of the checkpoint's float32 bytes (checked against its own checksum)
+      let storedCrc = 0; // of the stored rows (the manifest's)
       for (let start = 0; start < rows; start += chunkRows) {
         const count = Math.min(chunkRows, rows - start);
         const tensor = await reader.readRows(key, start, count);
-        const bytes = encodeRowsFloat32(tensor.data as Float32Array);
-        crc = crc32cExtend(crc, bytes);
+        const values = tensor.data as Float32Array;
+        crc = crc32cExtend(crc, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+        const bytes = encodeRows(storage, values, dim, name);
+        storedCrc = storage === "float32" ? crc : crc32cExtend(storedCrc, bytes);
         // One Buffer per chunk; each row's value is a view of it (no copy until the socket write).
         const chunk = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         for (let r = 0; r < count; r++) {
           const id = start + r;
           const p = partitionOf(ti, id, P);
-          pending[p].push(fieldOf(ti, id), chunk.subarray(r * dim * 4, (r + 1) * dim * 4));
+          pending[p].push(fieldOf(ti, id), chunk.subarray(r * stride, (r + 1) * stride));
           if (pending[p].length >= 2 * batchRows) await flush(p);
         }
         for (let p = 0; p < P; p++) if (pending[p].length >= batchRows) await flush(p);
         rowsDone += count;
-        bytesDone += count * dim * 4;
+        bytesDone += count * stride;
         options.onProgress?.({ table: name, rows: rowsDone, bytes: bytesDone, totalRows, totalBytes });
       }
       if (entry.slices.length === 0 && unmaskCrc(entry.crc32c) !== crc) {
@@ -182,10 +198,10 @@ export async function publishVersion(
             `(0x${unmaskCrc(entry.crc32c).toString(16)}, read 0x${crc.toString(16)}); nothing was made visible.`,
         );
       }
-      if (existing !== null && existing.tables[ti].crc32c !== crc) {
+      if (existing !== null && existing.tables[ti].crc32c !== storedCrc) {
         throw new DataLossError(`Table "${name}": the rows read differ from version ${version}'s manifest.`);
       }
-      tables[ti] = { ...table, crc32c: crc };
+      tables[ti] = { ...table, crc32c: storedCrc };
     }
     for (let p = 0; p < P; p++) await flush(p);
     await window.drain();

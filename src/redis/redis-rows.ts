@@ -13,7 +13,8 @@ import type { RowRequest, RowSource } from "../embedding/index.js";
 import { BINARY, refreshTopology, type BinaryCluster } from "./cluster-client.js";
 import { fieldOf, partitionOf, SENTINEL_FIELD, type Manifest, type ManifestTable } from "./layout.js";
 import { cacheRowsPerTable, DEFAULT_CACHE_MAX_COUNT, TableRowCache, type CacheStats } from "./row-cache.js";
-import { bytesOf, decodeRowFloat32 } from "./row-encoding.js";
+import { decodeRow, storageOfEncoding } from "./row-encoding.js";
+import type { StorageKind } from "../kernels/quantized-rows.js";
 import type { StoreMetrics } from "./store-metrics.js";
 
 export interface RedisRowsOptions {
@@ -42,7 +43,7 @@ interface Command {
   readonly tables: number[];
   readonly ids: number[];
   readonly field: number[];
-  readonly outs: Float32Array[];
+  readonly outs: Uint8Array[];
   readonly slots: number[];
   done?: Promise<void>;
 }
@@ -61,6 +62,8 @@ export class RedisRowSource implements RowSource {
   private readonly inflight: Map<number, Pending>[];
   readonly stats: CacheStats = { hits: 0, misses: 0, evictions: 0, bytes: 0 };
   private closed = false;
+  /** How each table's rows are stored (the embedding's order), as the manifest says. */
+  readonly storage: readonly StorageKind[];
 
   /** `tableNames`: the embedding's tables in its order (rows are asked for by that index). */
   constructor(
@@ -78,10 +81,11 @@ export class RedisRowSource implements RowSource {
       return i;
     });
     this.tables = this.manifestIndex.map((i) => manifest.tables[i]);
+    this.storage = this.tables.map((t) => storageOfEncoding(t.encoding)!);
     const rows = cacheRowsPerTable(options.cacheBytes, this.tables);
     this.caches = this.tables.map((t, i) =>
       rows[i] > 0
-        ? new TableRowCache(rows[i], t.dim, options.cacheMaxCount ?? DEFAULT_CACHE_MAX_COUNT, this.stats)
+        ? new TableRowCache(rows[i], t.rowBytes, options.cacheMaxCount ?? DEFAULT_CACHE_MAX_COUNT, this.stats)
         : null,
     );
     this.inflight = this.tables.map(() => new Map());
@@ -152,15 +156,12 @@ export class RedisRowSource implements RowSource {
     try {
       const values = await this.hmget(command);
       const { tables, ids, field, outs, slots } = command;
-      let out: Float32Array | null = null;
-      let bytes: Uint8Array | null = null;
       for (let j = 0; j < field.length; j++) {
         const i = field[j];
         const t = tables[i];
         const table = this.tables[t];
-        if (outs[j] !== out) bytes = bytesOf((out = outs[j]));
-        decodeRowFloat32(values[i]!, bytes!, slots[j], table.dim, table.name, ids[i]);
-        if (!this.closed) this.caches[t]?.put(ids[i], out, slots[j]);
+        decodeRow(values[i]!, outs[j], slots[j], table.rowBytes, table.name, ids[i]);
+        if (!this.closed) this.caches[t]?.put(ids[i], outs[j], slots[j]);
       }
     } finally {
       for (let i = 0; i < command.ids.length; i++) {

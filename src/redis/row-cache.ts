@@ -1,6 +1,6 @@
 /**
  * The hot-row cache in front of Redis (docs/scale.md#the-hot-row-cache): per table a slab of
- * `capacity × dim` float32 rows, an id → slot map, and a GCLOCK sweep (each slot has a small use count,
+ * `capacity` stored rows (`stride` bytes each: float32 or quantized, as published), an id → slot map, and a GCLOCK sweep (each slot has a small use count,
  * raised on every hit up to `maxCount`, lowered by the sweeping hand; the first slot found at zero is
  * reused). `maxCount` 1 is plain CLOCK (an LRU approximation); higher keeps frequently used rows
  * longer, like LFU. The policy and its default were chosen by measurement (bench/redis-bench.ts).
@@ -22,7 +22,7 @@ export interface CacheStats {
 }
 
 export class TableRowCache {
-  private readonly rows: Float32Array;
+  private readonly rows: Uint8Array;
   private readonly slotId: Int32Array;
   private readonly count: Uint8Array;
   private readonly index = new Map<number, number>();
@@ -31,32 +31,33 @@ export class TableRowCache {
 
   constructor(
     readonly capacity: number,
-    readonly dim: number,
+    /** Bytes of one stored row. */
+    readonly stride: number,
     private readonly maxCount: number,
     private readonly stats: CacheStats,
   ) {
-    this.rows = new Float32Array(capacity * dim);
+    this.rows = new Uint8Array(capacity * stride);
     this.slotId = new Int32Array(capacity).fill(-1);
     this.count = new Uint8Array(capacity);
   }
 
-  /** Copies row `id` into `out` at `outSlot × dim` and returns true, or returns false (a miss). */
-  get(id: number, out: Float32Array, outSlot: number): boolean {
+  /** Copies row `id` into `out` at `outSlot × stride` and returns true, or returns false (a miss). */
+  get(id: number, out: Uint8Array, outSlot: number): boolean {
     const slot = this.index.get(id);
     if (slot === undefined) return false;
     if (this.count[slot] < this.maxCount) this.count[slot]++;
-    const dim = this.dim;
-    out.set(this.rows.subarray(slot * dim, slot * dim + dim), outSlot * dim);
+    const stride = this.stride;
+    out.set(this.rows.subarray(slot * stride, slot * stride + stride), outSlot * stride);
     return true;
   }
 
-  /** Keeps row `id` (the `dim` values of `source` from `sourceSlot × dim`). */
-  put(id: number, source: Float32Array, sourceSlot: number): void {
+  /** Keeps row `id` (the `stride` bytes of `source` from `sourceSlot × stride`). */
+  put(id: number, source: Uint8Array, sourceSlot: number): void {
     if (this.capacity === 0 || this.index.has(id)) return;
     let slot: number;
     if (this.used < this.capacity) {
       slot = this.used++;
-      this.stats.bytes += this.dim * 4;
+      this.stats.bytes += this.stride;
     } else {
       for (;;) {
         const h = this.hand;
@@ -70,8 +71,8 @@ export class TableRowCache {
       this.index.delete(this.slotId[slot]);
       this.stats.evictions++;
     }
-    const dim = this.dim;
-    this.rows.set(source.subarray(sourceSlot * dim, sourceSlot * dim + dim), slot * dim);
+    const stride = this.stride;
+    this.rows.set(source.subarray(sourceSlot * stride, sourceSlot * stride + stride), slot * stride);
     this.slotId[slot] = id;
     this.count[slot] = 0;
     this.index.set(id, slot);
@@ -79,7 +80,7 @@ export class TableRowCache {
 
   /** Frees the slab (the stats' byte count included). */
   clear(): void {
-    this.stats.bytes -= this.used * this.dim * 4;
+    this.stats.bytes -= this.used * this.stride;
     this.used = 0;
     this.index.clear();
   }
@@ -91,12 +92,12 @@ export class TableRowCache {
  */
 export function cacheRowsPerTable(
   budgetBytes: number,
-  tables: readonly { vocabularySize: number; dim: number }[],
+  tables: readonly { vocabularySize: number; rowBytes: number }[],
 ): number[] {
-  const total = tables.reduce((a, t) => a + t.vocabularySize * t.dim * 4, 0);
+  const total = tables.reduce((a, t) => a + t.vocabularySize * t.rowBytes, 0);
   return tables.map((t) => {
     if (budgetBytes <= 0 || total === 0) return 0;
-    const share = (budgetBytes * (t.vocabularySize * t.dim * 4)) / total;
-    return Math.min(t.vocabularySize, Math.floor(share / (t.dim * 4)));
+    const share = (budgetBytes * (t.vocabularySize * t.rowBytes)) / total;
+    return Math.min(t.vocabularySize, Math.floor(share / t.rowBytes));
   });
 }

@@ -9,6 +9,7 @@ import {
   TableConfig,
   TPUEmbeddingForServing,
   type Combiner,
+  type TPUEmbeddingForServingOptions,
 } from "../../src/index.js";
 
 const { rand, int } = seededRandom(99);
@@ -16,7 +17,11 @@ const { rand, int } = seededRandom(99);
 export const VOCAB = 300;
 
 /** Features of every kind: bags with each combiner, weighted bags, a sequence and a dense gather. */
-export function makeEmbedding(threads: number, dim = 8): TPUEmbeddingForServing {
+export function makeEmbedding(
+  threads: number,
+  dim = 8,
+  tableStorage?: TPUEmbeddingForServingOptions["tableStorage"],
+): TPUEmbeddingForServing {
   const table = (combiner: Combiner, name: string) =>
     new TableConfig({ vocabularySize: VOCAB, dim, combiner, name });
   const featureConfig = {
@@ -29,7 +34,7 @@ export function makeEmbedding(threads: number, dim = 8): TPUEmbeddingForServing 
     // Sparse sequence input: ids carry explicit positions (the packed request's positions array).
     sparseSeq: new FeatureConfig({ table: table("sum", "t_sparse_seq"), maxSequenceLength: 7 }),
   };
-  return new TPUEmbeddingForServing({ featureConfig, optimizer: null, seed: 7, threads });
+  return new TPUEmbeddingForServing({ featureConfig, optimizer: null, seed: 7, threads, tableStorage });
 }
 
 export function ragged(batch: number, maxLength: number): { ids: RaggedTensor; weights: RaggedTensor } {

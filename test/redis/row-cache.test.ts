@@ -3,12 +3,13 @@ import assert from "node:assert/strict";
 import { cacheRowsPerTable, TableRowCache, type CacheStats } from "../../src/redis/row-cache.js";
 
 const fresh = (): CacheStats => ({ hits: 0, misses: 0, evictions: 0, bytes: 0 });
-const rowOf = (id: number) => Float32Array.from([id, -id]);
+/** A stored row of two float32 values (8 bytes), as the cache holds rows: their bytes. */
+const rowOf = (id: number) => new Uint8Array(Float32Array.from([id, -id]).buffer);
 
 test("CLOCK (ceiling 1): a row used since the hand last passed survives, the unused one is evicted", () => {
   const stats = fresh();
-  const cache = new TableRowCache(2, 2, 1, stats);
-  const out = new Float32Array(2);
+  const cache = new TableRowCache(2, 8, 1, stats);
+  const out = new Uint8Array(8);
   cache.put(1, rowOf(1), 0);
   cache.put(2, rowOf(2), 0);
   assert.equal(stats.bytes, 16);
@@ -27,8 +28,8 @@ test("CLOCK (ceiling 1): a row used since the hand last passed survives, the unu
 });
 
 test("GCLOCK (ceiling 3): a row hit three times outlives rows hit once", () => {
-  const cache = new TableRowCache(2, 2, 3, fresh());
-  const out = new Float32Array(4);
+  const cache = new TableRowCache(2, 8, 3, fresh());
+  const out = new Uint8Array(16);
   cache.put(10, rowOf(10), 0);
   cache.put(20, rowOf(20), 0);
   for (let i = 0; i < 3; i++) cache.get(10, out, 1); // count 3
@@ -40,18 +41,18 @@ test("GCLOCK (ceiling 3): a row hit three times outlives rows hit once", () => {
   cache.put(40, rowOf(40), 0);
   assert.equal(cache.get(30, out, 0), false);
   assert.equal(cache.get(10, out, 1), true);
-  assert.deepEqual(out.subarray(2), rowOf(10));
+  assert.deepEqual(out.subarray(8), rowOf(10));
 });
 
 test("the cache budget is split over tables in proportion to their bytes, never more rows than a table has", () => {
-  // 100 × 2 float32 = 800 B and 50 × 4 = 800 B: 1000 B gives each 500 B, i.e. 62 and 31 rows.
+  // 100 rows of 8 B = 800 B and 50 of 16 B = 800 B: 1000 B gives each 500 B, i.e. 62 and 31 rows.
   assert.deepEqual(
     cacheRowsPerTable(1000, [
-      { vocabularySize: 100, dim: 2 },
-      { vocabularySize: 50, dim: 4 },
+      { vocabularySize: 100, rowBytes: 8 },
+      { vocabularySize: 50, rowBytes: 16 },
     ]),
     [62, 31],
   );
-  assert.deepEqual(cacheRowsPerTable(1 << 30, [{ vocabularySize: 7, dim: 2 }]), [7]);
-  assert.deepEqual(cacheRowsPerTable(0, [{ vocabularySize: 7, dim: 2 }]), [0]);
+  assert.deepEqual(cacheRowsPerTable(1 << 30, [{ vocabularySize: 7, rowBytes: 8 }]), [7]);
+  assert.deepEqual(cacheRowsPerTable(0, [{ vocabularySize: 7, rowBytes: 8 }]), [0]);
 });

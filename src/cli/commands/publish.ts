@@ -3,6 +3,7 @@
  * `tpu-embedding unpublish`: a model version's tables into (and out of) a Redis Cluster, for `serve
  * --redis` (docs/scale.md). Progress: a bar on a terminal, otherwise a JSON line about once a second.
  */
+import { isStorageKind, STORAGE_KINDS } from "../../kernels/quantized-rows.js";
 import type { Command } from "commander";
 import { stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -23,6 +24,7 @@ interface PublishCliOptions {
   partitions?: string;
   batchRows?: string;
   keep?: string;
+  tableStorage?: string;
 }
 
 function integerOption(name: string, value: string | undefined, min: number): number | undefined {
@@ -145,6 +147,10 @@ export const registerPublish = (program: Command): void => {
     .option("--partitions <n>", "hashes per table (default: 4 per master, at least one per 2^20 rows)")
     .option("--batch-rows <n>", "rows per HSET command (default 1024)")
     .option(
+      "--table-storage <kind>",
+      `store rows as ${STORAGE_KINDS.join(", ")} (quantized once here; features.json tables[].storage wins per table; default float32)`,
+    )
+    .option(
       "--keep <n>",
       "afterwards, unpublish all but the newest N versions (rows deleted once no server leases them)",
     )
@@ -156,6 +162,12 @@ export const registerPublish = (program: Command): void => {
         featureConfig: options.featureConfig,
       });
       const keep = integerOption("--keep", options.keep, 1);
+      const tableStorage = options.tableStorage;
+      if (tableStorage !== undefined && !isStorageKind(tableStorage)) {
+        throw new InvalidArgumentError(
+          `--table-storage must be one of ${STORAGE_KINDS.join(", ")}, got "${tableStorage}".`,
+        );
+      }
       await withCluster(options.redis, async (cluster) => {
         const progress = progressReporter(out);
         let result;
@@ -165,6 +177,7 @@ export const registerPublish = (program: Command): void => {
             ...source,
             partitions: integerOption("--partitions", options.partitions, 1),
             batchRows: integerOption("--batch-rows", options.batchRows, 1),
+            ...(tableStorage !== undefined ? { tableStorage } : {}),
             onProgress: (p) => progress.onProgress(p),
           });
         } finally {
