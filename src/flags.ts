@@ -17,6 +17,13 @@ export const ENV = {
   workerSpinUs: "TPU_EMBEDDING_WORKER_SPIN_US",
   /** `0` keeps tables on 4 KiB pages instead of transparent huge pages. */
   hugePages: "TPU_EMBEDDING_HUGE_PAGES",
+  /**
+   * The native kernels' ISA level: `native` (default: the best this CPU runs), or `v2`, `v3`, `v4` (x86-64
+   * levels), `neon` (aarch64), `generic` (other architectures): one the CPU runs, else an error.
+   */
+  isa: "TPU_EMBEDDING_ISA",
+  /** Ids ahead whose rows the native kernels prefetch: `auto` (default: calibrated once per process) or 0..256. */
+  prefetch: "TPU_EMBEDDING_PREFETCH",
   /** `1` skips building the native addon at `npm install` (read by scripts/build-native.mjs). */
   skipNative: "TPU_EMBEDDING_SKIP_NATIVE",
 } as const;
@@ -95,4 +102,28 @@ export let smallLookupEnabled = true;
 /** Test hook: `false` sends every lookup to the general path (to compare the two). */
 export function setSmallLookupEnabled(value: boolean): void {
   smallLookupEnabled = value;
+}
+
+/** The native kernels' ISA level asked for (`TPU_EMBEDDING_ISA`): `native` (the best this CPU runs) or a level. */
+export type IsaChoice = "native" | "v2" | "v3" | "v4" | "neon" | "generic";
+
+const ISA_CHOICES: readonly string[] = ["native", "v2", "v3", "v4", "neon", "generic"];
+
+/** `TPU_EMBEDDING_ISA`, default `native`. */
+export function isaChoice(): IsaChoice {
+  const value = process.env[ENV.isa];
+  if (value === undefined || value === "") return "native";
+  if (!ISA_CHOICES.includes(value))
+    throw new InvalidArgumentError(`${ENV.isa} must be one of ${ISA_CHOICES.join(", ")}, got "${value}".`);
+  return value as IsaChoice;
+}
+
+/** `TPU_EMBEDDING_PREFETCH`: `auto` (default: calibrated on the tables) or a distance in ids (0..256). */
+export function prefetchChoice(): "auto" | number {
+  const value = process.env[ENV.prefetch];
+  if (value === undefined || value === "" || value === "auto") return "auto";
+  const ids = Number(value);
+  if (value.trim() === "" || !Number.isInteger(ids) || ids < 0 || ids > 256)
+    throw new InvalidArgumentError(`${ENV.prefetch} must be "auto" or an integer 0..256, got "${value}".`);
+  return ids;
 }

@@ -1,6 +1,6 @@
 import { checkBatch, runBatch, shareBatch, type PortableTableSet } from "./batch-runner.js";
 import { kernelChoice } from "../flags.js";
-import { nativeAddon, type NativeExports, type NativeTableSet } from "./native-addon.js";
+import { nativeAddon, tunePrefetch, type NativeExports, type NativeTableSet } from "./native-addon.js";
 import type { TableStorage } from "./table-storage.js";
 import { wasmKernelsAvailable } from "./wasm-kernels.js";
 
@@ -42,7 +42,10 @@ function nativeKernels(addon: NativeExports): BatchKernels {
   return {
     family: "native",
     readsInPlace: true,
-    createSet: (storage) => addon.createTableSet(storage.tables, Int32Array.from(storage.dims)),
+    createSet: (storage) => {
+      tunePrefetch(storage.tables, storage.dims); // once per process
+      return addon.createTableSet(storage.tables, Int32Array.from(storage.dims));
+    },
     releaseSet: (set) => addon.releaseTableSet(set as NativeTableSet),
     run: (set, work, out) => addon.smallLookup(set as NativeTableSet, work, out),
     check: (set, work, outLength) => addon.smallLookupCheck(set as NativeTableSet, work, outLength),

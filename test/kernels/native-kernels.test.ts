@@ -43,7 +43,9 @@ function compare(
   assert.deepEqual(bits(actual), bits(expected), context);
 }
 
-const DIMS = [4, 8, 12, 16, 20, 36, 48, 64, 68];
+// Every chunk path of every ISA level (native/kernels.c): scalar tails, one vector (4, 8 or 16 lanes), one
+// chunk (32 lanes on x86-64-v2, 64 elsewhere), several chunks with and without a tail.
+const DIMS = [4, 8, 12, 16, 20, 36, 48, 64, 68, 100, 128];
 const COMBINERS: Combiner[] = ["sum", "mean", "sqrtn"];
 
 test(
