@@ -9,7 +9,10 @@ import { InvalidArgumentError } from "./errors.js";
 
 /** The environment variables the library reads. */
 export const ENV = {
-  /** `native` (default: the addon when built, else wasm, else js), `wasm` or `js` (the reference kernels). */
+  /**
+   * `auto` (default: native or wasm, whichever a short measurement finds faster here), `native` (the addon
+   * when built, else wasm, else js), `wasm` or `js` (the reference kernels).
+   */
   kernels: "TPU_EMBEDDING_KERNELS",
   /** Planned jobs of fewer ids run on the wasm kernels when they can (default 64; 0: never). */
   nativeMinIds: "TPU_EMBEDDING_NATIVE_MIN_IDS",
@@ -31,19 +34,26 @@ export const ENV = {
 /** The environment variable that forces a kernel family (read once per thread; workers inherit it). */
 export const KERNELS_ENV = ENV.kernels;
 
-/** Which kernels run: `native` (default: the addon when built, else wasm), `wasm` or `js` (reference). */
+/** Which kernels run: `native` (the addon), `wasm` or `js` (the reference). */
 export type KernelChoice = "native" | "wasm" | "js";
 
-let kernels: KernelChoice | undefined;
+let kernels: KernelChoice | "auto" | undefined;
 
-/** The kernel family `runJob` uses: `setKernelChoice`'s, else `TPU_EMBEDDING_KERNELS`, else `native`. */
-export function kernelChoice(): KernelChoice {
-  if (kernels !== undefined) return kernels;
-  const value = process.env[ENV.kernels];
-  if (value === undefined || value === "") return (kernels = "native");
-  if (value !== "native" && value !== "wasm" && value !== "js")
-    throw new InvalidArgumentError(`${ENV.kernels} must be "native", "wasm" or "js", got "${value}".`);
-  return (kernels = value);
+/**
+ * The kernel family forced by `setKernelChoice` or `TPU_EMBEDDING_KERNELS`; undefined when unset (or
+ * `auto`): then src/kernels/kernel-choice.ts measures which is faster here.
+ */
+export function kernelOverride(): KernelChoice | undefined {
+  if (kernels === undefined) {
+    const value = process.env[ENV.kernels];
+    if (value === undefined || value === "" || value === "auto") kernels = "auto";
+    else if (value !== "native" && value !== "wasm" && value !== "js")
+      throw new InvalidArgumentError(
+        `${ENV.kernels} must be "native", "wasm", "js" or "auto", got "${value}".`,
+      );
+    else kernels = value;
+  }
+  return kernels === "auto" ? undefined : kernels;
 }
 
 /** For tests and benchmarks (this thread only): forces a kernel family; `undefined` re-reads the env. */

@@ -1,5 +1,5 @@
 import { checkBatch, runBatch, shareBatch, type PortableTableSet } from "./batch-runner.js";
-import { kernelChoice } from "../flags.js";
+import { kernelChoice } from "./kernel-choice.js";
 import { nativeAddon, tunePrefetch, type NativeExports, type NativeTableSet } from "./native-addon.js";
 import type { TableStorage } from "./table-storage.js";
 import { wasmKernelsAvailable } from "./wasm-kernels.js";

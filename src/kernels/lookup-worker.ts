@@ -18,6 +18,7 @@ import {
   type WorkerRequest,
 } from "./pool-messages.js";
 import { viewOfLocation } from "./table-memory.js";
+import { adoptKernelMeasurement, type FamilyMeasurementData } from "./kernel-choice.js";
 import { batchKernels, nativeBatchKernels, type BatchKernels, type BatchTableSet } from "./batch-kernels.js";
 import { W_REFS } from "./batch-layout.js";
 import { float32Storage } from "./table-storage.js";
@@ -153,6 +154,7 @@ function awaitOpening(control: Int32Array, generation: number): boolean {
   }
 }
 
+adoptKernelMeasurement(workerData.kernels as FamilyMeasurementData);
 const mailbox = new Int32Array(workerData.mailbox as SharedArrayBuffer);
 const spinMs = workerData.spinMs as number;
 

@@ -216,7 +216,10 @@ test("TPU_EMBEDDING_KERNELS selects the kernels; a bad value is an InvalidArgume
     process.env.TPU_EMBEDDING_KERNELS = "gpu";
     setKernelChoice(undefined);
     assert.throws(() => kernelChoice(), InvalidArgumentError);
-    assert.throws(() => kernelChoice(), /TPU_EMBEDDING_KERNELS must be "native", "wasm" or "js", got "gpu"/);
+    assert.throws(
+      () => kernelChoice(),
+      /TPU_EMBEDDING_KERNELS must be "native", "wasm", "js" or "auto", got "gpu"/,
+    );
   } finally {
     if (saved === undefined) delete process.env.TPU_EMBEDDING_KERNELS;
     else process.env.TPU_EMBEDDING_KERNELS = saved;
