@@ -63,11 +63,23 @@ static inline const float *row_at(const float *table, size_t dim, const int32_t 
 /** Asks for every cache line of the rows of ids [*next, until) and moves *next there. */
 static inline void prefetch_rows(const float *table, size_t dim, const int32_t *ids, int32_t *next, int32_t until) {
   const size_t bytes = dim * sizeof(float);
-  for (int32_t j = *next; j < until; j++) {
-    const char *p = (const char *)row_at(table, dim, ids, j);
-    const char *last = p + bytes - 1;
-    for (const char *q = (const char *)((uintptr_t)p & ~(uintptr_t)63); q <= last; q += 64) __builtin_prefetch(q, 0, 3);
-    __asm__ __volatile__("" : : "r"(p)); // keeps GCC from deleting a loop of nothing but prefetches
+  if (bytes == 256 && ((uintptr_t)table & 63) == 0) {
+    // dim 64 in a 64-byte aligned table: every row is 4 whole lines (4 instructions, not a loop of 16).
+    for (int32_t j = *next; j < until; j++) {
+      const char *p = (const char *)row_at(table, dim, ids, j);
+      __builtin_prefetch(p, 0, 3);
+      __builtin_prefetch(p + 64, 0, 3);
+      __builtin_prefetch(p + 128, 0, 3);
+      __builtin_prefetch(p + 192, 0, 3);
+    }
+  } else {
+    for (int32_t j = *next; j < until; j++) {
+      const char *p = (const char *)row_at(table, dim, ids, j);
+      const char *last = p + bytes - 1;
+      for (const char *q = (const char *)((uintptr_t)p & ~(uintptr_t)63); q <= last; q += 64)
+        __builtin_prefetch(q, 0, 3);
+      __asm__ __volatile__("" : : "r"(p)); // keeps GCC from deleting a loop of nothing but prefetches
+    }
   }
   if (until > *next) *next = until;
 }
@@ -79,7 +91,7 @@ static inline void prefetch_rows(const float *table, size_t dim, const int32_t *
 // when SCALAR): the first group of `first` rows summed left to right and scaled, later groups of 8
 // summed and added, then divided when `divide`. IN_OUT: the running sum lives in o (see SEG_SUM_IN_OUT).
 #define SEGMENT_CHUNK(NAME, T, K, W, LOAD, STORE, IN_OUT)                                                \
-  static inline void NAME(const float *table, size_t dim, const int32_t *ids, int32_t start, int32_t end, \
+  static inline __attribute__((always_inline)) void NAME(const float *table, size_t dim, const int32_t *ids, int32_t start, int32_t end, \
                           int32_t first, float scale, bool divide, float divisor, float *o, size_t c) {  \
     T a[IN_OUT ? 1 : K], g[K];                                                                           \
     (void)a;                                                                                             \
@@ -120,7 +132,7 @@ static inline void prefetch_rows(const float *table, size_t dim, const int32_t *
 // Σ w·e from zero (Σ e when `weights` is NULL) over one bag, for the lanes [c, c + W * K), then
 // divided when `divide`.
 #define WEIGHTED_CHUNK(NAME, T, K, W, LOAD, STORE)                                                       \
-  static inline void NAME(const float *table, size_t dim, const int32_t *ids, const float *weights,      \
+  static inline __attribute__((always_inline)) void NAME(const float *table, size_t dim, const int32_t *ids, const float *weights, \
                           int32_t start, int32_t end, bool divide, float divisor, float *o, size_t c) {  \
     T a[K];                                                                                              \
     UNROLL for (int k = 0; k < K; k++) a[k] = (T){0};                                                    \
@@ -152,76 +164,95 @@ WEIGHTED_CHUNK(weighted_vector, vf, 1, VL, loadv, storev)
 WEIGHTED_CHUNK(weighted1, float, 1, 1, load1, store1)
 
 
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/** One bag of rows [start, end) in TF's segment order into o (dim a constant where the caller knows it). */
+ALWAYS_INLINE void segment_bag(const float *table, size_t dim, const int32_t *ids, int32_t start, int32_t end,
+                               int mode, float *o) {
+  const int32_t num = end - start;
+  if (num == 0) {
+    memset(o, 0, dim * sizeof(float));
+    return;
+  }
+  if (num == 1) {
+    memcpy(o, row_at(table, dim, ids, start), dim * sizeof(float));
+    return;
+  }
+  float scale = 1.0f;
+  if (num < 10) {
+    if (mode == MODE_MEAN) scale = 1.0f / (float)num;
+    else if (mode == MODE_SQRTN) scale = 1.0f / sqrtf((float)num);
+  }
+  const int32_t remainder = num & 7;
+  const int32_t first = remainder == 0 ? 8 : remainder == 1 ? 9 : remainder;
+  const bool divide = num >= 10 && mode != MODE_SUM;
+  const float divisor = mode == MODE_MEAN ? (float)num : sqrtf((float)num);
+  size_t c = 0;
+  for (; c + SEG_CHUNK <= dim; c += SEG_CHUNK)
+    segment_chunk(table, dim, ids, start, end, first, scale, divide, divisor, o, c);
+  for (; c + VL <= dim; c += VL) segment_vector(table, dim, ids, start, end, first, scale, divide, divisor, o, c);
+  for (; c < dim; c++) segment1(table, dim, ids, start, end, first, scale, divide, divisor, o, c);
+}
+
+// The bag loops run twice: once for dim == the level's chunk (64 floats on most levels, the common
+// embedding width), where the dim is a constant so the bag's code is one straight chunk with no tail loops
+// or per-bag call (instructions per bag: 121 -> see bench/results/2026-12-07-isa-dispatch.md), and once for
+// any other dim.
+#define BAG_LOOP(DIM_EXPR, BODY)                                                                         \
+  for (int32_t r = row_start; r < row_end; r++) {                                                        \
+    const int32_t start = splits[r], end = splits[r + 1];                                                \
+    if (ahead > 0) prefetch_rows(table, DIM_EXPR, ids, &next, PREFETCH_UNTIL(end));                      \
+    float *o = out + (size_t)(r - row_start) * (DIM_EXPR);                                               \
+    BODY;                                                                                                \
+  }
+
 void KFN(bags_segment)(const float *table, size_t dim, const int32_t *splits, const int32_t *ids,
                        int32_t row_start, int32_t row_end, int mode, float *out) {
   const int32_t ids_end = splits[row_end], ahead = kernel_prefetch_ids;
   int32_t next = splits[row_start];
-  for (int32_t r = row_start; r < row_end; r++) {
-    const int32_t start = splits[r], end = splits[r + 1], num = end - start;
-    if (ahead > 0) prefetch_rows(table, dim, ids, &next, PREFETCH_UNTIL(end));
-    float *o = out + (size_t)(r - row_start) * dim;
-    if (num == 0) {
-      memset(o, 0, dim * sizeof(float));
-      continue;
+  if (dim == SEG_CHUNK) BAG_LOOP(SEG_CHUNK, segment_bag(table, SEG_CHUNK, ids, start, end, mode, o))
+  else BAG_LOOP(dim, segment_bag(table, dim, ids, start, end, mode, o))
+}
+
+/** One bag as Σ w·e (Σ e without weights), then div_no_nan, into o. */
+ALWAYS_INLINE void weighted_bag(const float *table, size_t dim, const int32_t *ids, const float *weights,
+                                int32_t start, int32_t end, int mode, float *o) {
+  float weight_sum = 0.0f, square_sum = 0.0f;
+  if (mode == MODE_SUM) {
+    // no divisor
+  } else if (weights == NULL) {
+    // Σ 1.0f over the bag as TF adds it, in closed form: n, until the float32 sum stops at 2^24 (2^24 + 1
+    // rounds back to it). The loop was a chain of n dependent adds per bag.
+    const int32_t n = end - start;
+    weight_sum = (float)(n < (1 << 24) ? n : (1 << 24));
+    square_sum = weight_sum;
+  } else {
+    for (int32_t j = start; j < end; j++) {
+      const float w = weights[j];
+      weight_sum += w;
+      square_sum += w * w;
     }
-    if (num == 1) {
-      memcpy(o, row_at(table, dim, ids, start), dim * sizeof(float));
-      continue;
-    }
-    float scale = 1.0f;
-    if (num < 10) {
-      if (mode == MODE_MEAN) scale = 1.0f / (float)num;
-      else if (mode == MODE_SQRTN) scale = 1.0f / sqrtf((float)num);
-    }
-    const int32_t remainder = num & 7;
-    const int32_t first = remainder == 0 ? 8 : remainder == 1 ? 9 : remainder;
-    const bool divide = num >= 10 && mode != MODE_SUM;
-    const float divisor = mode == MODE_MEAN ? (float)num : sqrtf((float)num);
-    size_t c = 0;
-    for (; c + SEG_CHUNK <= dim; c += SEG_CHUNK)
-      segment_chunk(table, dim, ids, start, end, first, scale, divide, divisor, o, c);
-    for (; c + VL <= dim; c += VL) segment_vector(table, dim, ids, start, end, first, scale, divide, divisor, o, c);
-    for (; c < dim; c++) segment1(table, dim, ids, start, end, first, scale, divide, divisor, o, c);
   }
+  const float divisor = mode == MODE_MEAN ? weight_sum : sqrtf(square_sum);
+  if (mode != MODE_SUM && divisor == 0.0f) {
+    memset(o, 0, dim * sizeof(float)); // div_no_nan
+    return;
+  }
+  const bool divide = mode != MODE_SUM;
+  size_t c = 0;
+  for (; c + BAG_CHUNK <= dim; c += BAG_CHUNK)
+    weighted_chunk(table, dim, ids, weights, start, end, divide, divisor, o, c);
+  for (; c + VL <= dim; c += VL) weighted_vector(table, dim, ids, weights, start, end, divide, divisor, o, c);
+  for (; c < dim; c++) weighted1(table, dim, ids, weights, start, end, divide, divisor, o, c);
 }
 
 void KFN(bags_weighted)(const float *table, size_t dim, const int32_t *splits, const int32_t *ids,
                         const float *weights, int32_t row_start, int32_t row_end, int mode, float *out) {
+  // Software prefetch of every row up to `ahead` ids past each bag (each id once, bag by bag).
   const int32_t ids_end = splits[row_end], ahead = kernel_prefetch_ids;
   int32_t next = splits[row_start];
-  for (int32_t r = row_start; r < row_end; r++) {
-    const int32_t start = splits[r], end = splits[r + 1];
-    // Software prefetch of every row up to `ahead` ids past this bag (each id once, bag by bag).
-    if (ahead > 0) prefetch_rows(table, dim, ids, &next, PREFETCH_UNTIL(end));
-    float *o = out + (size_t)(r - row_start) * dim;
-    float weight_sum = 0.0f, square_sum = 0.0f;
-    if (mode == MODE_SUM) {
-      // no divisor
-    } else if (weights == NULL) {
-      // Σ 1.0f over the bag as TF adds it, in closed form: n, until the float32 sum stops at 2^24 (2^24 + 1
-      // rounds back to it). The loop was a chain of n dependent adds per bag.
-      const int32_t n = end - start;
-      weight_sum = (float)(n < (1 << 24) ? n : (1 << 24));
-      square_sum = weight_sum;
-    } else {
-      for (int32_t j = start; j < end; j++) {
-        const float w = weights[j];
-        weight_sum += w;
-        square_sum += w * w;
-      }
-    }
-    const float divisor = mode == MODE_MEAN ? weight_sum : sqrtf(square_sum);
-    if (mode != MODE_SUM && divisor == 0.0f) {
-      memset(o, 0, dim * sizeof(float)); // div_no_nan
-      continue;
-    }
-    const bool divide = mode != MODE_SUM;
-    size_t c = 0;
-    for (; c + BAG_CHUNK <= dim; c += BAG_CHUNK)
-      weighted_chunk(table, dim, ids, weights, start, end, divide, divisor, o, c);
-    for (; c + VL <= dim; c += VL) weighted_vector(table, dim, ids, weights, start, end, divide, divisor, o, c);
-    for (; c < dim; c++) weighted1(table, dim, ids, weights, start, end, divide, divisor, o, c);
-  }
+  if (dim == BAG_CHUNK) BAG_LOOP(BAG_CHUNK, weighted_bag(table, BAG_CHUNK, ids, weights, start, end, mode, o))
+  else BAG_LOOP(dim, weighted_bag(table, dim, ids, weights, start, end, mode, o))
 }
 
 /** dst = dst + src over one row (0 + x when dst was zeroed: -0 becomes +0, as in the reference). */
