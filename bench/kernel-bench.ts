@@ -12,7 +12,12 @@
  * its runs, so levels alternate in one process); `native` runs the level TPU_EMBEDDING_ISA chose. The
  * prefetch distance is tuned on the tables first, as the first lookup batch does (TPU_EMBEDDING_PREFETCH
  * overrides it). Every line names the CPU, ISA level, kernel family and prefetch distance.
+ *
+ * `--other-addon PATH` loads a second build of the addon (e.g. another branch's
+ * build/Release/lookup_kernels.node) and adds it as impl `other` (also `other` in `--impls`), for A/B
+ * runs of two builds in one process.
  */
+import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { KernelJob } from "../src/kernels/kernel-job.js";
@@ -25,6 +30,7 @@ import { allocateTables } from "../src/kernels/table-memory.js";
 import { runWasmJob } from "../src/kernels/wasm-kernels.js";
 import { fillTable, loadInputs, loadWorkload } from "./standard-workload.js";
 import { machineFields } from "./machine.js";
+import { MODE } from "../src/kernels/batch-layout.js";
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -65,6 +71,21 @@ const run: Record<string, Run> = {
   },
   js: (job, table, out) => runReference(job, table, wl.dim, out, 0),
 };
+const otherPath = option("other-addon", "");
+if (otherPath !== "") {
+  type Bags = (...args: unknown[]) => boolean;
+  const other = createRequire(import.meta.url)(path.resolve(otherPath)) as Record<string, Bags>;
+  run.other = (job, table, out) => {
+    if (job.kind !== "bags" && job.kind !== "sequence") throw new Error("other: bags and sequences only");
+    const { rowSplits, ids, weights, positions } = job.batch;
+    const rows = rowSplits.length - 1;
+    const ok =
+      job.kind === "sequence"
+        ? other.sequence(table, wl.dim, rowSplits, ids, positions, 0, rows, job.sequenceLength, out, 0)
+        : other.bagsWeighted(table, wl.dim, rowSplits, ids, weights, 0, rows, MODE[job.combiner], out, 0);
+    if (!ok) throw new Error("other addon refused a job");
+  };
+}
 /**
  * An impl's native setup: `native@v3/16` runs ISA level v3 with a prefetch distance of 16 ids (either part
  * optional: `native` runs the process's level and distance), selected before each of its runs.
