@@ -47,6 +47,8 @@ import {
   type Workload,
 } from "./standard-workload.js";
 import { stealMs } from "./steal-time.js";
+import { machineFields } from "./machine.js";
+import { activeKernelFamily } from "../src/kernels/kernel-family.js";
 
 /**
  * Batches of one example cycle over the first 1024 of the pool, as the protocol lets peers that prepare
@@ -223,9 +225,12 @@ async function runChild(): Promise<void> {
     const [steal1, wall1] = [stealMs(), performance.now()];
     // The VM's steal time during this batch size's warm-up and repeats (see steal-time.ts).
     const steal = steal0 === null || steal1 === null ? {} : { steal_ms: steal1 - steal0 };
+    // The machine: CPU, ISA level, kernel family and prefetch distance (tuned when the tables were built).
+    const machine = machineFields(activeKernelFamily());
     console.log(
       JSON.stringify({
         ...line,
+        ...machine,
         storage,
         tables_mb: tablesMb,
         arena_mb: arenaMb(),

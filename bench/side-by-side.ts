@@ -24,6 +24,12 @@ interface Line {
   /** The VM's steal time during the line's warm-up and repeats, and how long those took (lookup-bench). */
   steal_ms?: number;
   measured_ms?: number;
+  /** The machine (bench/machine.ts): CPU, ISA level, kernel family, prefetch distance and its source. */
+  cpu?: string;
+  isa?: string | null;
+  kernels?: string;
+  prefetch?: number | null;
+  prefetch_source?: string | null;
 }
 
 const args = process.argv.slice(2);
@@ -66,6 +72,19 @@ const ratio = (a: Line | null, b: Line | null) =>
 
 const fresh = `${ours}-fresh`;
 const hasFresh = lines.some((l) => l.impl === fresh);
+// The machine the lines were measured on: every distinct CPU / ISA / family / prefetch among ours.
+const machines = [
+  ...new Set(
+    lines
+      .filter((l) => l.impl === ours && l.cpu !== undefined)
+      .map(
+        (l) =>
+          `${l.cpu}, ISA ${l.isa ?? "none"}, ${l.kernels} kernels, prefetch ${l.prefetch ?? "–"} ids` +
+          (l.prefetch_source ? ` (${l.prefetch_source})` : ""),
+      ),
+  ),
+];
+console.log(`Machine: ${machines.length > 0 ? machines.join("; ") : "not recorded in these lines"}.\n`);
 console.log(`M ids/s (median of repeats); ratios are ${ours} / peer.\n`);
 console.log(
   "| variant | threads | batch | ours | C limit | torch batched | ours/C | ours/torch | ours p50 ms | C p50 ms |" +

@@ -12,8 +12,8 @@
 // other kernels, which raise or behave exactly as before.
 #define _GNU_SOURCE // madvise(MADV_HUGEPAGE)
 #include "batch.h"
+#include "dispatch.h"
 #include "float_format_napi.h"
-#include "kernels.h"
 #include "napi_util.h"
 #ifdef __linux__
 #include <sys/mman.h>
@@ -26,7 +26,7 @@ static bool bags_fit(const view_t *splits, const view_t *ids, int32_t row_start,
   if (s[row_start] < 0 || (size_t)s[row_end] > ids->length) return false;
   for (int32_t r = row_start; r < row_end; r++)
     if (s[r + 1] < s[r]) return false;
-  return ids_in_table((const int32_t *)ids->data + s[row_start], (size_t)(s[row_end] - s[row_start]), table_rows);
+  return kernels()->ids_in_table((const int32_t *)ids->data + s[row_start], (size_t)(s[row_end] - s[row_start]), table_rows);
 }
 
 static bool out_fits(const view_t *out, int32_t offset, int32_t rows, size_t per_row) {
@@ -51,7 +51,7 @@ static napi_value js_bags_segment(napi_env env, napi_callback_info info) {
       !bags_fit(&splits, &ids, row_start, row_end, table.length / dim) ||
       !out_fits(&out, offset, row_end - row_start, dim))
     return boolean(env, false);
-  bags_segment(table.data, dim, splits.data, ids.data, row_start, row_end, mode, (float *)out.data + offset);
+  kernels()->bags_segment(table.data, dim, splits.data, ids.data, row_start, row_end, mode, (float *)out.data + offset);
   return boolean(env, true);
 }
 
@@ -71,7 +71,7 @@ static napi_value js_bags_weighted(napi_env env, napi_callback_info info) {
       (weights.data != NULL && weights.length < ids.length) ||
       !out_fits(&out, offset, row_end - row_start, dim))
     return boolean(env, false);
-  bags_weighted(table.data, dim, splits.data, ids.data, weights.data, row_start, row_end, mode,
+  kernels()->bags_weighted(table.data, dim, splits.data, ids.data, weights.data, row_start, row_end, mode,
                 (float *)out.data + offset);
   return boolean(env, true);
 }
@@ -99,7 +99,7 @@ static napi_value js_sequence(napi_env env, napi_callback_info info) {
       for (int32_t j = s[r]; j < s[r + 1]; j++)
         if ((uint32_t)((const int32_t *)positions.data)[j] >= (uint32_t)length) return boolean(env, false);
   }
-  sequence(table.data, dim, splits.data, ids.data, positions.data, row_start, row_end, length,
+  kernels()->sequence(table.data, dim, splits.data, ids.data, positions.data, row_start, row_end, length,
            (float *)out.data + offset);
   return boolean(env, true);
 }
@@ -115,9 +115,9 @@ static napi_value js_gather(napi_env env, napi_callback_info info) {
       !typed_view(env, argv[5], napi_float32_array, false, &out) || !int_arg(env, argv[6], 0, &offset) ||
       !out_fits(&out, offset, row_end - row_start, dim))
     return boolean(env, false);
-  if (!ids_in_table((const int32_t *)ids.data + row_start, (size_t)(row_end - row_start), table.length / dim))
+  if (!kernels()->ids_in_table((const int32_t *)ids.data + row_start, (size_t)(row_end - row_start), table.length / dim))
     return boolean(env, false);
-  gather(table.data, dim, ids.data, row_start, row_end, (float *)out.data + offset);
+  kernels()->gather(table.data, dim, ids.data, row_start, row_end, (float *)out.data + offset);
   return boolean(env, true);
 }
 
@@ -192,6 +192,7 @@ static napi_value js_first_outside_range(napi_env env, napi_callback_info info) 
 
 // Context-aware (no global state): loads in the main thread and in every worker thread.
 NAPI_MODULE_INIT() {
+  kernels_init(); // the best ISA level this CPU runs (dispatch.c), once per process
   const napi_property_descriptor functions[] = {
       {"bagsSegment", NULL, js_bags_segment, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bagsWeighted", NULL, js_bags_weighted, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -205,7 +206,18 @@ NAPI_MODULE_INIT() {
       {"smallLookupShare", NULL, js_small_lookup_share, NULL, NULL, NULL, napi_enumerable, NULL},
       {"resolveRefs", NULL, js_resolve_refs, NULL, NULL, NULL, napi_enumerable, NULL},
       {"firstOutsideRange", NULL, js_first_outside_range, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"kernelIsa", NULL, js_kernel_isa, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"selectIsa", NULL, js_select_isa, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"prefetchDistance", NULL, js_prefetch_distance, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"calibratePrefetch", NULL, js_calibrate_prefetch, NULL, NULL, NULL, napi_enumerable, NULL},
   };
+  // A CPU below every compiled level (x86-64 without SSE4.2): only kernelIsa, whose `active` is null, so
+  // the library uses its WebAssembly kernels (and the JSON float writer, which needs no vector ISA).
+  const napi_property_descriptor isa_only = {"kernelIsa", NULL, js_kernel_isa, NULL, NULL, NULL, napi_enumerable, NULL};
+  if (kernels() == NULL)
+    return napi_define_properties(env, exports, 1, &isa_only) == napi_ok && define_float_format(env, exports)
+               ? exports
+               : NULL;
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok ||
       !define_float_format(env, exports))
     return NULL;

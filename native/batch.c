@@ -1,7 +1,6 @@
 // Lookup batches (src/kernels/batch-layout.ts): every feature of one request in one call.
 #include "batch.h"
-#include "kernels.h"
-#include "kernels_quant.h"
+#include "dispatch.h"
 #include <stdlib.h>
 #include <string.h>
 #ifdef __SSE__
@@ -254,7 +253,7 @@ static bool staged_feature(const table_set_t *set, const int32_t *w, size_t wlen
   if ((size_t)rows > out_len / per_row) return false; // also keeps rows * per_row from overflowing
   if (!within(d[D_OUT_AT], (int64_t)rows * (int64_t)per_row, out_len)) return false;
   x->out = out == NULL ? NULL : out + d[D_OUT_AT];
-  return !deep || ids_in_table(x->ids, (size_t)n, x->table_rows);
+  return !deep || kernels()->ids_in_table(x->ids, (size_t)n, x->table_rows);
 }
 
 enum { PREFETCH_MAX_ROWS = 1024 };
@@ -296,19 +295,20 @@ static int32_t small_check_all(const table_set_t *set, const int32_t *w, size_t 
 
 /** Runs a resolved (and checked) feature. */
 static void small_run(const staged_feature_t *x) {
+  const kernel_isa_t *k = kernels();
   if (x->storage != STORAGE_F32) {
     const qtable_t t = {x->table, x->stride, x->dim, x->storage};
-    if (x->kind == SMALL_GATHER) q_gather(&t, x->ids, 0, x->rows, x->out);
-    else if (x->kind == SMALL_SEGMENT) q_bags_segment(&t, x->splits, x->ids, 0, x->rows, x->param, x->out);
-    else if (x->kind == SMALL_BAGS) q_bags_weighted(&t, x->splits, x->ids, x->weights, 0, x->rows, x->param, x->out);
-    else q_sequence(&t, x->splits, x->ids, x->positions, 0, x->rows, x->param, x->out);
+    if (x->kind == SMALL_GATHER) k->q_gather(&t, x->ids, 0, x->rows, x->out);
+    else if (x->kind == SMALL_SEGMENT) k->q_bags_segment(&t, x->splits, x->ids, 0, x->rows, x->param, x->out);
+    else if (x->kind == SMALL_BAGS) k->q_bags_weighted(&t, x->splits, x->ids, x->weights, 0, x->rows, x->param, x->out);
+    else k->q_sequence(&t, x->splits, x->ids, x->positions, 0, x->rows, x->param, x->out);
     return;
   }
-  if (x->kind == SMALL_GATHER) gather(x->table, x->dim, x->ids, 0, x->rows, x->out);
-  else if (x->kind == SMALL_SEGMENT) bags_segment(x->table, x->dim, x->splits, x->ids, 0, x->rows, x->param, x->out);
+  if (x->kind == SMALL_GATHER) k->gather(x->table, x->dim, x->ids, 0, x->rows, x->out);
+  else if (x->kind == SMALL_SEGMENT) k->bags_segment(x->table, x->dim, x->splits, x->ids, 0, x->rows, x->param, x->out);
   else if (x->kind == SMALL_BAGS)
-    bags_weighted(x->table, x->dim, x->splits, x->ids, x->weights, 0, x->rows, x->param, x->out);
-  else sequence(x->table, x->dim, x->splits, x->ids, x->positions, 0, x->rows, x->param, x->out);
+    k->bags_weighted(x->table, x->dim, x->splits, x->ids, x->weights, 0, x->rows, x->param, x->out);
+  else k->sequence(x->table, x->dim, x->splits, x->ids, x->positions, 0, x->rows, x->param, x->out);
 }
 
 /**

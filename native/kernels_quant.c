@@ -4,7 +4,6 @@
 // then + bias, two rounded operations: -ffp-contract=off keeps them apart) and then performs the float32
 // kernels' operations (kernels.c) in the same order, so a lookup on a quantized table is bit for bit the
 // float32 lookup on the dequantized table.
-#include "kernels_quant.h"
 #include "kernels.h"
 #include <math.h>
 #include <string.h>
@@ -19,16 +18,6 @@ typedef uint32_t v16u __attribute__((vector_size(64), aligned(4), may_alias));
 typedef int32_t v16i __attribute__((vector_size(64), aligned(4), may_alias));
 typedef uint16_t v16h __attribute__((vector_size(32), aligned(2), may_alias));
 typedef uint8_t v16b __attribute__((vector_size(16), aligned(1), may_alias));
-
-size_t storage_row_bytes(int kind, size_t dim) {
-  switch (kind) {
-  case STORAGE_F32: return dim * 4;
-  case STORAGE_F16:
-  case STORAGE_BF16: return dim * 2;
-  case STORAGE_I8: return 8 + (dim + 3) / 4 * 4;
-  default: return 0;
-  }
-}
 
 static inline void store16(float *p, v16f v) { *(v16f *)p = v; }
 static inline v16f load16f(const float *p) { return *(const v16f *)p; }
@@ -113,8 +102,8 @@ static inline float i8_load1(const uint8_t *row, size_t c) { return (float)row[8
 
 #define ROW(j) (t->data + (size_t)ids[j] * t->stride)
 
-/** Ids ahead whose rows the bag kernels prefetch (rows are a few cache lines; the misses overlap). */
-#define Q_PREFETCH_AHEAD 16
+// Ids ahead whose rows the bag kernels prefetch: the process's distance (dispatch.c, kernel_prefetch_ids),
+// read once per call.
 
 static inline void prefetch_row(const qtable_t *t, const int32_t *ids, int32_t j) {
   const uint8_t *p = ROW(j);
@@ -163,10 +152,10 @@ static inline void prefetch_row(const qtable_t *t, const int32_t *ids, int32_t j
   static void S##_bags_segment(const qtable_t *t, const int32_t *splits, const int32_t *ids,                \
                                int32_t row_start, int32_t row_end, int mode, float *out) {                   \
     const size_t dim = t->dim;                                                                               \
-    const int32_t ids_end = splits[row_end];                                                                 \
+    const int32_t ids_end = splits[row_end], ahead = kernel_prefetch_ids;                                    \
     for (int32_t r = row_start; r < row_end; r++) {                                                          \
       const int32_t start = splits[r], end = splits[r + 1], num = end - start;                               \
-      for (int32_t j = start + Q_PREFETCH_AHEAD; j < end + Q_PREFETCH_AHEAD && j < ids_end; j++)             \
+      for (int32_t j = start + ahead; ahead > 0 && j < end + ahead && j < ids_end; j++)                      \
         prefetch_row(t, ids, j);                                                                             \
       float *o = out + (size_t)(r - row_start) * dim;                                                        \
       if (num == 0) {                                                                                        \
@@ -230,10 +219,10 @@ static inline void prefetch_row(const qtable_t *t, const int32_t *ids, int32_t j
                                 const float *weights, int32_t row_start, int32_t row_end, int mode,          \
                                 float *out) {                                                                \
     const size_t dim = t->dim;                                                                               \
-    const int32_t ids_end = splits[row_end];                                                                 \
+    const int32_t ids_end = splits[row_end], ahead = kernel_prefetch_ids;                                    \
     for (int32_t r = row_start; r < row_end; r++) {                                                          \
       const int32_t start = splits[r], end = splits[r + 1];                                                  \
-      for (int32_t j = start + Q_PREFETCH_AHEAD; j < end + Q_PREFETCH_AHEAD && j < ids_end; j++)             \
+      for (int32_t j = start + ahead; ahead > 0 && j < end + ahead && j < ids_end; j++)                      \
         prefetch_row(t, ids, j);                                                                             \
       float *o = out + (size_t)(r - row_start) * dim;                                                        \
       float weight_sum = 0.0f, square_sum = 0.0f;                                                            \
@@ -313,21 +302,21 @@ QUANT_KERNELS(i8, i8_load16, i8_load1)
   default: break;                                                                                        \
   }
 
-void q_bags_segment(const qtable_t *t, const int32_t *splits, const int32_t *ids, int32_t row_start,
+void KFN(q_bags_segment)(const qtable_t *t, const int32_t *splits, const int32_t *ids, int32_t row_start,
                     int32_t row_end, int mode, float *out) {
   DISPATCH(bags_segment, splits, ids, row_start, row_end, mode, out)
 }
 
-void q_bags_weighted(const qtable_t *t, const int32_t *splits, const int32_t *ids, const float *weights,
+void KFN(q_bags_weighted)(const qtable_t *t, const int32_t *splits, const int32_t *ids, const float *weights,
                      int32_t row_start, int32_t row_end, int mode, float *out) {
   DISPATCH(bags_weighted, splits, ids, weights, row_start, row_end, mode, out)
 }
 
-void q_sequence(const qtable_t *t, const int32_t *splits, const int32_t *ids, const int32_t *positions,
+void KFN(q_sequence)(const qtable_t *t, const int32_t *splits, const int32_t *ids, const int32_t *positions,
                 int32_t row_start, int32_t row_end, int32_t length, float *out) {
   DISPATCH(sequence, splits, ids, positions, row_start, row_end, length, out)
 }
 
-void q_gather(const qtable_t *t, const int32_t *ids, int32_t row_start, int32_t row_end, float *out) {
+void KFN(q_gather)(const qtable_t *t, const int32_t *ids, int32_t row_start, int32_t row_end, float *out) {
   DISPATCH(gather, ids, row_start, row_end, out)
 }

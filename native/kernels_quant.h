@@ -1,8 +1,7 @@
-// Gather-and-reduce kernels over quantized rows (kernels_quant.c): the float32 kernels' exact operation
-// order (kernels.c) on rows dequantized as they are read (src/kernels/quantized-rows.ts has the layouts).
+// Quantized row storage as the kernels read it (kernels_quant.c; layouts in src/kernels/quantized-rows.ts
+// and docs/quantization.md). The quantized kernels' entry points are per-ISA, declared in kernels.h.
 #ifndef TPU_EMBEDDING_KERNELS_QUANT_H
 #define TPU_EMBEDDING_KERNELS_QUANT_H
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,7 +9,15 @@
 enum { STORAGE_F32 = 0, STORAGE_F16 = 1, STORAGE_BF16 = 2, STORAGE_I8 = 3, STORAGE_KINDS = 4 };
 
 /** Bytes per row of `dim` values in `kind` storage (0 for an unknown kind). */
-size_t storage_row_bytes(int kind, size_t dim);
+static inline size_t storage_row_bytes(int kind, size_t dim) {
+  switch (kind) {
+  case STORAGE_F32: return dim * 4;
+  case STORAGE_F16:
+  case STORAGE_BF16: return dim * 2;
+  case STORAGE_I8: return 8 + (dim + 3) / 4 * 4;
+  default: return 0;
+  }
+}
 
 /** A quantized table: rows of `stride` bytes from `data`, `dim` values each. */
 typedef struct {
@@ -18,13 +25,5 @@ typedef struct {
   size_t stride, dim;
   int kind;
 } qtable_t;
-
-void q_bags_segment(const qtable_t *t, const int32_t *splits, const int32_t *ids, int32_t row_start,
-                    int32_t row_end, int mode, float *out);
-void q_bags_weighted(const qtable_t *t, const int32_t *splits, const int32_t *ids, const float *weights,
-                     int32_t row_start, int32_t row_end, int mode, float *out);
-void q_sequence(const qtable_t *t, const int32_t *splits, const int32_t *ids, const int32_t *positions,
-                int32_t row_start, int32_t row_end, int32_t length, float *out);
-void q_gather(const qtable_t *t, const int32_t *ids, int32_t row_start, int32_t row_end, float *out);
 
 #endif

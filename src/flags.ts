@@ -9,7 +9,10 @@ import { InvalidArgumentError } from "./errors.js";
 
 /** The environment variables the library reads. */
 export const ENV = {
-  /** `native` (default: the addon when built, else wasm, else js), `wasm` or `js` (the reference kernels). */
+  /**
+   * `auto` (default: native or wasm, whichever a short measurement finds faster here), `native` (the addon
+   * when built, else wasm, else js), `wasm` or `js` (the reference kernels).
+   */
   kernels: "TPU_EMBEDDING_KERNELS",
   /** Planned jobs of fewer ids run on the wasm kernels when they can (default 64; 0: never). */
   nativeMinIds: "TPU_EMBEDDING_NATIVE_MIN_IDS",
@@ -17,6 +20,13 @@ export const ENV = {
   workerSpinUs: "TPU_EMBEDDING_WORKER_SPIN_US",
   /** `0` keeps tables on 4 KiB pages instead of transparent huge pages. */
   hugePages: "TPU_EMBEDDING_HUGE_PAGES",
+  /**
+   * The native kernels' ISA level: `native` (default: the best this CPU runs), or `v2`, `v3`, `v4` (x86-64
+   * levels), `neon` (aarch64), `generic` (other architectures): one the CPU runs, else an error.
+   */
+  isa: "TPU_EMBEDDING_ISA",
+  /** Ids ahead whose rows the native kernels prefetch: `auto` (default: calibrated once per process) or 0..256. */
+  prefetch: "TPU_EMBEDDING_PREFETCH",
   /** `1` skips building the native addon at `npm install` (read by scripts/build-native.mjs). */
   skipNative: "TPU_EMBEDDING_SKIP_NATIVE",
 } as const;
@@ -24,19 +34,26 @@ export const ENV = {
 /** The environment variable that forces a kernel family (read once per thread; workers inherit it). */
 export const KERNELS_ENV = ENV.kernels;
 
-/** Which kernels run: `native` (default: the addon when built, else wasm), `wasm` or `js` (reference). */
+/** Which kernels run: `native` (the addon), `wasm` or `js` (the reference). */
 export type KernelChoice = "native" | "wasm" | "js";
 
-let kernels: KernelChoice | undefined;
+let kernels: KernelChoice | "auto" | undefined;
 
-/** The kernel family `runJob` uses: `setKernelChoice`'s, else `TPU_EMBEDDING_KERNELS`, else `native`. */
-export function kernelChoice(): KernelChoice {
-  if (kernels !== undefined) return kernels;
-  const value = process.env[ENV.kernels];
-  if (value === undefined || value === "") return (kernels = "native");
-  if (value !== "native" && value !== "wasm" && value !== "js")
-    throw new InvalidArgumentError(`${ENV.kernels} must be "native", "wasm" or "js", got "${value}".`);
-  return (kernels = value);
+/**
+ * The kernel family forced by `setKernelChoice` or `TPU_EMBEDDING_KERNELS`; undefined when unset (or
+ * `auto`): then src/kernels/kernel-choice.ts measures which is faster here.
+ */
+export function kernelOverride(): KernelChoice | undefined {
+  if (kernels === undefined) {
+    const value = process.env[ENV.kernels];
+    if (value === undefined || value === "" || value === "auto") kernels = "auto";
+    else if (value !== "native" && value !== "wasm" && value !== "js")
+      throw new InvalidArgumentError(
+        `${ENV.kernels} must be "native", "wasm", "js" or "auto", got "${value}".`,
+      );
+    else kernels = value;
+  }
+  return kernels === "auto" ? undefined : kernels;
 }
 
 /** For tests and benchmarks (this thread only): forces a kernel family; `undefined` re-reads the env. */
@@ -95,4 +112,28 @@ export let smallLookupEnabled = true;
 /** Test hook: `false` sends every lookup to the general path (to compare the two). */
 export function setSmallLookupEnabled(value: boolean): void {
   smallLookupEnabled = value;
+}
+
+/** The native kernels' ISA level asked for (`TPU_EMBEDDING_ISA`): `native` (the best this CPU runs) or a level. */
+export type IsaChoice = "native" | "v2" | "v3" | "v4" | "neon" | "generic";
+
+const ISA_CHOICES: readonly string[] = ["native", "v2", "v3", "v4", "neon", "generic"];
+
+/** `TPU_EMBEDDING_ISA`, default `native`. */
+export function isaChoice(): IsaChoice {
+  const value = process.env[ENV.isa];
+  if (value === undefined || value === "") return "native";
+  if (!ISA_CHOICES.includes(value))
+    throw new InvalidArgumentError(`${ENV.isa} must be one of ${ISA_CHOICES.join(", ")}, got "${value}".`);
+  return value as IsaChoice;
+}
+
+/** `TPU_EMBEDDING_PREFETCH`: `auto` (default: calibrated on the tables) or a distance in ids (0..256). */
+export function prefetchChoice(): "auto" | number {
+  const value = process.env[ENV.prefetch];
+  if (value === undefined || value === "" || value === "auto") return "auto";
+  const ids = Number(value);
+  if (value.trim() === "" || !Number.isInteger(ids) || ids < 0 || ids > 256)
+    throw new InvalidArgumentError(`${ENV.prefetch} must be "auto" or an integer 0..256, got "${value}".`);
+  return ids;
 }

@@ -1,6 +1,6 @@
 import { checkBatch, runBatch, shareBatch, type PortableTableSet } from "./batch-runner.js";
-import { kernelChoice } from "../flags.js";
-import { nativeAddon, type NativeExports, type NativeTableSet } from "./native-addon.js";
+import { kernelChoice } from "./kernel-choice.js";
+import { nativeAddon, tunePrefetch, type NativeExports, type NativeTableSet } from "./native-addon.js";
 import { STORAGE_CODE } from "./quantized-rows.js";
 import type { TableStorage } from "./table-storage.js";
 import { wasmKernelsAvailable } from "./wasm-kernels.js";
@@ -43,12 +43,19 @@ function nativeKernels(addon: NativeExports): BatchKernels {
   return {
     family: "native",
     readsInPlace: true,
-    createSet: ({ tables }) =>
-      addon.createTableSet(
+    createSet: ({ tables }) => {
+      // Once per process, on the float32 tables (quantized ones keep the default distance).
+      const float32 = tables.filter((t) => t.kind === "float32");
+      tunePrefetch(
+        float32.map((t) => t.data as Float32Array),
+        float32.map((t) => t.dim),
+      );
+      return addon.createTableSet(
         tables.map((t) => t.data),
         Int32Array.from(tables, (t) => t.dim),
         Int32Array.from(tables, (t) => STORAGE_CODE[t.kind]),
-      ),
+      );
+    },
     releaseSet: (set) => addon.releaseTableSet(set as NativeTableSet),
     run: (set, work, out) => addon.smallLookup(set as NativeTableSet, work, out),
     check: (set, work, outLength) => addon.smallLookupCheck(set as NativeTableSet, work, outLength),

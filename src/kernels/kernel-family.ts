@@ -1,4 +1,5 @@
 import { batchKernels, type KernelFamily } from "./batch-kernels.js";
+import { nativeIsa } from "./native-addon.js";
 
 /**
  * The kernel family lookups actually run on in this thread: the choice (`TPU_EMBEDDING_KERNELS`, default
@@ -8,4 +9,9 @@ import { batchKernels, type KernelFamily } from "./batch-kernels.js";
  */
 export function activeKernelFamily(): KernelFamily {
   return batchKernels().family;
+}
+
+/** The native kernels' ISA level (`v2`, `v3`, `v4`, `neon`, `generic`) when the active family is native, else null. */
+export function activeKernelIsa(): string | null {
+  return activeKernelFamily() === "native" ? (nativeIsa()?.active ?? null) : null;
 }

@@ -26,6 +26,7 @@ import { float32Storage, locateStored, type StoredTable, type TableStorage } fro
 import { InternalError } from "../errors.js";
 import { EMPTY, grow, SLOT_KEEP_BYTES, type Slot } from "./pool-slots.js";
 import { copyInSteps, startWorker, waitForHelpers } from "./pool-threads.js";
+import { kernelChoice, kernelMeasurement } from "./kernel-choice.js";
 
 export { SLOT_KEEP_BYTES } from "./pool-slots.js";
 
@@ -411,6 +412,8 @@ export class LookupPool {
     const worker = startWorker(new URL("./lookup-worker.js", import.meta.url), {
       mailbox: mailbox.buffer,
       spinMs: this.options.workerSpinMs ?? workerSpinMs(),
+      // The parent's kernel family measurement (kernel-choice.ts): every thread runs the same family.
+      kernels: (kernelChoice(), kernelMeasurement()),
     });
     const entry: PoolWorker = {
       worker,

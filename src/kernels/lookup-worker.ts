@@ -17,6 +17,7 @@ import {
   type WorkerReply,
   type WorkerRequest,
 } from "./pool-messages.js";
+import { adoptKernelMeasurement, type FamilyMeasurementData } from "./kernel-choice.js";
 import { batchKernels, nativeBatchKernels, type BatchKernels, type BatchTableSet } from "./batch-kernels.js";
 import { W_REFS } from "./batch-layout.js";
 import { storedOfLocation, type StoredTable } from "./table-storage.js";
@@ -149,6 +150,7 @@ function awaitOpening(control: Int32Array, generation: number): boolean {
   }
 }
 
+adoptKernelMeasurement(workerData.kernels as FamilyMeasurementData);
 const mailbox = new Int32Array(workerData.mailbox as SharedArrayBuffer);
 const spinMs = workerData.spinMs as number;
 

@@ -1,4 +1,6 @@
 import { createRequire } from "node:module";
+import { InvalidArgumentError } from "../errors.js";
+import { ENV, isaChoice, prefetchChoice } from "../flags.js";
 
 /**
  * The optional native kernels (native/: kernels.c, batch.c, addon.c; an N-API addon built at install time by
@@ -94,6 +96,32 @@ export interface NativeExports {
   resolveRefs(work: Int32Array, ...refs: (Int32Array | Float32Array)[]): boolean;
   /** Index of the first id outside `[0, limit)`, -1 when all are in range (-2: bad arguments). */
   firstOutsideRange(ids: Int32Array, limit: number): number;
+  /** The ISA level in use (null: this CPU runs none of the compiled ones) and the prefetch distance. */
+  kernelIsa(): NativeIsa;
+  /** Selects an ISA level for the process (`native`: the best); false when this CPU cannot run it. */
+  selectIsa(name: string): boolean;
+  /** Sets the prefetch distance (ids ahead, 0..256) for the process; false when out of range. */
+  prefetchDistance(ids: number): boolean;
+  /**
+   * Calibrates the prefetch distance on a filled table, once per process (unless set, or the table is
+   * under 64 MiB): the ns per id of each candidate distance when it measured.
+   */
+  calibratePrefetch(
+    table: Float32Array,
+    dim: number,
+  ): Pick<NativeIsa, "prefetch" | "prefetchSource"> & { nsPerId?: number[]; candidates?: number[] };
+}
+
+/** What the native kernels run with in this process (native/dispatch.c). */
+export interface NativeIsa {
+  /** `v2`, `v3`, `v4` (x86-64 levels), `neon` (aarch64) or `generic`; null when none runs here. */
+  active: string | null;
+  /** Every level this CPU runs, best first. */
+  supported: string[];
+  /** Ids ahead whose rows the kernels prefetch. */
+  prefetch: number;
+  /** `default` (not yet calibrated), `calibrated` or `set` (TPU_EMBEDDING_PREFETCH). */
+  prefetchSource: "default" | "calibrated" | "set";
 }
 
 /** An opaque native table set (an N-API external). */
@@ -101,15 +129,49 @@ export type NativeTableSet = { readonly __nativeTableSet: unique symbol };
 
 let addon: NativeExports | null | undefined;
 
+/**
+ * The addon, with the ISA level (`TPU_EMBEDDING_ISA`) and prefetch distance (`TPU_EMBEDDING_PREFETCH`)
+ * asked for applied; null when it was not built, does not load, or the CPU runs none of its levels.
+ */
 export function nativeAddon(): NativeExports | null {
   if (addon !== undefined) return addon;
+  let loaded: NativeExports | null;
   try {
     // dist/src/kernels/ → the package root, where node-gyp puts build/Release/.
-    addon = createRequire(import.meta.url)("../../../build/Release/lookup_kernels.node") as NativeExports;
+    loaded = createRequire(import.meta.url)("../../../build/Release/lookup_kernels.node") as NativeExports;
   } catch {
-    addon = null;
+    loaded = null;
   }
-  return addon;
+  if (loaded !== null && loaded.kernelIsa().active === null) loaded = null;
+  if (loaded !== null) {
+    const isa = isaChoice();
+    if (!loaded.selectIsa(isa))
+      throw new InvalidArgumentError(
+        `${ENV.isa}=${isa} cannot run on this CPU; it runs ${loaded.kernelIsa().supported.join(", ")} (or native).`,
+      );
+    const prefetch = prefetchChoice();
+    if (prefetch !== "auto") loaded.prefetchDistance(prefetch);
+  }
+  return (addon = loaded);
+}
+
+/**
+ * Tunes the native kernels' prefetch distance on the largest of these (filled) tables, once per process,
+ * unless `TPU_EMBEDDING_PREFETCH` set it (native/dispatch.c: a few ms).
+ */
+export function tunePrefetch(tables: readonly Float32Array[], dims: readonly number[]): void {
+  const k = nativeAddon();
+  if (k === null || prefetchChoice() !== "auto" || k.kernelIsa().prefetchSource !== "default") return;
+  let largest = -1;
+  tables.forEach((t, i) => {
+    if (largest < 0 || t.length > tables[largest].length) largest = i;
+  });
+  if (largest >= 0) k.calibratePrefetch(tables[largest], dims[largest]);
+}
+
+/** The native kernels' ISA level and prefetch distance in this process, or null without the addon. */
+export function nativeIsa(): NativeIsa | null {
+  return nativeAddon()?.kernelIsa() ?? null;
 }
 
 /** Whether the native addon was built and loads in this thread. */

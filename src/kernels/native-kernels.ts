@@ -1,4 +1,5 @@
-import { kernelChoice, nativeMinIds } from "../flags.js";
+import { nativeMinIds } from "../flags.js";
+import { kernelChoice } from "./kernel-choice.js";
 import { nativeAddon } from "./native-addon.js";
 export { nativeKernelsAvailable } from "./native-addon.js";
 import type { KernelJob } from "./kernel-job.js";

@@ -17,7 +17,7 @@ import { EmbeddingServerError } from "../../src/client/embedding-client.js";
 import { DecodeError } from "../../src/checkpoint/sstable/coding.js";
 import { parseCheckpointState } from "../../src/checkpoint/state-file.js";
 import * as flags from "../../src/flags.js";
-import { kernelChoice, setKernelChoice } from "../../src/kernels/kernel-choice.js";
+import { setKernelChoice } from "../../src/kernels/kernel-choice.js";
 import { setNativeMinIds } from "../../src/kernels/native-kernels.js";
 import { setTouchAhead } from "../../src/kernels/wasm-kernels.js";
 import { setSmallLookupEnabled } from "../../src/embedding/small-lookup.js";
@@ -85,13 +85,14 @@ test("a bad escape in a checkpoint state file is a DataLossError naming the file
 test("src/flags.ts names every environment variable and holds the test hooks the modules re-export", () => {
   assert.deepEqual(Object.values(flags.ENV).sort(), [
     "TPU_EMBEDDING_HUGE_PAGES",
+    "TPU_EMBEDDING_ISA",
     "TPU_EMBEDDING_KERNELS",
     "TPU_EMBEDDING_NATIVE_MIN_IDS",
+    "TPU_EMBEDDING_PREFETCH",
     "TPU_EMBEDDING_SKIP_NATIVE",
     "TPU_EMBEDDING_WORKER_SPIN_US",
   ]);
   assert.equal(setKernelChoice, flags.setKernelChoice);
-  assert.equal(kernelChoice, flags.kernelChoice);
   assert.equal(setNativeMinIds, flags.setNativeMinIds);
   assert.equal(setTouchAhead, flags.setTouchAhead);
   assert.equal(setSmallLookupEnabled, flags.setSmallLookupEnabled);
@@ -126,6 +127,30 @@ test("flags read the environment: defaults, values, and a bad value is an Invali
     assert.equal(flags.hugePagesEnabled(), false);
     process.env.TPU_EMBEDDING_HUGE_PAGES = "1";
     assert.equal(flags.hugePagesEnabled(), true);
+    delete process.env.TPU_EMBEDDING_ISA;
+    assert.equal(flags.isaChoice(), "native");
+    process.env.TPU_EMBEDDING_ISA = "v3";
+    assert.equal(flags.isaChoice(), "v3");
+    process.env.TPU_EMBEDDING_ISA = "avx2";
+    assert.throws(
+      () => flags.isaChoice(),
+      (e: unknown) =>
+        e instanceof InvalidArgumentError &&
+        e.message === 'TPU_EMBEDDING_ISA must be one of native, v2, v3, v4, neon, generic, got "avx2".',
+    );
+    delete process.env.TPU_EMBEDDING_PREFETCH;
+    assert.equal(flags.prefetchChoice(), "auto");
+    process.env.TPU_EMBEDDING_PREFETCH = "16";
+    assert.equal(flags.prefetchChoice(), 16);
+    process.env.TPU_EMBEDDING_PREFETCH = "0";
+    assert.equal(flags.prefetchChoice(), 0);
+    process.env.TPU_EMBEDDING_PREFETCH = "300";
+    assert.throws(
+      () => flags.prefetchChoice(),
+      (e: unknown) =>
+        e instanceof InvalidArgumentError &&
+        e.message === 'TPU_EMBEDDING_PREFETCH must be "auto" or an integer 0..256, got "300".',
+    );
   } finally {
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
     Object.assign(process.env, saved);

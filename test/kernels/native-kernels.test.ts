@@ -43,7 +43,9 @@ function compare(
   assert.deepEqual(bits(actual), bits(expected), context);
 }
 
-const DIMS = [4, 8, 12, 16, 20, 36, 48, 64, 68];
+// Every chunk path of every ISA level (native/kernels.c): scalar tails, one vector (4, 8 or 16 lanes), one
+// chunk (32 lanes on x86-64-v2, 64 elsewhere), several chunks with and without a tail.
+const DIMS = [4, 8, 12, 16, 20, 36, 48, 64, 68, 100, 128];
 const COMBINERS: Combiner[] = ["sum", "mean", "sqrtn"];
 
 test(
@@ -214,7 +216,10 @@ test("TPU_EMBEDDING_KERNELS selects the kernels; a bad value is an InvalidArgume
     process.env.TPU_EMBEDDING_KERNELS = "gpu";
     setKernelChoice(undefined);
     assert.throws(() => kernelChoice(), InvalidArgumentError);
-    assert.throws(() => kernelChoice(), /TPU_EMBEDDING_KERNELS must be "native", "wasm" or "js", got "gpu"/);
+    assert.throws(
+      () => kernelChoice(),
+      /TPU_EMBEDDING_KERNELS must be "native", "wasm", "js" or "auto", got "gpu"/,
+    );
   } finally {
     if (saved === undefined) delete process.env.TPU_EMBEDDING_KERNELS;
     else process.env.TPU_EMBEDDING_KERNELS = saved;

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { kernelChoice } from "../../flags.js";
+import { kernelOverride } from "../../flags.js";
 import { nativeAddon } from "../../kernels/native-addon.js";
 import { writeFloat32Text } from "./float32-text.js";
 
@@ -124,10 +124,13 @@ const bitsView = new Uint32Array(floatView.buffer);
 
 let chosen: JsonFloatWriter | undefined;
 
-/** The writer the kernel choice names: native (else wasm, else js), wasm (else js) or js. */
+/**
+ * The writer TPU_EMBEDDING_KERNELS names: wasm (else js) or js; otherwise native (else wasm, else js),
+ * the fastest (the lookup kernels' measured choice is about gathers, not formatting).
+ */
 export function jsonFloats(): JsonFloatWriter {
   if (chosen !== undefined) return chosen;
-  const kind = kernelChoice();
+  const kind = kernelOverride() ?? "native";
   if (kind === "native") chosen = nativeJsonFloats() ?? wasmJsonFloats() ?? jsFloats;
   else if (kind === "wasm") chosen = wasmJsonFloats() ?? jsFloats;
   else chosen = jsFloats;

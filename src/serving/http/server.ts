@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { performance } from "node:perf_hooks";
 import { InvalidArgumentError } from "../../errors.js";
-import { activeKernelFamily } from "../../kernels/kernel-family.js";
+import { activeKernelFamily, activeKernelIsa } from "../../kernels/kernel-family.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { ModelRegistry } from "../model-registry.js";
 import { DEFAULT_BATCHING, MicroBatcher, type BatchingOptions } from "../batching/micro-batcher.js";
@@ -373,6 +373,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     limits,
     batching,
     kernels: activeKernelFamily(),
+    isa: activeKernelIsa(),
   });
 
   let closed: Promise<void> | null = null;

@@ -2,7 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { activeKernelFamily, startServer, type RunningServer } from "../../../src/index.js";
 import { setKernelChoice } from "../../../src/kernels/kernel-choice.js";
-import { nativeKernelsAvailable } from "../../../src/kernels/native-addon.js";
+import { nativeIsa, nativeKernelsAvailable } from "../../../src/kernels/native-addon.js";
 import { wasmKernelsAvailable } from "../../../src/kernels/wasm-kernels.js";
 import { buildTestModel, TestRegistry } from "../support/test-registry.js";
 import { call, postJson } from "../support/http.js";
@@ -191,7 +191,11 @@ test("the kernel family in use: activeKernelFamily(), logged at server start", a
     };
     const server = await startServer({ registry: new TestRegistry("emb"), port: 0, logger });
     await server.close();
-    assert.equal(logs.find((l) => l.event === "server-listening")?.fields.kernels, expected);
+    const listening = logs.find((l) => l.event === "server-listening")?.fields;
+    assert.equal(listening?.kernels, expected);
+    // The native kernels' ISA level the addon chose (null for the other families).
+    assert.equal(listening?.isa, expected === "native" ? nativeIsa()?.active : null);
+    if (expected === "native") assert.match(String(listening?.isa), /^(v2|v3|v4|neon|generic)$/);
   } finally {
     setKernelChoice(undefined);
   }
