@@ -7,11 +7,6 @@ import type { LookupPlan } from "./lookup-plan.js";
  * `planOutputSize(plan)` values). Kernel choice lives in `runJob` (src/kernels), which the worker pool
  * uses too.
  */
-export function executePlan(
-  plan: LookupPlan,
-  table: StoredTable,
-  out: Float32Array,
-  outOffset = 0,
-): void {
+export function executePlan(plan: LookupPlan, table: StoredTable, out: Float32Array, outOffset = 0): void {
   runStoredJob(plan, table, out, outOffset);
 }

@@ -563,9 +563,7 @@ export class TPUEmbeddingForServing implements Trackable {
     const kept = this.tables.filter((_, i) => this.storageKinds[i] === "float32");
     const arenas = allocateTables(kept.map((t) => t.vocabularySize * t.dim));
     this.pendingTableMemory = this.tables.map((t, i) =>
-      this.storageKinds[i] === "float32"
-        ? arenas[kept.indexOf(t)]
-        : allocateTable([t.vocabularySize, t.dim]),
+      this.storageKinds[i] === "float32" ? arenas[kept.indexOf(t)] : allocateTable([t.vocabularySize, t.dim]),
     );
     return this.pendingTableMemory;
   }

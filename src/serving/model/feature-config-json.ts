@@ -154,7 +154,10 @@ function parseTable(r: SpecReader, value: unknown, field: string): TableSpec {
 function parseStorage(r: SpecReader, value: unknown, field: string): StorageKind | undefined {
   if (value === undefined) return undefined;
   if (!isStorageKind(value)) {
-    r.fail(field, `must be one of ${STORAGE_KINDS.map((k) => `"${k}"`).join(", ")}, got ${describeJson(value)}.`);
+    r.fail(
+      field,
+      `must be one of ${STORAGE_KINDS.map((k) => `"${k}"`).join(", ")}, got ${describeJson(value)}.`,
+    );
   }
   return value as StorageKind;
 }
