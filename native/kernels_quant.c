@@ -7,7 +7,7 @@
 #include "kernels.h"
 #include <math.h>
 #include <string.h>
-#if defined(__AVX2__) || defined(__AVX512F__)
+#if defined(__AVX2__) || defined(__AVX512F__) || defined(__F16C__)
 #include <immintrin.h>
 #endif
 
@@ -26,7 +26,26 @@ static inline v16f load16f(const float *p) { return *(const v16f *)p; }
 
 /** binary16 → float32 bits: exponent and mantissa moved into place and scaled by 2^112 (exact for normal
  * and subnormal values), ∞ and NaN (payload kept) by their bits. */
+static inline v16f f16_widen16(const uint8_t *row, size_t c);
+
+/** 16 binary16 values as float32 with the CPU's conversion (exact; NaNs come out quiet, and the only
+ * NaNs quantization stores are quiet ones, so this equals the bit-level widening below). */
 static inline v16f f16_load16(const uint8_t *row, size_t c) {
+#if defined(__AVX512F__)
+  return (v16f)_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + 2 * c)));
+#elif defined(__F16C__)
+  const __m256 lo = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * c)));
+  const __m256 hi = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * c + 16)));
+  v16f v;
+  memcpy(&v, &lo, 32);
+  memcpy((char *)&v + 32, &hi, 32);
+  return v;
+#else
+  return f16_widen16(row, c);
+#endif
+}
+
+static inline v16f f16_widen16(const uint8_t *row, size_t c) {
   const v16u h = __builtin_convertvector(*(const v16h *)(row + 2 * c), v16u);
   const v16u em = h & 0x7fff, sign = (h & 0x8000) << 16;
   const v16f scaled = (v16f)(em << 13) * 0x1p112f;
