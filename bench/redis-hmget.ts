@@ -2,7 +2,9 @@
  * The HMGET comparison of `npm run bench:redis` (redis-bench.ts), in a fresh process as a serving process
  * would run it: for each master, redis-benchmark (`-c 1 -P 32`) and this package's client (node-redis,
  * the cluster client every part of src/redis uses, 32 commands in flight) send the same HMGET (same key,
- * fields and value size), three alternating rounds; medians. One JSON line per master and a summary.
+ * fields and value size), five alternating rounds; medians. The client is warmed up first (one second
+ * against each master), as a serving process is: its first round otherwise measures the JIT compiling the
+ * reply parser. One JSON line per master and a summary.
  *
  *   node dist/bench/redis-hmget.js <spec.json>   (written by redis-bench.ts: url, targets, valueBytes)
  */
@@ -42,31 +44,40 @@ function redisBenchmark(port: number, args: string[], requests: number): Promise
 }
 
 const client = await connectCluster({ url: spec.url });
+
+/** Replies per second of HMGET `args` with `inFlight` commands outstanding, for `ms` milliseconds. */
+async function clientRate(key: string, args: string[], fields: number, ms: number): Promise<number> {
+  let replies = 0;
+  const t0 = performance.now();
+  const deadline = t0 + ms;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (performance.now() < deadline) {
+        const reply = (await client.sendCommand(key, true, args, BINARY)) as unknown as unknown[];
+        if (reply.length !== fields) throw new Error("short HMGET reply");
+        replies++;
+      }
+    }),
+  );
+  return (replies * fields) / ((performance.now() - t0) / 1000);
+}
+
 let benchTotal = 0;
 let clientTotal = 0;
 let fields = 0;
 try {
+  for (const { key, fields: picked } of spec.targets) {
+    await clientRate(key, ["HMGET", key, ...picked], picked.length, 1000);
+  }
   for (const { master, port, key, fields: picked } of spec.targets) {
     fields = picked.length;
     const args = ["HMGET", key, ...picked];
     const requests = Math.max(5000, Math.round(1_000_000 / fields));
     const benchRates: number[] = [];
     const clientRates: number[] = [];
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 5; round++) {
       benchRates.push((await redisBenchmark(port, args, requests)) * fields);
-      let replies = 0;
-      const t0 = performance.now();
-      const deadline = t0 + 1000;
-      await Promise.all(
-        Array.from({ length: inFlight }, async () => {
-          while (performance.now() < deadline) {
-            const reply = (await client.sendCommand(key, true, args, BINARY)) as unknown as unknown[];
-            if (reply.length !== fields) throw new Error("short HMGET reply");
-            replies++;
-          }
-        }),
-      );
-      clientRates.push((replies * fields) / ((performance.now() - t0) / 1000));
+      clientRates.push(await clientRate(key, args, fields, 1000));
     }
     benchTotal += median(benchRates);
     clientTotal += median(clientRates);
