@@ -12,6 +12,7 @@
 #endif
 
 #define UNROLL _Pragma("GCC unroll 8")
+#define AI __attribute__((always_inline))
 
 typedef float v16f __attribute__((vector_size(64), aligned(4), may_alias));
 typedef uint32_t v16u __attribute__((vector_size(64), aligned(4), may_alias));
@@ -131,7 +132,7 @@ static inline void prefetch_row(const qtable_t *t, const int32_t *ids, int32_t j
 }
 
 #define QUANT_KERNELS(S, LOAD16, LOAD1)                                                                  \
-  static inline void S##_segment_chunk(const qtable_t *t, const int32_t *ids, int32_t start, int32_t end,   \
+  static inline AI void S##_segment_chunk(const qtable_t *t, const int32_t *ids, int32_t start, int32_t end,   \
                                        int32_t first, float scale, bool divide, float divisor, float *o,     \
                                        size_t c, int K) {                                                    \
     v16f a[4], g[4];                                                                                         \
@@ -154,7 +155,7 @@ static inline void prefetch_row(const qtable_t *t, const int32_t *ids, int32_t j
     if (divide) UNROLL for (int k = 0; k < K; k++) a[k] = a[k] / divisor;                                    \
     UNROLL for (int k = 0; k < K; k++) store16(o + c + 16 * k, a[k]);                                        \
   }                                                                                                          \
-  static inline void S##_segment_lane(const qtable_t *t, const int32_t *ids, int32_t start, int32_t end,    \
+  static inline AI void S##_segment_lane(const qtable_t *t, const int32_t *ids, int32_t start, int32_t end,    \
                                       int32_t first, float scale, bool divide, float divisor, float *o,      \
                                       size_t c) {                                                            \
     float a, g = LOAD1(ROW(start), c);                                                                       \
@@ -168,7 +169,7 @@ static inline void prefetch_row(const qtable_t *t, const int32_t *ids, int32_t j
     if (divide) a = a / divisor;                                                                             \
     o[c] = a;                                                                                                \
   }                                                                                                          \
-  static void S##_bags_segment(const qtable_t *t, const int32_t *splits, const int32_t *ids,                \
+  static inline AI void S##_bags_segment(const qtable_t *t, const int32_t *splits, const int32_t *ids,                \
                                int32_t row_start, int32_t row_end, int mode, float *out) {                   \
     const size_t dim = t->dim;                                                                               \
     const int32_t ids_end = splits[row_end], ahead = kernel_prefetch_ids;                                    \
@@ -203,7 +204,7 @@ static inline void prefetch_row(const qtable_t *t, const int32_t *ids, int32_t j
       for (; c < dim; c++) S##_segment_lane(t, ids, start, end, first, scale, divide, divisor, o, c);        \
     }                                                                                                        \
   }                                                                                                          \
-  static inline void S##_weighted_chunk(const qtable_t *t, const int32_t *ids, const float *weights,        \
+  static inline AI void S##_weighted_chunk(const qtable_t *t, const int32_t *ids, const float *weights,        \
                                         int32_t start, int32_t end, bool divide, float divisor, float *o,    \
                                         size_t c, int K) {                                                   \
     v16f a[4];                                                                                               \
@@ -223,7 +224,7 @@ static inline void prefetch_row(const qtable_t *t, const int32_t *ids, int32_t j
     if (divide) UNROLL for (int k = 0; k < K; k++) a[k] = a[k] / divisor;                                    \
     UNROLL for (int k = 0; k < K; k++) store16(o + c + 16 * k, a[k]);                                        \
   }                                                                                                          \
-  static inline void S##_weighted_lane(const qtable_t *t, const int32_t *ids, const float *weights,         \
+  static inline AI void S##_weighted_lane(const qtable_t *t, const int32_t *ids, const float *weights,         \
                                        int32_t start, int32_t end, bool divide, float divisor, float *o,     \
                                        size_t c) {                                                           \
     float a = 0.0f;                                                                                          \
@@ -234,7 +235,7 @@ static inline void prefetch_row(const qtable_t *t, const int32_t *ids, int32_t j
     if (divide) a = a / divisor;                                                                             \
     o[c] = a;                                                                                                \
   }                                                                                                          \
-  static void S##_bags_weighted(const qtable_t *t, const int32_t *splits, const int32_t *ids,               \
+  static inline AI void S##_bags_weighted(const qtable_t *t, const int32_t *splits, const int32_t *ids,               \
                                 const float *weights, int32_t row_start, int32_t row_end, int mode,          \
                                 float *out) {                                                                \
     const size_t dim = t->dim;                                                                               \
@@ -270,14 +271,14 @@ static inline void prefetch_row(const qtable_t *t, const int32_t *ids, int32_t j
     }                                                                                                        \
   }                                                                                                          \
   /* dst = dst + row (add) or dst = row + 0 (the reference's 0 + x into a zeroed row: -0 becomes +0). */   \
-  static inline void S##_row_into(const qtable_t *t, float *dst, const uint8_t *p, bool add) {              \
+  static inline AI void S##_row_into(const qtable_t *t, float *dst, const uint8_t *p, bool add) {              \
     const size_t dim = t->dim;                                                                               \
     const v16f zero = {0};                                                                                   \
     size_t d = 0;                                                                                            \
     for (; d + 16 <= dim; d += 16) store16(dst + d, (add ? load16f(dst + d) : zero) + LOAD16(p, d));         \
     for (; d < dim; d++) dst[d] = (add ? dst[d] : 0.0f) + LOAD1(p, d);                                       \
   }                                                                                                          \
-  static void S##_sequence(const qtable_t *t, const int32_t *splits, const int32_t *ids,                    \
+  static inline AI void S##_sequence(const qtable_t *t, const int32_t *splits, const int32_t *ids,                    \
                            const int32_t *positions, int32_t row_start, int32_t row_end, int32_t length,     \
                            float *out) {                                                                     \
     const size_t dim = t->dim, per_row = (size_t)length * dim;                                               \
@@ -297,7 +298,7 @@ static inline void prefetch_row(const qtable_t *t, const int32_t *ids, int32_t j
       memset(o + (size_t)n * dim, 0, (size_t)(length - n) * dim * sizeof(float));                            \
     }                                                                                                        \
   }                                                                                                          \
-  static void S##_gather(const qtable_t *t, const int32_t *ids, int32_t row_start, int32_t row_end,         \
+  static inline AI void S##_gather(const qtable_t *t, const int32_t *ids, int32_t row_start, int32_t row_end,         \
                          float *out) {                                                                       \
     const size_t dim = t->dim;                                                                               \
     for (int32_t i = row_start; i < row_end; i++) {                                                          \
@@ -313,11 +314,24 @@ QUANT_KERNELS(f16, f16_load16, f16_load1)
 QUANT_KERNELS(bf16, bf16_load16, bf16_load1)
 QUANT_KERNELS(i8, i8_load16, i8_load1)
 
+// Each kernel runs with the table's dim and row bytes as constants when the dim is 64 (the common
+// embedding width): the bag is then one straight chunk with no tail loops, and the row address a shift
+// and an add (the float32 kernels do the same: kernels.c BAG_LOOP).
+#define DIM64_ROW_BYTES(KIND) ((KIND) == STORAGE_I8 ? (size_t)72 : (size_t)128)
+#define DISPATCH_KIND(S, KIND, FN, ...)                                                                  \
+  do {                                                                                                   \
+    if (t->dim == 64 && t->stride == DIM64_ROW_BYTES(KIND)) {                                            \
+      const qtable_t fixed = {t->data, DIM64_ROW_BYTES(KIND), 64, KIND};                                 \
+      S##_##FN(&fixed, __VA_ARGS__);                                                                     \
+    } else {                                                                                             \
+      S##_##FN(t, __VA_ARGS__);                                                                          \
+    }                                                                                                    \
+  } while (0)
 #define DISPATCH(FN, ...)                                                                                \
   switch (t->kind) {                                                                                     \
-  case STORAGE_F16: f16_##FN(t, __VA_ARGS__); break;                                                     \
-  case STORAGE_BF16: bf16_##FN(t, __VA_ARGS__); break;                                                   \
-  case STORAGE_I8: i8_##FN(t, __VA_ARGS__); break;                                                       \
+  case STORAGE_F16: DISPATCH_KIND(f16, STORAGE_F16, FN, __VA_ARGS__); break;                             \
+  case STORAGE_BF16: DISPATCH_KIND(bf16, STORAGE_BF16, FN, __VA_ARGS__); break;                          \
+  case STORAGE_I8: DISPATCH_KIND(i8, STORAGE_I8, FN, __VA_ARGS__); break;                                \
   default: break;                                                                                        \
   }
 

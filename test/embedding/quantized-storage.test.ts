@@ -63,7 +63,7 @@ for (const family of families) {
     setKernelChoice(family);
     try {
       for (const kind of KINDS) {
-        for (const dim of [8, 70]) {
+        for (const dim of [8, 64, 70]) {
           for (const threads of [1, 2]) {
             const q = makeEmbedding(threads, dim, kind);
             const twin = dequantizedTwin(q, threads, dim);
