@@ -74,8 +74,21 @@ static inline float f16_load1(const uint8_t *row, size_t c) {
   return v;
 }
 
+/** 16 bfloat16 values as float32: each the upper half of a float32's bits. Intrinsics where there are:
+ * GCC 12 widens the generic conversion in two halves and reassembles them (3 extra shuffles a vector). */
 static inline v16f bf16_load16(const uint8_t *row, size_t c) {
+#if defined(__AVX512F__)
+  return (v16f)_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(row + 2 * c))), 16);
+#elif defined(__AVX2__)
+  const __m256i lo = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(row + 2 * c))), 16);
+  const __m256i hi = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(row + 2 * c + 16))), 16);
+  v16f v;
+  memcpy(&v, &lo, 32);
+  memcpy((char *)&v + 32, &hi, 32);
+  return v;
+#else
   return (v16f)(__builtin_convertvector(*(const v16h *)(row + 2 * c), v16u) << 16);
+#endif
 }
 static inline float bf16_load1(const uint8_t *row, size_t c) {
   uint16_t h;
