@@ -391,14 +391,16 @@ export class SmallLookup extends BatchStager {
       const s = splits[i];
       if (s !== null) touched ^= s.length;
     }
-    // Their data.
+    // Their data: first and last values (a request's ~8 ids often straddle two cache lines, whose second
+    // miss otherwise waits until the copy in pass 3; bench/results/2026-12-07-call-overheads.md).
     for (let i = 0; i < count; i++) {
       const v = values[i];
-      if (v.length > 0 && v instanceof Int32Array) touched ^= v[0];
+      const n = v.length;
+      if (n > 0 && v instanceof Int32Array) touched ^= v[0] ^ v[n - 1];
       const s = splits[i];
       if (s !== null) touched ^= s[0];
       const w = weightValues[i];
-      if (w !== null && w.length > 0) touched ^= w[0];
+      if (w !== null && w.length > 0) touched ^= w[0] ^ w[w.length - 1];
     }
     this.touched = touched;
     this.ids = ids;
