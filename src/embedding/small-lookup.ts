@@ -8,7 +8,7 @@ import { planLookups, type PlannerTables } from "./serving-embedding-lookup.js";
 import { DeferredLastLookup } from "./deferred-last-lookup.js";
 import type { LastLookup } from "./lookup-record.js";
 import { smallLookupEnabled } from "../flags.js";
-import { BatchStager } from "./batch-stager.js";
+import { BatchStager, COPY_LOOP_MAX } from "./batch-stager.js";
 import {
   type Container,
   DictNode,
@@ -391,14 +391,17 @@ export class SmallLookup extends BatchStager {
       const s = splits[i];
       if (s !== null) touched ^= s.length;
     }
-    // Their data.
+    // Their data. Arrays short enough to be copied value by value in pass 3 (a request's ~8 ids, which
+    // often straddle two cache lines) get their last value touched too, so that second miss overlaps
+    // the others instead of waiting for the copy (bench/results/2026-12-07-call-overheads.md).
     for (let i = 0; i < count; i++) {
       const v = values[i];
-      if (v.length > 0 && v instanceof Int32Array) touched ^= v[0];
+      const n = v.length;
+      if (n > 0 && v instanceof Int32Array) touched ^= v[0] ^ v[n > COPY_LOOP_MAX ? 0 : n - 1];
       const s = splits[i];
       if (s !== null) touched ^= s[0];
       const w = weightValues[i];
-      if (w !== null && w.length > 0) touched ^= w[0];
+      if (w !== null && w.length > 0) touched ^= w[0] ^ w[w.length > COPY_LOOP_MAX ? 0 : w.length - 1];
     }
     this.touched = touched;
     this.ids = ids;
