@@ -22,7 +22,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connect as http2Connect, type ClientHttp2Session } from "node:http2";
-import { performance } from "node:perf_hooks";
+import { performance, type EventLoopUtilization } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { parse as parseLossless } from "lossless-json";
@@ -190,6 +190,7 @@ async function load(
   transport: "json" | "binary" | "ceiling",
   batch: number,
   ceiling: number,
+  probe: CpuProbe,
 ): Promise<Record<string, unknown>> {
   const bodies = Array.from({ length: BODIES }, () => makeBatch(batch));
   const requests = bodies.map((b) => ({
@@ -198,10 +199,12 @@ async function load(
     headers: { "content-type": transport === "binary" ? BINARY_CONTENT_TYPE : "application/json" },
     body: transport === "binary" ? binaryBody(b) : jsonBody(b),
   }));
+  const serverStart = await probe();
   const cpu = process.cpuUsage();
   const wall = performance.now();
   const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, requests });
   const clientCpu = clientCpuPercent(cpu, wall);
+  const server = serverUse(serverStart, await probe(), result.requests.total);
   const failed = result.non2xx + result.errors + result.timeouts;
   return {
     bench: "server",
@@ -219,8 +222,53 @@ async function load(
     rows_cap: ROWS_CAP,
     lookup_threads: THREADS,
     client_cpu_pct: clientCpu,
+    ...server,
     cpu: CPU,
   };
+}
+
+/** A server process's CPU time (all its threads, µs) and its main thread's event-loop utilization. */
+interface ServerUse {
+  cpuUs: number;
+  elu: EventLoopUtilization;
+}
+type CpuProbe = () => Promise<ServerUse>;
+
+/**
+ * The server's CPU time per answered request (µs, all threads) and its main thread's busy share over a
+ * run: much steadier than requests/s on a machine shared with other work, which slows the server and the
+ * load generator alike.
+ */
+function serverUse(start: ServerUse, end: ServerUse, requests: number): Record<string, number> {
+  const busy = performance.eventLoopUtilization(end.elu, start.elu).utilization;
+  return {
+    server_cpu_us_per_req: requests > 0 ? Math.round((end.cpuUs - start.cpuUs) / requests) : 0,
+    server_loop_busy_pct: Math.round(busy * 100),
+  };
+}
+
+/** Asks a child (server or ceiling) for its ServerUse. */
+function probeOf(child: ChildProcess): CpuProbe {
+  return () =>
+    new Promise((resolve) => {
+      const onMessage = (m: unknown): void => {
+        if (typeof m === "object" && m !== null && "cpuUs" in m) {
+          child.off("message", onMessage);
+          resolve(m as ServerUse);
+        }
+      };
+      child.on("message", onMessage);
+      child.send({ probe: true });
+    });
+}
+
+/** Answers the parent's probes with this process's ServerUse. */
+function answerProbes(): void {
+  process.on("message", (m: { probe?: boolean }) => {
+    if (m.probe !== true) return;
+    const cpu = process.cpuUsage();
+    process.send!({ cpuUs: cpu.user + cpu.system, elu: performance.eventLoopUtilization() });
+  });
 }
 
 const TRANSPORT_NAMES = {
@@ -242,7 +290,7 @@ function grpcBody(bags: number[][][]): Buffer {
  * is the transport's. (@grpc/grpc-js as load generator added ~3 ms of client latency per call here, which
  * hid the server at batch 1.)
  */
-async function loadGrpc(grpcUrl: string, batch: number, ceiling: number): Promise<object> {
+async function loadGrpc(grpcUrl: string, batch: number, ceiling: number, probe: CpuProbe): Promise<object> {
   const bodies = Array.from({ length: BODIES }, () => grpcBody(makeBatch(batch)));
   const framed = bodies.map((b) => {
     const out = Buffer.alloc(5 + b.byteLength);
@@ -296,6 +344,7 @@ async function loadGrpc(grpcUrl: string, batch: number, ceiling: number): Promis
   latencies.length = 0;
   responseBytes = 0;
   failed = 0;
+  const serverStart = await probe();
   const start = performance.now();
   const cpu = process.cpuUsage();
   const end = start + DURATION_S * 1000;
@@ -306,6 +355,7 @@ async function loadGrpc(grpcUrl: string, batch: number, ceiling: number): Promis
   );
   const clientCpu = clientCpuPercent(cpu, start);
   const seconds = (performance.now() - start) / 1000;
+  const server = serverUse(serverStart, await probe(), latencies.length);
   for (const s of sessions) s.close();
   const sorted = Float64Array.from(latencies).sort();
   const rps = latencies.length / seconds;
@@ -325,6 +375,7 @@ async function loadGrpc(grpcUrl: string, batch: number, ceiling: number): Promis
     rows_cap: ROWS_CAP,
     lookup_threads: THREADS,
     client_cpu_pct: clientCpu,
+    ...server,
     cpu: CPU,
   };
 }
@@ -337,6 +388,7 @@ function clientCpuPercent(start: NodeJS.CpuUsage, wallStart: number): number {
 
 async function serve(): Promise<void> {
   const server = await startServer({ registry: singleModelRegistry(buildModel()), port: 0, grpcPort: 0 });
+  answerProbes();
   process.send!({ url: server.url, grpcUrl: server.grpc!.url });
   process.on("disconnect", () => void server.close({ drainTimeoutMs: 1000 }).then(() => process.exit(0)));
 }
@@ -359,7 +411,9 @@ function serveCeiling(): void {
   });
   server.keepAliveTimeout = 65_000;
   const listening = new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  process.on("message", (m: { batch: number; body: string }) => {
+  answerProbes();
+  process.on("message", (m: { batch?: number; body?: string }) => {
+    if (m.body === undefined) return;
     answers.set(`/ceiling/${m.batch}`, Buffer.from(m.body));
     if (answers.size === BATCHES.length)
       void listening.then(() =>
@@ -391,7 +445,7 @@ async function ceilings(model: ServableModel): Promise<Map<number, number>> {
     }
     const { url } = await ready;
     for (const batch of BATCHES) {
-      const line = await load(url, "ceiling", batch, 0);
+      const line = await load(url, "ceiling", batch, 0, probeOf(child));
       result.set(batch, line.requests_per_s as number);
       console.log(JSON.stringify(line));
     }
@@ -421,9 +475,9 @@ async function main(): Promise<void> {
     for (const batch of BATCHES) {
       for (const transport of ["json", "binary"] as const)
         if (TRANSPORTS.includes(transport))
-          console.log(JSON.stringify(await load(url, transport, batch, ceiling.get(batch)!)));
+          console.log(JSON.stringify(await load(url, transport, batch, ceiling.get(batch)!, probeOf(child))));
       if (TRANSPORTS.includes("grpc"))
-        console.log(JSON.stringify(await loadGrpc(grpcUrl, batch, ceiling.get(batch)!)));
+        console.log(JSON.stringify(await loadGrpc(grpcUrl, batch, ceiling.get(batch)!, probeOf(child))));
     }
   } finally {
     child.disconnect();
