@@ -406,7 +406,12 @@ function clientCpuPercent(start: NodeJS.CpuUsage, wallStart: number): number {
 }
 
 async function serve(): Promise<void> {
-  const server = await startServer({ registry: singleModelRegistry(buildModel()), port: 0, grpcPort: 0 });
+  const server = await startServer({
+    registry: singleModelRegistry(buildModel()),
+    port: 0,
+    grpcPort: 0,
+    batching: { enabled: !process.argv.includes("--no-batching") },
+  });
   answerProbes();
   process.send!({ url: server.url, grpcUrl: server.grpc!.url });
   process.on("disconnect", () => void server.close({ drainTimeoutMs: 1000 }).then(() => process.exit(0)));
@@ -528,7 +533,14 @@ async function main(): Promise<void> {
   // The server child gets the model's knobs; SERVER_NODE_OPTIONS adds node flags (e.g. --cpu-prof).
   const child: ChildProcess = fork(
     fileURLToPath(import.meta.url),
-    ["--serve", "--rows-cap", String(ROWS_CAP), "--threads", String(THREADS)],
+    [
+      "--serve",
+      "--rows-cap",
+      String(ROWS_CAP),
+      "--threads",
+      String(THREADS),
+      ...(process.argv.includes("--no-batching") ? ["--no-batching"] : []),
+    ],
     { execArgv: (process.env.SERVER_NODE_OPTIONS ?? "").split(" ").filter((a) => a !== "") },
   );
   try {
