@@ -281,8 +281,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // Draining: the response to a connection's latest request closes it (pipelined ones are answered).
     if (close || (closing && connections.closesAfter(res))) headers.Connection = "close";
     res.writeHead(status, headers);
-    // Corked, the head and every piece leave in one writev (end() uncorks) instead of a write each.
-    if (pieces.length > 1) res.cork();
     for (let i = 0; i < pieces.length - 1; i++) res.write(pieces[i]);
     res.end(pieces[pieces.length - 1]);
   };
