@@ -160,14 +160,39 @@ export class SmallLookup extends BatchStager {
       if (started === false) return undefined;
       runs++;
       flatRuns++;
-      const outputs: FlatOutput[] = new Array<FlatOutput>(this.count);
-      for (let i = 0; i < this.count; i++) {
-        const from = this.outAt[i];
-        outputs[i] = { shape: this.shapes[i], data: out.subarray(from, from + this.sizes[i]) };
-      }
+      const outputs = this.flatOutputs(out);
       return started.then(() => outputs);
     });
     return run;
+  }
+
+  /**
+   * `lookupFlatAsync` run on the calling thread (the server's small requests, where a worker round trip
+   * costs more than the lookup): the outputs, or `undefined` (nothing written) when this path does not
+   * handle it.
+   */
+  lookupFlat(flat: readonly FlatFeature[]): FlatOutput[] | undefined {
+    return this.enter((kernels) => {
+      if (!this.collectFlat(flat)) return undefined;
+      if (!this.stage(false, false)) return undefined;
+      this.work[W_COUNT] = this.count;
+      const out = new Float32Array(this.outSize);
+      const refs = this.refs.arrays;
+      if (!this.executor.run(kernels, this.work, this.cursor, out, this.ids, false, refs)) return undefined;
+      runs++;
+      flatRuns++;
+      return this.flatOutputs(out);
+    });
+  }
+
+  /** Each flat feature's output: a view of `out`, in the request's order. */
+  private flatOutputs(out: Float32Array): FlatOutput[] {
+    const outputs: FlatOutput[] = new Array<FlatOutput>(this.count);
+    for (let i = 0; i < this.count; i++) {
+      const from = this.outAt[i];
+      outputs[i] = { shape: this.shapes[i], data: out.subarray(from, from + this.sizes[i]) };
+    }
+    return outputs;
   }
 
   /** Pass 1 and 2 for flat inputs: every feature's slot and arrays; false for what the general path owns. */
