@@ -15,14 +15,22 @@
  * reads each request body, JSON.parses it and answers a pre-encoded JSON body of the same size as the
  * real answer at that batch (26 features × batch × 64 floats, columnar), loaded with the same autocannon
  * settings and REST JSON bodies. Every transport's line carries `ceiling_ratio`: its requests/s over the
- * ceiling's at the same batch. Every line names the CPU.
+ * ceiling's at the same batch. With gRPC loaded, a second ceiling: a bare `node:http2` server (stream API)
+ * that parses each PredictRequest and answers a pre-encoded PredictResponse of the real answer's size,
+ * loaded by the same gRPC client; gRPC lines carry `h2_ceiling_ratio` against it. Every line also carries
+ * the server's CPU time per request (all threads) and its event loop's busy share, steadier than requests/s
+ * on a shared machine. Every line names the CPU.
  */
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { fork, type ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { connect as http2Connect, type ClientHttp2Session } from "node:http2";
-import { performance } from "node:perf_hooks";
+import {
+  connect as http2Connect,
+  createServer as createHttp2Server,
+  type ClientHttp2Session,
+} from "node:http2";
+import { performance, type EventLoopUtilization } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { parse as parseLossless } from "lossless-json";
@@ -43,6 +51,8 @@ import { encodeJsonPredict } from "../src/serving/http/json-response.js";
 import type { FeatureInput } from "../src/serving/batching/feature-input.js";
 import { PredictRequestSchema } from "../src/serving/grpc/proto/gen/tensorflow_serving/apis/predict_pb.js";
 import { encodeTensorInputs } from "../src/serving/grpc/tensor-inputs.js";
+import { DEFAULT_SIGNATURE, modelSpec, outputTensors } from "../src/serving/grpc/grpc-messages.js";
+import { PredictResponseWireSchema } from "../src/serving/grpc/proto/gen/tpu_embedding/serving/predict_wire_pb.js";
 import { cpuName } from "./cpu-name.js";
 import { arg, bagLength, DIM, hashInitializer, STANDARD_ROWS, zipfSampler } from "./workload.js";
 
@@ -190,6 +200,7 @@ async function load(
   transport: "json" | "binary" | "ceiling",
   batch: number,
   ceiling: number,
+  probe: CpuProbe,
 ): Promise<Record<string, unknown>> {
   const bodies = Array.from({ length: BODIES }, () => makeBatch(batch));
   const requests = bodies.map((b) => ({
@@ -198,10 +209,12 @@ async function load(
     headers: { "content-type": transport === "binary" ? BINARY_CONTENT_TYPE : "application/json" },
     body: transport === "binary" ? binaryBody(b) : jsonBody(b),
   }));
+  const serverStart = await probe();
   const cpu = process.cpuUsage();
   const wall = performance.now();
   const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, requests });
   const clientCpu = clientCpuPercent(cpu, wall);
+  const server = serverUse(serverStart, await probe(), result.requests.total);
   const failed = result.non2xx + result.errors + result.timeouts;
   return {
     bench: "server",
@@ -219,8 +232,53 @@ async function load(
     rows_cap: ROWS_CAP,
     lookup_threads: THREADS,
     client_cpu_pct: clientCpu,
+    ...server,
     cpu: CPU,
   };
+}
+
+/** A server process's CPU time (all its threads, µs) and its main thread's event-loop utilization. */
+interface ServerUse {
+  cpuUs: number;
+  elu: EventLoopUtilization;
+}
+type CpuProbe = () => Promise<ServerUse>;
+
+/**
+ * The server's CPU time per answered request (µs, all threads) and its main thread's busy share over a
+ * run: much steadier than requests/s on a machine shared with other work, which slows the server and the
+ * load generator alike.
+ */
+function serverUse(start: ServerUse, end: ServerUse, requests: number): Record<string, number> {
+  const busy = performance.eventLoopUtilization(end.elu, start.elu).utilization;
+  return {
+    server_cpu_us_per_req: requests > 0 ? Math.round((end.cpuUs - start.cpuUs) / requests) : 0,
+    server_loop_busy_pct: Math.round(busy * 100),
+  };
+}
+
+/** Asks a child (server or ceiling) for its ServerUse. */
+function probeOf(child: ChildProcess): CpuProbe {
+  return () =>
+    new Promise((resolve) => {
+      const onMessage = (m: unknown): void => {
+        if (typeof m === "object" && m !== null && "cpuUs" in m) {
+          child.off("message", onMessage);
+          resolve(m as ServerUse);
+        }
+      };
+      child.on("message", onMessage);
+      child.send({ probe: true });
+    });
+}
+
+/** Answers the parent's probes with this process's ServerUse. */
+function answerProbes(): void {
+  process.on("message", (m: { probe?: boolean }) => {
+    if (m.probe !== true) return;
+    const cpu = process.cpuUsage();
+    process.send!({ cpuUs: cpu.user + cpu.system, elu: performance.eventLoopUtilization() });
+  });
 }
 
 const TRANSPORT_NAMES = {
@@ -242,7 +300,15 @@ function grpcBody(bags: number[][][]): Buffer {
  * is the transport's. (@grpc/grpc-js as load generator added ~3 ms of client latency per call here, which
  * hid the server at batch 1.)
  */
-async function loadGrpc(grpcUrl: string, batch: number, ceiling: number): Promise<object> {
+async function loadGrpc(
+  grpcUrl: string,
+  batch: number,
+  ceiling: number,
+  probe: CpuProbe,
+  /** The bare HTTP/2 ceiling's requests/s at this batch; null: this run loads that ceiling itself. */
+  h2Ceiling: number | null,
+): Promise<Record<string, unknown>> {
+  const path = h2Ceiling === null ? `/ceiling/${batch}` : "/tensorflow.serving.PredictionService/Predict";
   const bodies = Array.from({ length: BODIES }, () => grpcBody(makeBatch(batch)));
   const framed = bodies.map((b) => {
     const out = Buffer.alloc(5 + b.byteLength);
@@ -269,7 +335,7 @@ async function loadGrpc(grpcUrl: string, batch: number, ceiling: number): Promis
       const t0 = performance.now();
       const req = session.request({
         ":method": "POST",
-        ":path": "/tensorflow.serving.PredictionService/Predict",
+        ":path": path,
         "content-type": "application/grpc",
         te: "trailers",
       });
@@ -296,6 +362,7 @@ async function loadGrpc(grpcUrl: string, batch: number, ceiling: number): Promis
   latencies.length = 0;
   responseBytes = 0;
   failed = 0;
+  const serverStart = await probe();
   const start = performance.now();
   const cpu = process.cpuUsage();
   const end = start + DURATION_S * 1000;
@@ -306,16 +373,18 @@ async function loadGrpc(grpcUrl: string, batch: number, ceiling: number): Promis
   );
   const clientCpu = clientCpuPercent(cpu, start);
   const seconds = (performance.now() - start) / 1000;
+  const server = serverUse(serverStart, await probe(), latencies.length);
   for (const s of sessions) s.close();
   const sorted = Float64Array.from(latencies).sort();
   const rps = latencies.length / seconds;
   return {
     bench: "server",
-    transport: "gRPC",
+    transport: h2Ceiling === null ? "gRPC ceiling (bare node:http2, parse + pre-encoded answer)" : "gRPC",
     batch,
     connections: CONNECTIONS,
     requests_per_s: Math.round(rps),
     ceiling_ratio: round(rps / ceiling),
+    ...(h2Ceiling !== null && h2Ceiling > 0 ? { h2_ceiling_ratio: round(rps / h2Ceiling) } : {}),
     examples_per_s: Math.round(rps * batch),
     p50_ms: round(percentile(sorted, 0.5)),
     p99_ms: round(percentile(sorted, 0.99)),
@@ -325,6 +394,7 @@ async function loadGrpc(grpcUrl: string, batch: number, ceiling: number): Promis
     rows_cap: ROWS_CAP,
     lookup_threads: THREADS,
     client_cpu_pct: clientCpu,
+    ...server,
     cpu: CPU,
   };
 }
@@ -336,7 +406,13 @@ function clientCpuPercent(start: NodeJS.CpuUsage, wallStart: number): number {
 }
 
 async function serve(): Promise<void> {
-  const server = await startServer({ registry: singleModelRegistry(buildModel()), port: 0, grpcPort: 0 });
+  const server = await startServer({
+    registry: singleModelRegistry(buildModel()),
+    port: 0,
+    grpcPort: 0,
+    batching: { enabled: !process.argv.includes("--no-batching") },
+  });
+  answerProbes();
   process.send!({ url: server.url, grpcUrl: server.grpc!.url });
   process.on("disconnect", () => void server.close({ drainTimeoutMs: 1000 }).then(() => process.exit(0)));
 }
@@ -358,24 +434,56 @@ function serveCeiling(): void {
     });
   });
   server.keepAliveTimeout = 65_000;
-  const listening = new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  process.on("message", (m: { batch: number; body: string }) => {
+  // The gRPC ceiling: a bare node:http2 server (stream API) that reads each call's message, parses the
+  // PredictRequest and answers the pre-encoded PredictResponse of that batch with grpc-status 0.
+  const grpcAnswers = new Map<string, Buffer>();
+  const h2 = createHttp2Server();
+  h2.on("stream", (stream, headers) => {
+    const chunks: Buffer[] = [];
+    stream.on("data", (c: Buffer) => chunks.push(c));
+    stream.on("end", () => {
+      fromBinary(PredictRequestSchema, Buffer.concat(chunks).subarray(5));
+      stream.respond({ ":status": 200, "content-type": "application/grpc+proto" }, { waitForTrailers: true });
+      stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+      stream.end(grpcAnswers.get(String(headers[":path"])));
+    });
+  });
+  const listening = Promise.all([
+    new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve)),
+    new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve)),
+  ]);
+  answerProbes();
+  process.on("message", (m: { batch?: number; body?: string; grpc?: string }) => {
+    if (m.body === undefined) return;
     answers.set(`/ceiling/${m.batch}`, Buffer.from(m.body));
+    grpcAnswers.set(`/ceiling/${m.batch}`, Buffer.from(m.grpc!, "base64"));
     if (answers.size === BATCHES.length)
       void listening.then(() =>
-        process.send!({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),
+        process.send!({
+          url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          grpcUrl: `http://127.0.0.1:${(h2.address() as AddressInfo).port}`,
+        }),
       );
   });
-  process.on("disconnect", () => server.close(() => process.exit(0)));
+  process.on("disconnect", () => {
+    h2.close();
+    server.close(() => process.exit(0));
+  });
 }
 
-/** Starts the ceiling child with the real answers' JSON text at each batch; its requests/s by batch. */
-async function ceilings(model: ServableModel): Promise<Map<number, number>> {
+/**
+ * Starts the ceiling child with the real answers' JSON text (and gRPC message) at each batch; its
+ * requests/s by batch (and, when gRPC is loaded, the bare HTTP/2 server's by batch).
+ */
+async function ceilings(
+  model: ServableModel,
+): Promise<{ http: Map<number, number>; h2: Map<number, number> }> {
   const child = fork(fileURLToPath(import.meta.url), ["--ceiling", "--batches", BATCHES.join(",")]);
   const result = new Map<number, number>();
+  const h2Result = new Map<number, number>();
   try {
-    const ready = new Promise<{ url: string }>((resolve, reject) => {
-      child.once("message", (m) => resolve(m as { url: string }));
+    const ready = new Promise<{ url: string; grpcUrl: string }>((resolve, reject) => {
+      child.once("message", (m) => resolve(m as { url: string; grpcUrl: string }));
       child.once("exit", (code) => reject(new Error(`ceiling child exited with ${code}`)));
     });
     for (const batch of BATCHES) {
@@ -387,30 +495,52 @@ async function ceilings(model: ServableModel): Promise<Map<number, number>> {
         Object.entries(outputs).map(([k, v]) => [k, { shape: [...v.shape], data: v.data }]),
       );
       const body = encodeJsonPredict("columnar", answer, false);
-      child.send({ batch, body });
+      const message = toBinary(
+        PredictResponseWireSchema,
+        create(PredictResponseWireSchema, {
+          modelSpec: modelSpec(MODEL, 1, DEFAULT_SIGNATURE),
+          outputs: outputTensors(answer, [], [...answer.keys()]),
+        }),
+      );
+      const framed = Buffer.alloc(5 + message.byteLength);
+      framed.writeUInt32BE(message.byteLength, 1);
+      framed.set(message, 5);
+      child.send({ batch, body, grpc: framed.toString("base64") });
     }
-    const { url } = await ready;
+    const { url, grpcUrl } = await ready;
     for (const batch of BATCHES) {
-      const line = await load(url, "ceiling", batch, 0);
+      const line = await load(url, "ceiling", batch, 0, probeOf(child));
       result.set(batch, line.requests_per_s as number);
       console.log(JSON.stringify(line));
+      if (TRANSPORTS.includes("grpc")) {
+        const h2Line = await loadGrpc(grpcUrl, batch, result.get(batch)!, probeOf(child), null);
+        h2Result.set(batch, h2Line.requests_per_s as number);
+        console.log(JSON.stringify(h2Line));
+      }
     }
   } finally {
     child.disconnect();
     await new Promise((resolve) => child.once("exit", resolve));
   }
-  return result;
+  return { http: result, h2: h2Result };
 }
 
 async function main(): Promise<void> {
   const model = buildModel();
   console.log(JSON.stringify(parseCost()));
   for (const batch of [1, 64]) console.log(JSON.stringify(directLookup(model, batch)));
-  const ceiling = await ceilings(model);
+  const { http: ceiling, h2: h2Ceiling } = await ceilings(model);
   // The server child gets the model's knobs; SERVER_NODE_OPTIONS adds node flags (e.g. --cpu-prof).
   const child: ChildProcess = fork(
     fileURLToPath(import.meta.url),
-    ["--serve", "--rows-cap", String(ROWS_CAP), "--threads", String(THREADS)],
+    [
+      "--serve",
+      "--rows-cap",
+      String(ROWS_CAP),
+      "--threads",
+      String(THREADS),
+      ...(process.argv.includes("--no-batching") ? ["--no-batching"] : []),
+    ],
     { execArgv: (process.env.SERVER_NODE_OPTIONS ?? "").split(" ").filter((a) => a !== "") },
   );
   try {
@@ -421,9 +551,13 @@ async function main(): Promise<void> {
     for (const batch of BATCHES) {
       for (const transport of ["json", "binary"] as const)
         if (TRANSPORTS.includes(transport))
-          console.log(JSON.stringify(await load(url, transport, batch, ceiling.get(batch)!)));
+          console.log(JSON.stringify(await load(url, transport, batch, ceiling.get(batch)!, probeOf(child))));
       if (TRANSPORTS.includes("grpc"))
-        console.log(JSON.stringify(await loadGrpc(grpcUrl, batch, ceiling.get(batch)!)));
+        console.log(
+          JSON.stringify(
+            await loadGrpc(grpcUrl, batch, ceiling.get(batch)!, probeOf(child), h2Ceiling.get(batch) ?? 0),
+          ),
+        );
     }
   } finally {
     child.disconnect();

@@ -27,6 +27,11 @@ export const ENV = {
   isa: "TPU_EMBEDDING_ISA",
   /** Ids ahead whose rows the native kernels prefetch: `auto` (default: calibrated once per process) or 0..256. */
   prefetch: "TPU_EMBEDDING_PREFETCH",
+  /**
+   * The server looks up requests (or merged batches) of fewer ids on its event loop instead of a worker
+   * thread (default 4096; 0: always on a worker).
+   */
+  inlineLookupIds: "TPU_EMBEDDING_INLINE_LOOKUP_IDS",
   /** `1` skips building the native addon at `npm install` (read by scripts/build-native.mjs). */
   skipNative: "TPU_EMBEDDING_SKIP_NATIVE",
 } as const;
@@ -87,6 +92,23 @@ export function workerSpinMs(): number {
       `${ENV.workerSpinUs} must be a number of microseconds >= 0, got "${value}".`,
     );
   return us / 1000;
+}
+
+let inlineIds: number | undefined;
+
+/** The server's lookups of fewer ids run on its event loop: `setInlineLookupIds`'s, else the env, else 4096. */
+export function inlineLookupIds(): number {
+  if (inlineIds !== undefined) return inlineIds;
+  const value = process.env[ENV.inlineLookupIds] ?? "4096";
+  const ids = Number(value);
+  if (value.trim() === "" || !Number.isInteger(ids) || ids < 0)
+    throw new InvalidArgumentError(`${ENV.inlineLookupIds} must be an integer >= 0, got "${value}".`);
+  return (inlineIds = ids);
+}
+
+/** For tests and benchmarks (this thread only): the inline lookup bound (0: never; undefined re-reads the env). */
+export function setInlineLookupIds(ids: number | undefined): void {
+  inlineIds = ids;
 }
 
 /** Whether fresh table arenas are backed by transparent huge pages (`TPU_EMBEDDING_HUGE_PAGES=0`: no). */

@@ -24,6 +24,9 @@ import {
   W_HEADER,
 } from "../kernels/batch-layout.js";
 
+/** Arrays up to this long are copied into the batch value by value: `set` costs more below a few dozen. */
+export const COPY_LOOP_MAX = 32;
+
 /**
  * The small-lookup path's staging (see small-lookup.ts): the per-leaf arrays a lookup's walk fills in,
  * and pass 3, which writes every leaf's descriptor, ids, splits and weights into one reusable staging
@@ -147,7 +150,7 @@ export abstract class BatchStager extends BatchWriter {
           work[at + D_WEIGHTS_AT] = this.cursor;
           const floats = this.workFloats;
           const c = this.cursor;
-          if (n > 32) floats.set(weightValues, c);
+          if (n > COPY_LOOP_MAX) floats.set(weightValues, c);
           else for (let j = 0; j < n; j++) floats[c + j] = weightValues[j];
           this.cursor += n;
         }
@@ -263,7 +266,7 @@ export abstract class BatchStager extends BatchWriter {
       work[at + D_IDS_AT] = 0;
     } else {
       work[at + D_IDS_AT] = c;
-      if (n > 32) work.set(values, c);
+      if (n > COPY_LOOP_MAX) work.set(values, c);
       else for (let j = 0; j < n; j++) work[c + j] = values[j];
       c += n;
     }
@@ -273,7 +276,7 @@ export abstract class BatchStager extends BatchWriter {
       work[at + D_SPLITS_AT] = 0;
     } else {
       work[at + D_SPLITS_AT] = c;
-      if (rows > 32) work.set(splits, c);
+      if (rows > COPY_LOOP_MAX) work.set(splits, c);
       else for (let r = 0; r <= rows; r++) work[c + r] = splits[r];
       c += rows + 1;
     }
@@ -286,7 +289,7 @@ export abstract class BatchStager extends BatchWriter {
     } else {
       work[at + D_WEIGHTS_AT] = c;
       const floats = this.workFloats;
-      if (n > 32) floats.set(weightValues, c);
+      if (n > COPY_LOOP_MAX) floats.set(weightValues, c);
       else for (let j = 0; j < n; j++) floats[c + j] = weightValues[j];
       c += n;
     }
@@ -300,7 +303,7 @@ export abstract class BatchStager extends BatchWriter {
     let c = this.cursor;
     if (values instanceof Int32Array) {
       // TypedArray#set costs more than a loop below a few dozen values (B=1 bags hold ~8 ids).
-      if (to - from > 32)
+      if (to - from > COPY_LOOP_MAX)
         work.set(from === 0 && to === values.length ? values : values.subarray(from, to), c);
       else for (let i = from; i < to; i++) work[c + i - from] = values[i];
     } else {
@@ -332,7 +335,7 @@ export abstract class BatchStager extends BatchWriter {
   private copySplits(splits: Int32Array, rows: number): void {
     const work = this.work;
     const c = this.cursor;
-    if (rows > 32) work.set(splits, c);
+    if (rows > COPY_LOOP_MAX) work.set(splits, c);
     else for (let r = 0; r <= rows; r++) work[c + r] = splits[r];
     this.cursor += rows + 1;
   }

@@ -8,7 +8,7 @@ import { planLookups, type PlannerTables } from "./serving-embedding-lookup.js";
 import { DeferredLastLookup } from "./deferred-last-lookup.js";
 import type { LastLookup } from "./lookup-record.js";
 import { smallLookupEnabled } from "../flags.js";
-import { BatchStager } from "./batch-stager.js";
+import { BatchStager, COPY_LOOP_MAX } from "./batch-stager.js";
 import {
   type Container,
   DictNode,
@@ -160,14 +160,39 @@ export class SmallLookup extends BatchStager {
       if (started === false) return undefined;
       runs++;
       flatRuns++;
-      const outputs: FlatOutput[] = new Array<FlatOutput>(this.count);
-      for (let i = 0; i < this.count; i++) {
-        const from = this.outAt[i];
-        outputs[i] = { shape: this.shapes[i], data: out.subarray(from, from + this.sizes[i]) };
-      }
+      const outputs = this.flatOutputs(out);
       return started.then(() => outputs);
     });
     return run;
+  }
+
+  /**
+   * `lookupFlatAsync` run on the calling thread (the server's small requests, where a worker round trip
+   * costs more than the lookup): the outputs, or `undefined` (nothing written) when this path does not
+   * handle it.
+   */
+  lookupFlat(flat: readonly FlatFeature[]): FlatOutput[] | undefined {
+    return this.enter((kernels) => {
+      if (!this.collectFlat(flat)) return undefined;
+      if (!this.stage(false, false)) return undefined;
+      this.work[W_COUNT] = this.count;
+      const out = new Float32Array(this.outSize);
+      const refs = this.refs.arrays;
+      if (!this.executor.run(kernels, this.work, this.cursor, out, this.ids, false, refs)) return undefined;
+      runs++;
+      flatRuns++;
+      return this.flatOutputs(out);
+    });
+  }
+
+  /** Each flat feature's output: a view of `out`, in the request's order. */
+  private flatOutputs(out: Float32Array): FlatOutput[] {
+    const outputs: FlatOutput[] = new Array<FlatOutput>(this.count);
+    for (let i = 0; i < this.count; i++) {
+      const from = this.outAt[i];
+      outputs[i] = { shape: this.shapes[i], data: out.subarray(from, from + this.sizes[i]) };
+    }
+    return outputs;
   }
 
   /** Pass 1 and 2 for flat inputs: every feature's slot and arrays; false for what the general path owns. */
@@ -391,14 +416,17 @@ export class SmallLookup extends BatchStager {
       const s = splits[i];
       if (s !== null) touched ^= s.length;
     }
-    // Their data.
+    // Their data. Arrays short enough to be copied value by value in pass 3 (a request's ~8 ids, which
+    // often straddle two cache lines) get their last value touched too, so that second miss overlaps
+    // the others instead of waiting for the copy (bench/results/2026-12-07-call-overheads.md).
     for (let i = 0; i < count; i++) {
       const v = values[i];
-      if (v.length > 0 && v instanceof Int32Array) touched ^= v[0];
+      const n = v.length;
+      if (n > 0 && v instanceof Int32Array) touched ^= v[0] ^ v[n > COPY_LOOP_MAX ? 0 : n - 1];
       const s = splits[i];
       if (s !== null) touched ^= s[0];
       const w = weightValues[i];
-      if (w !== null && w.length > 0) touched ^= w[0];
+      if (w !== null && w.length > 0) touched ^= w[0] ^ w[w.length > COPY_LOOP_MAX ? 0 : w.length - 1];
     }
     this.touched = touched;
     this.ids = ids;

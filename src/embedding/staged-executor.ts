@@ -25,6 +25,8 @@ export interface StagedKernels {
 export class StagedExecutor {
   private set: BatchTableSet | null = null;
   private setKernels: BatchKernels | null = null;
+  /** `kernels()`'s answer, made once per table set (not per lookup). */
+  private current: StagedKernels | null = null;
   private released = false;
 
   constructor(
@@ -43,11 +45,13 @@ export class StagedExecutor {
     if (kernels !== this.setKernels) {
       if (this.set !== null) this.setKernels!.releaseSet(this.set);
       this.setKernels = kernels;
+      this.current = null;
       this.set = kernels.createSet({
         tables: this.tables.map((t) => asStoredTable(this.views.get(t)!, t.dim)),
       });
+      if (this.set !== null) this.current = { kernels, set: this.set };
     }
-    return this.set === null ? null : { kernels, set: this.set };
+    return this.current;
   }
 
   /**
@@ -121,5 +125,6 @@ export class StagedExecutor {
     this.released = true;
     if (this.set !== null) this.setKernels!.releaseSet(this.set);
     this.set = null;
+    this.current = null;
   }
 }

@@ -133,6 +133,11 @@ export class StoreBackedEmbedding extends TPUEmbeddingForServing {
     return undefined;
   }
 
+  /** Nor its synchronous form (rows come from the row source, asynchronously). */
+  override lookupFlat(_features: readonly FlatFeature[]): FlatOutput[] | undefined {
+    return undefined;
+  }
+
   /** Releases the row source (its cache); lookups afterwards throw FailedPreconditionError. */
   override dispose(): void {
     if (this.closed) return;

@@ -329,6 +329,17 @@ export class TPUEmbeddingForServing implements Trackable {
   }
 
   /**
+   * @internal `lookupFlatAsync` on the calling thread (the server's small requests): the outputs, or
+   * `undefined` when the batched route does not take them. Does not record the lookup.
+   */
+  lookupFlat(features: readonly FlatFeature[]): FlatOutput[] | undefined {
+    if (!this.stagedPathOpen(undefined)) return undefined;
+    const result = this.smallPath().lookupFlat(features);
+    if (result !== undefined) this.lastLookup = null;
+    return result;
+  }
+
+  /**
    * Output tensors for lookups of inputs shaped like `features` (same structure, batch sizes and shapes),
    * to pass as `embeddingLookup(…, { into })` again and again: all views of one SharedArrayBuffer, so
    * every lookup thread writes its share in place and nothing is allocated or copied per lookup. Validates

@@ -85,6 +85,7 @@ test("a bad escape in a checkpoint state file is a DataLossError naming the file
 test("src/flags.ts names every environment variable and holds the test hooks the modules re-export", () => {
   assert.deepEqual(Object.values(flags.ENV).sort(), [
     "TPU_EMBEDDING_HUGE_PAGES",
+    "TPU_EMBEDDING_INLINE_LOOKUP_IDS",
     "TPU_EMBEDDING_ISA",
     "TPU_EMBEDDING_KERNELS",
     "TPU_EMBEDDING_NATIVE_MIN_IDS",
@@ -121,6 +122,21 @@ test("flags read the environment: defaults, values, and a bad value is an Invali
         e instanceof InvalidArgumentError &&
         e.message === 'TPU_EMBEDDING_WORKER_SPIN_US must be a number of microseconds >= 0, got "-1".',
     );
+    flags.setInlineLookupIds(undefined);
+    delete process.env.TPU_EMBEDDING_INLINE_LOOKUP_IDS;
+    assert.equal(flags.inlineLookupIds(), 4096);
+    flags.setInlineLookupIds(undefined);
+    process.env.TPU_EMBEDDING_INLINE_LOOKUP_IDS = "0";
+    assert.equal(flags.inlineLookupIds(), 0);
+    flags.setInlineLookupIds(undefined);
+    process.env.TPU_EMBEDDING_INLINE_LOOKUP_IDS = "1.5";
+    assert.throws(
+      () => flags.inlineLookupIds(),
+      (e: unknown) =>
+        e instanceof InvalidArgumentError &&
+        e.message === 'TPU_EMBEDDING_INLINE_LOOKUP_IDS must be an integer >= 0, got "1.5".',
+    );
+    flags.setInlineLookupIds(undefined);
     delete process.env.TPU_EMBEDDING_HUGE_PAGES;
     assert.equal(flags.hugePagesEnabled(), true);
     process.env.TPU_EMBEDDING_HUGE_PAGES = "0";

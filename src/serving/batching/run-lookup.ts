@@ -4,6 +4,7 @@ import { DenseTensor } from "../../tensor/dense-tensor.js";
 import { RaggedTensor } from "../../tensor/ragged-tensor.js";
 import { SparseTensor } from "../../tensor/sparse-tensor.js";
 import { isPlainObject, joinPath } from "../../tensor/structure.js";
+import { inlineLookupIds } from "../../flags.js";
 import type { ServableModel } from "../model-registry.js";
 import type { FeatureInput, FeatureOutput, PredictInputs, PredictOutputs } from "./feature-input.js";
 
@@ -20,24 +21,40 @@ export async function runLookup(model: ServableModel, inputs: PredictInputs): Pr
   return tensorLookup(model, inputs);
 }
 
-/** The batched route's answer, or `undefined` when it does not take these inputs. */
-function flatLookup(model: ServableModel, inputs: PredictInputs): Promise<PredictOutputs> | undefined {
+/**
+ * The batched route's answer, or `undefined` when it does not take these inputs. Lookups of fewer ids
+ * than `inlineLookupIds()` (a request of the standard workload at batch 1 has ~270) run here, on the
+ * event loop: they take 10-40 µs, less than handing them to a worker and back (a postMessage each way and
+ * a thread wake-up; bench/results/2026-12-07-server-overheads.md).
+ */
+function flatLookup(
+  model: ServableModel,
+  inputs: PredictInputs,
+): PredictOutputs | Promise<PredictOutputs> | undefined {
   const features: FlatFeature[] = [];
+  let ids = 0;
   for (const [path, input] of inputs) {
     if (input.kind === "sparse") return undefined;
+    ids += input.ids.length;
     features.push(
       input.kind === "ragged"
         ? { path, ids: input.ids, rowSplits: input.rowSplits, denseShape: [], weights: input.weights }
         : { path, ids: input.ids, rowSplits: null, denseShape: input.shape, weights: null },
     );
   }
+  if (ids < inlineLookupIds()) {
+    const outputs = model.embedding.lookupFlat(features);
+    return outputs === undefined ? undefined : byPath(features, outputs);
+  }
   const pending = model.embedding.lookupFlatAsync(features);
   if (pending === undefined) return undefined;
-  return pending.then((outputs) => {
-    const result = new Map<string, FeatureOutput>();
-    features.forEach((f, i) => result.set(f.path, outputs[i]));
-    return result;
-  });
+  return pending.then((outputs) => byPath(features, outputs));
+}
+
+function byPath(features: readonly FlatFeature[], outputs: readonly FeatureOutput[]): PredictOutputs {
+  const result = new Map<string, FeatureOutput>();
+  for (let i = 0; i < features.length; i++) result.set(features[i].path, outputs[i]);
+  return result;
 }
 
 async function tensorLookup(model: ServableModel, inputs: PredictInputs): Promise<PredictOutputs> {

@@ -2,13 +2,25 @@
  * TF Serving's gRPC API (tensorflow.serving.PredictionService and ModelService, grpc.health.v1.Health)
  * on its own HTTP/2 port, sharing the REST server's registry, micro-batcher, limits, metrics and
  * in-flight count: a Predict is the same call as a REST predict, only decoded from TensorProtos.
- * Served with connect-node, so gRPC, gRPC-Web and Connect clients all work on this port.
+ * Served with connect-node, so gRPC, gRPC-Web and Connect clients all work on this port; plain gRPC
+ * Predicts take a fast path (predict-fast-path.ts) with the same answers, without connect's per-call cost.
  */
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { createServer, type Http2Server, type Http2Session } from "node:http2";
+import { Code, ConnectError, createConnectRouter, type ConnectRouter } from "@connectrpc/connect";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
+import {
+  createServer,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+} from "node:http2";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { InvalidArgumentError } from "../../errors.js";
@@ -39,9 +51,13 @@ import { modelsOfConfig } from "../model/model-server-config.js";
 import { ModelServerConfigSchema } from "./proto/gen/tensorflow_serving/config/model_server_config_pb.js";
 import { readTensorProto, type TensorView } from "./tensor-wire.js";
 import {
+  type PredictRequestWire,
   PredictRequestWireSchema,
   PredictResponseWireSchema,
 } from "./proto/gen/tpu_embedding/serving/predict_wire_pb.js";
+import { grpcPercentEncode, predictFastPath } from "./predict-fast-path.js";
+
+export { grpcPercentEncode };
 
 /** PredictionService/Predict with the wire-identical request and response messages. */
 const PREDICT_WIRE = {
@@ -119,56 +135,61 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     }
   };
 
+  /**
+   * One Predict, whether it came through connect or the fast path below: `signal` aborts it (the client's
+   * deadline or cancel, as connect's context signal does).
+   */
+  const predictCall = (request: PredictRequestWire, signal: AbortSignal | null) =>
+    observed("predict", request.modelSpec?.name ?? "", async () => {
+      const target = requireTarget(request.modelSpec);
+      const signature = signatureOf(request.modelSpec!);
+      if (!accepting) throw new ConnectError("The server is shutting down.", Code.Unavailable);
+      const release = options.admit();
+      try {
+        const work = predictService(
+          registry,
+          batcher,
+          target,
+          (features, model) => {
+            if (signature !== DEFAULT_SIGNATURE) {
+              throw new ConnectError(
+                `Serving signature key "${signature}" not found.`,
+                Code.FailedPrecondition,
+              );
+            }
+            checkOutputFilter(request.outputFilter, model.features);
+            const tensors: Record<string, TensorView> = {};
+            for (const [name, bytes] of Object.entries(request.inputs))
+              tensors[name] = readTensorProto(bytes, name);
+            return decodeTensorInputs(tensors, features, limits.maxIdsPerRequest);
+          },
+          limits,
+          { budget: options.budget ?? null, bodyBytes: 0, jsonAnswer: false },
+        );
+        // The request's memory goes back once its lookup is done, even past the deadline.
+        work.then(
+          (r) => r.release(),
+          () => {},
+        );
+        const { model, outputs, ids } = await withDeadline(work, signal, limits.requestTimeoutMs);
+        metrics.observeIds(model.name, ids);
+        return {
+          modelSpec: modelSpec(model.name, model.version, signature),
+          outputs: outputTensors(
+            outputs,
+            request.outputFilter,
+            model.features.map((f) => f.name),
+          ),
+        };
+      } finally {
+        release();
+      }
+    });
+
   const routes = (router: ConnectRouter) => {
     // Predict is served with wire-identical messages whose TensorProtos stay bytes (predict_wire.proto):
     // ids are read straight into typed arrays, outputs written around one copy of the lookup's memory.
-    router.rpc(PREDICT_WIRE, (request, context) =>
-      observed("predict", request.modelSpec?.name ?? "", async () => {
-        const target = requireTarget(request.modelSpec);
-        const signature = signatureOf(request.modelSpec!);
-        if (!accepting) throw new ConnectError("The server is shutting down.", Code.Unavailable);
-        const release = options.admit();
-        try {
-          const work = predictService(
-            registry,
-            batcher,
-            target,
-            (features, model) => {
-              if (signature !== DEFAULT_SIGNATURE) {
-                throw new ConnectError(
-                  `Serving signature key "${signature}" not found.`,
-                  Code.FailedPrecondition,
-                );
-              }
-              checkOutputFilter(request.outputFilter, model.features);
-              const tensors: Record<string, TensorView> = {};
-              for (const [name, bytes] of Object.entries(request.inputs))
-                tensors[name] = readTensorProto(bytes, name);
-              return decodeTensorInputs(tensors, features, limits.maxIdsPerRequest);
-            },
-            limits,
-            { budget: options.budget ?? null, bodyBytes: 0, jsonAnswer: false },
-          );
-          // The request's memory goes back once its lookup is done, even past the deadline.
-          work.then(
-            (r) => r.release(),
-            () => {},
-          );
-          const { model, outputs, ids } = await withDeadline(work, context, limits.requestTimeoutMs);
-          metrics.observeIds(model.name, ids);
-          return {
-            modelSpec: modelSpec(model.name, model.version, signature),
-            outputs: outputTensors(
-              outputs,
-              request.outputFilter,
-              model.features.map((f) => f.name),
-            ),
-          };
-        } finally {
-          release();
-        }
-      }),
-    );
+    router.rpc(PREDICT_WIRE, (request, context) => predictCall(request, context.signal));
     router.rpc(PredictionService.method.getModelMetadata, (request) =>
       observed("metadata", request.modelSpec?.name ?? "", async () => {
         const target = requireTarget(request.modelSpec);
@@ -261,14 +282,28 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const healthStatus = () =>
     accepting ? HealthCheckResponse_ServingStatus.SERVING : HealthCheckResponse_ServingStatus.NOT_SERVING;
 
-  const handler = connectNodeAdapter({
-    routes,
+  // connectNodeAdapter's routing, kept here so the Predict fast path can hand connect a body it read.
+  const router = createConnectRouter({
     readMaxBytes: limits.maxBodyBytes,
     // Compressed requests are accepted, answers are never compressed (as TF Serving's default): float32
     // embeddings barely compress, and gzip cost more than the lookup in the benchmark.
     compressMinBytes: Number.MAX_SAFE_INTEGER,
+    acceptCompression: [compressionGzip, compressionBrotli],
   });
-  const server: Http2Server = createServer({ maxSessionMemory: 64 }, (req, res) => {
+  routes(router);
+  const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
+  /** Serves a call through connect; `body`: the request body when the fast path already read it. */
+  const viaConnect = (
+    req: Http2ServerRequest,
+    res: Http2ServerResponse,
+    body?: AsyncIterable<Uint8Array>,
+  ): void => {
+    const handler = handlers.get((req.url ?? "").split("?", 2)[0]);
+    if (handler === undefined) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
     // connect percent-encodes grpc-message with encodeURIComponent (":" → "%3A"); clients that decode it
     // with decodeURI (grpc-js) would show that. Re-encode it the gRPC spec's way: only bytes outside
     // printable ASCII, and "%".
@@ -280,7 +315,17 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
       }
       addTrailers(headers);
     };
-    void handler(req, res);
+    const request = universalRequestFromNodeRequest(req, res, undefined, undefined);
+    handler(body === undefined ? request : { ...request, body })
+      .then((response) => universalResponseToNodeResponse(response, res))
+      .catch((reason: unknown) => {
+        if (ConnectError.from(reason).code === Code.Aborted) return;
+        logger.log("error", "grpc-handler-failed", { error: String(reason) });
+      });
+  };
+  const fastPredict = predictFastPath(predictCall, limits.maxBodyBytes, viaConnect);
+  const server: Http2Server = createServer({ maxSessionMemory: 64 }, (req, res) => {
+    if (!fastPredict(req, res)) viaConnect(req, res);
   });
   const sessions = new Set<Http2Session>();
   server.on("session", (session) => {
@@ -331,18 +376,6 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
       return closed;
     },
   };
-}
-
-const printable = (b: number) => b >= 0x20 && b <= 0x7e && b !== 0x25;
-
-/** gRPC's grpc-message encoding (PROTOCOL-HTTP2.md): UTF-8, bytes outside printable ASCII and "%" as %XX. */
-export function grpcPercentEncode(message: string): string {
-  const bytes = Buffer.from(message, "utf8");
-  if (bytes.every(printable)) return message;
-  let out = "";
-  for (const b of bytes)
-    out += printable(b) ? String.fromCharCode(b) : "%" + b.toString(16).toUpperCase().padStart(2, "0");
-  return out;
 }
 
 function safeDecode(text: string): string {
@@ -398,7 +431,7 @@ function signatureOf(spec: ModelSpec): string {
  * surfaced by connect as the context's signal) or the server's own timeout passes first. The lookup
  * itself goes on and releases its lease when it settles.
  */
-function withDeadline<T>(work: Promise<T>, context: HandlerContext, timeoutMs: number): Promise<T> {
+function withDeadline<T>(work: Promise<T>, signal: AbortSignal | null, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -412,13 +445,14 @@ function withDeadline<T>(work: Promise<T>, context: HandlerContext, timeoutMs: n
         ),
       timeoutMs,
     );
-    onAbort = () => reject(ConnectError.from(context.signal.reason, Code.DeadlineExceeded));
-    if (context.signal.aborted) onAbort();
-    else context.signal.addEventListener("abort", onAbort, { once: true });
+    if (signal === null) return;
+    onAbort = () => reject(ConnectError.from(signal.reason, Code.DeadlineExceeded));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
   });
   work.catch(() => {});
   return Promise.race([work, deadline]).finally(() => {
     clearTimeout(timer);
-    context.signal.removeEventListener("abort", onAbort!);
+    if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
   });
 }

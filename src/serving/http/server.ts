@@ -299,7 +299,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   );
   server.maxConnections = limits.maxConnections;
-  let refusedLogged = 0;
+  // -Infinity: the first refusal is logged at once, even within a second of the process starting.
+  let refusedLogged = -Infinity;
   let refusedSince = 0;
   const connections = new Connections(server, limits.maxConnectionsPerClient, (address) => {
     // At most one line a second: a client hammering the limit must not flood the logs.

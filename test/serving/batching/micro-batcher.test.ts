@@ -9,6 +9,7 @@ import type {
 import { MicroBatcher, type BatchStats } from "../../../src/serving/batching/micro-batcher.js";
 import { mergeInputs, splitOutputs } from "../../../src/serving/batching/merge-inputs.js";
 import { runLookup } from "../../../src/serving/batching/run-lookup.js";
+import { setInlineLookupIds } from "../../../src/flags.js";
 import { buildTestModel } from "../support/test-registry.js";
 
 const ragged = (rows: number[][], weights?: number[][]): FeatureInput => ({
@@ -158,6 +159,40 @@ describe("MicroBatcher against the real embedding", () => {
       off.map((s) => s.requests),
       [1, 1, 1],
     );
+  });
+
+  test("lookups on the event loop (under the inline bound) and on a worker give the same floats and errors", async () => {
+    const inputs = new Map<string, FeatureInput>([
+      ["watched", ragged([[1, 2], [3]], [[0.5, 2], [3]])],
+      ["favorited", ragged([[4, 5, 6, 7], []])],
+      ["user/topics", ragged([[9], [10, 11]])],
+    ]);
+    const bad = one("watched", ragged([[1], [5000]]));
+    const results: [PredictOutputs, string][] = [];
+    try {
+      for (const bound of [4096, 0]) {
+        setInlineLookupIds(bound);
+        const error = await runLookup(model, bad).then(
+          () => "",
+          (e: unknown) => String(e),
+        );
+        results.push([await runLookup(model, inputs), error]);
+      }
+    } finally {
+      setInlineLookupIds(undefined);
+    }
+    const [[inline, inlineError], [pooled, pooledError]] = results;
+    assert.deepEqual(inline, pooled);
+    // watched row 0: the weighted mean of rows 1 and 2 (weights 0.5 and 2, dim 8) in float32, TF's order:
+    // products summed in id order, then divided by the weights' sum.
+    const video = model.embedding.variable("video").value.data;
+    const f = Math.fround;
+    const expected = Float32Array.from({ length: 8 }, (_, d) =>
+      f(f(f(0.5 * video[8 + d]) + f(2 * video[16 + d])) / 2.5),
+    );
+    assert.deepEqual(inline.get("watched")!.data.subarray(0, 8), expected);
+    assert.match(inlineError, /id 5000 is out of range for table "video"/);
+    assert.equal(inlineError, pooledError);
   });
 
   test("batchTimeoutMicros > 0 waits for requests arriving later", async () => {
