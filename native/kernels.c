@@ -262,42 +262,15 @@ static inline void add_row(float *dst, const float *src, size_t dim) {
   for (; d < dim; d++) dst[d] = dst[d] + src[d];
 }
 
-// Large sequence outputs are written with non-temporal stores (they would only evict the tables from the
-// cache). 16-byte ones: output arrays are only 16-byte aligned (malloc), and rows written in order fill
-// whole cache lines in the write-combining buffers anyway.
-#ifdef __SSE__
-#define HAVE_STREAM 1
-#else
-#define HAVE_STREAM 0
-#endif
-
-/** dst = src + 0 over one row, stored without reading dst (the reference's 0 + x into a zeroed row). */
-static inline void copy_row(float *dst, const float *src, size_t dim, bool stream) {
-  size_t d = 0;
-#if HAVE_STREAM
-  if (stream)
-    for (; d + 4 <= dim; d += 4) _mm_stream_ps(dst + d, _mm_add_ps(_mm_loadu_ps(src + d), _mm_setzero_ps()));
-#else
-  (void)stream;
-#endif
+/** dst = src + 0 over one row (the reference's 0 + x into a zeroed row: -0 becomes +0). Plain stores:
+ * 16-byte non-temporal stores for outputs over 4 MiB measured 2× slower on Zen 4 (seq-zipf B=1024: 12.8
+ * against 24.2 M ids/s, bench/results/2026-12-07-peers-quiet.md); the C reference uses plain ones. */
+static inline void copy_row(float *dst, const float *src, size_t dim) {
   const vf zero = {0};
+  size_t d = 0;
   for (; d + VL <= dim; d += VL) storev(dst + d, loadv(src + d) + zero);
   for (; d < dim; d++) dst[d] = src[d] + 0.0f;
 }
-
-static inline void zero_values(float *dst, size_t count, bool stream) {
-  size_t d = 0;
-#if HAVE_STREAM
-  if (stream)
-    for (; d + 4 <= count; d += 4) _mm_stream_ps(dst + d, _mm_setzero_ps());
-#else
-  (void)stream;
-#endif
-  memset(dst + d, 0, (count - d) * sizeof(float));
-}
-
-/** Outputs at least this large are streamed. */
-#define STREAM_MIN_BYTES ((size_t)4 << 20)
 
 void KFN(sequence)(const float *table, size_t dim, const int32_t *splits, const int32_t *ids,
                    const int32_t *positions, int32_t row_start, int32_t row_end, int32_t length, float *out) {
@@ -317,17 +290,13 @@ void KFN(sequence)(const float *table, size_t dim, const int32_t *splits, const 
     return;
   }
   // Ragged rows fill positions 0..n-1 once each: every output value is written exactly once.
-  const bool stream = HAVE_STREAM && bytes >= STREAM_MIN_BYTES && ((uintptr_t)out & 15) == 0 && (dim & 3) == 0;
   for (int32_t r = row_start; r < row_end; r++) {
     if (ahead > 0) prefetch_rows(table, dim, ids, &next, PREFETCH_UNTIL(splits[r + 1]));
     float *o = out + (size_t)(r - row_start) * per_row;
     const int32_t n = splits[r + 1] - splits[r];
-    for (int32_t j = 0; j < n; j++) copy_row(o + (size_t)j * dim, row_at(table, dim, ids, splits[r] + j), dim, stream);
-    zero_values(o + (size_t)n * dim, (size_t)(length - n) * dim, stream);
+    for (int32_t j = 0; j < n; j++) copy_row(o + (size_t)j * dim, row_at(table, dim, ids, splits[r] + j), dim);
+    memset(o + (size_t)n * dim, 0, (size_t)(length - n) * dim * sizeof(float));
   }
-#if HAVE_STREAM
-  if (stream) _mm_sfence(); // the streamed values are visible to other threads before the caller signals
-#endif
 }
 
 void KFN(gather)(const float *table, size_t dim, const int32_t *ids, int32_t row_start, int32_t row_end,
