@@ -70,30 +70,41 @@ async function eventually(what: string, attempt: () => Promise<void>, ms = 30_00
 
 test("resharding: slots moved to another master while serving; MOVED/ASK redirects are followed, answers unchanged", async () => {
   await lookupMatches(64);
-  const nodes = spawnSync("redis-cli", ["-p", String(cluster.masterPorts()[0]), "cluster", "nodes"], {
-    encoding: "utf8",
-  }).stdout;
-  const masters = nodes
-    .split("\n")
-    .filter((l) => l.includes("master") && !l.includes("fail"))
-    .map((l) => l.split(" ")[0]);
-  const reshard = spawnSync(
-    "redis-cli",
-    [
-      "--cluster",
-      "reshard",
-      `127.0.0.1:${cluster.masterPorts()[0]}`,
-      "--cluster-from",
-      masters[0],
-      "--cluster-to",
-      masters[1],
-      "--cluster-slots",
-      "500",
-      "--cluster-yes",
-    ],
-    { encoding: "utf8", timeout: 60_000 },
-  );
-  assert.equal(reshard.status, 0, reshard.stderr);
+  // Masters that own slots, as the entry node sees them now (right after the cluster starts, a node that
+  // is becoming a replica may still be listed as a master without slots).
+  const mastersWithSlots = () =>
+    spawnSync("redis-cli", ["-p", String(cluster.masterPorts()[0]), "cluster", "nodes"], { encoding: "utf8" })
+      .stdout.split("\n")
+      .map((l) => l.trim().split(" "))
+      .filter((f) => f.length > 8 && f[2].includes("master") && !f[2].includes("fail"))
+      .map((f) => f[0]);
+  // redis-cli refuses to reshard until every node agrees on the slot map (gossip settles for a moment
+  // after the cluster starts, or after the previous test's changes): wait for `--cluster check`, retry.
+  const entry = `127.0.0.1:${cluster.masterPorts()[0]}`;
+  const run = (args: string[]) => spawnSync("redis-cli", args, { encoding: "utf8", timeout: 60_000 });
+  const deadline = Date.now() + 30_000;
+  let reshard = run(["--version"]);
+  for (;;) {
+    const masters = mastersWithSlots();
+    if (masters.length >= 2 && run(["--cluster", "check", entry]).status === 0) {
+      reshard = run([
+        "--cluster",
+        "reshard",
+        entry,
+        "--cluster-from",
+        masters[0],
+        "--cluster-to",
+        masters[1],
+        "--cluster-slots",
+        "500",
+        "--cluster-yes",
+      ]);
+      if (reshard.status === 0) break;
+    }
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.equal(reshard.status, 0, `redis-cli --cluster reshard: ${reshard.stdout}\n${reshard.stderr}`);
   // The client still holds the old slot map: its first commands get MOVED and are redirected.
   await lookupMatches(64);
   await lookupMatches(300);
