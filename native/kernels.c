@@ -13,9 +13,6 @@
 #include "kernels.h"
 #include <math.h>
 #include <string.h>
-#ifdef __SSE__
-#include <immintrin.h>
-#endif
 
 // Vector width and chunking per ISA level (this file is compiled once per level: kernels.h). A chunk is
 // the lanes of a row one pass over a bag accumulates in registers; the chunk sizes keep every

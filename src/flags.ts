@@ -66,16 +66,20 @@ export function setKernelChoice(value: KernelChoice | undefined): void {
   kernels = value;
 }
 
+/** The integer >= 0 in environment variable `name`, or `fallback` when it is unset. */
+function countEnv(name: string, fallback: number): number {
+  const value = process.env[name] ?? String(fallback);
+  const count = Number(value);
+  if (value.trim() === "" || !Number.isInteger(count) || count < 0)
+    throw new InvalidArgumentError(`${name} must be an integer >= 0, got "${value}".`);
+  return count;
+}
+
 let minIds: number | undefined;
 
 /** Planned jobs of fewer ids go to the wasm kernels: `setNativeMinIds`'s, else the env, else 64. */
 export function nativeMinIds(): number {
-  if (minIds !== undefined) return minIds;
-  const value = process.env[ENV.nativeMinIds] ?? "64";
-  const ids = Number(value);
-  if (value.trim() === "" || !Number.isInteger(ids) || ids < 0)
-    throw new InvalidArgumentError(`${ENV.nativeMinIds} must be an integer >= 0, got "${value}".`);
-  return (minIds = ids);
+  return (minIds ??= countEnv(ENV.nativeMinIds, 64));
 }
 
 /** For tests and benchmarks (this thread only): jobs of fewer ids go to the wasm kernels (0: never; undefined re-reads the env). */
@@ -98,12 +102,7 @@ let inlineIds: number | undefined;
 
 /** The server's lookups of fewer ids run on its event loop: `setInlineLookupIds`'s, else the env, else 4096. */
 export function inlineLookupIds(): number {
-  if (inlineIds !== undefined) return inlineIds;
-  const value = process.env[ENV.inlineLookupIds] ?? "4096";
-  const ids = Number(value);
-  if (value.trim() === "" || !Number.isInteger(ids) || ids < 0)
-    throw new InvalidArgumentError(`${ENV.inlineLookupIds} must be an integer >= 0, got "${value}".`);
-  return (inlineIds = ids);
+  return (inlineIds ??= countEnv(ENV.inlineLookupIds, 4096));
 }
 
 /** For tests and benchmarks (this thread only): the inline lookup bound (0: never; undefined re-reads the env). */

@@ -152,10 +152,8 @@ export class SmallLookup extends BatchStager {
    */
   lookupFlatAsync(flat: readonly FlatFeature[]): Promise<FlatOutput[]> | undefined {
     const run = this.enter((kernels) => {
-      if (!this.collectFlat(flat)) return undefined;
-      if (!this.stage(false, false)) return undefined;
-      this.work[W_COUNT] = this.count;
-      const out = new Float32Array(this.outSize);
+      const out = this.stageFlat(flat);
+      if (out === undefined) return undefined;
       const started = this.executor.start(kernels, this.work, this.cursor, out, this.ids, false);
       if (started === false) return undefined;
       runs++;
@@ -173,16 +171,21 @@ export class SmallLookup extends BatchStager {
    */
   lookupFlat(flat: readonly FlatFeature[]): FlatOutput[] | undefined {
     return this.enter((kernels) => {
-      if (!this.collectFlat(flat)) return undefined;
-      if (!this.stage(false, false)) return undefined;
-      this.work[W_COUNT] = this.count;
-      const out = new Float32Array(this.outSize);
+      const out = this.stageFlat(flat);
+      if (out === undefined) return undefined;
       const refs = this.refs.arrays;
       if (!this.executor.run(kernels, this.work, this.cursor, out, this.ids, false, refs)) return undefined;
       runs++;
       flatRuns++;
       return this.flatOutputs(out);
     });
+  }
+
+  /** Collects and stages `flat` into the batch: the fresh output array to run it into, or `undefined`. */
+  private stageFlat(flat: readonly FlatFeature[]): Float32Array | undefined {
+    if (!this.collectFlat(flat) || !this.stage(false, false)) return undefined;
+    this.work[W_COUNT] = this.count;
+    return new Float32Array(this.outSize);
   }
 
   /** Each flat feature's output: a view of `out`, in the request's order. */
