@@ -1,5 +1,6 @@
 import type { ServableModel } from "../model-registry.js";
-import { inputRows, type PredictInputs, type PredictOutputs } from "./feature-input.js";
+import { inlineLookupIds } from "../../flags.js";
+import { countIds, inputRows, type PredictInputs, type PredictOutputs } from "./feature-input.js";
 import { batchKey, mergeInputs, splitOutputs } from "./merge-inputs.js";
 import { modelFeatures } from "./model-features.js";
 import { runLookup } from "./run-lookup.js";
@@ -14,12 +15,20 @@ export interface BatchingOptions {
    * of the event loop (no added latency; under load, everything parsed while the last lookup ran).
    */
   batchTimeoutMicros: number;
+  /**
+   * With `batchTimeoutMicros` 0, a request small enough to be looked up on the event loop (fewer ids than
+   * `TPU_EMBEDDING_INLINE_LOOKUP_IDS`, 4096) is looked up at once instead of merged: merging it (batch key,
+   * concatenation, split) cost more than the kernel calls it saved (docs/serving.md, "Micro-batching").
+   * Default true for servers; unset (false) merges every request.
+   */
+  smallRequestsAlone?: boolean;
 }
 
 export const DEFAULT_BATCHING: Readonly<BatchingOptions> = Object.freeze({
   enabled: true,
   maxBatchExamples: 512,
   batchTimeoutMicros: 0,
+  smallRequestsAlone: true,
 });
 
 export interface BatchStats {
@@ -55,7 +64,12 @@ export class MicroBatcher {
   ) {}
 
   submit(model: ServableModel, inputs: PredictInputs): Promise<PredictOutputs> {
-    const key = this.options.enabled ? batchKey(modelFeatures(model), inputs) : null;
+    const alone =
+      !this.options.enabled ||
+      (this.options.smallRequestsAlone === true &&
+        this.options.batchTimeoutMicros <= 0 &&
+        countIds(inputs) < inlineLookupIds());
+    const key = alone ? null : batchKey(modelFeatures(model), inputs);
     let examples = 0;
     for (const input of inputs.values()) examples = Math.max(examples, inputRows(input));
     if (key === null || examples >= this.options.maxBatchExamples) {

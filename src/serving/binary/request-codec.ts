@@ -10,7 +10,7 @@ import {
   REQUEST_MAGIC,
   writeHeader,
 } from "./binary-format.js";
-import { aligned, ByteReader, ByteWriter } from "./byte-io.js";
+import { aligned, ByteReader, ByteWriter, type Section } from "./byte-io.js";
 
 const MAX_RANK = 8;
 const MAX_FEATURES = 4096;
@@ -62,68 +62,74 @@ export function decodeBinaryRequest(body: Uint8Array): PredictInputs {
   }
   const out = new Map<string, FeatureInput>();
   for (let f = 0; f < count; f++) {
-    const where = `feature ${f}`;
-    r.need(FEATURE_HEADER_BYTES, `${where} header`);
+    if (r.offset + FEATURE_HEADER_BYTES > r.bytes.byteLength)
+      r.need(FEATURE_HEADER_BYTES, `feature ${f} header`);
     const nameBytes = r.u16();
     const kind = r.u8();
     const idType = r.u8();
     const hasWeights = r.u8();
     const rank = r.u8();
-    r.reserved(r.u16(), `${where} header's reserved u16`);
+    const reserved = r.u16();
+    if (reserved !== 0) r.reserved(reserved, `feature ${f} header's reserved u16`);
     const rows = r.u32();
     const n = r.u32();
-    const name = r.text(nameBytes, `${where} name`);
-    const label = `Binary request, feature "${name}"`;
-    if (out.has(name)) throw new InvalidArgumentError(`${label}: appears twice.`);
+    const name = r.text(nameBytes, `feature ${f} name`);
+    // Error texts are built only when raised: this loop runs once per feature of every request.
+    const label = (): string => `Binary request, feature "${name}"`;
+    const section = (what: string): Section => ["Binary request, feature ", name, what];
+    if (out.has(name)) throw new InvalidArgumentError(`${label()}: appears twice.`);
     if (idType !== ID_INT32 && idType !== ID_INT64)
-      throw new InvalidArgumentError(`${label}: id type ${idType} (0 int32, 1 int64).`);
-    if (hasWeights > 1) throw new InvalidArgumentError(`${label}: weights flag ${hasWeights} (0 or 1).`);
-    const readIds = (section: string): IdArray =>
-      idType === ID_INT64 ? r.array(BigInt64Array, n, section) : r.array(Int32Array, n, section);
+      throw new InvalidArgumentError(`${label()}: id type ${idType} (0 int32, 1 int64).`);
+    if (hasWeights > 1) throw new InvalidArgumentError(`${label()}: weights flag ${hasWeights} (0 or 1).`);
+    const readIds = (what: Section): IdArray =>
+      idType === ID_INT64 ? r.array(BigInt64Array, n, what) : r.array(Int32Array, n, what);
     if (kind === KIND_CODES.ragged) {
-      r.reserved(rank, `${label}: rank (ragged features have rank 0)`);
-      if (rows > 2 ** 31 - 2) throw new InvalidArgumentError(`${label}: ${rows} rows.`);
-      const rowSplits = r.array(Int32Array, rows + 1, `${label} row_splits`);
-      checkRowSplits(rowSplits, n, label);
-      const ids = readIds(`${label} ids`);
-      const weights = hasWeights ? r.array(Float32Array, n, `${label} weights`) : null;
+      if (rank !== 0) r.reserved(rank, `${label()}: rank (ragged features have rank 0)`);
+      if (rows > 2 ** 31 - 2) throw new InvalidArgumentError(`${label()}: ${rows} rows.`);
+      const rowSplits = r.array(Int32Array, rows + 1, section(" row_splits"));
+      checkRowSplits(rowSplits, n, name);
+      const ids = readIds(section(" ids"));
+      const weights = hasWeights ? r.array(Float32Array, n, section(" weights")) : null;
       out.set(name, { kind: "ragged", ids, rowSplits, weights });
-    } else if (kind === KIND_CODES.dense || kind === KIND_CODES.sparse) {
+      continue;
+    }
+    const where = label();
+    if (kind === KIND_CODES.dense || kind === KIND_CODES.sparse) {
       const sparse = kind === KIND_CODES.sparse;
-      r.reserved(rows, `${label}: rows (0 for dense and sparse features)`);
+      r.reserved(rows, `${where}: rows (0 for dense and sparse features)`);
       if (rank > MAX_RANK || (sparse && rank === 0)) {
-        throw new InvalidArgumentError(`${label}: rank ${rank}; expected ${sparse ? 1 : 0} to ${MAX_RANK}.`);
+        throw new InvalidArgumentError(`${where}: rank ${rank}; expected ${sparse ? 1 : 0} to ${MAX_RANK}.`);
       }
-      const dims = Array.from(r.array(Uint32Array, rank, `${label} shape`));
+      const dims = Array.from(r.array(Uint32Array, rank, `${where} shape`));
       if (dims.some((d) => d > 2 ** 31 - 1))
-        throw new InvalidArgumentError(`${label}: shape [${dims.join(", ")}] too large.`);
+        throw new InvalidArgumentError(`${where}: shape [${dims.join(", ")}] too large.`);
       if (!sparse) {
         const size = dims.reduce((a, b) => a * b, 1);
         if (size !== n) {
           throw new InvalidArgumentError(
-            `${label}: shape [${dims.join(", ")}] holds ${size} ids but the header says ${n}.`,
+            `${where}: shape [${dims.join(", ")}] holds ${size} ids but the header says ${n}.`,
           );
         }
         if (hasWeights)
-          throw new InvalidArgumentError(`${label}: dense inputs take no weights (TF's plain gather).`);
-        out.set(name, { kind: "dense", ids: readIds(`${label} ids`), shape: dims });
+          throw new InvalidArgumentError(`${where}: dense inputs take no weights (TF's plain gather).`);
+        out.set(name, { kind: "dense", ids: readIds(`${where} ids`), shape: dims });
         continue;
       }
-      const indices = r.array(BigInt64Array, n * rank, `${label} indices`);
+      const indices = r.array(BigInt64Array, n * rank, `${where} indices`);
       const bounds = dims.map(BigInt);
       for (let i = 0; i < indices.length; i++) {
         const d = i % rank;
         if (indices[i] < 0n || indices[i] >= bounds[d]) {
           throw new InvalidArgumentError(
-            `${label}: indices[${Math.floor(i / rank)}][${d}] is ${indices[i]}, outside dense_shape [${dims.join(", ")}].`,
+            `${where}: indices[${Math.floor(i / rank)}][${d}] is ${indices[i]}, outside dense_shape [${dims.join(", ")}].`,
           );
         }
       }
-      const ids = readIds(`${label} ids`);
-      const weights = hasWeights ? r.array(Float32Array, n, `${label} weights`) : null;
+      const ids = readIds(`${where} ids`);
+      const weights = hasWeights ? r.array(Float32Array, n, `${where} weights`) : null;
       out.set(name, { kind: "sparse", ids, indices, denseShape: dims, weights });
     } else {
-      throw new InvalidArgumentError(`${label}: kind ${kind} (0 ragged, 1 dense, 2 sparse).`);
+      throw new InvalidArgumentError(`${where}: kind ${kind} (0 ragged, 1 dense, 2 sparse).`);
     }
   }
   if (r.offset !== r.bytes.byteLength) {
@@ -134,18 +140,21 @@ export function decodeBinaryRequest(body: Uint8Array): PredictInputs {
   return out;
 }
 
-function checkRowSplits(splits: Int32Array, n: number, label: string): void {
-  if (splits[0] !== 0) throw new InvalidArgumentError(`${label}: row_splits[0] is ${splits[0]}, expected 0.`);
+function checkRowSplits(splits: Int32Array, n: number, name: string): void {
+  if (splits[0] !== 0)
+    throw new InvalidArgumentError(
+      `Binary request, feature "${name}": row_splits[0] is ${splits[0]}, expected 0.`,
+    );
   for (let i = 1; i < splits.length; i++) {
     if (splits[i] < splits[i - 1]) {
       throw new InvalidArgumentError(
-        `${label}: row_splits[${i}] = ${splits[i]} < row_splits[${i - 1}] = ${splits[i - 1]}.`,
+        `Binary request, feature "${name}": row_splits[${i}] = ${splits[i]} < row_splits[${i - 1}] = ${splits[i - 1]}.`,
       );
     }
   }
   if (splits[splits.length - 1] !== n) {
     throw new InvalidArgumentError(
-      `${label}: the last row split (${splits[splits.length - 1]}) must equal the id count (${n}).`,
+      `Binary request, feature "${name}": the last row split (${splits[splits.length - 1]}) must equal the id count (${n}).`,
     );
   }
 }

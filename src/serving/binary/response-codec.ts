@@ -1,63 +1,119 @@
 import type { FeatureOutput, PredictOutputs } from "../batching/feature-input.js";
-import { align8, HEADER_BYTES, readHeader, RESPONSE_MAGIC, writeHeader } from "./binary-format.js";
-import { aligned, ByteReader, ByteWriter } from "./byte-io.js";
+import { align8, FORMAT_VERSION, HEADER_BYTES, readHeader, RESPONSE_MAGIC } from "./binary-format.js";
+import { aligned, ByteReader } from "./byte-io.js";
 
 const utf8 = new TextEncoder();
 
-/** Encodes lookup outputs: per output its name, shape and float32 values (see docs/serving.md). */
-export function encodeBinaryResponse(outputs: PredictOutputs): Uint8Array {
-  const names = [...outputs.keys()].map((n) => utf8.encode(n));
-  let size = HEADER_BYTES;
-  [...outputs.values()].forEach((o, i) => {
-    size += 8 + align8(names[i].length) + align8(4 * o.shape.length) + align8(o.data.byteLength);
-  });
-  const w = new ByteWriter(size);
-  writeHeader(w, RESPONSE_MAGIC, outputs.size);
-  [...outputs.values()].forEach((o, i) => {
-    w.u16(names[i].length);
-    w.u8(o.shape.length);
-    w.u8(0);
-    w.u32(0);
-    w.array(names[i]);
-    w.array(Uint32Array.from(o.shape));
-    w.array(o.data);
-  });
-  return w.bytes;
+/**
+ * Answers up to this size are one buffer (the values copied in): one write to the socket. Bigger ones are
+ * pieces whose values are views of the lookup's output memory (no main-thread memcpy, no second buffer).
+ */
+export const COPY_ANSWER_BELOW_BYTES = 64 * 1024;
+
+/** Output names seen before, as UTF-8: a model's names repeat in every answer. */
+const nameCache = new Map<string, Uint8Array>();
+const NAME_CACHE_MAX = 4096;
+
+function utf8Name(name: string): Uint8Array {
+  let bytes = nameCache.get(name);
+  if (bytes === undefined) {
+    if (nameCache.size >= NAME_CACHE_MAX) nameCache.clear();
+    bytes = utf8.encode(name);
+    nameCache.set(name, bytes);
+  }
+  return bytes;
 }
 
+/** The bytes of an output's header: name length, rank, reserved, name and shape, padded. */
+function outputHeaderBytes(name: Uint8Array, output: FeatureOutput): number {
+  return 8 + align8(name.length) + align8(4 * output.shape.length);
+}
+
+/** Writes one output's header at `at` into zeroed `bytes` (padding left as is); returns the end. */
+function writeOutputHeader(
+  bytes: Uint8Array,
+  words: Uint32Array,
+  at: number,
+  name: Uint8Array,
+  output: FeatureOutput,
+): number {
+  // Little-endian (as Node on x86 and ARM always is): the u16 name length, the u8 rank, zeros.
+  words[at >> 2] = name.length | (output.shape.length << 16);
+  bytes.set(name, at + 8);
+  let w = (at + 8 + align8(name.length)) >> 2;
+  for (let d = 0; d < output.shape.length; d++) words[w++] = output.shape[d];
+  return at + outputHeaderBytes(name, output);
+}
+
+function writeResponseHeader(words: Uint32Array, count: number): void {
+  words[0] = RESPONSE_MAGIC;
+  words[1] = FORMAT_VERSION; // the u16 version, then a zero u16
+  words[2] = count;
+}
+
+/** Encodes lookup outputs: per output its name, shape and float32 values (see docs/serving.md). */
+export function encodeBinaryResponse(outputs: PredictOutputs): Uint8Array {
+  const names: Uint8Array[] = [];
+  const values: FeatureOutput[] = [];
+  let size = HEADER_BYTES;
+  for (const [name, o] of outputs) {
+    const bytes = utf8Name(name);
+    names.push(bytes);
+    values.push(o);
+    size += outputHeaderBytes(bytes, o) + align8(o.data.byteLength);
+  }
+  // A fresh ArrayBuffer is zeroed: every padding byte is already 0.
+  const buffer = new ArrayBuffer(size);
+  const bytes = new Uint8Array(buffer);
+  const words = new Uint32Array(buffer, 0, size >> 2);
+  const floats = new Float32Array(buffer, 0, size >> 2);
+  writeResponseHeader(words, outputs.size);
+  let at = HEADER_BYTES;
+  for (let i = 0; i < values.length; i++) {
+    at = writeOutputHeader(bytes, words, at, names[i], values[i]);
+    floats.set(values[i].data, at >> 2);
+    at += align8(values[i].data.byteLength);
+  }
+  return bytes;
+}
+
+const ZEROS = new Uint8Array(8);
+
 /**
- * `encodeBinaryResponse` as pieces to write one after the other, the outputs' values as views of their
- * own memory (no copy: a big answer costs no main-thread memcpy and no second buffer). The pieces'
- * concatenation is byte-identical to `encodeBinaryResponse`.
+ * `encodeBinaryResponse` as pieces to write one after the other: one buffer for an answer of at most
+ * `copyBelowBytes`, else every header in one buffer and the outputs' values as views of their own memory.
+ * The pieces' concatenation is byte-identical to `encodeBinaryResponse`.
  */
-export function encodeBinaryResponsePieces(outputs: PredictOutputs): Uint8Array[] {
-  const names = [...outputs.keys()].map((n) => utf8.encode(n));
-  const values = [...outputs.values()];
+export function encodeBinaryResponsePieces(
+  outputs: PredictOutputs,
+  copyBelowBytes = COPY_ANSWER_BELOW_BYTES,
+): Uint8Array[] {
+  let headers = HEADER_BYTES;
+  let values = 0;
+  for (const [name, o] of outputs) {
+    headers += outputHeaderBytes(utf8Name(name), o);
+    values += align8(o.data.byteLength);
+  }
+  if (headers + values <= copyBelowBytes) return [encodeBinaryResponse(outputs)];
+  const buffer = new ArrayBuffer(headers);
+  const head = new Uint8Array(buffer);
+  const words = new Uint32Array(buffer);
+  writeResponseHeader(words, outputs.size);
   const pieces: Uint8Array[] = [];
-  let headerSize = HEADER_BYTES;
-  values.forEach((o, i) => {
-    if (i === 0) headerSize += 8 + align8(names[0].length) + align8(4 * o.shape.length);
-  });
-  let w = new ByteWriter(headerSize);
-  writeHeader(w, RESPONSE_MAGIC, outputs.size);
-  values.forEach((o, i) => {
-    if (i > 0) w = new ByteWriter(8 + align8(names[i].length) + align8(4 * o.shape.length));
-    w.u16(names[i].length);
-    w.u8(o.shape.length);
-    w.u8(0);
-    w.u32(0);
-    w.array(names[i]);
-    w.array(Uint32Array.from(o.shape));
-    pieces.push(w.bytes);
+  let from = 0;
+  let at = HEADER_BYTES;
+  for (const [name, o] of outputs) {
+    at = writeOutputHeader(head, words, at, utf8Name(name), o);
+    pieces.push(head.subarray(from, at));
+    from = at;
     const data = new Uint8Array(o.data.buffer, o.data.byteOffset, o.data.byteLength);
     if (data.byteLength > 0) pieces.push(data);
     const pad = align8(data.byteLength) - data.byteLength;
-    if (pad > 0) pieces.push(new Uint8Array(pad));
-  });
-  if (values.length === 0) pieces.push(w.bytes);
+    if (pad > 0) pieces.push(ZEROS.subarray(0, pad));
+  }
+  if (outputs.size === 0) pieces.push(head);
   return pieces;
 }
-
 export function decodeBinaryResponse(body: Uint8Array): PredictOutputs {
   const r = new ByteReader(aligned(body), "Binary response");
   const count = readHeader(r, RESPONSE_MAGIC, "Binary response");

@@ -4,9 +4,15 @@ import { DenseTensor, EmbeddingClient, RaggedTensor } from "../../../src/index.j
 import { buildTestModel, serveTestModel } from "../support/test-registry.js";
 import { call } from "../support/http.js";
 
+const batchCounts = (metrics: string) => ({
+  count: Number(/tpu_embedding_batch_requests_count\{model="emb"\} (\d+)/.exec(metrics)![1]),
+  sum: Number(/tpu_embedding_batch_requests_sum\{model="emb"\} (\d+)/.exec(metrics)![1]),
+});
+
 test("100 concurrent requests (JSON and binary) with different bags each get their own rows; batches merge", async () => {
   const model = await buildTestModel(1, 33);
-  const { server } = await serveTestModel(model);
+  // Small requests merge only when their batch waits (by default they are looked up at once, below).
+  const { server } = await serveTestModel(model, { batching: { batchTimeoutMicros: 2000 } });
   try {
     const bags = (i: number) =>
       Array.from({ length: 1 + (i % 5) }, (_, r) =>
@@ -32,11 +38,32 @@ test("100 concurrent requests (JSON and binary) with different bags each get the
       assert.deepEqual(got.watched.data, expected.watched.data, `request ${i}`);
       assert.deepEqual(got.friends.data, expected.friends.data, `request ${i}`);
     });
-    const metrics = (await call(`${server.url}/monitoring/prometheus/metrics`)).text;
-    const count = Number(/tpu_embedding_batch_requests_count\{model="emb"\} (\d+)/.exec(metrics)![1]);
-    const sum = Number(/tpu_embedding_batch_requests_sum\{model="emb"\} (\d+)/.exec(metrics)![1]);
+    const { count, sum } = batchCounts((await call(`${server.url}/monitoring/prometheus/metrics`)).text);
     assert.equal(sum, 100);
     assert.ok(count < 100, `100 requests ran as ${count} lookups`);
+  } finally {
+    await server.close();
+  }
+});
+
+test("by default, concurrent small requests are looked up one by one on the event loop, not merged", async () => {
+  const model = await buildTestModel(1, 33);
+  const { server } = await serveTestModel(model);
+  try {
+    const client = new EmbeddingClient({ url: server.url, model: "emb", format: "binary" });
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        client.predict({ watched: RaggedTensor.fromNested([[i, i + 1]]) }),
+      ),
+    );
+    replies.forEach((got, i) => {
+      const expected = model.embedding.embeddingLookup({
+        watched: RaggedTensor.fromNested([[i, i + 1]]),
+      }) as unknown as Record<string, DenseTensor<Float32Array>>;
+      assert.deepEqual(got.watched.data, expected.watched.data, `request ${i}`);
+    });
+    const { count, sum } = batchCounts((await call(`${server.url}/monitoring/prometheus/metrics`)).text);
+    assert.deepEqual({ count, sum }, { count: 20, sum: 20 });
   } finally {
     await server.close();
   }

@@ -67,7 +67,7 @@ test("a huge shape with a zero dimension costs one [] per list, not one step per
   assert.equal(encodeJsonPredict("columnar", new Map([["a", wide]]), true), '{"outputs":[]}');
 });
 
-test("binary answers in pieces (values as views, not copies) are byte-identical to one buffer", () => {
+test("binary answers in pieces (values as views, not copies) or copied into one are byte-identical", () => {
   const { rand, int } = seededRandom(78);
   for (let round = 0; round < 100; round++) {
     const outputs = new Map<string, FeatureOutput>();
@@ -80,9 +80,14 @@ test("binary answers in pieces (values as views, not copies) are byte-identical 
         data: Float32Array.from({ length: size }, () => rand()),
       });
     }
-    const pieces = encodeBinaryResponsePieces(outputs);
     const whole = encodeBinaryResponse(outputs);
-    assert.deepEqual(new Uint8Array(Buffer.concat(pieces)), whole);
-    assert.deepEqual(decodeBinaryResponse(Buffer.concat(pieces)), decodeBinaryResponse(whole));
+    // Small answers are one copied buffer; with the copy bound at 0 every answer is views.
+    for (const copyBelow of [undefined, 0]) {
+      const pieces = encodeBinaryResponsePieces(outputs, copyBelow);
+      if (copyBelow === undefined) assert.equal(pieces.length, 1);
+      else if (count > 0) assert.ok(pieces.length >= count, `${pieces.length} pieces for ${count} outputs`);
+      assert.deepEqual(new Uint8Array(Buffer.concat(pieces)), whole);
+      assert.deepEqual(decodeBinaryResponse(Buffer.concat(pieces)), decodeBinaryResponse(whole));
+    }
   }
 });
