@@ -478,7 +478,10 @@ function serveCeiling(): void {
 async function ceilings(
   model: ServableModel,
 ): Promise<{ http: Map<number, number>; h2: Map<number, number> }> {
-  const child = fork(fileURLToPath(import.meta.url), ["--ceiling", "--batches", BATCHES.join(",")]);
+  // CEILING_NODE_OPTIONS adds node flags to the ceiling child (e.g. --cpu-prof), as SERVER_NODE_OPTIONS does below.
+  const child = fork(fileURLToPath(import.meta.url), ["--ceiling", "--batches", BATCHES.join(",")], {
+    execArgv: (process.env.CEILING_NODE_OPTIONS ?? "").split(" ").filter((a) => a !== ""),
+  });
   const result = new Map<number, number>();
   const h2Result = new Map<number, number>();
   try {

@@ -35,8 +35,8 @@ export function* jsonPredictChunks(
   chunkBytes = JSON_CHUNK_BYTES,
   floats: JsonFloatWriter = jsonFloats(),
 ): Generator<Uint8Array, void, undefined> {
-  const out = new ChunkWriter(chunkBytes, floats);
   const entries = [...outputs];
+  const out = new ChunkWriter(chunkBytes, floats, answerCapacity(entries));
   if (format === "columnar") {
     out.push('{"outputs":');
     if (bare) yield* writeTensor(out, entries[0][1], 0, 0);
@@ -68,53 +68,82 @@ const SCRATCH_KEEP_BYTES = 4 * JSON_CHUNK_BYTES;
 /** Texts up to this long are copied in by `push` itself (all ASCII), longer ones by Buffer#write. */
 const SHORT_TEXT = 32;
 
-/** Collects the bytes of one chunk; `full` once a chunk's worth is waiting. */
+/**
+ * An upper bound on an answer's bytes when it is small (up to a chunk's worth), else Infinity. Per output:
+ * its quoted name (6 bytes a UTF-16 unit at most, escaped), its values and the lists' brackets and commas.
+ */
+function answerCapacity(entries: readonly [string, FeatureOutput][]): number {
+  let bytes = 64;
+  for (const [name, o] of entries) {
+    const rank = o.shape.length;
+    if (rank === 0) return Infinity;
+    let rows = 1;
+    for (let d = 0; d < rank - 1; d++) rows *= o.shape[d];
+    bytes += 6 * name.length + 8 + 4 * rank * rows + jsonRowsCapacity(rows, o.shape[rank - 1]);
+    if (bytes > JSON_CHUNK_BYTES) return Infinity;
+  }
+  return bytes;
+}
+
+/**
+ * Collects the bytes of one chunk; `full` once a chunk's worth is waiting. A small answer (`capacity`
+ * bytes at most) is written into a buffer of its own and handed out without a copy; bigger ones go
+ * through the shared scratch buffer, copied out chunk by chunk.
+ */
 class ChunkWriter {
   private size = 0;
+  private buf: Buffer;
+  private own: boolean;
 
   constructor(
     private readonly chunkBytes: number,
     private readonly floats: JsonFloatWriter,
-  ) {}
+    capacity: number,
+  ) {
+    this.own = capacity <= chunkBytes;
+    this.buf = this.own ? Buffer.allocUnsafe(capacity) : scratch;
+  }
 
   private reserve(bytes: number): void {
-    if (this.size + bytes <= scratch.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(2 * scratch.length, this.size + bytes));
-    scratch.copy(grown, 0, 0, this.size);
-    scratch = grown;
+    if (this.size + bytes <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.size + bytes));
+    this.buf.copy(grown, 0, 0, this.size);
+    this.buf = grown;
+    if (!this.own) scratch = grown;
   }
 
   push(text: string): void {
     this.reserve(3 * text.length);
     if (text.length <= SHORT_TEXT) {
       // Punctuation and short names byte by byte: Buffer#write's call costs more than the copy.
+      const buf = this.buf;
       let at = this.size;
       for (let i = 0; i < text.length; i++) {
         const c = text.charCodeAt(i);
         if (c >= 0x80) {
-          this.size += scratch.write(text, this.size);
+          this.size += buf.write(text, this.size);
           return;
         }
-        scratch[at++] = c;
+        buf[at++] = c;
       }
       this.size = at;
       return;
     }
-    this.size += scratch.write(text, this.size);
+    this.size += this.buf.write(text, this.size);
   }
 
   /** `rows` lists of `width` values from data[offset..], comma-separated. */
   values(data: Float32Array, offset: number, rows: number, width: number): void {
     this.reserve(jsonRowsCapacity(rows, width));
-    this.size = this.floats.write(data, offset, rows, width, scratch, this.size);
+    this.size = this.floats.write(data, offset, rows, width, this.buf, this.size);
   }
 
   /** One value, not in a list. */
   value(data: Float32Array, offset: number): void {
     this.reserve(jsonRowsCapacity(1, 1));
     const start = this.size;
-    const end = this.floats.write(data, offset, 1, 1, scratch, start); // "[v]"
-    scratch.copyWithin(start, start + 1, end - 1);
+    const end = this.floats.write(data, offset, 1, 1, this.buf, start); // "[v]"
+    this.buf.copyWithin(start, start + 1, end - 1);
     this.size = end - 2;
   }
 
@@ -128,6 +157,15 @@ class ChunkWriter {
   }
 
   take(): Uint8Array {
+    if (this.own) {
+      // The answer's own buffer: handed out as is (a small answer is taken once, at its end).
+      const taken = this.buf.subarray(0, this.size);
+      // Anything after it (there should be nothing) goes through the scratch buffer.
+      this.own = false;
+      this.buf = scratch;
+      this.size = 0;
+      return taken;
+    }
     // allocUnsafe + copy: Buffer.from(buffer) zero-fills its new memory first (a fifth of a batch-1 answer).
     const bytes = Buffer.allocUnsafe(this.size);
     scratch.copy(bytes, 0, 0, this.size);
@@ -138,6 +176,19 @@ class ChunkWriter {
   }
 }
 
+/** Output names as JSON keys (`"name":`): a model's names repeat in every answer. */
+const quotedNames = new Map<string, string>();
+
+function quotedName(name: string): string {
+  let quoted = quotedNames.get(name);
+  if (quoted === undefined) {
+    if (quotedNames.size >= 4096) quotedNames.clear();
+    quoted = JSON.stringify(name) + ":";
+    quotedNames.set(name, quoted);
+  }
+  return quoted;
+}
+
 function* writeObject(
   out: ChunkWriter,
   entries: [string, FeatureOutput][],
@@ -146,8 +197,8 @@ function* writeObject(
   out.push("{");
   for (let i = 0; i < entries.length; i++) {
     const [name, output] = entries[i];
-    out.push(i === 0 ? JSON.stringify(name) : "," + JSON.stringify(name));
-    out.push(":");
+    if (i > 0) out.push(",");
+    out.push(quotedName(name));
     yield* write(output);
   }
   out.push("}");
@@ -179,6 +230,18 @@ function* writeTensor(
   if (depth === shape.length) {
     out.value(data, offset);
     return;
+  }
+  // The common answer (rows of values, e.g. [batch, dim]) when it fits a chunk: one list of lists.
+  if (depth === shape.length - 2 && shape[depth] > 0 && shape[depth + 1] > 0) {
+    const rows = shape[depth];
+    const width = shape[depth + 1];
+    if (jsonRowsCapacity(rows, width) <= out.chunkRoom) {
+      out.push("[");
+      out.values(data, offset, rows, width);
+      out.push("]");
+      if (out.full) yield out.take();
+      return;
+    }
   }
   const inner = shape.length - 1; // the dimension printed as a list of values
   let stop = depth;

@@ -91,3 +91,18 @@ test("binary answers in pieces (values as views, not copies) or copied into one 
     }
   }
 });
+
+test("small answers (written into a buffer of their own) keep names with escapes and non-ASCII text exact", () => {
+  const names = ['é\u0000"x', "特征/一", "plain"];
+  const outputs = new Map<string, FeatureOutput>(
+    names.map((n, i) => [n, { shape: [1, 3], data: Float32Array.of(i, 0.1, -2.5) }]),
+  );
+  const whole = encodeJsonPredict("columnar", outputs, false);
+  const pieces = [...jsonPredictChunks("columnar", outputs, false)];
+  assert.equal(pieces.length, 1);
+  assert.equal(Buffer.concat(pieces).toString("utf8"), whole);
+  const parsed = JSON.parse(whole) as { outputs: Record<string, number[][]> };
+  assert.deepEqual(Object.keys(parsed.outputs), names);
+  assert.deepEqual(parsed.outputs["特征/一"], [[1, 0.1, -2.5]]);
+  assert.ok(whole.startsWith('{"outputs":{"é\\u0000\\"x":[[0.0,0.1,-2.5]],'), whole);
+});
