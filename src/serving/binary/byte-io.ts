@@ -40,13 +40,14 @@ export class ByteWriter {
 }
 
 /**
- * A section's name for error messages: a string, or the parts `[before, name, after]` of
- * `${before}"${name}"${after}`, joined only when an error is raised (a request's hot path builds no text).
+ * A section's name for error messages. With a `feature`, the text is `${what}, feature "${feature}"${section}`
+ * (e.g. `Binary request, feature "f00" ids`), joined only when an error is raised: a request's hot path
+ * builds no text.
  */
-export type Section = string | readonly [string, string, string];
+export type Section = string;
 
-function sectionText(section: Section): string {
-  return typeof section === "string" ? section : `${section[0]}"${section[1]}"${section[2]}`;
+function sectionText(section: Section, what: string, feature: string | undefined): string {
+  return feature === undefined ? section : `${what}, feature "${feature}"${section}`;
 }
 
 /** Reads a body whose every length is checked against its size before anything is read. */
@@ -61,10 +62,10 @@ export class ByteReader {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  need(n: number, section: Section): void {
+  need(n: number, section: Section, feature?: string): void {
     if (!Number.isSafeInteger(n) || n < 0 || this.offset + n > this.bytes.byteLength) {
       throw new InvalidArgumentError(
-        `${this.what}: truncated at byte ${this.offset}: ${sectionText(section)} needs ${n} bytes but only ` +
+        `${this.what}: truncated at byte ${this.offset}: ${sectionText(section, this.what, feature)} needs ${n} bytes but only ` +
           `${this.bytes.byteLength - this.offset} remain.`,
       );
     }
@@ -87,21 +88,22 @@ export class ByteReader {
     Type: { new (b: ArrayBufferLike, o: number, n: number): T; BYTES_PER_ELEMENT: number },
     count: number,
     section: Section,
+    feature?: string,
   ): T {
     const bytes = count * Type.BYTES_PER_ELEMENT;
     const start = this.offset;
-    this.section(bytes, section);
+    this.section(bytes, section, feature);
     // Sections start on 8-byte boundaries by construction; checked anyway before any typed view.
     if ((this.bytes.byteOffset + start) % Type.BYTES_PER_ELEMENT !== 0) {
       throw new InvalidArgumentError(
-        `${this.what}: ${sectionText(section)} at byte ${start} is not aligned.`,
+        `${this.what}: ${sectionText(section, this.what, feature)} at byte ${start} is not aligned.`,
       );
     }
     return new Type(this.bytes.buffer, this.bytes.byteOffset + start, count);
   }
-  text(n: number, section: Section): string {
+  text(n: number, section: Section, feature?: string): string {
     const start = this.offset;
-    this.section(n, section);
+    this.section(n, section, feature);
     // Short ASCII texts (feature names) char by char: TextDecoder's call costs ~100 ns a name.
     if (n <= SHORT_TEXT_BYTES) {
       let text = "";
@@ -113,7 +115,7 @@ export class ByteReader {
       return utf8.decode(this.bytes.subarray(start, start + n));
     } catch {
       throw new InvalidArgumentError(
-        `${this.what}: ${sectionText(section)} at byte ${start} is not valid UTF-8.`,
+        `${this.what}: ${sectionText(section, this.what, feature)} at byte ${start} is not valid UTF-8.`,
       );
     }
   }
@@ -129,15 +131,15 @@ export class ByteReader {
    * Steps over a section of `n` bytes and its padding to the next 8-byte boundary: both must be in the
    * body (the last section is padded too) and the padding must be zeros.
    */
-  private section(n: number, section: Section): void {
-    if (!Number.isSafeInteger(n) || n < 0) this.need(n, section);
+  private section(n: number, section: Section, feature: string | undefined): void {
+    if (!Number.isSafeInteger(n) || n < 0) this.need(n, section, feature);
     const padded = align8(n);
     if (this.offset + padded > this.bytes.byteLength)
-      this.need(padded, `${sectionText(section)} (${n} bytes padded to ${padded})`);
+      this.need(padded, `${sectionText(section, this.what, feature)} (${n} bytes padded to ${padded})`);
     for (let i = this.offset + n; i < this.offset + padded; i++) {
       if (this.bytes[i] !== 0) {
         throw new InvalidArgumentError(
-          `${this.what}: padding byte ${i} after ${sectionText(section)} is ${this.bytes[i]}; padding must be zeros.`,
+          `${this.what}: padding byte ${i} after ${sectionText(section, this.what, feature)} is ${this.bytes[i]}; padding must be zeros.`,
         );
       }
     }

@@ -10,7 +10,7 @@ import {
   REQUEST_MAGIC,
   writeHeader,
 } from "./binary-format.js";
-import { aligned, ByteReader, ByteWriter, type Section } from "./byte-io.js";
+import { aligned, ByteReader, ByteWriter } from "./byte-io.js";
 
 const MAX_RANK = 8;
 const MAX_FEATURES = 4096;
@@ -74,26 +74,23 @@ export function decodeBinaryRequest(body: Uint8Array): PredictInputs {
     const rows = r.u32();
     const n = r.u32();
     const name = r.text(nameBytes, `feature ${f} name`);
-    // Error texts are built only when raised: this loop runs once per feature of every request.
-    const label = (): string => `Binary request, feature "${name}"`;
-    const section = (what: string): Section => ["Binary request, feature ", name, what];
-    if (out.has(name)) throw new InvalidArgumentError(`${label()}: appears twice.`);
+    // Error texts are built only when raised (r.array's `name`): this loop runs for every feature.
+    if (out.has(name)) throw new InvalidArgumentError(`${featureLabel(name)}: appears twice.`);
     if (idType !== ID_INT32 && idType !== ID_INT64)
-      throw new InvalidArgumentError(`${label()}: id type ${idType} (0 int32, 1 int64).`);
-    if (hasWeights > 1) throw new InvalidArgumentError(`${label()}: weights flag ${hasWeights} (0 or 1).`);
-    const readIds = (what: Section): IdArray =>
-      idType === ID_INT64 ? r.array(BigInt64Array, n, what) : r.array(Int32Array, n, what);
+      throw new InvalidArgumentError(`${featureLabel(name)}: id type ${idType} (0 int32, 1 int64).`);
+    if (hasWeights > 1)
+      throw new InvalidArgumentError(`${featureLabel(name)}: weights flag ${hasWeights} (0 or 1).`);
     if (kind === KIND_CODES.ragged) {
-      if (rank !== 0) r.reserved(rank, `${label()}: rank (ragged features have rank 0)`);
-      if (rows > 2 ** 31 - 2) throw new InvalidArgumentError(`${label()}: ${rows} rows.`);
-      const rowSplits = r.array(Int32Array, rows + 1, section(" row_splits"));
+      if (rank !== 0) r.reserved(rank, `${featureLabel(name)}: rank (ragged features have rank 0)`);
+      if (rows > 2 ** 31 - 2) throw new InvalidArgumentError(`${featureLabel(name)}: ${rows} rows.`);
+      const rowSplits = r.array(Int32Array, rows + 1, " row_splits", name);
       checkRowSplits(rowSplits, n, name);
-      const ids = readIds(section(" ids"));
-      const weights = hasWeights ? r.array(Float32Array, n, section(" weights")) : null;
+      const ids = readIds(r, idType, n, name);
+      const weights = hasWeights ? r.array(Float32Array, n, " weights", name) : null;
       out.set(name, { kind: "ragged", ids, rowSplits, weights });
       continue;
     }
-    const where = label();
+    const where = featureLabel(name);
     if (kind === KIND_CODES.dense || kind === KIND_CODES.sparse) {
       const sparse = kind === KIND_CODES.sparse;
       r.reserved(rows, `${where}: rows (0 for dense and sparse features)`);
@@ -112,7 +109,7 @@ export function decodeBinaryRequest(body: Uint8Array): PredictInputs {
         }
         if (hasWeights)
           throw new InvalidArgumentError(`${where}: dense inputs take no weights (TF's plain gather).`);
-        out.set(name, { kind: "dense", ids: readIds(`${where} ids`), shape: dims });
+        out.set(name, { kind: "dense", ids: readIds(r, idType, n, name), shape: dims });
         continue;
       }
       const indices = r.array(BigInt64Array, n * rank, `${where} indices`);
@@ -125,7 +122,7 @@ export function decodeBinaryRequest(body: Uint8Array): PredictInputs {
           );
         }
       }
-      const ids = readIds(`${where} ids`);
+      const ids = readIds(r, idType, n, name);
       const weights = hasWeights ? r.array(Float32Array, n, `${where} weights`) : null;
       out.set(name, { kind: "sparse", ids, indices, denseShape: dims, weights });
     } else {
@@ -138,6 +135,14 @@ export function decodeBinaryRequest(body: Uint8Array): PredictInputs {
     );
   }
   return out;
+}
+
+function featureLabel(name: string): string {
+  return `Binary request, feature "${name}"`;
+}
+
+function readIds(r: ByteReader, idType: number, n: number, name: string): IdArray {
+  return idType === ID_INT64 ? r.array(BigInt64Array, n, " ids", name) : r.array(Int32Array, n, " ids", name);
 }
 
 function checkRowSplits(splits: Int32Array, n: number, name: string): void {
