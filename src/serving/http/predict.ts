@@ -10,6 +10,7 @@ import { encodeBinaryResponsePieces } from "../binary/response-codec.js";
 import type { ModelRegistry, ServableModel } from "../model-registry.js";
 import { predictService, type PredictLimits } from "../predict-service.js";
 import { parseJsonBody } from "./json-body.js";
+import { decodeColumnarBags } from "./json-fast-columns.js";
 import { decodeJsonOffThread, OFF_THREAD_DECODE_BYTES } from "./json-decode.js";
 import { decodeJsonPredict, type JsonFormat } from "./json-request.js";
 import { jsonPredictChunks } from "./json-response.js";
@@ -60,6 +61,11 @@ export async function predict(
       const decoded = await decodeJsonOffThread(body, model.features);
       format = decoded.format;
       return decoded.inputs;
+    }
+    const bags = decodeColumnarBags(body, features);
+    if (bags !== null) {
+      format = "columnar";
+      return bags;
     }
     let text: string;
     try {
