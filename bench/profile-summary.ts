@@ -44,7 +44,7 @@ const RULES: [string, (fn: string, url: string) => boolean][] = [
   [
     "decoding + validation",
     (fn, url) =>
-      /http\/json-body|http\/json-request|http\/json-feature|http\/json-dense|http\/json-decode|binary\/request-codec|grpc\/tensor-inputs|grpc\/.*request|predict-service|lossless-json/.test(
+      /http\/json-body|http\/json-request|http\/json-fast-columns|http\/json-feature|http\/json-dense|http\/json-decode|binary\/request-codec|grpc\/tensor-inputs|grpc\/.*request|predict-service|lossless-json/.test(
         url,
       ) ||
       (/@bufbuild\/protobuf/.test(url) && /fromBinary|read/i.test(fn)) ||
