@@ -22,7 +22,7 @@ import {
 } from "./proto/gen/tensorflow_serving/apis/get_model_status_pb.js";
 import type { ModelSpec } from "./proto/gen/tensorflow_serving/apis/model_pb.js";
 import { Code as TfCode } from "./proto/gen/xla/tsl/protobuf/error_codes_pb.js";
-import { writeFloatTensorProto } from "./tensor-wire.js";
+import { floatTensorProtoBytes, writeFloatTensorProtoAt } from "./tensor-wire.js";
 import { DENSE_SHAPE_SUFFIX, INDICES_SUFFIX, ROW_SPLITS_SUFFIX, WEIGHTS_SUFFIX } from "./tensor-inputs.js";
 
 export const DEFAULT_SIGNATURE = "serving_default";
@@ -37,14 +37,17 @@ function shape(dims: readonly number[] | null): TensorShapeProto {
   return create(TensorShapeProtoSchema, { dim: dims.map((d) => ({ size: BigInt(d), name: "" })) });
 }
 
-/** The answer's outputs as serialized float32 TensorProtos, in the order asked for (`output_filter`) or all. */
+/**
+ * The answer's outputs as serialized float32 TensorProtos, in the order asked for (`output_filter`) or
+ * all: views of one buffer (one allocation per answer, not one per output).
+ */
 export function outputTensors(
   outputs: PredictOutputs,
   filter: readonly string[],
   signatureOutputs: readonly string[],
 ): Record<string, Uint8Array> {
-  const out: Record<string, Uint8Array> = {};
   const names = filter.length > 0 ? filter : [...outputs.keys()];
+  let size = 0;
   for (const name of names) {
     const o = outputs.get(name);
     if (o === undefined) {
@@ -54,7 +57,16 @@ export function outputTensors(
         Code.InvalidArgument,
       );
     }
-    out[name] = writeFloatTensorProto(o.data, o.shape);
+    size += floatTensorProtoBytes(o.data, o.shape);
+  }
+  const bytes = new Uint8Array(size);
+  const out: Record<string, Uint8Array> = {};
+  let pos = 0;
+  for (const name of names) {
+    const o = outputs.get(name)!;
+    const end = writeFloatTensorProtoAt(bytes, pos, o.data, o.shape);
+    out[name] = bytes.subarray(pos, end);
+    pos = end;
   }
   return out;
 }

@@ -1,7 +1,8 @@
-import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { performance } from "node:perf_hooks";
+import { encodePredictResponseWire } from "./predict-response-wire.js";
 import {
   type PredictRequestWire,
   PredictRequestWireSchema,
@@ -124,10 +125,7 @@ async function answer(
   let message: Uint8Array | null = null;
   let error: ConnectError | null = null;
   try {
-    message = toBinary(
-      PredictResponseWireSchema,
-      create(PredictResponseWireSchema, await call(request, controller.signal)),
-    );
+    message = encodePredictResponseWire(await call(request, controller.signal), true);
   } catch (e) {
     error = ConnectError.from(e);
   } finally {
@@ -136,13 +134,7 @@ async function answer(
   if (res.stream.destroyed || res.headersSent) return;
   served++;
   res.writeHead(200, { "content-type": "application/grpc+proto" });
-  if (message !== null) {
-    const head = Buffer.allocUnsafe(5);
-    head[0] = 0;
-    head.writeUInt32BE(message.byteLength, 1);
-    res.write(head);
-    res.write(message);
-  }
+  if (message !== null) res.write(message); // framed: the 5-byte header is in it
   res.addTrailers(
     error === null
       ? { "grpc-status": "0" }

@@ -113,7 +113,10 @@ class WireReader {
   }
 }
 
-/** Repeated scalars arrive packed (one LEN field) or one per field, possibly mixed: kept in order. */
+/**
+ * Repeated scalars arrive packed (one LEN field) or one per field, possibly mixed: kept in order. Made
+ * only when the field appears (a request's tensors usually carry `tensor_content` and none of them).
+ */
 class Repeated<A extends Int32Array | BigInt64Array | Float32Array> {
   private readonly parts: A[] = [];
   constructor(private readonly make: (n: number) => A) {}
@@ -131,6 +134,14 @@ class Repeated<A extends Int32Array | BigInt64Array | Float32Array> {
     return out;
   }
 }
+
+const makeInt32 = (n: number): Int32Array => new Int32Array(n);
+const makeInt64 = (n: number): BigInt64Array => new BigInt64Array(n);
+const makeFloat32 = (n: number): Float32Array => new Float32Array(n);
+/** What an absent repeated field reads as (never written to: shared by every tensor). */
+const NO_INT32: ArrayLike<number> = Object.freeze([]);
+const NO_INT64: ArrayLike<bigint> = Object.freeze([]);
+const NO_FLOAT32: ArrayLike<number> = Object.freeze([]);
 
 /** Packed varints (or one unpacked) as int64: counted first (bytes without the continuation bit). */
 function readVarints(r: WireReader, wire: number): BigInt64Array<ArrayBuffer> {
@@ -154,9 +165,9 @@ export function readTensorProto(bytes: Uint8Array, name: string): TensorView {
   let dtype = DataType.DT_INVALID;
   let tensorShape: TensorView["tensorShape"];
   let tensorContent = EMPTY;
-  const intVal = new Repeated<Int32Array>((n) => new Int32Array(n));
-  const int64Val = new Repeated<BigInt64Array>((n) => new BigInt64Array(n));
-  const floatVal = new Repeated<Float32Array>((n) => new Float32Array(n));
+  let intVal: Repeated<Int32Array> | null = null;
+  let int64Val: Repeated<BigInt64Array> | null = null;
+  let floatVal: Repeated<Float32Array> | null = null;
   while (r.pos < r.end) {
     const tag = r.varint();
     const field = Math.floor(tag / 8);
@@ -171,9 +182,11 @@ export function readTensorProto(bytes: Uint8Array, name: string): TensorView {
       tensorContent = bytes.subarray(r.pos, r.pos + n);
       r.pos += n;
     } else if (field === 7 && (wire === LEN || wire === VARINT)) {
-      intVal.add(Int32Array.from(readVarints(r, wire), (v) => Number(BigInt.asIntN(32, v))));
+      (intVal ??= new Repeated(makeInt32)).add(
+        Int32Array.from(readVarints(r, wire), (v) => Number(BigInt.asIntN(32, v))),
+      );
     } else if (field === 10 && (wire === LEN || wire === VARINT)) {
-      int64Val.add(readVarints(r, wire));
+      (int64Val ??= new Repeated(makeInt64)).add(readVarints(r, wire));
     } else if (field === 5 && (wire === LEN || wire === I32)) {
       const n = wire === LEN ? r.length() : 4;
       if (n % 4 !== 0) r.fail("float_val length not a multiple of 4");
@@ -181,16 +194,16 @@ export function readTensorProto(bytes: Uint8Array, name: string): TensorView {
       const values = new Float32Array(n / 4);
       for (let i = 0; i < values.length; i++) values[i] = view.getFloat32(r.pos + 4 * i, true);
       r.pos += n;
-      floatVal.add(values);
+      (floatVal ??= new Repeated(makeFloat32)).add(values);
     } else r.skip(wire);
   }
   return {
     dtype,
     tensorShape,
     tensorContent,
-    intVal: intVal.flat(),
-    int64Val: int64Val.flat(),
-    floatVal: floatVal.flat(),
+    intVal: intVal?.flat() ?? NO_INT32,
+    int64Val: int64Val?.flat() ?? NO_INT64,
+    floatVal: floatVal?.flat() ?? NO_FLOAT32,
   };
 }
 
@@ -224,7 +237,7 @@ function readShape(
 
 // Writing ------------------------------------------------------------------------------------------------
 
-function varintSize(v: number): number {
+export function varintSize(v: number): number {
   let n = 1;
   while (v >= 128) {
     v = Math.floor(v / 128);
@@ -233,7 +246,7 @@ function varintSize(v: number): number {
   return n;
 }
 
-function writeVarint(out: Uint8Array, pos: number, v: number): number {
+export function writeVarint(out: Uint8Array, pos: number, v: number): number {
   while (v >= 128) {
     out[pos++] = (v % 128) | 0x80;
     v = Math.floor(v / 128);
@@ -242,26 +255,52 @@ function writeVarint(out: Uint8Array, pos: number, v: number): number {
   return pos;
 }
 
-/** A serialized float32 TensorProto: `dtype: DT_FLOAT`, `tensor_shape`, `tensor_content` (little-endian). */
-export function writeFloatTensorProto(data: Float32Array, dims: readonly number[]): Uint8Array {
-  const dimBytes = dims.map((d) => 1 + varintSize(d));
-  const shapeBytes = dimBytes.reduce((a, n) => a + 1 + varintSize(n) + n, 0);
+/** The bytes of a serialized float32 TensorProto (see `writeFloatTensorProtoAt`). */
+export function floatTensorProtoBytes(data: Float32Array, dims: readonly number[]): number {
+  let shapeBytes = 0;
+  for (const d of dims) {
+    const dimBytes = 1 + varintSize(d);
+    shapeBytes += 1 + varintSize(dimBytes) + dimBytes;
+  }
   const contentBytes = data.byteLength;
-  const size = 2 + (1 + varintSize(shapeBytes) + shapeBytes) + (1 + varintSize(contentBytes) + contentBytes);
-  const out = new Uint8Array(size);
-  let pos = 0;
+  return 2 + (1 + varintSize(shapeBytes) + shapeBytes) + (1 + varintSize(contentBytes) + contentBytes);
+}
+
+/**
+ * Writes a serialized float32 TensorProto at `out[pos..]`: `dtype: DT_FLOAT`, `tensor_shape`,
+ * `tensor_content` (little-endian). Returns the end.
+ */
+export function writeFloatTensorProtoAt(
+  out: Uint8Array,
+  pos: number,
+  data: Float32Array,
+  dims: readonly number[],
+): number {
+  let shapeBytes = 0;
+  for (const d of dims) {
+    const dimBytes = 1 + varintSize(d);
+    shapeBytes += 1 + varintSize(dimBytes) + dimBytes;
+  }
+  const contentBytes = data.byteLength;
   out[pos++] = 0x08; // dtype
   out[pos++] = DataType.DT_FLOAT;
   out[pos++] = 0x12; // tensor_shape
   pos = writeVarint(out, pos, shapeBytes);
-  dims.forEach((d, i) => {
+  for (const d of dims) {
     out[pos++] = 0x12; // dim
-    pos = writeVarint(out, pos, dimBytes[i]);
+    pos = writeVarint(out, pos, 1 + varintSize(d));
     out[pos++] = 0x08; // size
     pos = writeVarint(out, pos, d);
-  });
+  }
   out[pos++] = 0x22; // tensor_content
   pos = writeVarint(out, pos, contentBytes);
   out.set(new Uint8Array(data.buffer, data.byteOffset, contentBytes), pos);
+  return pos + contentBytes;
+}
+
+/** A serialized float32 TensorProto in a buffer of its own. */
+export function writeFloatTensorProto(data: Float32Array, dims: readonly number[]): Uint8Array {
+  const out = new Uint8Array(floatTensorProtoBytes(data, dims));
+  writeFloatTensorProtoAt(out, 0, data, dims);
   return out;
 }
