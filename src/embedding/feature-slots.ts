@@ -69,7 +69,7 @@ export class DictNode {
   /**
    * Makes a result object with the last key list from one value per key (null when a key cannot be an
    * object literal's plain key): an object literal with constant keys is built from its boilerplate in a
-   * few stores, where `result()` and one keyed store per key cost ~30 ns a key (26 keys: 0.6-0.9 µs of
+   * few stores, where `result()` and one keyed store per key cost 15-45 ns a key (26 keys: 0.4-1.2 µs of
    * a B=1 lookup, bench/results/2026-12-07-b1-and-split.md).
    */
   private maker: ((values: readonly unknown[]) => Container) | null = null;
@@ -129,13 +129,21 @@ const RECENT_KEY_LISTS = 4;
 
 /**
  * A function making `{ [keys[0]]: values[0], … }` as one object literal with constant keys, or null when
- * a key would not be a plain own data property in a literal (`__proto__`) or there are too many keys for
- * a literal to stay fast. The keys are written as JSON string literals (valid JavaScript string literals).
+ * a key would not be a plain own data property in a literal (`__proto__`), there are too many keys for a
+ * literal to stay fast, or code generation from strings is disallowed
+ * (`--disallow-code-generation-from-strings`). The keys are written as JSON string literals (valid
+ * JavaScript string literals), so no key can change the code.
  */
 function objectMaker(keys: readonly string[]): ((values: readonly unknown[]) => Container) | null {
   if (keys.length === 0 || keys.length > 128 || keys.includes("__proto__")) return null;
   const body = keys.map((k, i) => `${JSON.stringify(k)}: v[${i}]`).join(", ");
-  return new Function("v", `"use strict"; return { ${body} };`) as (values: readonly unknown[]) => Container;
+  try {
+    return new Function("v", `"use strict"; return { ${body} };`) as (
+      values: readonly unknown[],
+    ) => Container;
+  } catch {
+    return null;
+  }
 }
 
 /** The feature structure with every FeatureConfig replaced by its slot, walked beside the inputs. */

@@ -307,7 +307,7 @@ export class SmallLookup extends BatchStager {
       if (intoGiven && !isPlainObject(into)) return false;
       const children = shadow.childrenOf(keys);
       // With `into` the result is complete once walked: its values are gathered by key number and the
-      // object made in one literal (DictNode.make). Fresh outputs are placed into it after the run.
+      // object made by one literal (DictNode.make). Fresh outputs, placed after the run, fill a template copy.
       const make = intoGiven ? shadow.make : null;
       const out = make === null ? shadow.result() : (shadow.values as unknown as Container);
       if (make === null) parent[key] = out;

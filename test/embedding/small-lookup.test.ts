@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { seededRandom } from "../support/seeded-random.js";
 import {
   DenseTensor,
@@ -282,6 +283,39 @@ test("into: the kernels write the caller's tensors, which are the result's leave
   const { features } = inputs(1);
   assert.equal(small.lookup(features, null), undefined, "released: nothing served");
   e.dispose();
+});
+
+test("into without code generation from strings: the same results, by the fast path", { skip }, () => {
+  // DictNode.make falls back to a template copy when `new Function` is disallowed.
+  const index = new URL("../../src/index.js", import.meta.url).href;
+  const small = new URL("../../src/embedding/small-lookup.js", import.meta.url).href;
+  const script = `
+    import { FeatureConfig, RaggedTensor, TableConfig, TPUEmbeddingForServing } from ${JSON.stringify(index)};
+    import { smallLookupRuns } from ${JSON.stringify(small)};
+    const config = { a: 4, b: 5 };
+    const featureConfig = Object.fromEntries(Object.entries(config).map(([n, rows]) =>
+      [n, new FeatureConfig({ table: new TableConfig({ vocabularySize: rows, dim: 2, name: n,
+        initializer: (shape) => Float32Array.from({ length: shape[0] * shape[1] }, (_, i) => i) }) })]));
+    const e = new TPUEmbeddingForServing({ featureConfig, optimizer: null });
+    const features = { b: RaggedTensor.fromNested([[4, 1]]), a: RaggedTensor.fromNested([[3]]) };
+    const into = e.createOutputs(features);
+    const result = e.embeddingLookup(features, null, { into });
+    console.log(JSON.stringify({ keys: Object.keys(result), same: result.a === into.a && result.b === into.b,
+      a: Array.from(result.a.data), b: Array.from(result.b.data), runs: smallLookupRuns() }));`;
+  const child = spawnSync(
+    process.execPath,
+    ["--disallow-code-generation-from-strings", "--input-type=module", "-e", script],
+    { encoding: "utf8" },
+  );
+  assert.equal(child.status, 0, child.stderr);
+  // Row r of a dim-2 table is [2r, 2r + 1]: b = the mean of rows 4 and 1 (the default combiner), a = row 3.
+  assert.deepEqual(JSON.parse(child.stdout), {
+    keys: ["b", "a"],
+    same: true,
+    a: [6, 7],
+    b: [10, 12],
+    runs: 1,
+  });
 });
 
 test(
