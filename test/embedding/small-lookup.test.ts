@@ -313,7 +313,7 @@ test("into without code generation from strings: the same results, by the fast p
     keys: ["b", "a"],
     same: true,
     a: [6, 7],
-    b: [10, 12],
+    b: [5, 6],
     runs: 1,
   });
 });
