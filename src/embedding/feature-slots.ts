@@ -66,24 +66,83 @@ export class DictNode {
   private keys: readonly string[] = [];
   private known: readonly (Shadow | undefined)[] = [];
   private template: Container = {};
+  /**
+   * Makes a result object with the last key list from one value per key (null when a key cannot be an
+   * object literal's plain key): an object literal with constant keys is built from its boilerplate in a
+   * few stores, where `result()` and one keyed store per key cost 15-45 ns a key (26 keys: 0.4-1.2 µs of
+   * a B=1 lookup, bench/results/2026-12-07-b1-and-split.md).
+   */
+  private maker: ((values: readonly unknown[]) => Container) | null = null;
+  /** Recent key lists' children, templates and makers: requests alternating a few key lists reuse them. */
+  private readonly recent: {
+    keys: readonly string[];
+    known: readonly (Shadow | undefined)[];
+    template: Container;
+    maker: ((values: readonly unknown[]) => Container) | null;
+  }[] = [];
+  /** Scratch: one value per key of the result being collected (cleared after each use). */
+  readonly values: unknown[] = [];
 
   constructor(readonly children: ReadonlyMap<string, Shadow>) {}
 
   /** The children for `keys` (an input's own keys), resolved once per distinct key list. */
   childrenOf(keys: readonly string[]): readonly (Shadow | undefined)[] {
-    if (!sameStrings(keys, this.keys)) {
-      this.keys = keys;
-      this.known = keys.map((k) => this.children.get(k));
-      // A fast-properties object with exactly these keys in this order (objects built key by key with
-      // more than a dozen keys end up as hash tables: slow to build, slow to read).
-      this.template = JSON.parse(JSON.stringify(Object.fromEntries(keys.map((k) => [k, null])))) as Container;
-    }
+    if (!sameStrings(keys, this.keys)) this.switchTo(keys);
     return this.known;
+  }
+
+  private switchTo(keys: readonly string[]): void {
+    let entry = this.recent.find((e) => sameStrings(e.keys, keys));
+    if (entry === undefined) {
+      entry = {
+        keys: [...keys],
+        known: keys.map((k) => this.children.get(k)),
+        // A fast-properties object with exactly these keys in this order (objects built key by key with
+        // more than a dozen keys end up as hash tables: slow to build, slow to read).
+        template: JSON.parse(JSON.stringify(Object.fromEntries(keys.map((k) => [k, null])))) as Container,
+        maker: objectMaker(keys),
+      };
+      if (this.recent.length === RECENT_KEY_LISTS) this.recent.pop();
+    } else {
+      this.recent.splice(this.recent.indexOf(entry), 1);
+    }
+    this.recent.unshift(entry);
+    this.keys = entry.keys;
+    this.known = entry.known;
+    this.template = entry.template;
+    this.maker = entry.maker;
+  }
+
+  /** `make(values)`'s maker for the last `childrenOf`'s keys, or null (then `result()` and stores). */
+  get make(): ((values: readonly unknown[]) => Container) | null {
+    return this.maker;
   }
 
   /** A fresh result object with the keys of the last `childrenOf` (values to be filled in). */
   result(): Container {
     return { ...this.template };
+  }
+}
+
+/** Key lists a DictNode keeps ready (with their children, template and maker). */
+const RECENT_KEY_LISTS = 4;
+
+/**
+ * A function making `{ [keys[0]]: values[0], … }` as one object literal with constant keys, or null when
+ * a key would not be a plain own data property in a literal (`__proto__`), there are too many keys for a
+ * literal to stay fast, or code generation from strings is disallowed
+ * (`--disallow-code-generation-from-strings`). The keys are written as JSON string literals (valid
+ * JavaScript string literals), so no key can change the code.
+ */
+function objectMaker(keys: readonly string[]): ((values: readonly unknown[]) => Container) | null {
+  if (keys.length === 0 || keys.length > 128 || keys.includes("__proto__")) return null;
+  const body = keys.map((k, i) => `${JSON.stringify(k)}: v[${i}]`).join(", ");
+  try {
+    return new Function("v", `"use strict"; return { ${body} };`) as (
+      values: readonly unknown[],
+    ) => Container;
+  } catch {
+    return null;
   }
 }
 

@@ -306,30 +306,38 @@ export class SmallLookup extends BatchStager {
       if (weight !== null && !(isPlainObject(weight) && weightKeysFit(weight, input, keys))) return false;
       if (intoGiven && !isPlainObject(into)) return false;
       const children = shadow.childrenOf(keys);
-      const out = shadow.result();
-      parent[key] = out;
-      for (let c = 0; c < keys.length; c++) {
+      // With `into` the result is complete once walked: its values are gathered by key number and the
+      // object made by one literal (DictNode.make). Fresh outputs, placed after the run, fill a template copy.
+      const make = intoGiven ? shadow.make : null;
+      const out = make === null ? shadow.result() : (shadow.values as unknown as Container);
+      if (make === null) parent[key] = out;
+      let ok = true;
+      for (let c = 0; c < keys.length && ok; c++) {
         const k = keys[c];
         const child = input[k];
+        const at = make === null ? k : c;
         // An unknown key is an error even for a null input (the general path raises it).
         const slot = children[c];
-        if (slot === undefined) return false;
-        if (isNone(child)) {
-          out[k] = child;
-          continue;
+        if (slot === undefined) {
+          ok = false;
+        } else if (isNone(child)) {
+          out[at] = child;
+        } else {
+          const w = weight === null ? null : ((weight as Container)[k] ?? null);
+          const i = intoGiven ? ((into as Container)[k] ?? null) : null;
+          // Leaves directly (the common flat request), containers by recursion.
+          ok =
+            (!intoGiven || i !== null) &&
+            (slot instanceof FeatureSlot
+              ? this.record(slot, child, w, i, out, at)
+              : this.collect(slot, child, w, i, out, at));
         }
-        const w = weight === null ? null : ((weight as Container)[k] ?? null);
-        const i = intoGiven ? ((into as Container)[k] ?? null) : null;
-        if (intoGiven && i === null) return false;
-        // Leaves directly (the common flat request), containers by recursion.
-        if (
-          !(slot instanceof FeatureSlot
-            ? this.record(slot, child, w, i, out, k)
-            : this.collect(slot, child, w, i, out, k))
-        )
-          return false;
       }
-      return true;
+      if (make !== null) {
+        if (ok) parent[key] = make(shadow.values);
+        shadow.values.fill(null, 0, keys.length);
+      }
+      return ok;
     }
     const items = shadow.items;
     if (!Array.isArray(input) || input.length > items.length) return false;

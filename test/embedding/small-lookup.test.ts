@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { seededRandom } from "../support/seeded-random.js";
 import {
   DenseTensor,
@@ -283,6 +284,76 @@ test("into: the kernels write the caller's tensors, which are the result's leave
   assert.equal(small.lookup(features, null), undefined, "released: nothing served");
   e.dispose();
 });
+
+test("into without code generation from strings: the same results, by the fast path", { skip }, () => {
+  // DictNode.make falls back to a template copy when `new Function` is disallowed.
+  const index = new URL("../../src/index.js", import.meta.url).href;
+  const small = new URL("../../src/embedding/small-lookup.js", import.meta.url).href;
+  const script = `
+    import { FeatureConfig, RaggedTensor, TableConfig, TPUEmbeddingForServing } from ${JSON.stringify(index)};
+    import { smallLookupRuns } from ${JSON.stringify(small)};
+    const config = { a: 4, b: 5 };
+    const featureConfig = Object.fromEntries(Object.entries(config).map(([n, rows]) =>
+      [n, new FeatureConfig({ table: new TableConfig({ vocabularySize: rows, dim: 2, name: n,
+        initializer: (shape) => Float32Array.from({ length: shape[0] * shape[1] }, (_, i) => i) }) })]));
+    const e = new TPUEmbeddingForServing({ featureConfig, optimizer: null });
+    const features = { b: RaggedTensor.fromNested([[4, 1]]), a: RaggedTensor.fromNested([[3]]) };
+    const into = e.createOutputs(features);
+    const result = e.embeddingLookup(features, null, { into });
+    console.log(JSON.stringify({ keys: Object.keys(result), same: result.a === into.a && result.b === into.b,
+      a: Array.from(result.a.data), b: Array.from(result.b.data), runs: smallLookupRuns() }));`;
+  const child = spawnSync(
+    process.execPath,
+    ["--disallow-code-generation-from-strings", "--input-type=module", "-e", script],
+    { encoding: "utf8" },
+  );
+  assert.equal(child.status, 0, child.stderr);
+  // Row r of a dim-2 table is [2r, 2r + 1]: b = the mean of rows 4 and 1 (the default combiner), a = row 3.
+  assert.deepEqual(JSON.parse(child.stdout), {
+    keys: ["b", "a"],
+    same: true,
+    a: [6, 7],
+    b: [5, 6],
+    runs: 1,
+  });
+});
+
+test(
+  "into: results in each request's key order, for more key orders than a dict keeps ready",
+  { skip },
+  () => {
+    // Keys needing quotes and escapes in a literal, and an integer-like key (enumerated first).
+    const names = ['a"b', "c\\d", "e\u2028f", "7", "g h", "constructor"];
+    const featureConfig = Object.fromEntries(
+      names.map((n, t) => [
+        n,
+        new FeatureConfig({ table: new TableConfig({ vocabularySize: VOCAB, dim: 4, name: `t${t}` }) }),
+      ]),
+    );
+    const e = new TPUEmbeddingForServing({ featureConfig, optimizer: null, seed: 5 });
+    e.build();
+    const orders = [0, 1, 2, 3, 4, 5, 6].map((r) => [...names.slice(r % 6), ...names.slice(0, r % 6)]);
+    orders.push([...names].reverse(), names.slice(1, 4));
+    for (let round = 0; round < 2; round++) {
+      const previous = new Set<unknown>();
+      for (const order of orders) {
+        const features: Record<string, RaggedTensor> = {};
+        for (const n of order) features[n] = ragged(1, 4);
+        const expected = general(() => e.embeddingLookup(features));
+        const into = e.createOutputs(features);
+        const before = smallLookupRuns();
+        const result = e.embeddingLookup(features, null, { into }) as Record<string, unknown>;
+        assert.equal(smallLookupRuns(), before + 1, "the fast path ran");
+        assert.deepEqual(Object.keys(result), Object.keys(features));
+        assert.deepEqual(bits(result), bits(expected));
+        for (const n of order) assert.equal(result[n], (into as Record<string, unknown>)[n]);
+        assert.equal(Object.getPrototypeOf(result), Object.prototype);
+        assert.ok(!previous.has(result), "a new result container per lookup");
+        previous.add(result);
+      }
+    }
+  },
+);
 
 test("lastLookupPlans and applyGradients after a fast lookup match the general path's", { skip }, () => {
   const fast = embedding(8, "mean", new SGD({ learningRate: 0.5 }));
