@@ -22,32 +22,45 @@ const PREDICTION =
 const STATUS =
   /^\/v1\/models(?:\/([^/:]+))?(?:(?:\/versions\/(\d+))|(?:\/labels\/([^/:]+)))?(?:\/(metadata))?$/i;
 
+/** Predict paths seen before and their routes: a client sends the same path with every request. */
+const predictRoutes = new Map<string, Route>();
+const PREDICT_ROUTES_MAX = 256;
+
 /** Maps a method and path to an API call, with TF Serving's errors for everything else. */
 export function matchRoute(method: string, pathname: string): Route {
   if (pathname === METRICS_PATH && method === "GET") return { kind: "metrics" };
-  const malformed = () =>
-    new InvalidArgumentError(`Malformed request: ${excerpt(method)} ${excerpt(pathname, 256)}`);
   if (method === "POST") {
-    const m = PREDICTION.exec(pathname);
-    if (m === null) throw malformed();
-    const api = m[4].toLowerCase();
-    const selected = target(m[1], m[2], m[3]); // a bad version number is reported first, as TF Serving does
-    if (api !== "predict") {
-      throw new HttpError(
-        501,
-        "UNIMPLEMENTED",
-        `${api} is not supported by an embedding model; use :predict.`,
-      );
+    let route = predictRoutes.get(pathname);
+    if (route === undefined) {
+      route = matchPredict(method, pathname);
+      if (predictRoutes.size >= PREDICT_ROUTES_MAX) predictRoutes.clear();
+      predictRoutes.set(pathname, route);
     }
-    return { kind: "predict", ...selected };
+    return route;
   }
   if (method === "GET") {
     const m = STATUS.exec(pathname);
-    if (m === null) throw malformed();
+    if (m === null) throw malformed(method, pathname);
     if (m[1] === undefined) throw new InvalidArgumentError("Missing model name in request.");
     return { kind: m[4] === undefined ? "status" : "metadata", ...target(m[1], m[2], m[3]) };
   }
-  throw malformed();
+  throw malformed(method, pathname);
+}
+
+function malformed(method: string, pathname: string): InvalidArgumentError {
+  return new InvalidArgumentError(`Malformed request: ${excerpt(method)} ${excerpt(pathname, 256)}`);
+}
+
+/** A POST's route (only successful matches are cached above: errors are thrown). */
+function matchPredict(method: string, pathname: string): Route {
+  const m = PREDICTION.exec(pathname);
+  if (m === null) throw malformed(method, pathname);
+  const api = m[4].toLowerCase();
+  const selected = target(m[1], m[2], m[3]); // a bad version number is reported first, as TF Serving does
+  if (api !== "predict") {
+    throw new HttpError(501, "UNIMPLEMENTED", `${api} is not supported by an embedding model; use :predict.`);
+  }
+  return Object.freeze({ kind: "predict", ...selected });
 }
 
 function target(model: string, version: string | undefined, label: string | undefined): ModelTarget {
