@@ -53,13 +53,15 @@ function sectionText(section: Section, what: string, feature: string | undefined
 /** Reads a body whose every length is checked against its size before anything is read. */
 export class ByteReader {
   private readonly view: DataView;
+  private readonly buffer: ArrayBufferLike;
   offset = 0;
 
   constructor(
     readonly bytes: Uint8Array,
     private readonly what: string,
   ) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.buffer = bytes.buffer;
+    this.view = new DataView(this.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   need(n: number, section: Section, feature?: string): void {
@@ -82,6 +84,21 @@ export class ByteReader {
     const v = this.view.getUint32(this.offset, true);
     this.offset += 4;
     return v;
+  }
+  /**
+   * `array(Int32Array, …)` for the hot path (row splits and int32 ids of every feature): one element
+   * type, so V8 keeps the construction monomorphic.
+   */
+  int32(count: number, section: Section, feature?: string): Int32Array {
+    const start = this.offset;
+    this.section(4 * count, section, feature);
+    const at = this.bytes.byteOffset + start;
+    if ((at & 3) !== 0) {
+      throw new InvalidArgumentError(
+        `${this.what}: ${sectionText(section, this.what, feature)} at byte ${start} is not aligned.`,
+      );
+    }
+    return new Int32Array(this.buffer, at, count);
   }
   /** A zero-copy view of `count` elements (the body is 8-byte aligned, so every section is too). */
   array<T>(

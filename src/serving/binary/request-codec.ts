@@ -83,7 +83,7 @@ export function decodeBinaryRequest(body: Uint8Array): PredictInputs {
     if (kind === KIND_CODES.ragged) {
       if (rank !== 0) r.reserved(rank, `${featureLabel(name)}: rank (ragged features have rank 0)`);
       if (rows > 2 ** 31 - 2) throw new InvalidArgumentError(`${featureLabel(name)}: ${rows} rows.`);
-      const rowSplits = r.array(Int32Array, rows + 1, " row_splits", name);
+      const rowSplits = r.int32(rows + 1, " row_splits", name);
       checkRowSplits(rowSplits, n, name);
       const ids = readIds(r, idType, n, name);
       const weights = hasWeights ? r.array(Float32Array, n, " weights", name) : null;
@@ -142,7 +142,7 @@ function featureLabel(name: string): string {
 }
 
 function readIds(r: ByteReader, idType: number, n: number, name: string): IdArray {
-  return idType === ID_INT64 ? r.array(BigInt64Array, n, " ids", name) : r.array(Int32Array, n, " ids", name);
+  return idType === ID_INT64 ? r.array(BigInt64Array, n, " ids", name) : r.int32(n, " ids", name);
 }
 
 function checkRowSplits(splits: Int32Array, n: number, name: string): void {

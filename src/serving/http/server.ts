@@ -177,6 +177,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     let api = "unknown";
     let model = "";
     let countsInFlight = false;
+    const deadline = new RequestDeadline(limits.requestTimeoutMs, start);
     addCorsHeaders(req, res, corsAllowedOrigins);
     try {
       if (method === "OPTIONS") {
@@ -203,7 +204,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       } else {
         model = route.model;
         // The body first: a body still arriving holds no slot (its deadline bounds how long it may take).
-        const body = await withDeadline(readBody(req, limits), limits.requestTimeoutMs);
+        const body = await deadline.race(readBody(req, limits));
         if (inFlight >= limits.maxConcurrentRequests) {
           throw new HttpError(
             429,
@@ -230,7 +231,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           },
           () => {},
         );
-        const reply = await withDeadline(work, limits.requestTimeoutMs, start);
+        const reply = await deadline.race(work);
         metrics.observeIds(route.model, reply.ids);
         send(res, 200, reply.contentType, reply.body);
       }
@@ -247,6 +248,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         });
       }
     } finally {
+      deadline.clear();
       if (countsInFlight) inFlight--;
       const seconds = (performance.now() - start) / 1000;
       // Only served model names become label values: a URL must not grow the metrics without bound.
@@ -415,22 +417,43 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 }
 
 /**
- * Rejects with 504 DEADLINE_EXCEEDED after `ms`. The work itself goes on (a lookup cannot be interrupted)
- * and still releases its lease when it settles; its late result or error is dropped.
+ * A request's deadline: `race(work)` rejects with 504 DEADLINE_EXCEEDED once `ms` have passed since
+ * `since`. The work itself goes on (a lookup cannot be interrupted) and still releases its lease when it
+ * settles; its late result or error is dropped. One timer per request, of a whole number of milliseconds
+ * (Node keeps a timer list per distinct duration: fractional ones made a list, and a priority-queue
+ * insert, per request).
  */
-function withDeadline<T>(work: Promise<T>, ms: number, since = performance.now()): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new HttpError(504, "DEADLINE_EXCEEDED", `Request timed out after ${ms} ms (--request-timeout-ms).`),
-        ),
-      Math.max(0, since + ms - performance.now()),
-    );
-  });
-  work.catch(() => {}); // reported through the race, or lost to the deadline
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+class RequestDeadline {
+  private timer: NodeJS.Timeout | undefined;
+  private expired: Promise<never> | undefined;
+
+  constructor(
+    private readonly ms: number,
+    private readonly since: number,
+  ) {}
+
+  race<T>(work: Promise<T>): Promise<T> {
+    work.catch(() => {}); // reported through the race, or lost to the deadline
+    this.expired ??= new Promise<never>((_, reject) => {
+      const left = Math.ceil(Math.max(0, this.since + this.ms - performance.now()));
+      this.timer = setTimeout(
+        () =>
+          reject(
+            new HttpError(
+              504,
+              "DEADLINE_EXCEEDED",
+              `Request timed out after ${this.ms} ms (--request-timeout-ms).`,
+            ),
+          ),
+        left,
+      );
+    });
+    return Promise.race([work, this.expired]);
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+  }
 }
 
 function definedOnly<T extends object>(values: Partial<T> | undefined): Partial<T> {
