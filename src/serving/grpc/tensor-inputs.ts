@@ -37,6 +37,25 @@ export function inputNames(feature: string): string[] {
 }
 
 /**
+ * Every input name a model takes: its feature and companion suffix (null for the ids), once per model
+ * (a request's 52 names looked up in one map, not each tested against every suffix). A feature's own
+ * name wins over a companion reading of it, as TF Serving's signature would list it.
+ */
+const aliasCache = new WeakMap<ModelFeatures, Map<string, readonly [string, Companion | null]>>();
+
+function aliasesOf(features: ModelFeatures): Map<string, readonly [string, Companion | null]> {
+  let aliases = aliasCache.get(features);
+  if (aliases === undefined) {
+    aliases = new Map();
+    for (const feature of features.byName.keys())
+      for (const suffix of COMPANIONS) aliases.set(feature + suffix, [feature, suffix]);
+    for (const feature of features.byName.keys()) aliases.set(feature, [feature, null]);
+    aliasCache.set(features, aliases);
+  }
+  return aliases;
+}
+
+/**
  * Decodes every input; `maxElements` bounds any one tensor's element count (checked before allocating,
  * so a one-value `int64_val` cannot be broadcast to a huge shape).
  */
@@ -46,26 +65,20 @@ export function decodeTensorInputs(
   maxElements: number,
 ): PredictInputs {
   const byFeature = new Map<string, FeatureTensors>();
-  const entry = (name: string) => {
-    let e = byFeature.get(name);
-    if (e === undefined) byFeature.set(name, (e = { parts: new Map() }));
-    return e;
-  };
+  const aliases = aliasesOf(features);
   for (const [alias, tensor] of Object.entries(inputs)) {
-    if (features.byName.has(alias)) {
-      entry(alias).values = tensor;
-      continue;
-    }
-    const suffix = COMPANIONS.find(
-      (s) => alias.endsWith(s) && features.byName.has(alias.slice(0, -s.length)),
-    );
-    if (suffix === undefined) {
+    const known = aliases.get(alias);
+    if (known === undefined) {
       const expected = [...features.byName.keys()].flatMap(inputNames).join(",");
       throw new InvalidArgumentError(
         `input tensor alias not found in signature: ${alias}. Inputs expected to be in the set {${expected}}.`,
       );
     }
-    entry(alias.slice(0, -suffix.length)).parts.set(suffix, tensor);
+    const [feature, suffix] = known;
+    let e = byFeature.get(feature);
+    if (e === undefined) byFeature.set(feature, (e = { parts: new Map() }));
+    if (suffix === null) e.values = tensor;
+    else e.parts.set(suffix, tensor);
   }
   if (byFeature.size === 0) throw new InvalidArgumentError("The request has no inputs.");
   const out = new Map<string, FeatureInput>();
@@ -217,16 +230,17 @@ function content<T>(t: TensorProto, name: string, n: number, type: TypedArrayOf<
         `[${(t.tensorShape?.dim ?? []).map((d) => d.size).join(", ")}] needs ${n * bytes}.`,
     );
   }
+  // Short int32 contents are copied byte by byte into a typed array V8 keeps on its heap, without
+  // touching `raw.buffer`: for a short message that is itself on V8's heap, `.buffer` copies it off the
+  // heap, and a fresh ArrayBuffer per tensor cost ~1 µs (most of a batch-1 request's decoding).
+  if (n <= SHORT_COPY && type === (Int32Array as unknown)) {
+    const out = new Int32Array(n);
+    for (let i = 0, b = 0; i < n; i++, b += 4)
+      out[i] = raw[b] | (raw[b + 1] << 8) | (raw[b + 2] << 16) | (raw[b + 3] << 24);
+    return out as T;
+  }
   if (raw.byteOffset % bytes === 0 && raw.buffer instanceof ArrayBuffer) {
     return new type(raw.buffer, raw.byteOffset, n);
-  }
-  // An aligned copy. Short ones element by element into a typed array V8 keeps on its heap: a fresh
-  // ArrayBuffer per tensor cost ~1 µs, most of a batch-1 request's decoding.
-  if (n <= SHORT_COPY && type === (Int32Array as unknown)) {
-    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    const out = new Int32Array(n);
-    for (let i = 0; i < n; i++) out[i] = view.getInt32(4 * i, true);
-    return out as T;
   }
   const out = new ArrayBuffer(raw.byteLength);
   new Uint8Array(out).set(raw);

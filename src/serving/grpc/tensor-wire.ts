@@ -31,7 +31,6 @@ class WireReader {
   pos: number;
   constructor(
     readonly buf: Uint8Array,
-    readonly view: DataView,
     start: number,
     readonly end: number,
     readonly name: string,
@@ -151,7 +150,7 @@ function readVarints(r: WireReader, wire: number): BigInt64Array<ArrayBuffer> {
   let count = 0;
   for (let i = r.pos; i < end; i++) if (r.buf[i] < 0x80) count++;
   const out = new BigInt64Array(count);
-  const inner = new WireReader(r.buf, r.view, r.pos, end, r.name);
+  const inner = new WireReader(r.buf, r.pos, end, r.name);
   for (let i = 0; i < count; i++) out[i] = inner.varint64();
   if (inner.pos !== end) r.fail("truncated packed varints");
   r.pos = end;
@@ -160,8 +159,9 @@ function readVarints(r: WireReader, wire: number): BigInt64Array<ArrayBuffer> {
 
 /** Parses one serialized TensorProto (bytes of `PredictRequest.inputs[name]`). */
 export function readTensorProto(bytes: Uint8Array, name: string): TensorView {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const r = new WireReader(bytes, view, 0, bytes.byteLength, name);
+  // No DataView up front: `.buffer` of a short message V8 keeps on its heap copies it off the heap, which
+  // cost more than the rest of reading it (row splits and batch-1 ids are such messages).
+  const r = new WireReader(bytes, 0, bytes.byteLength, name);
   let dtype = DataType.DT_INVALID;
   let tensorShape: TensorView["tensorShape"];
   let tensorContent = EMPTY;
@@ -175,7 +175,7 @@ export function readTensorProto(bytes: Uint8Array, name: string): TensorView {
     if (field === 1 && wire === VARINT) dtype = r.varint() | 0;
     else if (field === 2 && wire === LEN) {
       const n = r.length();
-      tensorShape = readShape(new WireReader(bytes, view, r.pos, r.pos + n, name), tensorShape);
+      tensorShape = readShape(new WireReader(bytes, r.pos, r.pos + n, name), tensorShape);
       r.pos += n;
     } else if (field === 4 && wire === LEN) {
       const n = r.length();
@@ -192,6 +192,7 @@ export function readTensorProto(bytes: Uint8Array, name: string): TensorView {
       if (n % 4 !== 0) r.fail("float_val length not a multiple of 4");
       if (n > r.end - r.pos) r.fail("truncated float_val");
       const values = new Float32Array(n / 4);
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let i = 0; i < values.length; i++) values[i] = view.getFloat32(r.pos + 4 * i, true);
       r.pos += n;
       (floatVal ??= new Repeated(makeFloat32)).add(values);
@@ -220,7 +221,7 @@ function readShape(
     const wire = tag & 7;
     if (field === 2 && wire === LEN) {
       const n = r.length();
-      const d = new WireReader(r.buf, r.view, r.pos, r.pos + n, r.name);
+      const d = new WireReader(r.buf, r.pos, r.pos + n, r.name);
       let size = 0n;
       while (d.pos < d.end) {
         const t = d.varint();

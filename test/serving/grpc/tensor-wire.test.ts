@@ -5,6 +5,9 @@ import { InvalidArgumentError } from "../../../src/errors.js";
 import { TensorProtoSchema } from "../../../src/serving/grpc/proto/gen/tensorflow/core/framework/tensor_pb.js";
 import { DataType } from "../../../src/serving/grpc/proto/gen/tensorflow/core/framework/types_pb.js";
 import { readTensorProto, writeFloatTensorProto } from "../../../src/serving/grpc/tensor-wire.js";
+import { decodeTensorInputs } from "../../../src/serving/grpc/tensor-inputs.js";
+import { modelFeatures } from "../../../src/serving/batching/model-features.js";
+import { FeatureConfig, TableConfig, TPUEmbeddingForServing } from "../../../src/index.js";
 
 test("readTensorProto reads what protobuf-es writes (packed repeated fields, 64-bit and negative varints, skipped fields)", () => {
   const int64Val = [
@@ -108,4 +111,66 @@ test("writeFloatTensorProto is a DT_FLOAT TensorProto with tensor_shape and litt
     [0n, 8n],
   );
   assert.equal(empty.tensorContent.byteLength, 0);
+});
+
+test("tensor_content at any byte offset, short or long, int32 or int64, decodes to the values sent", () => {
+  const features = modelFeatures({
+    name: "m",
+    version: 1,
+    features: [
+      {
+        name: "f",
+        table: "t",
+        vocabularySize: 10,
+        dim: 2,
+        combiner: "mean",
+        maxSequenceLength: 0,
+        outputShape: null,
+      },
+    ],
+    checkpoint: "",
+    tableBytes: 0,
+    embedding: new TPUEmbeddingForServing({
+      featureConfig: {
+        f: new FeatureConfig({ table: new TableConfig({ vocabularySize: 10, dim: 2, name: "t" }) }),
+      },
+      optimizer: null,
+    }),
+  });
+  for (const n of [1, 3, 64, 65, 200]) {
+    for (const wide of [false, true]) {
+      const ids = Array.from({ length: n }, (_, i) => (i % 3 === 0 ? -(i * 7919 + 1) : i * 2654435761) | 0);
+      const idTensor = create(TensorProtoSchema, {
+        dtype: wide ? DataType.DT_INT64 : DataType.DT_INT32,
+        tensorShape: { dim: [{ size: BigInt(n) }] },
+        tensorContent: new Uint8Array((wide ? BigInt64Array.from(ids, BigInt) : Int32Array.from(ids)).buffer),
+      });
+      const splits = create(TensorProtoSchema, {
+        dtype: DataType.DT_INT32,
+        tensorShape: { dim: [{ size: 2n }] },
+        tensorContent: new Uint8Array(Int32Array.of(0, n).buffer),
+      });
+      for (const shift of [0, 1, 2, 3, 5]) {
+        // Each message copied to an odd place in a bigger buffer, as a request's bytes arrive.
+        const at = (bytes: Uint8Array) => {
+          const buffer = new Uint8Array(bytes.length + shift);
+          buffer.set(bytes, shift);
+          return buffer.subarray(shift);
+        };
+        const inputs = decodeTensorInputs(
+          {
+            f: readTensorProto(at(toBinary(TensorProtoSchema, idTensor)), "f"),
+            f_row_splits: readTensorProto(at(toBinary(TensorProtoSchema, splits)), "f_row_splits"),
+          },
+          features,
+          1e6,
+        );
+        const f = inputs.get("f")!;
+        assert.equal(f.kind, "ragged");
+        const expected = wide ? BigInt64Array.from(ids, BigInt) : Int32Array.from(ids);
+        assert.deepEqual(f.ids, expected, `n ${n}, ${wide ? "int64" : "int32"}, shift ${shift}`);
+        assert.deepEqual(f.kind === "ragged" ? [...f.rowSplits] : null, [0, n]);
+      }
+    }
+  }
 });
