@@ -282,7 +282,10 @@ export function addServingOptions(command: Command): Command {
       `how tables are stored: ${STORAGE_KINDS.join(", ")} (quantized at load; features.json tables[].storage wins per table; default float32)`,
       storageKind,
     )
-    .option("--enable-batching", "merge concurrent predict requests into one lookup (default)")
+    .option(
+      "--enable-batching",
+      "merge concurrent predict requests into one lookup (default; with --batch-timeout-micros 0, requests under 4096 ids are looked up at once)",
+    )
     .option("--no-enable-batching", "look every request up on its own")
     .option(
       "--max-batch-size <examples>",
