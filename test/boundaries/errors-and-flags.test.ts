@@ -108,6 +108,11 @@ test("src/flags.ts names every environment variable and holds the test hooks the
   assert.equal(flags.smallLookupEnabled, true);
 });
 
+/** `read` throws an InvalidArgumentError with exactly `message`. */
+function refused(read: () => unknown, message: string): void {
+  assert.throws(read, (e: unknown) => e instanceof InvalidArgumentError && e.message === message);
+}
+
 test("flags read the environment: defaults, values, and a bad value is an InvalidArgumentError naming the variable", () => {
   const saved = { ...process.env };
   try {
@@ -116,11 +121,9 @@ test("flags read the environment: defaults, values, and a bad value is an Invali
     process.env.TPU_EMBEDDING_WORKER_SPIN_US = "1500";
     assert.equal(flags.workerSpinMs(), 1.5);
     process.env.TPU_EMBEDDING_WORKER_SPIN_US = "-1";
-    assert.throws(
+    refused(
       () => flags.workerSpinMs(),
-      (e: unknown) =>
-        e instanceof InvalidArgumentError &&
-        e.message === 'TPU_EMBEDDING_WORKER_SPIN_US must be a number of microseconds >= 0, got "-1".',
+      'TPU_EMBEDDING_WORKER_SPIN_US must be a number of microseconds >= 0, got "-1".',
     );
     flags.setInlineLookupIds(undefined);
     delete process.env.TPU_EMBEDDING_INLINE_LOOKUP_IDS;
@@ -130,11 +133,9 @@ test("flags read the environment: defaults, values, and a bad value is an Invali
     assert.equal(flags.inlineLookupIds(), 0);
     flags.setInlineLookupIds(undefined);
     process.env.TPU_EMBEDDING_INLINE_LOOKUP_IDS = "1.5";
-    assert.throws(
+    refused(
       () => flags.inlineLookupIds(),
-      (e: unknown) =>
-        e instanceof InvalidArgumentError &&
-        e.message === 'TPU_EMBEDDING_INLINE_LOOKUP_IDS must be an integer >= 0, got "1.5".',
+      'TPU_EMBEDDING_INLINE_LOOKUP_IDS must be an integer >= 0, got "1.5".',
     );
     flags.setInlineLookupIds(undefined);
     delete process.env.TPU_EMBEDDING_HUGE_PAGES;
@@ -148,11 +149,9 @@ test("flags read the environment: defaults, values, and a bad value is an Invali
     process.env.TPU_EMBEDDING_ISA = "v3";
     assert.equal(flags.isaChoice(), "v3");
     process.env.TPU_EMBEDDING_ISA = "avx2";
-    assert.throws(
+    refused(
       () => flags.isaChoice(),
-      (e: unknown) =>
-        e instanceof InvalidArgumentError &&
-        e.message === 'TPU_EMBEDDING_ISA must be one of native, v2, v3, v4, neon, generic, got "avx2".',
+      'TPU_EMBEDDING_ISA must be one of native, v2, v3, v4, neon, generic, got "avx2".',
     );
     delete process.env.TPU_EMBEDDING_PREFETCH;
     assert.equal(flags.prefetchChoice(), "auto");
@@ -161,11 +160,9 @@ test("flags read the environment: defaults, values, and a bad value is an Invali
     process.env.TPU_EMBEDDING_PREFETCH = "0";
     assert.equal(flags.prefetchChoice(), 0);
     process.env.TPU_EMBEDDING_PREFETCH = "300";
-    assert.throws(
+    refused(
       () => flags.prefetchChoice(),
-      (e: unknown) =>
-        e instanceof InvalidArgumentError &&
-        e.message === 'TPU_EMBEDDING_PREFETCH must be "auto" or an integer 0..256, got "300".',
+      'TPU_EMBEDDING_PREFETCH must be "auto" or an integer 0..256, got "300".',
     );
   } finally {
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];

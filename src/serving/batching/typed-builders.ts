@@ -60,7 +60,11 @@ export class Int32Builder extends NumberBuilder<Int32Array> {
   }
 }
 
-function grow<T extends Int32Array | Float32Array | BigInt64Array>(data: T, Type: { new (n: number): T }): T {
+/** `data` copied into a typed array twice its length. */
+export function grow<T extends Int32Array | Float32Array | BigInt64Array>(
+  data: T,
+  Type: { new (n: number): T },
+): T {
   const next = new Type(data.length * 2);
   (next as unknown as { set(a: T): void }).set(data);
   return next;

@@ -90,15 +90,7 @@ export class ByteReader {
    * type, so V8 keeps the construction monomorphic.
    */
   int32(count: number, section: Section, feature?: string): Int32Array {
-    const start = this.offset;
-    this.section(4 * count, section, feature);
-    const at = this.bytes.byteOffset + start;
-    if ((at & 3) !== 0) {
-      throw new InvalidArgumentError(
-        `${this.what}: ${sectionText(section, this.what, feature)} at byte ${start} is not aligned.`,
-      );
-    }
-    return new Int32Array(this.buffer, at, count);
+    return new Int32Array(this.buffer, this.viewAt(4, count, section, feature), count);
   }
   /** A zero-copy view of `count` elements (the body is 8-byte aligned, so every section is too). */
   array<T>(
@@ -107,16 +99,20 @@ export class ByteReader {
     section: Section,
     feature?: string,
   ): T {
-    const bytes = count * Type.BYTES_PER_ELEMENT;
+    return new Type(this.buffer, this.viewAt(Type.BYTES_PER_ELEMENT, count, section, feature), count);
+  }
+  /** Steps over a section of `count` elements of `size` bytes: where in the buffer its view starts. */
+  private viewAt(size: number, count: number, section: Section, feature: string | undefined): number {
     const start = this.offset;
-    this.section(bytes, section, feature);
+    this.section(size * count, section, feature);
     // Sections start on 8-byte boundaries by construction; checked anyway before any typed view.
-    if ((this.bytes.byteOffset + start) % Type.BYTES_PER_ELEMENT !== 0) {
+    const at = this.bytes.byteOffset + start;
+    if (at % size !== 0) {
       throw new InvalidArgumentError(
         `${this.what}: ${sectionText(section, this.what, feature)} at byte ${start} is not aligned.`,
       );
     }
-    return new Type(this.bytes.buffer, this.bytes.byteOffset + start, count);
+    return at;
   }
   text(n: number, section: Section, feature?: string): string {
     const start = this.offset;

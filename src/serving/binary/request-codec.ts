@@ -147,19 +147,17 @@ function readIds(r: ByteReader, idType: number, n: number, name: string): IdArra
 
 function checkRowSplits(splits: Int32Array, n: number, name: string): void {
   if (splits[0] !== 0)
-    throw new InvalidArgumentError(
-      `Binary request, feature "${name}": row_splits[0] is ${splits[0]}, expected 0.`,
-    );
+    throw new InvalidArgumentError(`${featureLabel(name)}: row_splits[0] is ${splits[0]}, expected 0.`);
   for (let i = 1; i < splits.length; i++) {
     if (splits[i] < splits[i - 1]) {
       throw new InvalidArgumentError(
-        `Binary request, feature "${name}": row_splits[${i}] = ${splits[i]} < row_splits[${i - 1}] = ${splits[i - 1]}.`,
+        `${featureLabel(name)}: row_splits[${i}] = ${splits[i]} < row_splits[${i - 1}] = ${splits[i - 1]}.`,
       );
     }
   }
   if (splits[splits.length - 1] !== n) {
     throw new InvalidArgumentError(
-      `Binary request, feature "${name}": the last row split (${splits[splits.length - 1]}) must equal the id count (${n}).`,
+      `${featureLabel(name)}: the last row split (${splits[splits.length - 1]}) must equal the id count (${n}).`,
     );
   }
 }

@@ -1,28 +1,13 @@
 import type { FeatureOutput, PredictOutputs } from "../batching/feature-input.js";
 import { align8, FORMAT_VERSION, HEADER_BYTES, readHeader, RESPONSE_MAGIC } from "./binary-format.js";
 import { aligned, ByteReader } from "./byte-io.js";
-
-const utf8 = new TextEncoder();
+import { utf8Name } from "../bounded-cache.js";
 
 /**
  * Answers up to this size are one buffer (the values copied in): one write to the socket. Bigger ones are
  * pieces whose values are views of the lookup's output memory (no main-thread memcpy, no second buffer).
  */
 export const COPY_ANSWER_BELOW_BYTES = 64 * 1024;
-
-/** Output names seen before, as UTF-8: a model's names repeat in every answer. */
-const nameCache = new Map<string, Uint8Array>();
-const NAME_CACHE_MAX = 4096;
-
-function utf8Name(name: string): Uint8Array {
-  let bytes = nameCache.get(name);
-  if (bytes === undefined) {
-    if (nameCache.size >= NAME_CACHE_MAX) nameCache.clear();
-    bytes = utf8.encode(name);
-    nameCache.set(name, bytes);
-  }
-  return bytes;
-}
 
 /** The bytes of an output's header: name length, rank, reserved, name and shape, padded. */
 function outputHeaderBytes(name: Uint8Array, output: FeatureOutput): number {
@@ -51,28 +36,49 @@ function writeResponseHeader(words: Uint32Array, count: number): void {
   words[2] = count;
 }
 
-/** Encodes lookup outputs: per output its name, shape and float32 values (see docs/serving.md). */
-export function encodeBinaryResponse(outputs: PredictOutputs): Uint8Array {
+/** An answer's outputs in order, their names as UTF-8, and its sizes: measured once per answer. */
+interface Layout {
+  readonly names: Uint8Array[];
+  readonly outputs: FeatureOutput[];
+  /** The header and every output's header. */
+  readonly headerBytes: number;
+  /** Every output's values, each padded to 8 bytes. */
+  readonly valueBytes: number;
+}
+
+function layout(outputs: PredictOutputs): Layout {
   const names: Uint8Array[] = [];
   const values: FeatureOutput[] = [];
-  let size = HEADER_BYTES;
+  let headerBytes = HEADER_BYTES;
+  let valueBytes = 0;
   for (const [name, o] of outputs) {
     const bytes = utf8Name(name);
     names.push(bytes);
     values.push(o);
-    size += outputHeaderBytes(bytes, o) + align8(o.data.byteLength);
+    headerBytes += outputHeaderBytes(bytes, o);
+    valueBytes += align8(o.data.byteLength);
   }
+  return { names, outputs: values, headerBytes, valueBytes };
+}
+
+/** Encodes lookup outputs: per output its name, shape and float32 values (see docs/serving.md). */
+export function encodeBinaryResponse(outputs: PredictOutputs): Uint8Array {
+  return writeWhole(layout(outputs));
+}
+
+function writeWhole({ names, outputs, headerBytes, valueBytes }: Layout): Uint8Array {
+  const size = headerBytes + valueBytes;
   // A fresh ArrayBuffer is zeroed: every padding byte is already 0.
   const buffer = new ArrayBuffer(size);
   const bytes = new Uint8Array(buffer);
   const words = new Uint32Array(buffer, 0, size >> 2);
   const floats = new Float32Array(buffer, 0, size >> 2);
-  writeResponseHeader(words, outputs.size);
+  writeResponseHeader(words, outputs.length);
   let at = HEADER_BYTES;
-  for (let i = 0; i < values.length; i++) {
-    at = writeOutputHeader(bytes, words, at, names[i], values[i]);
-    floats.set(values[i].data, at >> 2);
-    at += align8(values[i].data.byteLength);
+  for (let i = 0; i < outputs.length; i++) {
+    at = writeOutputHeader(bytes, words, at, names[i], outputs[i]);
+    floats.set(outputs[i].data, at >> 2);
+    at += align8(outputs[i].data.byteLength);
   }
   return bytes;
 }
@@ -88,32 +94,28 @@ export function encodeBinaryResponsePieces(
   outputs: PredictOutputs,
   copyBelowBytes = COPY_ANSWER_BELOW_BYTES,
 ): Uint8Array[] {
-  let headers = HEADER_BYTES;
-  let values = 0;
-  for (const [name, o] of outputs) {
-    headers += outputHeaderBytes(utf8Name(name), o);
-    values += align8(o.data.byteLength);
-  }
-  if (headers + values <= copyBelowBytes) return [encodeBinaryResponse(outputs)];
-  const buffer = new ArrayBuffer(headers);
+  const measured = layout(outputs);
+  if (measured.headerBytes + measured.valueBytes <= copyBelowBytes) return [writeWhole(measured)];
+  const buffer = new ArrayBuffer(measured.headerBytes);
   const head = new Uint8Array(buffer);
   const words = new Uint32Array(buffer);
   writeResponseHeader(words, outputs.size);
   const pieces: Uint8Array[] = [];
   let from = 0;
   let at = HEADER_BYTES;
-  for (const [name, o] of outputs) {
-    at = writeOutputHeader(head, words, at, utf8Name(name), o);
+  measured.outputs.forEach((o, i) => {
+    at = writeOutputHeader(head, words, at, measured.names[i], o);
     pieces.push(head.subarray(from, at));
     from = at;
     const data = new Uint8Array(o.data.buffer, o.data.byteOffset, o.data.byteLength);
     if (data.byteLength > 0) pieces.push(data);
     const pad = align8(data.byteLength) - data.byteLength;
     if (pad > 0) pieces.push(ZEROS.subarray(0, pad));
-  }
+  });
   if (outputs.size === 0) pieces.push(head);
   return pieces;
 }
+
 export function decodeBinaryResponse(body: Uint8Array): PredictOutputs {
   const r = new ByteReader(aligned(body), "Binary response");
   const count = readHeader(r, RESPONSE_MAGIC, "Binary response");

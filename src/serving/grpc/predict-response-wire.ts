@@ -2,27 +2,12 @@ import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { ModelSpecSchema } from "./proto/gen/tensorflow_serving/apis/model_pb.js";
 import type { PredictResponseWireSchema } from "./proto/gen/tpu_embedding/serving/predict_wire_pb.js";
 import { varintSize, writeVarint } from "./tensor-wire.js";
+import { BoundedCache, utf8Name } from "../bounded-cache.js";
 
 type PredictResponseInit = MessageInitShape<typeof PredictResponseWireSchema>;
 
-const utf8 = new TextEncoder();
-
 /** A version's serialized ModelSpec (name, version, signature): the same for every answer it gives. */
-const specCache = new Map<string, Uint8Array>();
-const SPEC_CACHE_MAX = 1024;
-/** Output names as UTF-8, repeated in every answer. */
-const nameCache = new Map<string, Uint8Array>();
-const NAME_CACHE_MAX = 4096;
-
-function cached<K, V>(cache: Map<K, V>, max: number, key: K, make: () => V): V {
-  let value = cache.get(key);
-  if (value === undefined) {
-    if (cache.size >= max) cache.clear();
-    value = make();
-    cache.set(key, value);
-  }
-  return value;
-}
+const specs = new BoundedCache<string, Uint8Array>(1024);
 
 function specBytes(init: PredictResponseInit): Uint8Array | null {
   const spec = init.modelSpec;
@@ -32,9 +17,7 @@ function specBytes(init: PredictResponseInit): Uint8Array | null {
   if (choice?.case === "version") version = `v${choice.value.value ?? 0}`;
   else if (choice?.case === "versionLabel") version = `l${choice.value}`;
   const key = `${spec.name ?? ""}\u0000${version}\u0000${spec.signatureName ?? ""}`;
-  return cached(specCache, SPEC_CACHE_MAX, key, () =>
-    toBinary(ModelSpecSchema, create(ModelSpecSchema, spec)),
-  );
+  return specs.get(key, () => toBinary(ModelSpecSchema, create(ModelSpecSchema, spec)));
 }
 
 /**
@@ -51,7 +34,7 @@ export function encodePredictResponseWire(init: PredictResponseInit, framed: boo
   const keys: Uint8Array[] = [];
   const values: Uint8Array[] = [];
   for (const [name, value] of Object.entries(outputs)) {
-    const key = cached(nameCache, NAME_CACHE_MAX, name, () => utf8.encode(name));
+    const key = utf8Name(name);
     keys.push(key);
     values.push(value);
     const entry = 1 + varintSize(key.length) + key.length + 1 + varintSize(value.length) + value.length;

@@ -1,6 +1,7 @@
 import type { FeatureOutput, PredictOutputs } from "../batching/feature-input.js";
 import { jsonFloats, jsonRowsCapacity, type JsonFloatWriter } from "./json-floats.js";
 import type { JsonFormat } from "./json-request.js";
+import { BoundedCache } from "../bounded-cache.js";
 
 export { formatFloat32 } from "./float32-text.js";
 
@@ -177,16 +178,10 @@ class ChunkWriter {
 }
 
 /** Output names as JSON keys (`"name":`): a model's names repeat in every answer. */
-const quotedNames = new Map<string, string>();
+const quotedNames = new BoundedCache<string, string>(4096);
 
 function quotedName(name: string): string {
-  let quoted = quotedNames.get(name);
-  if (quoted === undefined) {
-    if (quotedNames.size >= 4096) quotedNames.clear();
-    quoted = JSON.stringify(name) + ":";
-    quotedNames.set(name, quoted);
-  }
-  return quoted;
+  return quotedNames.get(name, (n) => JSON.stringify(n) + ":");
 }
 
 function* writeObject(

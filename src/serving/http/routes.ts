@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from "../../errors.js";
 import { excerpt } from "../excerpt.js";
 import { HttpError } from "./http-errors.js";
+import { BoundedCache } from "../bounded-cache.js";
 
 export interface ModelTarget {
   readonly model: string;
@@ -23,20 +24,13 @@ const STATUS =
   /^\/v1\/models(?:\/([^/:]+))?(?:(?:\/versions\/(\d+))|(?:\/labels\/([^/:]+)))?(?:\/(metadata))?$/i;
 
 /** Predict paths seen before and their routes: a client sends the same path with every request. */
-const predictRoutes = new Map<string, Route>();
-const PREDICT_ROUTES_MAX = 256;
+const predictRoutes = new BoundedCache<string, Route>(256);
 
 /** Maps a method and path to an API call, with TF Serving's errors for everything else. */
 export function matchRoute(method: string, pathname: string): Route {
   if (pathname === METRICS_PATH && method === "GET") return { kind: "metrics" };
   if (method === "POST") {
-    let route = predictRoutes.get(pathname);
-    if (route === undefined) {
-      route = matchPredict(method, pathname);
-      if (predictRoutes.size >= PREDICT_ROUTES_MAX) predictRoutes.clear();
-      predictRoutes.set(pathname, route);
-    }
-    return route;
+    return predictRoutes.get(pathname, (path) => matchPredict(method, path));
   }
   if (method === "GET") {
     const m = STATUS.exec(pathname);
