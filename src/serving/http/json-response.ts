@@ -168,11 +168,12 @@ class ChunkWriter {
       return taken;
     }
     // allocUnsafe + copy: Buffer.from(buffer) zero-fills its new memory first (a fifth of a batch-1 answer).
+    // From this writer's buffer, which another answer's growth may have replaced as the shared one.
     const bytes = Buffer.allocUnsafe(this.size);
-    scratch.copy(bytes, 0, 0, this.size);
+    this.buf.copy(bytes, 0, 0, this.size);
     this.size = 0;
     // One very wide list (a single row of millions of values) grew it: give that memory back.
-    if (scratch.length > SCRATCH_KEEP_BYTES) scratch = Buffer.allocUnsafe(1 << 16);
+    if (this.buf.length > SCRATCH_KEEP_BYTES) this.buf = scratch = Buffer.allocUnsafe(1 << 16);
     return bytes;
   }
 }

@@ -106,3 +106,19 @@ test("small answers (written into a buffer of their own) keep names with escapes
   assert.deepEqual(parsed.outputs["特征/一"], [[1, 0.1, -2.5]]);
   assert.ok(whole.startsWith('{"outputs":{"é\\u0000\\"x":[[0.0,0.1,-2.5]],'), whole);
 });
+
+test("answers formatted in interleaved slices stay exact when another answer grows the shared buffer", () => {
+  const rows: FeatureOutput = { shape: [200, 8], data: Float32Array.from({ length: 1600 }, (_, i) => i / 7) };
+  const wide: FeatureOutput = {
+    shape: [1, 20000],
+    data: Float32Array.from({ length: 20000 }, (_, i) => i / 3),
+  };
+  const first = new Map([["a", rows]]);
+  const expected = encodeJsonPredict("columnar", first, true);
+  const slices = jsonPredictChunks("columnar", first, true, 512); // several chunks, the shared buffer
+  const pieces = [slices.next().value!];
+  // A 20,000-value row needs more than the shared buffer holds: it grows while the first is suspended.
+  for (const _ of jsonPredictChunks("columnar", new Map([["b", wide]]), true));
+  for (let r = slices.next(); r.done !== true; r = slices.next()) pieces.push(r.value);
+  assert.equal(Buffer.concat(pieces).toString("utf8"), expected);
+});
