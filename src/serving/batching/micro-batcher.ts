@@ -1,9 +1,8 @@
 import type { ServableModel } from "../model-registry.js";
-import { inlineLookupIds } from "../../flags.js";
 import { countIds, inputRows, type PredictInputs, type PredictOutputs } from "./feature-input.js";
 import { batchKey, mergeInputs, splitOutputs } from "./merge-inputs.js";
 import { modelFeatures } from "./model-features.js";
-import { runLookup } from "./run-lookup.js";
+import { runLookup, runsInline } from "./run-lookup.js";
 
 export interface BatchingOptions {
   /** Merge concurrent predict requests for the same model version into one lookup. */
@@ -68,7 +67,7 @@ export class MicroBatcher {
       !this.options.enabled ||
       (this.options.smallRequestsAlone === true &&
         this.options.batchTimeoutMicros <= 0 &&
-        countIds(inputs) < inlineLookupIds());
+        runsInline(countIds(inputs)));
     const key = alone ? null : batchKey(modelFeatures(model), inputs);
     let examples = 0;
     for (const input of inputs.values()) examples = Math.max(examples, inputRows(input));

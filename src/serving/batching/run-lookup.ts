@@ -42,13 +42,18 @@ function flatLookup(
         : { path, ids: input.ids, rowSplits: null, denseShape: input.shape, weights: null },
     );
   }
-  if (ids < inlineLookupIds()) {
+  if (runsInline(ids)) {
     const outputs = model.embedding.lookupFlat(features);
     return outputs === undefined ? undefined : byPath(features, outputs);
   }
   const pending = model.embedding.lookupFlatAsync(features);
   if (pending === undefined) return undefined;
   return pending.then((outputs) => byPath(features, outputs));
+}
+
+/** Whether a lookup of `ids` ids runs on the calling thread (the event loop) rather than a worker. */
+export function runsInline(ids: number): boolean {
+  return ids < inlineLookupIds();
 }
 
 function byPath(features: readonly FlatFeature[], outputs: readonly FeatureOutput[]): PredictOutputs {

@@ -115,7 +115,8 @@ async function answer(
   if (deadline !== null) {
     const left = deadline - performance.now();
     if (left <= 0) expire();
-    else timer = setTimeout(expire, left);
+    // Whole milliseconds: Node keeps a timer list per distinct duration (see http/server.ts).
+    else timer = setTimeout(expire, Math.ceil(left));
   }
   const onClose = (): void => {
     if (!res.writableFinished)
