@@ -24,13 +24,8 @@ import {
 } from "./serving-embedding-lookup.js";
 import { lookupPool } from "../kernels/lookup-pool.js";
 import { allocateByteTables, allocateTables } from "../kernels/table-memory.js";
-import {
-  isStorageKind,
-  quantizeTable,
-  rowBytes,
-  STORAGE_KINDS,
-  type StorageKind,
-} from "../kernels/quantized-rows.js";
+import { quantizeTable, rowBytes, type StorageKind } from "../kernels/quantized-rows.js";
+import { storageKindsOf } from "./table-storage-option.js";
 import {
   dequantizedTable,
   float32Table,
@@ -425,13 +420,11 @@ export class TPUEmbeddingForServing implements Trackable {
    * slots, and everything once built (restore must stay all-or-nothing), get fresh shared memory.
    */
   allocateVariables(localNames: readonly string[]): Map<string, Float32Array> {
-    const specs = new Map(variableSpecs(this.tables).map((s) => [s.name, s]));
+    const specOf = this.variableSpecOf();
     const memory = this.built ? null : this.tableMemory();
     const out = new Map<string, Float32Array>();
     for (const name of localNames) {
-      const spec = specs.get(name);
-      if (spec === undefined)
-        throw new NotFoundError(`Cannot restore "${name}": the embedding has no such variable.`);
+      const spec = specOf(name);
       out.set(
         name,
         memory !== null && spec.slot === null
@@ -443,11 +436,9 @@ export class TPUEmbeddingForServing implements Trackable {
   }
 
   restoreVariables(values: ReadonlyMap<string, Float32Array>): void {
-    const specs = new Map(variableSpecs(this.tables).map((s) => [s.name, s]));
+    const specOf = this.variableSpecOf();
     for (const [name, array] of values) {
-      const spec = specs.get(name);
-      if (spec === undefined)
-        throw new NotFoundError(`Cannot restore "${name}": the embedding has no such variable.`);
+      const spec = specOf(name);
       const expected = spec.table.vocabularySize * spec.table.dim;
       if (!(array instanceof Float32Array) || array.length !== expected) {
         throw new InvalidArgumentError(
@@ -467,10 +458,21 @@ export class TPUEmbeddingForServing implements Trackable {
         continue;
       }
       // A quantized table: quantized again from the restored values, into its rows.
-      const table = specs.get(name)!.table;
+      const table = specOf(name).table;
       const stored = this.storedTables!.get(table)!;
       if (stored.kind !== "float32") quantizeTable(stored.kind, array, table.dim, stored.data, table.name!);
     }
+  }
+
+  /** Each variable's spec by name; a name the embedding does not have is a NotFoundError for restore. */
+  private variableSpecOf(): (name: string) => ReturnType<typeof variableSpecs>[number] {
+    const specs = new Map(variableSpecs(this.tables).map((s) => [s.name, s]));
+    return (name) => {
+      const spec = specs.get(name);
+      if (spec === undefined)
+        throw new NotFoundError(`Cannot restore "${name}": the embedding has no such variable.`);
+      return spec;
+    };
   }
 
   // ----------------------------------------------------------------------------------------------------
@@ -607,38 +609,4 @@ export class TPUEmbeddingForServing implements Trackable {
     this.tableViews = views;
     this.storedTables = stored;
   }
-}
-
-/** Each table's storage kind from the `tableStorage` option (validated: known kinds and table names). */
-function storageKindsOf(
-  option: TPUEmbeddingForServingOptions["tableStorage"],
-  tables: readonly TableConfig[],
-): StorageKind[] {
-  const kinds = `one of ${STORAGE_KINDS.join(", ")}`;
-  if (option === undefined) return tables.map(() => "float32");
-  if (typeof option === "string") {
-    if (!isStorageKind(option))
-      throw new InvalidArgumentError(`tableStorage must be ${kinds}, got ${describeValue(option)}.`);
-    return tables.map(() => option);
-  }
-  if (!isObject(option)) {
-    throw new InvalidArgumentError(
-      `tableStorage must be ${kinds}, or an object of them by table name; got ${describeValue(option)}.`,
-    );
-  }
-  const names = new Set(tables.map((t) => t.name));
-  for (const [name, kind] of Object.entries(option)) {
-    if (!names.has(name)) {
-      throw new InvalidArgumentError(
-        `tableStorage names table "${name}", which is not a table of this embedding (tables: ` +
-          `${[...names].join(", ")}).`,
-      );
-    }
-    if (!isStorageKind(kind)) {
-      throw new InvalidArgumentError(
-        `tableStorage of table "${name}" must be ${kinds}, got ${describeValue(kind)}.`,
-      );
-    }
-  }
-  return tables.map((t) => (option as Record<string, StorageKind>)[t.name!] ?? "float32");
 }
