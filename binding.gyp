@@ -5,7 +5,7 @@
   # baseline, so a prebuilt addon loads on any CPU of the architecture. -ffp-contract=off everywhere:
   # no fused multiply-add, so every level gives the same bits as the JS reference.
   "variables": {
-    "per_isa_sources": ["native/kernels.c", "native/kernels_quant.c"],
+    "per_isa_sources": ["native/kernels.c", "native/kernels_quant.c", "native/float_format.c"],
     "kernel_cflags": ["-O3", "-ffp-contract=off", "-fno-fast-math", "-std=c11", "-Wall", "-Wextra"]
   },
   "target_defaults": {

@@ -11,6 +11,16 @@
 // iff it lies inside v's rounding interval (ties to the even mantissa), which is what strtof does.
 #include "float_format.h"
 #include <string.h>
+#ifdef KERNEL_ISA
+// Built once per ISA level (binding.gyp's per_isa_sources): only the row writer, as json_rows_<level>.
+#include "kernels.h"
+#define ROWS_FN KFN(json_rows)
+#else
+#define ROWS_FN f32_rows
+#endif
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 typedef unsigned __int128 u128;
 
@@ -140,11 +150,9 @@ static inline void store64(char *out, uint64_t bytes) { memcpy(out, &bytes, 8); 
  * times 1000) with decimal exponent e10, plus TF Serving's `.0`. The digits stay in registers (little-endian
  * words) and go out in 8-byte stores, up to 24 bytes past `out`; returns the text's length.
  */
-static inline size_t layout(uint64_t q, int e10, int p, char *out) {
-  const uint32_t r = (uint32_t)(q % 100000000), a = r / 10000, b = r % 10000;
-  // Digits 2..9 (one byte each, the first lowest), then all 9 digits with '0' padding in w0, w1.
-  const uint64_t tail = pair(a / 100) | pair(a % 100) << 16 | pair(b / 100) << 32 | pair(b % 100) << 48;
-  const uint64_t w0 = (uint64_t)('0' + q / 100000000) | tail << 8;
+static inline size_t layout_text(uint64_t lead, uint64_t tail, int e10, int p, char *out) {
+  // All 9 digits with '0' padding in w0, w1.
+  const uint64_t w0 = ('0' + lead) | tail << 8;
   const uint64_t w1 = tail >> 56 | 0x3030303030303000u;
   const uint64_t zeros = tail ^ 0x3030303030303030u; // trailing '0' digits are its high zero bytes
   const int nd = zeros == 0 ? 1 : 9 - __builtin_clzll(zeros) / 8; // digits without trailing zeros
@@ -178,6 +186,14 @@ static inline size_t layout(uint64_t q, int e10, int p, char *out) {
   const u128 all = (u128)w1 << 64 | w0;
   store64(out + e10 + 2, (uint64_t)(all >> (8 * (e10 + 1))));
   return (size_t)nd + 1;
+}
+
+/** `layout_text` of the 9 digits q. */
+static inline size_t layout(uint64_t q, int e10, int p, char *out) {
+  const uint32_t r = (uint32_t)(q % 100000000), a = r / 10000, b = r % 10000;
+  // Digits 2..9 (one byte each, the first lowest).
+  const uint64_t tail = pair(a / 100) | pair(a % 100) << 16 | pair(b / 100) << 32 | pair(b % 100) << 48;
+  return layout_text(q / 100000000, tail, e10, p, out);
 }
 
 /** The text of v = m·2^e2 > 0 (10^e10 <= v < 10^(e10+1)); `pow2`: m = 2^23 above the smallest exponent. */
@@ -257,6 +273,7 @@ static inline int decode(uint32_t bits, char *out, uint32_t *m_out, int *e2_out,
   return -1;
 }
 
+#ifndef KERNEL_ISA
 size_t f32_format_precision(uint32_t bits, int p, char *out) {
   uint32_t m;
   int e2, e10;
@@ -276,7 +293,9 @@ size_t f32_format_precision(uint32_t bits, int p, char *out) {
   return n + layout(q, e10, 9, out + n);
 }
 
-size_t f32_format(uint32_t bits, char *out) {
+#endif
+
+static inline size_t format_one(uint32_t bits, char *out) {
   const uint32_t be = (bits >> 23) & 0xff, frac = bits & 0x7fffff;
   if (be == 0xff) {
     if (frac != 0) {
@@ -312,21 +331,142 @@ size_t f32_format(uint32_t bits, char *out) {
   return n + positive(m, e2, e10, m == 0x800000 && be > 1, out + n);
 }
 
-size_t f32_rows_capacity(size_t rows, size_t width) {
-  return rows * (width * (F32_TEXT_MAX + 1) + 2) + F32_SLACK;
+#if defined(__AVX512F__)
+// AVX-512 builds (the addon's x86-64-v4 variant): eight values at a time, in vector lanes (GCC/Clang
+// vector extensions, gathers by intrinsics). AVX2, SSE and NEON builds keep the scalar path: the same lanes
+// measured slower there (bench/results/2026-12-07-float-writer-avx512.md).
+// For 1e-14 <= |v| < 1e9 the scaled value v·10^k (k = 8 - e10 in 0..22) is computed exactly as the
+// unevaluated sum of two doubles, x·H + x·L, where 10^k = H + L and H, L have at most 26 significant bits
+// (x has 24, so both products are exact). Its integer part and fraction then decide both roundings and the
+// read-back test with no branches. A lane whose fraction or distance lies within 2^-30 of a decision's
+// threshold (ties, exact decimals, interval ends), or whose value is outside that range (zero, subnormal,
+// huge, NaN, infinity), is written by the exact integer path above instead.
+// bench/float-format-exhaustive.c checks that both paths give the same bytes for all 2^32 bit patterns.
+typedef double vd __attribute__((vector_size(64)));
+typedef int64_t vl __attribute__((vector_size(64)));
+typedef int32_t vi __attribute__((vector_size(32)));
+typedef uint32_t vu __attribute__((vector_size(32)));
+typedef float vf __attribute__((vector_size(32)));
+
+// 10^k = H + L (k = 0..22), H and L of at most 26 significant bits, and 10^k itself (exact in a double).
+static const double POW10_HI[23] = {0x1.0000000000000p+0, 0x1.4000000000000p+3, 0x1.9000000000000p+6, 0x1.f400000000000p+9, 0x1.3880000000000p+13, 0x1.86a0000000000p+16, 0x1.e848000000000p+19, 0x1.312d000000000p+23, 0x1.7d78400000000p+26, 0x1.dcd6500000000p+29, 0x1.2a05f20000000p+33, 0x1.74876e8000000p+36, 0x1.d1a94a0000000p+39, 0x1.2309ce0000000p+43, 0x1.6bcc418000000p+46, 0x1.c6bf520000000p+49, 0x1.1c37930000000p+53, 0x1.6345780000000p+56, 0x1.bc16d60000000p+59, 0x1.158e460000000p+63, 0x1.5af1d78000000p+66, 0x1.b1ae4d0000000p+69, 0x1.0f0cf00000000p+73};
+static const double POW10_LO[23] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0x1.0000000000000p+12, 0x1.5000000000000p+17, 0x1.a400000000000p+20, 0x1.8d00000000000p+23, 0x1.f820000000000p+27, 0x1.7628000000000p+30, 0x1.d3b2000000000p+33, 0x1.227a000000000p+34, 0x1.6b18800000000p+37, 0x1.b8bbd40000000p+43, 0x1.9375648000000p+47};
+static const double POW10_D[23] = {0x1.0000000000000p+0, 0x1.4000000000000p+3, 0x1.9000000000000p+6, 0x1.f400000000000p+9, 0x1.3880000000000p+13, 0x1.86a0000000000p+16, 0x1.e848000000000p+19, 0x1.312d000000000p+23, 0x1.7d78400000000p+26, 0x1.dcd6500000000p+29, 0x1.2a05f20000000p+33, 0x1.74876e8000000p+36, 0x1.d1a94a2000000p+39, 0x1.2309ce5400000p+43, 0x1.6bcc41e900000p+46, 0x1.c6bf526340000p+49, 0x1.1c37937e08000p+53, 0x1.6345785d8a000p+56, 0x1.bc16d674ec800p+59, 0x1.158e460913d00p+63, 0x1.5af1d78b58c40p+66, 0x1.b1ae4d6e2ef50p+69, 0x1.0f0cf064dd592p+73};
+
+static inline vd select_d(vl mask, vd yes, vd no) { return (vd)(((vl)yes & mask) | ((vl)no & ~mask)); }
+
+static inline vd floor_small(vd v) { // floor of 0 <= v < 2^51: round to nearest by adding 2^52, then down
+  const vd big = {0x1p52, 0x1p52, 0x1p52, 0x1p52, 0x1p52, 0x1p52, 0x1p52, 0x1p52};
+  const vd t = (v + big) - big;
+  return t - select_d(t > v, (vd){1, 1, 1, 1, 1, 1, 1, 1}, (vd){0});
 }
 
-size_t f32_rows(const float *data, size_t rows, size_t width, char *out) {
+/** Writes the texts of src[0..7], each followed by a comma; returns the end. */
+static inline char *format8(const float *src, char *o) {
+  vu bits;
+  memcpy(&bits, src, sizeof bits);
+  const vu mag = bits & 0x7fffffffu;
+  const vi be = (vi)(bits >> 23) & 0xff;
+  vi e10 = ((be - 127) * 78913) >> 18; // floor(lb·log10 2)
+  vu next; // the smallest float32 >= 10^(e10+1)
+  {
+    const __m256i t = _mm256_i32gather_epi32((const int *)POW10_F32, (__m256i)(e10 + 46), 4);
+    memcpy(&next, &t, sizeof next);
+  }
+  e10 -= (vi)(mag >= next);            // -1 where v >= 10^(e10+1)
+  const vi k = 8 - e10;
+  const vi fast = (be != 0) & (be != 255) & (k >= 0) & (k <= 22);
+  const vi kk = k & fast;
+  vd hi, lo, p10;
+  {
+    const __m256i ix = (__m256i)kk;
+    __m512d t = _mm512_i32gather_pd(ix, POW10_HI, 8);
+    memcpy(&hi, &t, sizeof hi);
+    t = _mm512_i32gather_pd(ix, POW10_LO, 8);
+    memcpy(&lo, &t, sizeof lo);
+    t = _mm512_i32gather_pd(ix, POW10_D, 8);
+    memcpy(&p10, &t, sizeof p10);
+  }
+  const vl fastl = __builtin_convertvector(fast, vl);
+  const vd x = select_d(fastl, __builtin_convertvector((vf)mag, vd), (vd){1, 1, 1, 1, 1, 1, 1, 1});
+  const vd a = x * hi, c = x * lo; // v·10^k = a + c exactly
+  const vd x0 = floor_small(a + c);
+  const vd fr = (a - x0) + c;      // the fraction, off by at most an ulp of 1
+  const double eps = 0x1p-30;
+  vl unsafe = (fr < eps) | (fr > 1 - eps) | ((fr - 0.5 < eps) & (fr - 0.5 > -eps));
+  // Six digits: q6 = x0 / 1000 rounded half up (no ties: the fraction is not 0), and its distance from v.
+  const vd q6 = floor_small(x0 * 0.001 + 0x1p-20);
+  const vd r3 = x0 - q6 * 1000;
+  const vl up6 = r3 >= 500;
+  const vd dist = select_d(up6, (1000 - r3) - fr, r3 + fr);
+  // Half of v's rounding interval at the same scale: ulp·10^k / 2, a quarter below a power of two.
+  const vl bel = __builtin_convertvector(be, vl);
+  const vd half = (vd)((bel + 872) << 52) * p10; // 2^(be - 151)·10^k
+  const vl pow2 = __builtin_convertvector(((vi)bits & 0x7fffff) == 0, vl) & (bel > 1) & ~up6;
+  const vd lim = select_d(pow2, half * 0.5, half);
+  const vd gap = dist - lim;
+  unsafe |= (gap < lim * eps) & (gap > -lim * eps);
+  const vl six = dist < lim;
+  vd q = select_d(six, (q6 + select_d(up6, (vd){1, 1, 1, 1, 1, 1, 1, 1}, (vd){0})) * 1000,
+                  x0 + select_d(fr > 0.5, (vd){1, 1, 1, 1, 1, 1, 1, 1}, (vd){0}));
+  const vl roll = q == 1e9;
+  q = select_d(roll, (vd){1e8, 1e8, 1e8, 1e8, 1e8, 1e8, 1e8, 1e8}, q);
+  e10 -= __builtin_convertvector(roll, vi);
+  // The digits: q = d0·10^8 + (a1·100 + a2)·10^4 + b1·100 + b2 (each floor exact: the epsilon added is
+  // smaller than the quotient's smallest nonzero fraction, and larger than its rounding error).
+  const vd d0 = floor_small(q * 1e-8 + 0x1p-30);
+  const vd r8 = q - d0 * 1e8;
+  const vd a4 = floor_small(r8 * 1e-4 + 0x1p-20), b4 = r8 - a4 * 1e4;
+  const vd a1 = floor_small(a4 * 0.01 + 0x1p-10), a2 = a4 - a1 * 100;
+  const vd b1 = floor_small(b4 * 0.01 + 0x1p-10), b2 = b4 - b1 * 100;
+  const vi lead = __builtin_convertvector(d0, vi), ia1 = __builtin_convertvector(a1, vi),
+           ia2 = __builtin_convertvector(a2, vi), ib1 = __builtin_convertvector(b1, vi),
+           ib2 = __builtin_convertvector(b2, vi);
+  const vi slow = ~fast | __builtin_convertvector(unsafe, vi);
+  for (int l = 0; l < 8; l++) {
+    if (slow[l]) {
+      o += format_one(bits[l], o);
+    } else {
+      const size_t n = bits[l] >> 31;
+      o[0] = '-';
+      const uint64_t tail = pair((uint32_t)ia1[l]) | pair((uint32_t)ia2[l]) << 16 |
+                            pair((uint32_t)ib1[l]) << 32 | pair((uint32_t)ib2[l]) << 48;
+      o += n + layout_text((uint64_t)lead[l], tail, e10[l], six[l] ? 6 : 9, o + n);
+    }
+    *o++ = ',';
+  }
+  return o;
+}
+
+#endif
+
+#ifndef KERNEL_ISA
+size_t f32_format(uint32_t bits, char *out) { return format_one(bits, out); }
+
+size_t f32_rows_capacity(size_t rows, size_t width) {
+  // A list of values: '[', each value and its comma (the last one's becomes ']'), the ',' between lists.
+  // A list of none: "[],".
+  return rows * (width * (F32_TEXT_MAX + 1) + (width == 0 ? 3 : 2)) + F32_SLACK;
+}
+#endif
+
+size_t ROWS_FN(const float *data, size_t rows, size_t width, char *out) {
   char *o = out;
   for (size_t r = 0; r < rows; r++) {
     if (r > 0) *o++ = ',';
     *o++ = '[';
-    for (size_t i = 0; i < width; i++) {
-      if (i > 0) *o++ = ',';
+    const float *row = data + r * width;
+    size_t i = 0;
+#if defined(__AVX512F__)
+    for (; i + 8 <= width; i += 8) o = format8(row + i, o);
+#endif
+    for (; i < width; i++) {
       uint32_t bits;
-      memcpy(&bits, data + r * width + i, 4);
-      o += f32_format(bits, o);
+      memcpy(&bits, row + i, 4);
+      o += format_one(bits, o);
+      *o++ = ',';
     }
+    if (width > 0) o--; // the last value's comma
     *o++ = ']';
   }
   return (size_t)(o - out);

@@ -21,6 +21,8 @@ size_t f32_format_precision(uint32_t bits, int p, char *out);
 size_t f32_rows_capacity(size_t rows, size_t width);
 
 /** Writes `rows` JSON lists of `width` values each, comma-separated: `[a,b],[c,d]`; returns the bytes written. */
-size_t f32_rows(const float *data, size_t rows, size_t width, char *out);
+typedef size_t f32_rows_fn(const float *data, size_t rows, size_t width, char *out);
+/** The row writer compiled for the build's baseline (each ISA level's own is json_rows_<level>, kernels.h). */
+f32_rows_fn f32_rows;
 
 #endif

@@ -1,4 +1,5 @@
 // N-API entry point of the JSON float writer (float_format.c), registered by addon.c's module init.
+#include "dispatch.h"
 #include "float_format.h"
 #include "float_format_napi.h"
 
@@ -18,9 +19,12 @@ static napi_value js_format_json_rows(napi_env env, napi_callback_info info) {
       int_arg(env, argv[2], 0, &rows) && int_arg(env, argv[3], 0, &width) &&
       typed_view(env, argv[4], napi_uint8_array, false, &out) && int_arg(env, argv[5], 0, &at) &&
       (size_t)offset + (size_t)rows * (size_t)width <= data.length && (size_t)at <= out.length &&
-      f32_rows_capacity((size_t)rows, (size_t)width) <= out.length - (size_t)at)
-    end = (double)(at + f32_rows((const float *)data.data + offset, (size_t)rows, (size_t)width,
-                                 (char *)out.data + at));
+      f32_rows_capacity((size_t)rows, (size_t)width) <= out.length - (size_t)at) {
+    // The active ISA level's writer (dispatch.c), else the baseline build's: the same bytes either way.
+    f32_rows_fn *rows_fn = kernels() != NULL ? kernels()->json_rows : f32_rows;
+    end = (double)(at + rows_fn((const float *)data.data + offset, (size_t)rows, (size_t)width,
+                                (char *)out.data + at));
+  }
   napi_create_double(env, end, &result);
   return result;
 }

@@ -3,13 +3,15 @@
 // kernels.c is compiled once per ISA level (binding.gyp: x86-64-v2, v3, v4; aarch64 NEON; elsewhere one
 // generic build), each time with -DKERNEL_ISA=<name>, so every entry point exists once per level with the
 // level as its suffix (bags_segment_v3, ...). dispatch.c picks one level's table at addon load
-// (dispatch.h); callers go through it. A new per-ISA file names its entry points with KFN(name) and adds
+// (dispatch.h); callers go through it. native/float_format.c is built per level too, for its row writer
+// (json_rows_<level>). A new per-ISA file names its entry points with KFN(name) and adds
 // them to KERNEL_ISA_DECLARE / KERNEL_ISA_TABLE below and to the kernel_isa_t struct.
 #ifndef TPU_EMBEDDING_KERNELS_H
 #define TPU_EMBEDDING_KERNELS_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "float_format.h"
 #include "kernels_quant.h"
 
 enum { MODE_SUM = 0, MODE_MEAN = 1, MODE_SQRTN = 2 };
@@ -50,6 +52,7 @@ typedef struct {
   q_bags_weighted_fn *q_bags_weighted;
   q_sequence_fn *q_sequence;
   q_gather_fn *q_gather;
+  f32_rows_fn *json_rows; // float_format.c: the JSON answers' float writer
 } kernel_isa_t;
 
 #define KERNEL_ISA_DECLARE(s)                                                                            \
@@ -61,10 +64,12 @@ typedef struct {
   q_bags_segment_fn q_bags_segment_##s;                                                                  \
   q_bags_weighted_fn q_bags_weighted_##s;                                                                \
   q_sequence_fn q_sequence_##s;                                                                          \
-  q_gather_fn q_gather_##s;
+  q_gather_fn q_gather_##s;                                                                              \
+  f32_rows_fn json_rows_##s;
 #define KERNEL_ISA_TABLE(s)                                                                              \
   {#s,                  bags_segment_##s,     bags_weighted_##s, sequence_##s,     gather_##s,           \
-   ids_in_table_##s,    q_bags_segment_##s,   q_bags_weighted_##s, q_sequence_##s, q_gather_##s}
+   ids_in_table_##s,    q_bags_segment_##s,   q_bags_weighted_##s, q_sequence_##s, q_gather_##s,         \
+   json_rows_##s}
 
 // In a per-ISA translation unit: KFN(bags_segment) is bags_segment_<KERNEL_ISA>.
 #ifndef KERNEL_ISA

@@ -20,6 +20,8 @@ const SUITES = [
   "batch-kernels.test.js",
   // quantized rows (native/kernels_quant.c, per level too)
   "../embedding/quantized-storage.test.js",
+  // the JSON answers' float writer (native/float_format.c's row writer, per level too)
+  "../serving/http/json-floats.test.js",
 ];
 
 for (const level of isa?.supported ?? []) {

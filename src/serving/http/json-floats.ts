@@ -19,9 +19,9 @@ const VALUE_BYTES = 16;
 /** Bytes past the text's end the native and WebAssembly writers may scribble on. */
 const SLACK_BYTES = 32;
 
-/** Bytes `write` may touch for `rows` lists of `width` values. */
+/** Bytes `write` may touch for `rows` lists of `width` values (a list of none is `[],`: 3 bytes). */
 export function jsonRowsCapacity(rows: number, width: number): number {
-  return rows * (width * VALUE_BYTES + 2) + SLACK_BYTES;
+  return rows * (width * VALUE_BYTES + (width === 0 ? 3 : 2)) + SLACK_BYTES;
 }
 
 /** The addon's writer (native/float_format.c), absent in an addon built before it. */

@@ -110,3 +110,36 @@ test("rows: comma-separated lists at an offset, empty lists for width 0, bytes b
     assert.equal(none.subarray(0, writer.write(data, 0, 3, 0, none, 0)).toString(), "[],[],[]", writer.kind);
   }
 });
+
+test("rows of every width 0..20 agree with the JS reference on edge values (AVX-512 lanes and the scalar tail)", () => {
+  const f32 = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0];
+  const edges: number[] = [];
+  // Around every power of ten the lanes handle (1e-14..1e9) and past both ends: the exponent's fix-up.
+  for (let n = -16; n <= 11; n++) {
+    const b = f32(Number(`1e${n}`));
+    for (let d = -2; d <= 2; d++) edges.push(b + d);
+  }
+  // Exact short decimals (fraction 0 in the lanes), powers of two (the narrower interval below), ties.
+  for (const x of [0.5, 0.25, 0.125, 0.0625, 1, 2, 3, 1024, 1.5, 100, 123456, 999999.5, 1e8, 5e8, 0.375]) {
+    edges.push(f32(x), f32(-x), f32(x) + 1, f32(x) - 1);
+  }
+  for (let e = -40; e <= 40; e++) edges.push(f32(2 ** e));
+  // 6 vs 9 digits at the interval's end, and values rounding up to the next power of ten.
+  for (const x of [9.9999995e-3, 0.099999994, 999999.94, 99999.99, 9.99999e8, 1.00000005e-3, 3.4028235e38]) {
+    edges.push(f32(x), f32(x) + 1, f32(x) - 1);
+  }
+  edges.push(0, 0x80000000, 1, 0x7f800000, 0xff800000, 0x7fc00000, 0x007fffff, 0x00800000);
+  const data = new Float32Array(Uint32Array.from(edges).buffer);
+  for (const writer of writers) {
+    for (let width = 0; width <= 20; width++) {
+      const rows = Math.floor(data.length / Math.max(width, 1));
+      const at = (width * 7) % data.length;
+      const rowsHere = Math.min(rows, Math.floor((data.length - at) / Math.max(width, 1)));
+      const out = Buffer.alloc(jsonRowsCapacity(rowsHere, width));
+      const ref = Buffer.alloc(jsonRowsCapacity(rowsHere, width));
+      const text = out.subarray(0, writer.write(data, at, rowsHere, width, out, 0)).toString("latin1");
+      const want = ref.subarray(0, jsFloats.write(data, at, rowsHere, width, ref, 0)).toString("latin1");
+      assert.equal(text, want, `${writer.kind}, width ${width}`);
+    }
+  }
+});
