@@ -4,17 +4,18 @@
  * PredictionService/Predict with `tensor_content` TensorProtos, standard gRPC framing over one HTTP/2
  * connection per simulated client), one JSON line each.
  *
- * The server runs in a child process (this file with `--serve`) so the load generator (autocannon) does
- * not share its event loop. The model has the standard workload's 26 features (dim 64, mean combiner,
- * Zipf bags of 1..20 ids) with every table capped at `--rows-cap` rows (default 10000, ~43 MB) so the
+ * The server runs in a child process (this file with `--serve`) so the load generator does not share its
+ * event loop. HTTP/1 load: bench/http1-load.ts (answers framed, never decoded; why: its header), or
+ * autocannon with `--client autocannon`. The model has the standard workload's 26 features (dim 64, mean
+ * combiner, Zipf bags of 1..20 ids) with every table capped at `--rows-cap` rows (default 10000, ~43 MB) so the
  * benchmark measures the server, not memory size; `--threads` sets the embedding's lookup threads (worker
  * threads running `embeddingLookupAsync`). Also printed: the direct in-process lookup of the same
  * batches (the floor under the server's latency) and JSON.parse vs lossless-json on a batch-64 body.
  *
  * The transport ceiling: a bare `node:http` server in its own process (this file with `--ceiling`) that
  * reads each request body, JSON.parses it and answers a pre-encoded JSON body of the same size as the
- * real answer at that batch (26 features × batch × 64 floats, columnar), loaded with the same autocannon
- * settings and REST JSON bodies. Every transport's line carries `ceiling_ratio`: its requests/s over the
+ * real answer at that batch (26 features × batch × 64 floats, columnar), loaded with the same load
+ * generator, settings and REST JSON bodies. Every transport's line carries `ceiling_ratio`: its requests/s over the
  * ceiling's at the same batch. With gRPC loaded, a second ceiling: a bare `node:http2` server (stream API)
  * that parses each PredictRequest and answers a pre-encoded PredictResponse of the real answer's size,
  * loaded by the same gRPC client; gRPC lines carry `h2_ceiling_ratio` against it. Every line also carries
@@ -54,11 +55,15 @@ import { encodeTensorInputs } from "../src/serving/grpc/tensor-inputs.js";
 import { DEFAULT_SIGNATURE, modelSpec, outputTensors } from "../src/serving/grpc/grpc-messages.js";
 import { PredictResponseWireSchema } from "../src/serving/grpc/proto/gen/tpu_embedding/serving/predict_wire_pb.js";
 import { cpuName } from "./cpu-name.js";
+import { http1Load, type LoadRequest } from "./http1-load.js";
 import { arg, bagLength, DIM, hashInitializer, STANDARD_ROWS, zipfSampler } from "./workload.js";
 
 const ROWS_CAP = Number(arg("rows-cap", "10000"));
 const DURATION_S = Number(arg("duration", "5"));
 const CONNECTIONS = Number(arg("connections", "8"));
+/** The HTTP/1 load generator: "lean" (bench/http1-load.ts, answers framed, not decoded) or "autocannon". */
+const CLIENT = arg("client", "lean");
+if (CLIENT !== "lean" && CLIENT !== "autocannon") throw new Error(`--client lean|autocannon, not ${CLIENT}`);
 const THREADS = Number(arg("threads", "1"));
 /** Which transports to load: any of json, binary, grpc. */
 const TRANSPORTS = arg("transports", "json,binary,grpc").split(",");
@@ -203,7 +208,7 @@ async function load(
   probe: CpuProbe,
 ): Promise<Record<string, unknown>> {
   const bodies = Array.from({ length: BODIES }, () => makeBatch(batch));
-  const requests = bodies.map((b) => ({
+  const requests: LoadRequest[] = bodies.map((b) => ({
     method: "POST" as const,
     path: transport === "ceiling" ? `/ceiling/${batch}` : `/v1/models/${MODEL}:predict`,
     headers: { "content-type": transport === "binary" ? BINARY_CONTENT_TYPE : "application/json" },
@@ -212,28 +217,62 @@ async function load(
   const serverStart = await probe();
   const cpu = process.cpuUsage();
   const wall = performance.now();
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, requests });
+  const run = CLIENT === "autocannon" ? await autocannonRun(url, requests) : await leanRun(url, requests);
   const clientCpu = clientCpuPercent(cpu, wall);
-  const server = serverUse(serverStart, await probe(), result.requests.total);
-  const failed = result.non2xx + result.errors + result.timeouts;
+  const server = serverUse(serverStart, await probe(), run.total);
   return {
     bench: "server",
     transport: TRANSPORT_NAMES[transport],
     batch,
     connections: CONNECTIONS,
-    requests_per_s: Math.round(result.requests.average),
-    ceiling_ratio: ceiling > 0 ? round(result.requests.average / ceiling) : 1,
-    examples_per_s: Math.round(result.requests.average * batch),
-    p50_ms: result.latency.p50,
-    p99_ms: result.latency.p99,
+    client: CLIENT,
+    requests_per_s: Math.round(run.perS),
+    ceiling_ratio: ceiling > 0 ? round(run.perS / ceiling) : 1,
+    examples_per_s: Math.round(run.perS * batch),
+    p50_ms: run.p50,
+    p99_ms: run.p99,
     request_bytes: Math.round(requests.reduce((n, r) => n + r.body.length, 0) / requests.length),
-    response_mb_per_s: round(result.throughput.average / 1e6),
-    failed,
+    response_mb_per_s: round(run.bytesPerS / 1e6),
+    failed: run.failed,
     rows_cap: ROWS_CAP,
     lookup_threads: THREADS,
     client_cpu_pct: clientCpu,
     ...server,
     cpu: CPU,
+  };
+}
+
+/** One HTTP/1 load run, whichever generator made it. */
+interface RunSummary {
+  total: number;
+  perS: number;
+  p50: number;
+  p99: number;
+  bytesPerS: number;
+  failed: number;
+}
+
+async function leanRun(url: string, requests: LoadRequest[]): Promise<RunSummary> {
+  const r = await http1Load(url, CONNECTIONS, DURATION_S, requests);
+  return {
+    total: r.requests,
+    perS: r.requests / r.seconds,
+    p50: round(percentile(r.latenciesMs, 0.5)),
+    p99: round(percentile(r.latenciesMs, 0.99)),
+    bytesPerS: r.bytes / r.seconds,
+    failed: r.non2xx + r.errors,
+  };
+}
+
+async function autocannonRun(url: string, requests: LoadRequest[]): Promise<RunSummary> {
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, requests });
+  return {
+    total: result.requests.total,
+    perS: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    bytesPerS: result.throughput.average,
+    failed: result.non2xx + result.errors + result.timeouts,
   };
 }
 
@@ -294,10 +333,10 @@ function grpcBody(bags: number[][][]): Buffer {
 }
 
 /**
- * gRPC load like autocannon's: CONNECTIONS HTTP/2 connections (node:http2), each with one gRPC call in
- * flight, for DURATION_S. Requests are serialized and framed beforehand (5-byte gRPC envelope), answers
- * are checked for `grpc-status: 0` and not decoded, as autocannon does with HTTP bodies: the client's cost
- * is the transport's. (@grpc/grpc-js as load generator added ~3 ms of client latency per call here, which
+ * gRPC load like the HTTP/1 generator's: CONNECTIONS HTTP/2 connections (node:http2), each with one gRPC
+ * call in flight, for DURATION_S. Requests are serialized and framed beforehand (5-byte gRPC envelope),
+ * answers are checked for `grpc-status: 0` and not decoded, as bench/http1-load.ts does with HTTP bodies:
+ * the client's cost is the transport's. (@grpc/grpc-js as load generator added ~3 ms of client latency per call here, which
  * hid the server at batch 1.)
  */
 async function loadGrpc(
