@@ -35,9 +35,10 @@ export function* jsonPredictChunks(
   bare: boolean,
   chunkBytes = JSON_CHUNK_BYTES,
   floats: JsonFloatWriter = jsonFloats(),
+  target: Buffer | null = null,
 ): Generator<Uint8Array, void, undefined> {
   const entries = [...outputs];
-  const out = new ChunkWriter(chunkBytes, floats, answerCapacity(entries));
+  const out = new ChunkWriter(chunkBytes, floats, answerCapacity(entries, chunkBytes, format, bare), target);
   if (format === "columnar") {
     out.push('{"outputs":');
     if (bare) yield* writeTensor(out, entries[0][1], 0, 0);
@@ -57,6 +58,30 @@ export function* jsonPredictChunks(
   yield out.take();
 }
 
+/** The largest answer written into one buffer of its own by `encodeJsonAnswer` (bigger ones are joined). */
+const ONE_BUFFER_BYTES = 2 ** 31 - 1;
+
+/**
+ * The whole answer, in one buffer of its own when its size bound allows (no slices, no scratch buffer, no
+ * copy): for a worker thread, where nothing else waits on the event loop. Into `target` when given and at
+ * least `jsonAnswerBound` bytes long.
+ */
+export function encodeJsonAnswer(
+  format: JsonFormat,
+  outputs: PredictOutputs,
+  bare: boolean,
+  floats: JsonFloatWriter = jsonFloats(),
+  target: Buffer | null = null,
+): Uint8Array {
+  const chunks = [...jsonPredictChunks(format, outputs, bare, ONE_BUFFER_BYTES, floats, target)];
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+}
+
+/** An upper bound on the bytes of an answer's JSON (Infinity past 2^31 - 1). */
+export function jsonAnswerBound(format: JsonFormat, outputs: PredictOutputs, bare: boolean): number {
+  return answerCapacity([...outputs], ONE_BUFFER_BYTES, format, bare);
+}
+
 /**
  * The bytes of the chunk being written, in one buffer shared by every answer (grown when needed): a chunk
  * is taken (copied out) before each yield, so answers formatted in interleaved slices never hold bytes in
@@ -70,39 +95,50 @@ const SCRATCH_KEEP_BYTES = 4 * JSON_CHUNK_BYTES;
 const SHORT_TEXT = 32;
 
 /**
- * An upper bound on an answer's bytes when it is small (up to a chunk's worth), else Infinity. Per output:
- * its quoted name (6 bytes a UTF-16 unit at most, escaped), its values and the lists' brackets and commas.
+ * An upper bound on an answer's bytes when it is at most `limit` (a chunk's worth), else Infinity. Per
+ * output: its quoted name (6 bytes a UTF-16 unit at most, escaped) with its colon and comma, once per
+ * example in a row answer of several outputs (each example an object: its braces and comma fit in the
+ * name's spare bytes), its values and the lists' brackets and commas.
  */
-function answerCapacity(entries: readonly [string, FeatureOutput][]): number {
+function answerCapacity(
+  entries: readonly [string, FeatureOutput][],
+  limit: number,
+  format: JsonFormat,
+  bare: boolean,
+): number {
   let bytes = 64;
+  const examples =
+    format === "row" && !bare && entries.length > 0 ? Math.max(1, entries[0][1].shape[0] ?? 1) : 1;
   for (const [name, o] of entries) {
     const rank = o.shape.length;
     if (rank === 0) return Infinity;
     let rows = 1;
     for (let d = 0; d < rank - 1; d++) rows *= o.shape[d];
-    bytes += 6 * name.length + 8 + 4 * rank * rows + jsonRowsCapacity(rows, o.shape[rank - 1]);
-    if (bytes > JSON_CHUNK_BYTES) return Infinity;
+    bytes += examples * (6 * name.length + 8) + 4 * rank * rows + jsonRowsCapacity(rows, o.shape[rank - 1]);
+    if (bytes > limit) return Infinity;
   }
   return bytes;
 }
 
 /**
  * Collects the bytes of one chunk; `full` once a chunk's worth is waiting. A small answer (`capacity`
- * bytes at most) is written into a buffer of its own and handed out without a copy; bigger ones go
- * through the shared scratch buffer, copied out chunk by chunk.
+ * bytes at most) is written into a buffer of its own (`target`, when given and big enough) and handed out
+ * without a copy; bigger ones go through the shared scratch buffer, copied out chunk by chunk.
  */
 class ChunkWriter {
   private size = 0;
-  private buf: Buffer;
+  private buf!: Buffer;
   private own: boolean;
 
   constructor(
     private readonly chunkBytes: number,
     private readonly floats: JsonFloatWriter,
     capacity: number,
+    target: Buffer | null,
   ) {
     this.own = capacity <= chunkBytes;
-    this.buf = this.own ? Buffer.allocUnsafe(capacity) : scratch;
+    if (!this.own) this.buf = scratch;
+    else this.buf = target !== null && capacity <= target.length ? target : Buffer.allocUnsafe(capacity);
   }
 
   private reserve(bytes: number): void {
