@@ -29,7 +29,7 @@ export const ENV = {
   prefetch: "TPU_EMBEDDING_PREFETCH",
   /**
    * The server looks up requests (or merged batches) of fewer ids on its event loop instead of a worker
-   * thread (default 4096; 0: always on a worker).
+   * thread (default 16384; 0: always on a worker).
    */
   inlineLookupIds: "TPU_EMBEDDING_INLINE_LOOKUP_IDS",
   /** `1` skips building the native addon at `npm install` (read by scripts/build-native.mjs). */
@@ -100,9 +100,13 @@ export function workerSpinMs(): number {
 
 let inlineIds: number | undefined;
 
-/** The server's lookups of fewer ids run on its event loop: `setInlineLookupIds`'s, else the env, else 4096. */
+/**
+ * The server's lookups of fewer ids run on its event loop: `setInlineLookupIds`'s, else the env, else
+ * 16384 (a batch-64 request of the standard workload, ~13,000 ids, looks up in about 0.2 ms: less than a
+ * worker round trip on a 2-vCPU VM, bench/results/2026-12-07-json-encode-worker.md).
+ */
 export function inlineLookupIds(): number {
-  return (inlineIds ??= countEnv(ENV.inlineLookupIds, 4096));
+  return (inlineIds ??= countEnv(ENV.inlineLookupIds, 16384));
 }
 
 /** For tests and benchmarks (this thread only): the inline lookup bound (0: never; undefined re-reads the env). */

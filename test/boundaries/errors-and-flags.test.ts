@@ -127,7 +127,7 @@ test("flags read the environment: defaults, values, and a bad value is an Invali
     );
     flags.setInlineLookupIds(undefined);
     delete process.env.TPU_EMBEDDING_INLINE_LOOKUP_IDS;
-    assert.equal(flags.inlineLookupIds(), 4096);
+    assert.equal(flags.inlineLookupIds(), 16384);
     flags.setInlineLookupIds(undefined);
     process.env.TPU_EMBEDDING_INLINE_LOOKUP_IDS = "0";
     assert.equal(flags.inlineLookupIds(), 0);

@@ -16,7 +16,7 @@ export interface BatchingOptions {
   batchTimeoutMicros: number;
   /**
    * With `batchTimeoutMicros` 0, a request small enough to be looked up on the event loop (fewer ids than
-   * `TPU_EMBEDDING_INLINE_LOOKUP_IDS`, 4096) is looked up at once instead of merged: merging it (batch key,
+   * `TPU_EMBEDDING_INLINE_LOOKUP_IDS`, 16384) is looked up at once instead of merged: merging it (batch key,
    * concatenation, split) cost more than the kernel calls it saved (docs/serving.md, "Micro-batching").
    * Default true for servers; unset (false) merges every request.
    */
