@@ -10,9 +10,14 @@ import { WorkerCalls } from "./worker-calls.js";
  */
 export const OFF_THREAD_ENCODE_VALUES = 1 << 15;
 
-/** Arenas kept for reuse, and the largest one kept (bigger ones are left to the garbage collector). */
+/** Arenas kept for reuse. */
 const KEEP_ARENAS = 4;
-const KEEP_ARENA_BYTES = 64 << 20;
+/**
+ * The largest arena: bigger answers are formatted on the event loop in slices, as before the worker, since
+ * allocating (zero-filling) and filling hundreds of megabytes of shared memory on the event loop would
+ * hold it for tens of milliseconds.
+ */
+const MAX_ARENA_BYTES = 64 << 20;
 /** Arenas are allocated in multiples of this (so one serves answers of nearby sizes). */
 const ARENA_STEP = 1 << 20;
 
@@ -37,7 +42,6 @@ function acquire(bytes: number): SharedArrayBuffer {
 }
 
 function giveBack(arena: SharedArrayBuffer): void {
-  if (arena.byteLength > KEEP_ARENA_BYTES) return;
   if (free.length === KEEP_ARENAS) {
     // Keep the bigger ones: a small answer fits a big arena, not the other way round.
     let smallest = 0;
@@ -66,16 +70,17 @@ export interface OffThreadAnswer {
  * Formats a big JSON answer on a worker thread, so the event loop serves other requests meanwhile: the
  * same bytes as on the main thread (json-response.ts). The values are copied into a shared arena (a
  * lookup's outputs may be views of memory the server reuses) and the worker writes the text after them.
+ * Null when the answer needs more than the largest arena (the caller formats it itself).
  */
 export async function encodeJsonOffThread(
   format: JsonFormat,
   outputs: PredictOutputs,
   bare: boolean,
-): Promise<OffThreadAnswer> {
-  const textBytes = jsonAnswerBound(format, outputs, bare);
-  if (textBytes === Infinity) throw new Error("The answer is too big for one arena.");
+): Promise<OffThreadAnswer | null> {
   const values = answerValues(outputs);
   const textAt = 4 * values;
+  const textBytes = jsonAnswerBound(format, outputs, bare);
+  if (textAt + textBytes > MAX_ARENA_BYTES) return null;
   const arena = acquire(textAt + textBytes);
   const floats = new Float32Array(arena, 0, values);
   const entries: EncodeRequest["outputs"] = [];

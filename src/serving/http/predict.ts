@@ -124,7 +124,7 @@ async function encodeJson(
     try {
       const answer = await encodeJsonOffThread(format, outputs, bare);
       // The arena holds the bytes until the answer is written (the reply's release).
-      return { body: answer.bytes, release: answer.release };
+      if (answer !== null) return { body: answer.bytes, release: answer.release };
     } catch {
       // The worker failed (the next big answer starts a new one): this answer is formatted here instead.
     }

@@ -6,6 +6,7 @@ import {
   answerValues,
   encodeJsonOffThread,
   OFF_THREAD_ENCODE_VALUES,
+  type OffThreadAnswer,
 } from "../../../src/serving/http/json-encode.js";
 import { encodeJsonPredict } from "../../../src/serving/http/json-response.js";
 import { WorkerCalls } from "../../../src/serving/http/worker-calls.js";
@@ -23,6 +24,17 @@ function outputs(shapes: [string, number[]][], seed: number, shared = false): Ma
     map.set(name, { shape, data });
   }
   return map;
+}
+
+/** encodeJsonOffThread's answer, which these sizes always get. */
+async function offThread(
+  format: "row" | "columnar",
+  out: Map<string, FeatureOutput>,
+  bare: boolean,
+): Promise<OffThreadAnswer> {
+  const answer = await encodeJsonOffThread(format, out, bare);
+  assert.ok(answer !== null);
+  return answer;
 }
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString();
@@ -53,7 +65,7 @@ test("the encode worker writes the same bytes as the main thread, every format a
       const out = outputs(shapes, seed++, shared);
       assert.ok(answerValues(out) >= OFF_THREAD_ENCODE_VALUES, what);
       for (const format of ["row", "columnar"] as const) {
-        const answer = await encodeJsonOffThread(format, out, bare);
+        const answer = await offThread(format, out, bare);
         assert.equal(
           text(answer.bytes),
           encodeJsonPredict(format, out, bare),
@@ -68,26 +80,43 @@ test("the encode worker writes the same bytes as the main thread, every format a
 
 test("answers held unreleased keep their bytes while others are formatted; released arenas are reused", async () => {
   const shapes: [string, number[]][] = [["x", [64, 600]]];
-  const held = await Promise.all(
-    [1, 2, 3].map((s) => encodeJsonOffThread("columnar", outputs(shapes, s), false)),
-  );
+  const held = await Promise.all([1, 2, 3].map((s) => offThread("columnar", outputs(shapes, s), false)));
   // More answers, concurrently, while the first three are held (as a socket still writing them would).
+  const heldArenas = new Set(held.map((a) => a.bytes.buffer));
+  let released = new Set<ArrayBufferLike>();
   for (let round = 0; round < 3; round++) {
     const more = await Promise.all(
       [4, 5, 6, 7, 8].map(async (s) => ({
         s,
-        a: await encodeJsonOffThread("row", outputs(shapes, s), false),
+        a: await offThread("row", outputs(shapes, s), false),
       })),
     );
+    const arenas = new Set(more.map(({ a }) => a.bytes.buffer));
+    assert.equal(arenas.size, more.length, "one arena an answer");
+    for (const arena of arenas) assert.ok(!heldArenas.has(arena), "a held arena handed out again");
+    // After the first round, answers reuse the arenas released before them.
+    if (round > 0)
+      assert.ok(
+        [...arenas].some((arena) => released.has(arena)),
+        "no arena reused",
+      );
     for (const { s, a } of more) {
       assert.equal(text(a.bytes), encodeJsonPredict("row", outputs(shapes, s), false), `seed ${s}`);
       a.release();
     }
+    released = arenas;
   }
   [1, 2, 3].forEach((s, i) => {
     assert.equal(text(held[i].bytes), encodeJsonPredict("columnar", outputs(shapes, s), false), `held ${s}`);
     held[i].release();
   });
+});
+
+test("an answer too big for the largest arena (64 MiB) is left to the caller", async () => {
+  const huge = new Map<string, FeatureOutput>([
+    ["x", { shape: [3_500_000], data: new Float32Array(3_500_000) }],
+  ]);
+  assert.equal(await encodeJsonOffThread("columnar", huge, true), null);
 });
 
 test("a big JSON answer through the server is the main thread's bytes; small ones stay on the event loop", async () => {
