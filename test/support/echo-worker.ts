@@ -1,7 +1,11 @@
-/** A worker for WorkerCalls' tests: echoes `value` back, or exits with `exit` as its code. */
+/**
+ * A worker for WorkerCalls' tests: echoes `value` back, or exits with `exit` as its code. (The test runner
+ * also loads every file under test/ as a test file: on the main thread it does nothing.)
+ */
 import { parentPort } from "node:worker_threads";
 
-parentPort!.on("message", (m: { id: number; value?: unknown; exit?: number }) => {
+const port = parentPort;
+port?.on("message", (m: { id: number; value?: unknown; exit?: number }) => {
   if (m.exit !== undefined) process.exit(m.exit);
-  parentPort!.postMessage({ id: m.id, value: m.value });
+  port.postMessage({ id: m.id, value: m.value });
 });
