@@ -10,8 +10,12 @@ import { WorkerCalls } from "./worker-calls.js";
  */
 export const OFF_THREAD_ENCODE_VALUES = 1 << 15;
 
-/** Arenas kept for reuse. */
+/**
+ * Arenas kept for reuse, and the largest kept (as the lookup pool keeps its slots: a burst of huge answers
+ * does not pin their memory for the process's life).
+ */
 const KEEP_ARENAS = 4;
+const KEEP_ARENA_BYTES = 16 << 20;
 /**
  * The largest arena: bigger answers are formatted on the event loop in slices, as before the worker, since
  * allocating (zero-filling) and filling hundreds of megabytes of shared memory on the event loop would
@@ -42,6 +46,7 @@ function acquire(bytes: number): SharedArrayBuffer {
 }
 
 function giveBack(arena: SharedArrayBuffer): void {
+  if (arena.byteLength > KEEP_ARENA_BYTES) return;
   if (free.length === KEEP_ARENAS) {
     // Keep the bigger ones: a small answer fits a big arena, not the other way round.
     let smallest = 0;
