@@ -18,7 +18,9 @@
 #else
 #define ROWS_FN f32_rows
 #endif
-#if defined(__AVX512F__)
+// The eight-lane writer needs AVX-512 F and CD (x86-64-v4 has both).
+#if defined(__AVX512F__) && defined(__AVX512CD__)
+#define F32_LANES 1
 #include <immintrin.h>
 #endif
 
@@ -146,16 +148,15 @@ static inline uint64_t pair(uint32_t x) { // the two digits of x < 100 as two li
 static inline void store64(char *out, uint64_t bytes) { memcpy(out, &bytes, 8); }
 
 /**
- * printf's `%g` layout (precision p, trailing zeros dropped) of the 9 digits q (the 6-digit text's digits
- * times 1000) with decimal exponent e10, plus TF Serving's `.0`. The digits stay in registers (little-endian
- * words) and go out in 8-byte stores, up to 24 bytes past `out`; returns the text's length.
+ * printf's `%g` layout (precision p, trailing zeros dropped) of 9 digits (the 6-digit text's digits times
+ * 1000): `lead` the first, `tail` the other eight as ASCII bytes (the first lowest), `nd` how many of all
+ * nine are left without trailing zeros, decimal exponent e10; plus TF Serving's `.0`. The digits stay in
+ * registers and go out in 8-byte stores, up to 24 bytes past `out`; returns the text's length.
  */
-static inline size_t layout_text(uint64_t lead, uint64_t tail, int e10, int p, char *out) {
+static inline size_t layout_digits(uint64_t lead, uint64_t tail, int nd, int e10, int p, char *out) {
   // All 9 digits with '0' padding in w0, w1.
   const uint64_t w0 = ('0' + lead) | tail << 8;
   const uint64_t w1 = tail >> 56 | 0x3030303030303000u;
-  const uint64_t zeros = tail ^ 0x3030303030303030u; // trailing '0' digits are its high zero bytes
-  const int nd = zeros == 0 ? 1 : 9 - __builtin_clzll(zeros) / 8; // digits without trailing zeros
   if (e10 < -4 || e10 >= p) {
     size_t n = 1;
     out[0] = (char)w0;
@@ -186,6 +187,13 @@ static inline size_t layout_text(uint64_t lead, uint64_t tail, int e10, int p, c
   const u128 all = (u128)w1 << 64 | w0;
   store64(out + e10 + 2, (uint64_t)(all >> (8 * (e10 + 1))));
   return (size_t)nd + 1;
+}
+
+/** `layout_digits` with the significant digits counted here. */
+static inline size_t layout_text(uint64_t lead, uint64_t tail, int e10, int p, char *out) {
+  const uint64_t zeros = tail ^ 0x3030303030303030u; // trailing '0' digits are its high zero bytes
+  const int nd = zeros == 0 ? 1 : 9 - __builtin_clzll(zeros) / 8; // digits without trailing zeros
+  return layout_digits(lead, tail, nd, e10, p, out);
 }
 
 /** `layout_text` of the 9 digits q. */
@@ -331,7 +339,7 @@ static inline size_t format_one(uint32_t bits, char *out) {
   return n + positive(m, e2, e10, m == 0x800000 && be > 1, out + n);
 }
 
-#if defined(__AVX512F__)
+#ifdef F32_LANES
 // AVX-512 builds (the addon's x86-64-v4 variant): eight values at a time, in vector lanes (GCC/Clang
 // vector extensions, gathers by intrinsics). AVX2, SSE and NEON builds keep the scalar path: the same lanes
 // measured slower there (bench/results/2026-12-07-float-writer-avx512.md).
@@ -354,6 +362,7 @@ static const double POW10_LO[23] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
 static const double POW10_D[23] = {0x1.0000000000000p+0, 0x1.4000000000000p+3, 0x1.9000000000000p+6, 0x1.f400000000000p+9, 0x1.3880000000000p+13, 0x1.86a0000000000p+16, 0x1.e848000000000p+19, 0x1.312d000000000p+23, 0x1.7d78400000000p+26, 0x1.dcd6500000000p+29, 0x1.2a05f20000000p+33, 0x1.74876e8000000p+36, 0x1.d1a94a2000000p+39, 0x1.2309ce5400000p+43, 0x1.6bcc41e900000p+46, 0x1.c6bf526340000p+49, 0x1.1c37937e08000p+53, 0x1.6345785d8a000p+56, 0x1.bc16d674ec800p+59, 0x1.158e460913d00p+63, 0x1.5af1d78b58c40p+66, 0x1.b1ae4d6e2ef50p+69, 0x1.0f0cf064dd592p+73};
 
 static inline vd select_d(vl mask, vd yes, vd no) { return (vd)(((vl)yes & mask) | ((vl)no & ~mask)); }
+static inline vl select_l(vl mask, vl yes, vl no) { return (yes & mask) | (no & ~mask); }
 
 static inline vd floor_small(vd v) { // floor of 0 <= v < 2^51: round to nearest by adding 2^52, then down
   const vd big = {0x1p52, 0x1p52, 0x1p52, 0x1p52, 0x1p52, 0x1p52, 0x1p52, 0x1p52};
@@ -419,9 +428,23 @@ static inline char *format8(const float *src, char *o) {
   const vd a4 = floor_small(r8 * 1e-4 + 0x1p-20), b4 = r8 - a4 * 1e4;
   const vd a1 = floor_small(a4 * 0.01 + 0x1p-10), a2 = a4 - a1 * 100;
   const vd b1 = floor_small(b4 * 0.01 + 0x1p-10), b2 = b4 - b1 * 100;
-  const vi lead = __builtin_convertvector(d0, vi), ia1 = __builtin_convertvector(a1, vi),
-           ia2 = __builtin_convertvector(a2, vi), ib1 = __builtin_convertvector(b1, vi),
-           ib2 = __builtin_convertvector(b2, vi);
+  // Digits 2..9 as bytes (the first lowest), each pair split by tens, and how many are significant.
+  const vd a1t = floor_small(a1 * 0.1 + 0x1p-6), a2t = floor_small(a2 * 0.1 + 0x1p-6);
+  const vd b1t = floor_small(b1 * 0.1 + 0x1p-6), b2t = floor_small(b2 * 0.1 + 0x1p-6);
+  const vl digits = __builtin_convertvector(a1t, vl) | __builtin_convertvector(a1 - a1t * 10, vl) << 8 |
+                    __builtin_convertvector(a2t, vl) << 16 | __builtin_convertvector(a2 - a2t * 10, vl) << 24 |
+                    __builtin_convertvector(b1t, vl) << 32 | __builtin_convertvector(b1 - b1t * 10, vl) << 40 |
+                    __builtin_convertvector(b2t, vl) << 48 | __builtin_convertvector(b2 - b2t * 10, vl) << 56;
+  const vl tails = digits + 0x3030303030303030;
+  vl zeros_lead;
+  {
+    __m512i d;
+    memcpy(&d, &digits, sizeof d);
+    const __m512i z = _mm512_lzcnt_epi64(d);
+    memcpy(&zeros_lead, &z, sizeof z);
+  }
+  const vl nds = select_l(digits == 0, (vl){0} + 1, 9 - (zeros_lead >> 3));
+  const vi lead = __builtin_convertvector(d0, vi);
   const vi slow = ~fast | __builtin_convertvector(unsafe, vi);
   for (int l = 0; l < 8; l++) {
     if (slow[l]) {
@@ -429,9 +452,7 @@ static inline char *format8(const float *src, char *o) {
     } else {
       const size_t n = bits[l] >> 31;
       o[0] = '-';
-      const uint64_t tail = pair((uint32_t)ia1[l]) | pair((uint32_t)ia2[l]) << 16 |
-                            pair((uint32_t)ib1[l]) << 32 | pair((uint32_t)ib2[l]) << 48;
-      o += n + layout_text((uint64_t)lead[l], tail, e10[l], six[l] ? 6 : 9, o + n);
+      o += n + layout_digits((uint64_t)lead[l], (uint64_t)tails[l], (int)nds[l], e10[l], six[l] ? 6 : 9, o + n);
     }
     *o++ = ',';
   }
@@ -457,7 +478,7 @@ size_t ROWS_FN(const float *data, size_t rows, size_t width, char *out) {
     *o++ = '[';
     const float *row = data + r * width;
     size_t i = 0;
-#if defined(__AVX512F__)
+#ifdef F32_LANES
     for (; i + 8 <= width; i += 8) o = format8(row + i, o);
 #endif
     for (; i < width; i++) {
