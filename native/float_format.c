@@ -189,19 +189,14 @@ static inline size_t layout_digits(uint64_t lead, uint64_t tail, int nd, int e10
   return (size_t)nd + 1;
 }
 
-/** `layout_digits` with the significant digits counted here. */
-static inline size_t layout_text(uint64_t lead, uint64_t tail, int e10, int p, char *out) {
-  const uint64_t zeros = tail ^ 0x3030303030303030u; // trailing '0' digits are its high zero bytes
-  const int nd = zeros == 0 ? 1 : 9 - __builtin_clzll(zeros) / 8; // digits without trailing zeros
-  return layout_digits(lead, tail, nd, e10, p, out);
-}
-
-/** `layout_text` of the 9 digits q. */
+/** `layout_digits` of the 9 digits q. */
 static inline size_t layout(uint64_t q, int e10, int p, char *out) {
   const uint32_t r = (uint32_t)(q % 100000000), a = r / 10000, b = r % 10000;
   // Digits 2..9 (one byte each, the first lowest).
   const uint64_t tail = pair(a / 100) | pair(a % 100) << 16 | pair(b / 100) << 32 | pair(b % 100) << 48;
-  return layout_text(q / 100000000, tail, e10, p, out);
+  const uint64_t zeros = tail ^ 0x3030303030303030u; // trailing '0' digits are its high zero bytes
+  const int nd = zeros == 0 ? 1 : 9 - __builtin_clzll(zeros) / 8; // digits without trailing zeros
+  return layout_digits(q / 100000000, tail, nd, e10, p, out);
 }
 
 /** The text of v = m·2^e2 > 0 (10^e10 <= v < 10^(e10+1)); `pow2`: m = 2^23 above the smallest exponent. */

@@ -21,7 +21,8 @@ static napi_value js_format_json_rows(napi_env env, napi_callback_info info) {
       (size_t)offset + (size_t)rows * (size_t)width <= data.length && (size_t)at <= out.length &&
       f32_rows_capacity((size_t)rows, (size_t)width) <= out.length - (size_t)at) {
     // The active ISA level's writer (dispatch.c), else the baseline build's: the same bytes either way.
-    f32_rows_fn *rows_fn = kernels() != NULL ? kernels()->json_rows : f32_rows;
+    const kernel_isa_t *level = kernels();
+    f32_rows_fn *rows_fn = level != NULL ? level->json_rows : f32_rows;
     end = (double)(at + rows_fn((const float *)data.data + offset, (size_t)rows, (size_t)width,
                                 (char *)out.data + at));
   }

@@ -75,7 +75,8 @@ export interface OffThreadAnswer {
  * Formats a big JSON answer on a worker thread, so the event loop serves other requests meanwhile: the
  * same bytes as on the main thread (json-response.ts). The values are copied into a shared arena (a
  * lookup's outputs may be views of memory the server reuses) and the worker writes the text after them.
- * Null when the answer needs more than the largest arena (the caller formats it itself).
+ * Null (nothing done, the caller formats it itself) for answers under OFF_THREAD_ENCODE_VALUES values, or
+ * needing more than the largest arena.
  */
 export async function encodeJsonOffThread(
   format: JsonFormat,
@@ -83,6 +84,7 @@ export async function encodeJsonOffThread(
   bare: boolean,
 ): Promise<OffThreadAnswer | null> {
   const values = answerValues(outputs);
+  if (values < OFF_THREAD_ENCODE_VALUES) return null;
   const textAt = 4 * values;
   const textBytes = jsonAnswerBound(format, outputs, bare);
   if (textAt + textBytes > MAX_ARENA_BYTES) return null;

@@ -12,7 +12,8 @@ export { formatFloat32 } from "./float32-text.js";
  * as TF Serving prints them (see formatFloat32).
  */
 export function encodeJsonPredict(format: JsonFormat, outputs: PredictOutputs, bare: boolean): string {
-  return Buffer.concat([...jsonPredictChunks(format, outputs, bare)]).toString("utf8");
+  const bytes = encodeJsonAnswer(format, outputs, bare);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
 }
 
 /**
@@ -127,7 +128,7 @@ function answerCapacity(
  */
 class ChunkWriter {
   private size = 0;
-  private buf!: Buffer;
+  private buf: Buffer;
   private own: boolean;
 
   constructor(
@@ -138,7 +139,8 @@ class ChunkWriter {
   ) {
     this.own = capacity <= chunkBytes;
     if (!this.own) this.buf = scratch;
-    else this.buf = target !== null && capacity <= target.length ? target : Buffer.allocUnsafe(capacity);
+    else if (target !== null && capacity <= target.length) this.buf = target;
+    else this.buf = Buffer.allocUnsafe(capacity);
   }
 
   private reserve(bytes: number): void {

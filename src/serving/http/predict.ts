@@ -12,7 +12,7 @@ import { predictService, type PredictLimits } from "../predict-service.js";
 import { parseJsonBody } from "./json-body.js";
 import { decodeColumnarBags } from "./json-fast-columns.js";
 import { decodeJsonOffThread, OFF_THREAD_DECODE_BYTES } from "./json-decode.js";
-import { answerValues, encodeJsonOffThread, OFF_THREAD_ENCODE_VALUES } from "./json-encode.js";
+import { encodeJsonOffThread } from "./json-encode.js";
 import { decodeJsonPredict, type JsonFormat } from "./json-request.js";
 import { jsonPredictChunks } from "./json-response.js";
 import type { MemoryBudget } from "./memory-budget.js";
@@ -92,16 +92,17 @@ export async function predict(
       format === "binary"
         ? { body: encodeBinaryResponsePieces(outputs), release: null }
         : await encodeJson(format, outputs, model.features.length === 1);
+    const arena = answer.release;
     return {
       contentType: format === "binary" ? BINARY_CONTENT_TYPE : "application/json",
       body: answer.body,
       version: model.version,
       ids,
       release:
-        answer.release === null
+        arena === null
           ? release
           : () => {
-              answer.release?.();
+              arena();
               release();
             },
     };
@@ -120,14 +121,12 @@ async function encodeJson(
   outputs: PredictOutputs,
   bare: boolean,
 ): Promise<{ body: Uint8Array | Uint8Array[]; release: (() => void) | null }> {
-  if (answerValues(outputs) >= OFF_THREAD_ENCODE_VALUES) {
-    try {
-      const answer = await encodeJsonOffThread(format, outputs, bare);
-      // The arena holds the bytes until the answer is written (the reply's release).
-      if (answer !== null) return { body: answer.bytes, release: answer.release };
-    } catch {
-      // The worker failed (the next big answer starts a new one): this answer is formatted here instead.
-    }
+  try {
+    const answer = await encodeJsonOffThread(format, outputs, bare);
+    // The arena holds the bytes until the answer is written (the reply's release).
+    if (answer !== null) return { body: answer.bytes, release: answer.release };
+  } catch {
+    // The worker failed (the next big answer starts a new one): this answer is formatted here instead.
   }
   return { body: await encodeJsonSliced(format, outputs, bare), release: null };
 }
