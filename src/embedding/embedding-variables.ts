@@ -1,7 +1,9 @@
 import { isDefaultTableInitializer, runInitializer, truncatedNormal } from "../config/initializers.js";
 import type { SlotSpec } from "../config/optimizers.js";
+import type { TrackableVariableSpec } from "../checkpoint/trackable.js";
 import type { TableConfig } from "../config/table-config.js";
-import { InvalidArgumentError } from "../errors.js";
+import { describeValue } from "../config/validate.js";
+import { InvalidArgumentError, NotFoundError } from "../errors.js";
 import { DenseTensor } from "../tensor/dense-tensor.js";
 import type { EmbeddingVariable } from "./lookup-record.js";
 
@@ -26,6 +28,44 @@ export function variableSpecs(tables: readonly TableConfig[]): VariableSpec[] {
       out.push({ name: `${table.name}/${slot.name}`, table, slot });
   }
   return out;
+}
+
+/** Every variable as a checkpoint's object graph lists it (checkpoint/trackable.ts). */
+export function trackableSpecs(tables: readonly TableConfig[]): TrackableVariableSpec[] {
+  return variableSpecs(tables).map(({ name, table, slot }) => ({
+    localName: name,
+    dtype: "float32" as const,
+    shape: [table.vocabularySize, table.dim],
+    ...(slot !== null ? { slot: true } : {}),
+  }));
+}
+
+/** Each variable's spec by name; a name `tables` do not have is a NotFoundError for restore. */
+export function variableSpecLookup(tables: readonly TableConfig[]): (name: string) => VariableSpec {
+  const specs = new Map(variableSpecs(tables).map((s) => [s.name, s]));
+  return (name) => {
+    const spec = specs.get(name);
+    if (spec === undefined)
+      throw new NotFoundError(`Cannot restore "${name}": the embedding has no such variable.`);
+    return spec;
+  };
+}
+
+/** Restore's check before anything is written: every value a Float32Array of its variable's size. */
+export function checkRestoredValues(
+  values: ReadonlyMap<string, Float32Array>,
+  specOf: (name: string) => VariableSpec,
+): void {
+  for (const [name, array] of values) {
+    const spec = specOf(name);
+    const expected = spec.table.vocabularySize * spec.table.dim;
+    if (!(array instanceof Float32Array) || array.length !== expected) {
+      throw new InvalidArgumentError(
+        `Cannot restore "${name}": expected ${expected} float32 values ([${spec.table.vocabularySize}, ` +
+          `${spec.table.dim}]), got ${array instanceof Float32Array ? array.length : describeValue(array)}.`,
+      );
+    }
+  }
 }
 
 /**

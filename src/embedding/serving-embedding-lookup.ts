@@ -4,6 +4,7 @@ import { DenseTensor } from "../tensor/dense-tensor.js";
 import { allocateOutputs } from "../kernels/outputs.js";
 import { executePlan } from "./execute.js";
 import { typeName } from "../tensor/structure.js";
+import { describeValue } from "../config/validate.js";
 import {
   flattenFeatures,
   matchInputs,
@@ -140,6 +141,19 @@ export function packOutputs(
   return planned.pack(
     into ?? planned.features.map((f, i) => new DenseTensor(outputs[i], f.plan.outputShape)),
   );
+}
+
+/** The lookup options' `into` matched to a planned lookup (matchOutputs), or null when not given. */
+export function outputsOf(
+  planned: PlannedLookup,
+  featureConfig: FeatureStructure,
+  options: { readonly into?: unknown } | undefined,
+): DenseTensor<Float32Array>[] | null {
+  if (options === undefined || options === null) return null;
+  if (typeof options !== "object") {
+    throw new InvalidArgumentError(`Lookup options must be an object, got ${describeValue(options)}.`);
+  }
+  return options.into === undefined ? null : matchOutputs(planned, featureConfig, options.into);
 }
 
 /**

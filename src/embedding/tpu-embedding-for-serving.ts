@@ -1,13 +1,18 @@
 import type { Trackable, TrackableVariableSpec } from "../checkpoint/trackable.js";
-import { Optimizer } from "../config/optimizers.js";
+import type { Optimizer } from "../config/optimizers.js";
 import type { TableConfig } from "../config/table-config.js";
 import { allocationError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors.js";
 import { DenseTensor } from "../tensor/dense-tensor.js";
 import { KeyedJaggedTensor } from "../tensor/keyed-jagged-tensor.js";
-import { allocateTable, createVariables, variableSpecs } from "./embedding-variables.js";
+import {
+  allocateTable,
+  checkRestoredValues,
+  trackableSpecs,
+  variableSpecLookup,
+  variableSpecs,
+} from "./embedding-variables.js";
 import { isObject, keyedInputs, type KeyedInputs } from "./lookup-arguments.js";
 import { isNone } from "../tensor/structure.js";
-import { describeValue } from "../config/validate.js";
 import {
   flattenFeatures,
   type FeatureStructure,
@@ -15,27 +20,21 @@ import {
   type LookupResult,
 } from "./feature-structure.js";
 import {
-  matchOutputs,
+  outputsOf,
   packOutputs,
   planLookups,
   runPlanned,
   sharedOutputs,
   type PlannedLookup,
 } from "./serving-embedding-lookup.js";
-import { lookupPool } from "../kernels/lookup-pool.js";
-import { allocateByteTables, allocateTables } from "../kernels/table-memory.js";
-import { quantizeTable, rowBytes, type StorageKind } from "../kernels/quantized-rows.js";
+import { quantizeTable, type StorageKind } from "../kernels/quantized-rows.js";
 import { storageKindsOf } from "./table-storage-option.js";
-import {
-  dequantizedTable,
-  float32Table,
-  quantizedTable,
-  type StoredTable,
-} from "../kernels/table-storage.js";
-import { PlannedBatches } from "./planned-batch.js";
-import { SmallLookup, type FlatFeature, type FlatOutput } from "./small-lookup.js";
-import { keyedLastLookup, KeyedLookup } from "./keyed-lookup.js";
-import { StagedExecutor } from "./staged-executor.js";
+import { dequantizedTable, type StoredTable } from "../kernels/table-storage.js";
+import { allocateTableMemory, buildTables } from "./stored-tables.js";
+import { checkedSeed, checkedThreads, distinctTables } from "./embedding-options.js";
+import { LookupPaths } from "./lookup-paths.js";
+import type { FlatFeature, FlatOutput } from "./small-lookup.js";
+import { keyedLastLookup } from "./keyed-lookup.js";
 import { applyGradients, type ApplyGradientsResult } from "../training/apply-gradients.js";
 import type { EmbeddingVariable, LastLookup } from "./lookup-record.js";
 
@@ -96,12 +95,7 @@ export class TPUEmbeddingForServing implements Trackable {
   private lastLookup: LastLookup | null = null;
   /** Lookup threads (the `threads` option). */
   readonly threads: number;
-  /** This embedding's table set in the worker pool; `null` until the first pooled lookup. */
-  private poolSet: number | null = null;
-  private small: SmallLookup | null = null;
-  private keyedFast: KeyedLookup | null = null;
-  private executor: StagedExecutor | null = null;
-  private planned: PlannedBatches | null = null;
+  private lookupPaths: LookupPaths | null = null;
   private disposed = false;
   /** Table memory handed to a restore before build, adopted by the build. */
   private pendingTableMemory: Float32Array[] | null = null;
@@ -110,47 +104,17 @@ export class TPUEmbeddingForServing implements Trackable {
     if (options === null || typeof options !== "object" || !("featureConfig" in options)) {
       throw new InvalidArgumentError("TPUEmbeddingForServing: expected { featureConfig, optimizer }.");
     }
-    const optimizer = options.optimizer ?? null;
     const features = flattenFeatures(options.featureConfig);
     if (features.length === 0)
       throw new InvalidArgumentError("TPUEmbeddingForServing: featureConfig has no features.");
-    const tables: TableConfig[] = [];
-    for (const { value } of features) if (!tables.includes(value.table)) tables.push(value.table);
-
-    // TF writes the global optimizer and default names into the TableConfigs themselves.
-    const names = new Set<string>();
-    tables.forEach((table, i) => {
-      if (table.optimizer === null) table.optimizer = optimizer;
-      if (table.optimizer !== null && !(table.optimizer instanceof Optimizer)) {
-        throw new InvalidArgumentError(
-          `${describeValue(table.optimizer)} is an unsupported optimizer class. Please pass an instance of ` +
-            `SGD, Adagrad, AdagradMomentum, Adam or FTRL.`,
-        );
-      }
-      if (table.name === null) table.name = `table_${i}`;
-      if (names.has(table.name)) {
-        throw new InvalidArgumentError(
-          `Tables must have a unique name. Multiple tables with name ${table.name} found.`,
-        );
-      }
-      names.add(table.name);
-    });
-    if (options.seed !== undefined && !Number.isInteger(options.seed)) {
-      throw new InvalidArgumentError(
-        `TPUEmbeddingForServing: seed must be an integer, got ${describeValue(options.seed)}.`,
-      );
-    }
-    const threads = options.threads ?? 1;
-    if (!Number.isInteger(threads) || threads < 1) {
-      throw new InvalidArgumentError(
-        `TPUEmbeddingForServing: threads must be an integer >= 1, got ${describeValue(options.threads)}.`,
-      );
-    }
+    const tables = distinctTables(features, options.optimizer ?? null);
+    const seed = checkedSeed(options.seed);
+    const threads = checkedThreads(options.threads);
     this.storageKinds = storageKindsOf(options.tableStorage, tables);
     this.featureConfig = options.featureConfig;
     this.tables = Object.freeze(tables);
     this.tableIndex = new Map(tables.map((t, i) => [t, i]));
-    this.seed = options.seed;
+    this.seed = seed;
     this.threads = threads;
   }
 
@@ -256,9 +220,9 @@ export class TPUEmbeddingForServing implements Trackable {
       return this.lookupSync(keyed.features, keyed.weights, options as LookupOptions<never>);
     }
     const planned = this.plan(features, weights);
-    const into = this.outputsOf(planned, options);
+    const into = outputsOf(planned, this.featureConfig, options);
     const arrays = into === null ? null : into.map((t) => t.data);
-    const outputs = this.plannedBatches().run(planned, arrays) ?? runPlanned(planned, arrays);
+    const outputs = this.paths().planned.run(planned, arrays) ?? runPlanned(planned, arrays);
     return packOutputs(planned, outputs, into);
   }
 
@@ -304,9 +268,9 @@ export class TPUEmbeddingForServing implements Trackable {
       return this.lookupAsync(keyed.features, keyed.weights, options as LookupOptions<never>);
     }
     const planned = this.plan(features, weights);
-    const into = this.outputsOf(planned, options);
+    const into = outputsOf(planned, this.featureConfig, options);
     const arrays = into === null ? null : into.map((t) => t.data);
-    const started = this.plannedBatches().start(planned, arrays);
+    const started = this.paths().planned.start(planned, arrays);
     const outputs = started !== null ? await started : runPlanned(planned, arrays);
     return packOutputs(planned, outputs, into);
   }
@@ -318,7 +282,7 @@ export class TPUEmbeddingForServing implements Trackable {
    */
   lookupFlatAsync(features: readonly FlatFeature[]): Promise<FlatOutput[]> | undefined {
     if (!this.stagedPathOpen(undefined)) return undefined;
-    const result = this.smallPath().lookupFlatAsync(features);
+    const result = this.paths().small.lookupFlatAsync(features);
     if (result !== undefined) this.lastLookup = null;
     return result;
   }
@@ -329,7 +293,7 @@ export class TPUEmbeddingForServing implements Trackable {
    */
   lookupFlat(features: readonly FlatFeature[]): FlatOutput[] | undefined {
     if (!this.stagedPathOpen(undefined)) return undefined;
-    const result = this.smallPath().lookupFlat(features);
+    const result = this.paths().small.lookupFlat(features);
     if (result !== undefined) this.lastLookup = null;
     return result;
   }
@@ -357,9 +321,7 @@ export class TPUEmbeddingForServing implements Trackable {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.executor?.release();
-    if (this.poolSet !== null) lookupPool().release(this.poolSet);
-    this.poolSet = null;
+    this.lookupPaths?.release();
   }
 
   get isDisposed(): boolean {
@@ -398,12 +360,7 @@ export class TPUEmbeddingForServing implements Trackable {
   // Trackable -----------------------------------------------------------------------------------------
 
   trackableVariables(): readonly TrackableVariableSpec[] {
-    return variableSpecs(this.tables).map(({ name, table, slot }) => ({
-      localName: name,
-      dtype: "float32" as const,
-      shape: [table.vocabularySize, table.dim],
-      ...(slot !== null ? { slot: true } : {}),
-    }));
+    return trackableSpecs(this.tables);
   }
 
   readVariable(localName: string): Float32Array | undefined {
@@ -420,7 +377,7 @@ export class TPUEmbeddingForServing implements Trackable {
    * slots, and everything once built (restore must stay all-or-nothing), get fresh shared memory.
    */
   allocateVariables(localNames: readonly string[]): Map<string, Float32Array> {
-    const specOf = this.variableSpecOf();
+    const specOf = variableSpecLookup(this.tables);
     const memory = this.built ? null : this.tableMemory();
     const out = new Map<string, Float32Array>();
     for (const name of localNames) {
@@ -436,17 +393,8 @@ export class TPUEmbeddingForServing implements Trackable {
   }
 
   restoreVariables(values: ReadonlyMap<string, Float32Array>): void {
-    const specOf = this.variableSpecOf();
-    for (const [name, array] of values) {
-      const spec = specOf(name);
-      const expected = spec.table.vocabularySize * spec.table.dim;
-      if (!(array instanceof Float32Array) || array.length !== expected) {
-        throw new InvalidArgumentError(
-          `Cannot restore "${name}": expected ${expected} float32 values ([${spec.table.vocabularySize}, ` +
-            `${spec.table.dim}]), got ${array instanceof Float32Array ? array.length : describeValue(array)}.`,
-        );
-      }
-    }
+    const specOf = variableSpecLookup(this.tables);
+    checkRestoredValues(values, specOf);
     if (!this.built) {
       this.buildWith(values);
       return;
@@ -464,43 +412,15 @@ export class TPUEmbeddingForServing implements Trackable {
     }
   }
 
-  /** Each variable's spec by name; a name the embedding does not have is a NotFoundError for restore. */
-  private variableSpecOf(): (name: string) => ReturnType<typeof variableSpecs>[number] {
-    const specs = new Map(variableSpecs(this.tables).map((s) => [s.name, s]));
-    return (name) => {
-      const spec = specs.get(name);
-      if (spec === undefined)
-        throw new NotFoundError(`Cannot restore "${name}": the embedding has no such variable.`);
-      return spec;
-    };
-  }
-
   // ----------------------------------------------------------------------------------------------------
 
-  /** The staged path for RaggedTensor / dense inputs (src/embedding/small-lookup.ts). */
-  private smallPath(): SmallLookup {
-    return (this.small ??= new SmallLookup(
+  /** The lookup machinery (lookup-paths.ts), once built. */
+  private paths(): LookupPaths {
+    return (this.lookupPaths ??= new LookupPaths(
       this.featureConfig,
       this.tables,
       this.storedTables!,
-      this.stagedExecutor(),
-    ));
-  }
-
-  /** The staged path for KeyedJaggedTensors (src/embedding/keyed-lookup.ts). */
-  private keyedPath(): KeyedLookup {
-    return (this.keyedFast ??= new KeyedLookup(this.featureConfig, this.tables, this.stagedExecutor()));
-  }
-
-  /** Runs planned lookups as lookup batches on the same executor (planned-batch.ts). */
-  private plannedBatches(): PlannedBatches {
-    return (this.planned ??= new PlannedBatches(this.stagedExecutor(), this.tables));
-  }
-
-  /** Runs both staged paths' work: one native table set per embedding, and the pool's workers. */
-  private stagedExecutor(): StagedExecutor {
-    return (this.executor ??= new StagedExecutor(this.tables, this.storedTables!, this.threads, () =>
-      this.pooledTables(),
+      this.threads,
     ));
   }
 
@@ -513,13 +433,13 @@ export class TPUEmbeddingForServing implements Trackable {
     const into = (options as { into?: unknown } | undefined)?.into;
     if (features instanceof KeyedJaggedTensor) {
       if (!isNone(weights)) return undefined;
-      const keyed = this.keyedPath();
+      const keyed = this.paths().keyed;
       const result = async ? keyed.lookupAsync(features, into) : keyed.lookup(features, into);
       if (result !== undefined)
         this.lastLookup = keyedLastLookup(features, this.storedTables!, this.featureConfig);
       return result;
     }
-    const small = this.smallPath();
+    const small = this.paths().small;
     const result = async ? small.lookupAsync(features, weights, into) : small.lookup(features, weights, into);
     if (result !== undefined) this.lastLookup = small.lastLookup(features, weights);
     return result;
@@ -547,38 +467,9 @@ export class TPUEmbeddingForServing implements Trackable {
     return planLookups(features, weights ?? null, this.storedTables!, this.featureConfig, true);
   }
 
-  private outputsOf(
-    planned: PlannedLookup,
-    options: { readonly into?: unknown } | undefined,
-  ): DenseTensor<Float32Array>[] | null {
-    if (options === undefined || options === null) return null;
-    if (typeof options !== "object") {
-      throw new InvalidArgumentError(`Lookup options must be an object, got ${describeValue(options)}.`);
-    }
-    return options.into === undefined ? null : matchOutputs(planned, this.featureConfig, options.into);
-  }
-
-  /** The pool's table set for this embedding, registered on first use. */
-  private pooledTables(): number {
-    this.poolSet ??= lookupPool().registerStorage({
-      tables: this.tables.map((t) => this.storedTables!.get(t)!),
-    });
-    return this.poolSet;
-  }
-
-  /**
-   * Every table's memory before build: allocated once, by restore (allocateVariables) or build. Float32
-   * tables get their place in the kernels' arenas; a table to be quantized gets a plain shared buffer,
-   * freed once its quantized rows are made.
-   */
+  /** Every table's memory before build (stored-tables.ts): allocated once, by restore (allocateVariables) or build. */
   private tableMemory(): Float32Array[] {
-    if (this.pendingTableMemory !== null) return this.pendingTableMemory;
-    const kept = this.tables.filter((_, i) => this.storageKinds[i] === "float32");
-    const arenas = allocateTables(kept.map((t) => t.vocabularySize * t.dim));
-    this.pendingTableMemory = this.tables.map((t, i) =>
-      this.storageKinds[i] === "float32" ? arenas[kept.indexOf(t)] : allocateTable([t.vocabularySize, t.dim]),
-    );
-    return this.pendingTableMemory;
+    return (this.pendingTableMemory ??= allocateTableMemory(this.tables, this.storageKinds));
   }
 
   /** Creates every variable; those present in `provided` adopt that memory instead of being initialised. */
@@ -586,25 +477,13 @@ export class TPUEmbeddingForServing implements Trackable {
     if (this.built) return;
     const memory = this.tableMemory();
     this.pendingTableMemory = null;
-    const { variables, views } = createVariables(this.tables, memory, provided, this.seed);
-    const stored = new Map<TableConfig, StoredTable>();
-    const quantized = this.tables.filter((_, i) => this.storageKinds[i] !== "float32");
-    const bytes = allocateByteTables(
-      quantized.map((t) => t.vocabularySize * rowBytes(this.storageKinds[this.tableIndex.get(t)!], t.dim)),
+    const { variables, views, stored } = buildTables(
+      this.tables,
+      this.storageKinds,
+      memory,
+      provided,
+      this.seed,
     );
-    this.tables.forEach((t, i) => {
-      const kind = this.storageKinds[i];
-      if (kind === "float32") {
-        stored.set(t, float32Table(views.get(t)!.data, t.dim));
-        return;
-      }
-      const rows = bytes[quantized.indexOf(t)];
-      quantizeTable(kind, views.get(t)!.data, t.dim, rows, t.name!);
-      stored.set(t, quantizedTable(kind, rows, t.dim));
-      // The float32 values are dropped: the quantized rows are the table now.
-      views.delete(t);
-      variables.delete(t.name!);
-    });
     this.variablesByName = variables;
     this.tableViews = views;
     this.storedTables = stored;

@@ -1,0 +1,59 @@
+import { Optimizer } from "../config/optimizers.js";
+import type { TableConfig } from "../config/table-config.js";
+import { describeValue } from "../config/validate.js";
+import { InvalidArgumentError } from "../errors.js";
+import type { FeatureConfig } from "../config/feature-config.js";
+
+/** TPUEmbeddingForServing's options, checked as TF checks them. */
+
+/**
+ * The distinct tables of the flattened (sorted-key) features in TF's order, first occurrence first, with
+ * what TF writes into the TableConfigs themselves: the global optimizer where a table has none, and
+ * `table_<i>` where it has no name. Names must be unique.
+ */
+export function distinctTables(
+  features: readonly { readonly value: FeatureConfig }[],
+  optimizer: Optimizer | null,
+): TableConfig[] {
+  const tables: TableConfig[] = [];
+  for (const { value } of features) if (!tables.includes(value.table)) tables.push(value.table);
+  const names = new Set<string>();
+  tables.forEach((table, i) => {
+    if (table.optimizer === null) table.optimizer = optimizer;
+    if (table.optimizer !== null && !(table.optimizer instanceof Optimizer)) {
+      throw new InvalidArgumentError(
+        `${describeValue(table.optimizer)} is an unsupported optimizer class. Please pass an instance of ` +
+          `SGD, Adagrad, AdagradMomentum, Adam or FTRL.`,
+      );
+    }
+    if (table.name === null) table.name = `table_${i}`;
+    if (names.has(table.name)) {
+      throw new InvalidArgumentError(
+        `Tables must have a unique name. Multiple tables with name ${table.name} found.`,
+      );
+    }
+    names.add(table.name);
+  });
+  return tables;
+}
+
+/** The `seed` option: an integer, or undefined. */
+export function checkedSeed(seed: unknown): number | undefined {
+  if (seed !== undefined && !Number.isInteger(seed)) {
+    throw new InvalidArgumentError(
+      `TPUEmbeddingForServing: seed must be an integer, got ${describeValue(seed)}.`,
+    );
+  }
+  return seed as number | undefined;
+}
+
+/** The `threads` option: an integer >= 1, default 1. */
+export function checkedThreads(threads: unknown): number {
+  const value = threads ?? 1;
+  if (!Number.isInteger(value) || (value as number) < 1) {
+    throw new InvalidArgumentError(
+      `TPUEmbeddingForServing: threads must be an integer >= 1, got ${describeValue(threads)}.`,
+    );
+  }
+  return value as number;
+}
