@@ -14,6 +14,7 @@
 #include "batch.h"
 #include "dispatch.h"
 #include "float_format_napi.h"
+#include "json_columns.h"
 #include "napi_util.h"
 #ifdef __linux__
 #include <sys/mman.h>
@@ -215,11 +216,12 @@ NAPI_MODULE_INIT() {
   // the library uses its WebAssembly kernels (and the JSON float writer, which needs no vector ISA).
   const napi_property_descriptor isa_only = {"kernelIsa", NULL, js_kernel_isa, NULL, NULL, NULL, napi_enumerable, NULL};
   if (kernels() == NULL)
-    return napi_define_properties(env, exports, 1, &isa_only) == napi_ok && define_float_format(env, exports)
+    return napi_define_properties(env, exports, 1, &isa_only) == napi_ok && define_float_format(env, exports) &&
+                   define_json_columns(env, exports)
                ? exports
                : NULL;
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok ||
-      !define_float_format(env, exports))
+      !define_float_format(env, exports) || !define_json_columns(env, exports))
     return NULL;
   return exports;
 }

@@ -1,6 +1,15 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
-import { decodeColumnarBags } from "../../../src/serving/http/json-fast-columns.js";
+import {
+  type ColumnScanner,
+  type ColumnScratch,
+  NOT_COLUMNS,
+  SCRATCH_FULL,
+  columnScanner,
+  decodeColumnarBags,
+  jsColumnScanner,
+  nativeColumnScanner,
+} from "../../../src/serving/http/json-fast-columns.js";
 import { decodeJsonPredict } from "../../../src/serving/http/json-request.js";
 import { parseJsonBody } from "../../../src/serving/http/json-body.js";
 import { modelFeatures, type ModelFeatures } from "../../../src/serving/batching/model-features.js";
@@ -59,7 +68,8 @@ test("the canonical body (JSON.stringify of bags of int32 ids) is decoded as the
   assert.deepEqual([...fast!.keys()], ["watched", "user/topics", "friends"]);
 });
 
-test("random bodies: whatever the fast decoder accepts, the general path decodes to the same inputs", () => {
+/** 3,000 random bodies of the fast form and near it: each with the model features to decode it on. */
+function randomBodies(): { body: Buffer; on: ModelFeatures; canonical: boolean }[] {
   const { rand, int } = seededRandom(2026);
   const names = ["watched", "favorited", "friends", "user/topics"];
   const id = (): string => {
@@ -98,9 +108,7 @@ test("random bodies: whatever the fast decoder accepts, the general path decodes
     (t) => t.replace(":[[", ":[]").replace(/\]\]/, ""),
     (t) => t.replace(":[[", ":[[[").replace("]]", "]]]"),
   ];
-  let accepted = 0;
-  let canonicalAccepted = 0;
-  let canonical = 0;
+  const bodies: { body: Buffer; on: ModelFeatures; canonical: boolean }[] = [];
   for (let round = 0; round < 3000; round++) {
     const chosen = names.filter(() => rand() < 0.7);
     if (chosen.length === 0) chosen.push(names[int(names.length)]);
@@ -115,22 +123,139 @@ test("random bodies: whatever the fast decoder accepts, the general path decodes
     const mutation = int(mutations.length);
     const body = Buffer.from(mutations[mutation](text));
     const on = rand() < 0.2 ? denseFriends : features;
-    const fast = decodeColumnarBags(body, on);
-    const slow = general(body, on);
     const plainIds = /^[^".e]*$/.test(text.replace(/"(watched|favorited|friends|user\/topics|inputs)"/g, ""));
-    const isCanonical = mutation < 3 && on === features && plainIds && !/\d{10}|\b0\d|-[^\d]/.test(text);
-    if (isCanonical) canonical++;
-    if (fast === null) continue;
-    accepted++;
-    if (isCanonical) canonicalAccepted++;
-    assert.notEqual(typeof slow, "string", `fast accepted what the general path refuses (${slow}): ${body}`);
-    assert.deepEqual(plain(fast), plain(slow as PredictInputs), String(body));
+    const canonical = mutation < 3 && on === features && plainIds && !/\d{10}|\b0\d|-[^\d]/.test(text);
+    bodies.push({ body, on, canonical });
   }
-  // The generator is meant to hit both sides: plain bodies are taken fast, the rest fall back.
-  assert.ok(accepted > 300 && accepted < 2700, `${accepted} of 3000 accepted`);
-  assert.equal(
-    canonicalAccepted,
-    canonical,
-    "every plain body without special ids is taken by the fast path",
-  );
+  return bodies;
+}
+
+const scanners: ColumnScanner[] = [jsColumnScanner, ...[nativeColumnScanner()].filter((s) => s !== null)];
+
+test("the native scanner is the one chosen when the addon is loaded", () => {
+  assert.equal(columnScanner().kind, nativeColumnScanner() === null ? "js" : "native");
+});
+
+for (const scanner of scanners) {
+  test(`random bodies (${scanner.kind} scanner): whatever the fast decoder accepts, the general path decodes to the same inputs`, () => {
+    let accepted = 0;
+    let canonicalAccepted = 0;
+    let canonical = 0;
+    for (const { body, on, canonical: isCanonical } of randomBodies()) {
+      if (isCanonical) canonical++;
+      const fast = decodeColumnarBags(body, on, scanner);
+      if (fast === null) continue;
+      accepted++;
+      if (isCanonical) canonicalAccepted++;
+      const slow = general(body, on);
+      assert.notEqual(
+        typeof slow,
+        "string",
+        `fast accepted what the general path refuses (${slow}): ${body}`,
+      );
+      assert.deepEqual(plain(fast), plain(slow as PredictInputs), String(body));
+    }
+    // The generator is meant to hit both sides: plain bodies are taken fast, the rest fall back.
+    assert.ok(accepted > 300 && accepted < 2700, `${accepted} of 3000 accepted`);
+    assert.equal(
+      canonicalAccepted,
+      canonical,
+      "every plain body without special ids is taken by the fast path",
+    );
+  });
+}
+
+/** A scanner's verdict on a body and what it read: the count and the scratch arrays up to what it filled. */
+function scanned(scanner: ColumnScanner, body: Uint8Array, size = 4096): unknown {
+  const scratch: ColumnScratch = {
+    ids: new Int32Array(size),
+    splits: new Int32Array(size),
+    marks: new Int32Array(size),
+  };
+  const count = scanner.scan(body, scratch);
+  if (count < 0) return count;
+  const n = scratch.marks[4 * count - 2];
+  const s = scratch.marks[4 * count - 1];
+  return [
+    count,
+    [...scratch.marks.subarray(0, 4 * count)],
+    [...scratch.ids.subarray(0, n)],
+    [...scratch.splits.subarray(0, s)],
+  ];
+}
+
+test("the native scanner reads every prefix and every one-byte change of bodies exactly as the JavaScript one", (t) => {
+  const native = nativeColumnScanner();
+  if (native === null) return t.skip("no native addon");
+  const { int } = seededRandom(7);
+  const bytes = [
+    0x20, 0x09, 0x22, 0x2c, 0x2d, 0x2e, 0x30, 0x31, 0x39, 0x3a, 0x5b, 0x5c, 0x5d, 0x65, 0x7b, 0x7d, 0x7f,
+    0xc3,
+  ];
+  let agreedOn = 0;
+  for (const { body } of randomBodies().slice(0, 300)) {
+    for (let cut = 0; cut <= body.length; cut++) {
+      const prefix = body.subarray(0, cut);
+      assert.deepEqual(scanned(native, prefix), scanned(jsColumnScanner, prefix), `prefix ${cut} of ${body}`);
+    }
+    for (let k = 0; k < 20; k++) {
+      const changed = Buffer.from(body);
+      changed[int(changed.length)] = bytes[int(bytes.length)];
+      const verdict = scanned(native, changed);
+      assert.deepEqual(verdict, scanned(jsColumnScanner, changed), String(changed));
+      if (verdict !== NOT_COLUMNS) agreedOn++;
+    }
+  }
+  assert.ok(agreedOn > 100, `${agreedOn} changed bodies still read`);
+  // Names of 257 bytes are read, 258 not; 9-digit ids are, 10-digit not; int32's extremes.
+  for (const text of [
+    `{"inputs":{"${"a".repeat(257)}":[[1]]}}`,
+    `{"inputs":{"${"a".repeat(258)}":[[1]]}}`,
+    '{"inputs":{"a":[[999999999,-999999999]]}}',
+    '{"inputs":{"a":[[1000000000]]}}',
+    '{"inputs":{"a":[[0001]]}}',
+    '{"inputs":{"a":[[-0,0]]}}',
+  ]) {
+    const body = Buffer.from(text);
+    assert.deepEqual(scanned(native, body), scanned(jsColumnScanner, body), text);
+  }
+});
+
+test("both scanners say when the scratch is too small, and the decoder grows it and reads the body whole", () => {
+  const ids = Array.from({ length: 20_000 }, (_, i) => i % 1000);
+  const bags = Array.from({ length: 2_000 }, (_, e) => ids.slice(e * 10, e * 10 + 10));
+  const body = Buffer.from(JSON.stringify({ inputs: { watched: bags, friends: [[1], [2]] } }));
+  for (const scanner of scanners) {
+    assert.equal(
+      scanner.scan(body, {
+        ids: new Int32Array(100),
+        splits: new Int32Array(4096),
+        marks: new Int32Array(8),
+      }),
+      SCRATCH_FULL,
+    );
+    assert.equal(
+      scanner.scan(body, {
+        ids: new Int32Array(30_000),
+        splits: new Int32Array(100),
+        marks: new Int32Array(8),
+      }),
+      SCRATCH_FULL,
+    );
+    assert.equal(
+      scanner.scan(body, {
+        ids: new Int32Array(30_000),
+        splits: new Int32Array(4096),
+        marks: new Int32Array(4),
+      }),
+      SCRATCH_FULL,
+    );
+    const fast = decodeColumnarBags(body, features, scanner)!;
+    const watched = fast.get("watched")!;
+    assert.deepEqual([...watched.ids], ids);
+    assert.ok(watched.kind === "ragged");
+    assert.equal(watched.rowSplits.length, 2_001);
+    assert.equal(watched.rowSplits[2_000], 20_000);
+    assert.deepEqual([...fast.get("friends")!.ids], [1, 2]);
+  }
 });
