@@ -553,7 +553,7 @@ async function ceilings(
         PredictResponseWireSchema,
         create(PredictResponseWireSchema, {
           modelSpec: modelSpec(MODEL, 1, DEFAULT_SIGNATURE),
-          outputs: outputTensors(answer, [], [...answer.keys()]),
+          outputs: outputTensors(answer, [...answer.keys()]),
         }),
       );
       const framed = Buffer.alloc(5 + message.byteLength);

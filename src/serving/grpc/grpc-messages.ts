@@ -38,25 +38,35 @@ function shape(dims: readonly number[] | null): TensorShapeProto {
 }
 
 /**
- * The answer's outputs as serialized float32 TensorProtos, in the order asked for (`output_filter`) or
- * all: views of one buffer (one allocation per answer, not one per output).
+ * The names of the answer's outputs, in the order asked for (`output_filter`) or all; INVALID_ARGUMENT for
+ * an alias the request gave no input for.
  */
-export function outputTensors(
+export function answerNames(
   outputs: PredictOutputs,
   filter: readonly string[],
   signatureOutputs: readonly string[],
-): Record<string, Uint8Array> {
+): readonly string[] {
   const names = filter.length > 0 ? filter : [...outputs.keys()];
-  let size = 0;
   for (const name of names) {
-    const o = outputs.get(name);
-    if (o === undefined) {
+    if (!outputs.has(name)) {
       throw new ConnectError(
         `output tensor alias ${name} has no input in this request: send the feature "${name}" to get its ` +
           `embedding. Outputs expected to be in the set {${signatureOutputs.join(",")}}.`,
         Code.InvalidArgument,
       );
     }
+  }
+  return names;
+}
+
+/**
+ * The outputs `names` as serialized float32 TensorProtos: views of one buffer (one allocation per answer,
+ * not one per output). For connect's route; the fast path writes them into its message directly.
+ */
+export function outputTensors(outputs: PredictOutputs, names: readonly string[]): Record<string, Uint8Array> {
+  let size = 0;
+  for (const name of names) {
+    const o = outputs.get(name)!;
     size += floatTensorProtoBytes(o.data, o.shape);
   }
   const bytes = new Uint8Array(size);

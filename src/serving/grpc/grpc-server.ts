@@ -40,6 +40,7 @@ import {
   codeName,
   DEFAULT_SIGNATURE,
   modelSpec,
+  answerNames,
   outputTensors,
   signatureDef,
   toConnectError,
@@ -175,7 +176,8 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
         metrics.observeIds(model.name, ids);
         return {
           modelSpec: modelSpec(model.name, model.version, signature),
-          outputs: outputTensors(
+          outputs,
+          names: answerNames(
             outputs,
             request.outputFilter,
             model.features.map((f) => f.name),
@@ -189,7 +191,10 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const routes = (router: ConnectRouter) => {
     // Predict is served with wire-identical messages whose TensorProtos stay bytes (predict_wire.proto):
     // ids are read straight into typed arrays, outputs written around one copy of the lookup's memory.
-    router.rpc(PREDICT_WIRE, (request, context) => predictCall(request, context.signal));
+    router.rpc(PREDICT_WIRE, async (request, context) => {
+      const answer = await predictCall(request, context.signal);
+      return { modelSpec: answer.modelSpec, outputs: outputTensors(answer.outputs, answer.names) };
+    });
     router.rpc(PredictionService.method.getModelMetadata, (request) =>
       observed("metadata", request.modelSpec?.name ?? "", async () => {
         const target = requireTarget(request.modelSpec);

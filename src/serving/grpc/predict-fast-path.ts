@@ -1,19 +1,15 @@
-import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { performance } from "node:perf_hooks";
-import { encodePredictResponseWire } from "./predict-response-wire.js";
+import { encodePredictAnswerWire, type PredictAnswer } from "./predict-response-wire.js";
 import {
   type PredictRequestWire,
   PredictRequestWireSchema,
-  PredictResponseWireSchema,
 } from "./proto/gen/tpu_embedding/serving/predict_wire_pb.js";
 
-/** One Predict (grpc-server.ts's, shared with connect's route): the response, or a ConnectError. */
-export type PredictCall = (
-  request: PredictRequestWire,
-  signal: AbortSignal | null,
-) => Promise<MessageInitShape<typeof PredictResponseWireSchema>>;
+/** One Predict (grpc-server.ts's, shared with connect's route): the answer, or a ConnectError. */
+export type PredictCall = (request: PredictRequestWire, signal: AbortSignal | null) => Promise<PredictAnswer>;
 
 /** Serves a call through connect; `body`: the request body already read from `req`. */
 export type ConnectFallback = (
@@ -126,7 +122,7 @@ async function answer(
   let message: Uint8Array | null = null;
   let error: ConnectError | null = null;
   try {
-    message = encodePredictResponseWire(await call(request, controller.signal), true);
+    message = encodePredictAnswerWire(await call(request, controller.signal), true);
   } catch (e) {
     error = ConnectError.from(e);
   } finally {

@@ -1,17 +1,22 @@
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import type { PredictOutputs } from "../batching/feature-input.js";
 import { ModelSpecSchema } from "./proto/gen/tensorflow_serving/apis/model_pb.js";
-import type { PredictResponseWireSchema } from "./proto/gen/tpu_embedding/serving/predict_wire_pb.js";
-import { varintSize, writeVarint } from "./tensor-wire.js";
+import { floatTensorProtoBytes, varintSize, writeFloatTensorProtoAt, writeVarint } from "./tensor-wire.js";
 import { BoundedCache, utf8Name } from "../bounded-cache.js";
 
-type PredictResponseInit = MessageInitShape<typeof PredictResponseWireSchema>;
+type ModelSpecInit = MessageInitShape<typeof ModelSpecSchema>;
+
+/** A Predict's answer before it is serialized: the model spec and the outputs `names`, in that order. */
+export interface PredictAnswer {
+  readonly modelSpec: ModelSpecInit;
+  readonly outputs: PredictOutputs;
+  readonly names: readonly string[];
+}
 
 /** A version's serialized ModelSpec (name, version, signature): the same for every answer it gives. */
 const specs = new BoundedCache<string, Uint8Array>(1024);
 
-function specBytes(init: PredictResponseInit): Uint8Array | null {
-  const spec = init.modelSpec;
-  if (spec === undefined) return null;
+function specBytes(spec: ModelSpecInit): Uint8Array {
   const choice = spec.versionChoice;
   let version = "";
   if (choice?.case === "version") version = `v${choice.value.value ?? 0}`;
@@ -21,52 +26,50 @@ function specBytes(init: PredictResponseInit): Uint8Array | null {
 }
 
 /**
- * A PredictResponseWire exactly as protobuf-es serializes it (by field number: one `outputs` map entry per
- * output, key 1 and value 2, then `model_spec`), written into one buffer, after gRPC's 5-byte
- * message header when `framed`. The Predict fast path's answer: protobuf-es's generic writer cost ~16 µs
- * per batch-1 answer of 26 outputs, this a copy of the outputs' bytes. Byte-identity with `toBinary` is
- * tested (test/serving/grpc/predict-response-wire.test.ts).
+ * The answer as a PredictResponseWire, byte for byte as protobuf-es serializes the message with the outputs
+ * as TensorProto bytes (`outputs` map entries in JavaScript's key order, key 1 and value 2, then
+ * `model_spec`), after gRPC's 5-byte message header when `framed`. The Predict fast path's answer: each
+ * TensorProto is written straight into the message (one copy of the lookup's memory, one buffer); protobuf-es's
+ * generic writer cost ~16 µs per batch-1 answer of 26 outputs. Byte-identity with `toBinary` is tested
+ * (test/serving/grpc/predict-response-wire.test.ts).
  */
-export function encodePredictResponseWire(init: PredictResponseInit, framed: boolean): Uint8Array {
-  const spec = specBytes(init);
-  const outputs = init.outputs ?? {};
-  let size = spec === null ? 0 : 1 + varintSize(spec.length) + spec.length;
-  const keys: Uint8Array[] = [];
-  const values: Uint8Array[] = [];
-  for (const [name, value] of Object.entries(outputs)) {
-    const key = utf8Name(name);
-    keys.push(key);
-    values.push(value);
-    const entry = 1 + varintSize(key.length) + key.length + 1 + varintSize(value.length) + value.length;
+export function encodePredictAnswerWire(answer: PredictAnswer, framed: boolean): Uint8Array {
+  const spec = specBytes(answer.modelSpec);
+  const { outputs } = answer;
+  // The order protobuf-es writes a map in: Object.entries of the record (integer-like keys first).
+  const record: Record<string, true> = Object.create(null) as Record<string, true>;
+  for (const name of answer.names) record[name] = true;
+  const names = Object.keys(record);
+  let size = 1 + varintSize(spec.length) + spec.length;
+  const tensorSizes = new Array<number>(names.length);
+  for (let i = 0; i < names.length; i++) {
+    const key = utf8Name(names[i]);
+    const o = outputs.get(names[i])!;
+    const tensor = floatTensorProtoBytes(o.data, o.shape);
+    tensorSizes[i] = tensor;
+    const entry = 1 + varintSize(key.length) + key.length + 1 + varintSize(tensor) + tensor;
     size += 1 + varintSize(entry) + entry;
   }
   const head = framed ? 5 : 0;
   const out = new Uint8Array(head + size);
   if (framed) new DataView(out.buffer).setUint32(1, size, false); // out[0] = 0: not compressed
   let pos = head;
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i];
-    const value = values[i];
+  for (let i = 0; i < names.length; i++) {
+    const key = utf8Name(names[i]);
+    const o = outputs.get(names[i])!;
+    const tensor = tensorSizes[i];
     out[pos++] = 0x0a;
-    pos = writeVarint(
-      out,
-      pos,
-      1 + varintSize(key.length) + key.length + 1 + varintSize(value.length) + value.length,
-    );
+    pos = writeVarint(out, pos, 1 + varintSize(key.length) + key.length + 1 + varintSize(tensor) + tensor);
     out[pos++] = 0x0a;
     pos = writeVarint(out, pos, key.length);
     out.set(key, pos);
     pos += key.length;
     out[pos++] = 0x12;
-    pos = writeVarint(out, pos, value.length);
-    out.set(value, pos);
-    pos += value.length;
+    pos = writeVarint(out, pos, tensor);
+    pos = writeFloatTensorProtoAt(out, pos, o.data, o.shape);
   }
-  if (spec !== null) {
-    out[pos++] = 0x12;
-    pos = writeVarint(out, pos, spec.length);
-    out.set(spec, pos);
-    pos += spec.length;
-  }
+  out[pos++] = 0x12;
+  pos = writeVarint(out, pos, spec.length);
+  out.set(spec, pos);
   return out;
 }
