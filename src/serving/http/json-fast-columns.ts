@@ -30,7 +30,10 @@ export function decodeColumnarBags(
     scratch.marks = new Int32Array(scratch.marks.length * 2);
     count = scanner.scan(body, scratch);
   }
-  return count < 0 ? null : assemble(body, count, features);
+  const inputs = count < 0 ? null : assemble(body, count, features);
+  // A big body's scratch (the decode worker's) is not kept: bodies under 1 MiB stay below the bound.
+  if (scratch.ids.length > SCRATCH_KEEP_IDS) Object.assign(scratch, freshScratch());
+  return inputs;
 }
 
 /**
@@ -53,12 +56,15 @@ export interface ColumnScratch {
 export const NOT_COLUMNS = -1;
 export const SCRATCH_FULL = -2;
 
+function freshScratch(): ColumnScratch {
+  return { ids: new Int32Array(4096), splits: new Int32Array(1024), marks: new Int32Array(256) };
+}
+
 /** Reused between requests; doubled when a body needs more. */
-const scratch: ColumnScratch = {
-  ids: new Int32Array(4096),
-  splits: new Int32Array(1024),
-  marks: new Int32Array(256),
-};
+const scratch: ColumnScratch = freshScratch();
+
+/** Scratch grown past this many ids is dropped after its body (a body of 1 MiB holds at most 2^19 ids). */
+const SCRATCH_KEEP_IDS = 1 << 20;
 
 /** The model's inputs from a scanned body, or null for names this path leaves to the general decoder. */
 function assemble(b: Uint8Array, count: number, features: ModelFeatures): PredictInputs | null {

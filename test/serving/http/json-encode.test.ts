@@ -7,6 +7,7 @@ import {
   encodeJsonOffThread,
   OFF_THREAD_ENCODE_VALUES,
   type OffThreadAnswer,
+  setBigArenaMs,
 } from "../../../src/serving/http/json-encode.js";
 import { encodeJsonPredict } from "../../../src/serving/http/json-response.js";
 import { WorkerCalls } from "../../../src/serving/http/worker-calls.js";
@@ -110,6 +111,30 @@ test("answers held unreleased keep their bytes while others are formatted; relea
     assert.equal(text(held[i].bytes), encodeJsonPredict("columnar", outputs(shapes, s), false), `held ${s}`);
     held[i].release();
   });
+});
+
+test("an arena over 16 MiB is reused by the next big answer, and dropped once the keep period is over", async () => {
+  setBigArenaMs(300);
+  try {
+    // 2,000,000 values: 8 MB of values and a 32 MB bound on the text.
+    const big = new Map<string, FeatureOutput>([
+      ["x", { shape: [2_000_000], data: new Float32Array(2_000_000) }],
+    ]);
+    const first = await offThread("columnar", big, true);
+    const arena = first.bytes.buffer;
+    assert.ok(arena.byteLength > 16 << 20, `${arena.byteLength} bytes`);
+    first.release();
+    const second = await offThread("columnar", big, true);
+    assert.equal(second.bytes.buffer, arena, "the big arena reused");
+    assert.equal(text(second.bytes), `{"outputs":[${"0.0,".repeat(1_999_999)}0.0]}`);
+    second.release();
+    await new Promise((r) => setTimeout(r, 500));
+    const third = await offThread("columnar", big, true);
+    assert.notEqual(third.bytes.buffer, arena, "the big arena dropped after the period");
+    third.release();
+  } finally {
+    setBigArenaMs(10_000);
+  }
 });
 
 test("an answer too big for the largest arena (64 MiB) is left to the caller", async () => {
