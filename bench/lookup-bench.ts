@@ -9,6 +9,11 @@
  *   npm run bench -- --variants sum-zipf --batches 1024 --threads 1,2 [--repeat-ms 50] [--kernels native|wasm|js]
  *     [--touch N (ids ahead whose rows are touched)] [--impl NAME (label of the lines)]
  *     [--outputs into|fresh] [--inputs ragged|keyed] [--storage float32|float16|bfloat16|int8]
+ *     [--prefetch-ab 8,16,32 [--rounds 3]]
+ *
+ * `--prefetch-ab` measures each batch size once per native prefetch distance, the distances interleaved
+ * over `--rounds` rounds in one process (the same tables, inputs and warm caches; `prefetch_source: "ab"`,
+ * `round` in each line), to compare distances on a host whose speed drifts between processes.
  *
  * `--outputs into` (the default) passes caller-owned outputs (`createOutputs`, once per batch size) to every
  * lookup, as a serving loop would and as the C reference does; `fresh` allocates new outputs per lookup
@@ -39,6 +44,7 @@ import { tableMemory } from "../src/kernels/table-memory.js";
 import { isStorageKind, STORAGE_KINDS, type StorageKind } from "../src/kernels/quantized-rows.js";
 import { kernelChoice, KERNELS_ENV, type KernelChoice } from "../src/kernels/kernel-choice.js";
 import { nativeKernelsAvailable } from "../src/kernels/native-kernels.js";
+import { nativeAddon } from "../src/kernels/native-addon.js";
 import {
   fillTable,
   loadInputs,
@@ -147,6 +153,11 @@ async function runChild(): Promise<void> {
   if (!isStorageKind(storage)) throw new Error(`--storage must be one of ${STORAGE_KINDS.join(", ")}.`);
   const inputForm = option("inputs") ?? "ragged";
   if (inputForm !== "ragged" && inputForm !== "keyed") throw new Error(`--inputs must be ragged or keyed.`);
+  const abDistances = option("prefetch-ab")?.split(",").map(Number) ?? null;
+  const rounds = Number(option("rounds") ?? "3");
+  const native = nativeAddon();
+  if (abDistances !== null && (native === null || kernels !== "native"))
+    throw new Error("--prefetch-ab needs the native kernels.");
 
   const t0 = performance.now();
   const { features: inputs, source } = loadInputs(dir, wl);
@@ -194,50 +205,59 @@ async function runChild(): Promise<void> {
       (inputForm === "keyed" ? "-kjt" : "") +
       (outputs === "fresh" ? "-fresh" : "") +
       (storage === "float32" ? "" : `-${storage}`);
-    const [steal0, wall0] = [stealMs(), performance.now()];
-    const line = common.benchConfig({
-      impl: option("impl") ?? label,
-      variant,
-      B,
-      threads,
-      batchIds,
-      runBatch: (k: number) => {
-        const p = prepared[k];
-        return embedding.embeddingLookup(p.features as Inputs, p.weights, { into });
-      },
-      sums: (out: Record<string, DenseTensor>) =>
-        common.sumsF32(Object.keys(out).map((k) => out[k].data as Float32Array)),
-      timing: wl.timing,
-      repeatMs,
-      dim: wl.dim,
-      extra: {
-        note:
-          `public API embeddingLookup, ${inputForm === "keyed" ? "one KeyedJaggedTensor per batch" : "RaggedTensor inputs"}, ` +
-          `${kernelLabel(kernels)} kernels, ` +
-          (outputs === "into" ? "caller-owned outputs (createOutputs, reused)" : "fresh outputs per call") +
-          (prepared.length < wl.pool_examples / B
-            ? `, cycles over the pool's first ${prepared.length} batches`
-            : "") +
-          (touch !== undefined ? `, touch ${touch}` : ""),
-        pages: `${common.anonHugeMb()} MB AnonHugePages`,
-      },
-    });
-    const [steal1, wall1] = [stealMs(), performance.now()];
-    // The VM's steal time during this batch size's warm-up and repeats (see steal-time.ts).
-    const steal = steal0 === null || steal1 === null ? {} : { steal_ms: steal1 - steal0 };
-    // The machine: CPU, ISA level, kernel family and prefetch distance (tuned when the tables were built).
-    const machine = machineFields(activeKernelFamily());
-    console.log(
-      JSON.stringify({
-        ...line,
-        ...machine,
-        storage,
-        tables_mb: tablesMb,
-        arena_mb: arenaMb(),
-        ...steal,
-        measured_ms: Math.round(wall1 - wall0),
-      }),
-    );
+    // One line per distance and round with --prefetch-ab (the distances interleaved), else one line.
+    const trials = abDistances === null ? [null] : Array.from({ length: rounds }, () => abDistances).flat();
+    for (let trial = 0; trial < trials.length; trial++) {
+      const distance = trials[trial];
+      if (distance !== null) native!.prefetchDistance(distance);
+      const [steal0, wall0] = [stealMs(), performance.now()];
+      const line = common.benchConfig({
+        impl: option("impl") ?? label,
+        variant,
+        B,
+        threads,
+        batchIds,
+        runBatch: (k: number) => {
+          const p = prepared[k];
+          return embedding.embeddingLookup(p.features as Inputs, p.weights, { into });
+        },
+        sums: (out: Record<string, DenseTensor>) =>
+          common.sumsF32(Object.keys(out).map((k) => out[k].data as Float32Array)),
+        timing: wl.timing,
+        repeatMs,
+        dim: wl.dim,
+        extra: {
+          note:
+            `public API embeddingLookup, ${inputForm === "keyed" ? "one KeyedJaggedTensor per batch" : "RaggedTensor inputs"}, ` +
+            `${kernelLabel(kernels)} kernels, ` +
+            (outputs === "into" ? "caller-owned outputs (createOutputs, reused)" : "fresh outputs per call") +
+            (prepared.length < wl.pool_examples / B
+              ? `, cycles over the pool's first ${prepared.length} batches`
+              : "") +
+            (touch !== undefined ? `, touch ${touch}` : ""),
+          pages: `${common.anonHugeMb()} MB AnonHugePages`,
+        },
+      });
+      const [steal1, wall1] = [stealMs(), performance.now()];
+      // The VM's steal time during this batch size's warm-up and repeats (see steal-time.ts).
+      const steal = steal0 === null || steal1 === null ? {} : { steal_ms: steal1 - steal0 };
+      // The machine: CPU, ISA level, kernel family and prefetch distance (tuned when the tables were built).
+      const machine = machineFields(activeKernelFamily());
+      console.log(
+        JSON.stringify({
+          ...line,
+          ...machine,
+          storage,
+          tables_mb: tablesMb,
+          arena_mb: arenaMb(),
+          ...steal,
+          measured_ms: Math.round(wall1 - wall0),
+          ...(distance === null
+            ? {}
+            : { prefetch_source: "ab", round: Math.floor(trial / abDistances!.length) }),
+        }),
+      );
+    }
   }
   embedding.dispose();
 }
