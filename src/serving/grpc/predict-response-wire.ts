@@ -1,5 +1,5 @@
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import type { PredictOutputs } from "../batching/feature-input.js";
+import type { FeatureOutput, PredictOutputs } from "../batching/feature-input.js";
 import { ModelSpecSchema } from "./proto/gen/tensorflow_serving/apis/model_pb.js";
 import { floatTensorProtoBytes, varintSize, writeFloatTensorProtoAt, writeVarint } from "./tensor-wire.js";
 import { BoundedCache, utf8Name } from "../bounded-cache.js";
@@ -40,14 +40,17 @@ export function encodePredictAnswerWire(answer: PredictAnswer, framed: boolean):
   const record: Record<string, true> = Object.create(null) as Record<string, true>;
   for (const name of answer.names) record[name] = true;
   const names = Object.keys(record);
-  let size = 1 + varintSize(spec.length) + spec.length;
+  // Each entry's key, output and sizes, found once and written in the second pass.
+  const keys = new Array<Uint8Array>(names.length);
+  const tensors = new Array<FeatureOutput>(names.length);
   const tensorSizes = new Array<number>(names.length);
+  const entrySizes = new Array<number>(names.length);
+  let size = 1 + varintSize(spec.length) + spec.length;
   for (let i = 0; i < names.length; i++) {
-    const key = utf8Name(names[i]);
-    const o = outputs.get(names[i])!;
-    const tensor = floatTensorProtoBytes(o.data, o.shape);
-    tensorSizes[i] = tensor;
-    const entry = 1 + varintSize(key.length) + key.length + 1 + varintSize(tensor) + tensor;
+    const key = (keys[i] = utf8Name(names[i]));
+    const o = (tensors[i] = outputs.get(names[i])!);
+    const tensor = (tensorSizes[i] = floatTensorProtoBytes(o.data, o.shape));
+    const entry = (entrySizes[i] = 1 + varintSize(key.length) + key.length + 1 + varintSize(tensor) + tensor);
     size += 1 + varintSize(entry) + entry;
   }
   const head = framed ? 5 : 0;
@@ -55,18 +58,16 @@ export function encodePredictAnswerWire(answer: PredictAnswer, framed: boolean):
   if (framed) new DataView(out.buffer).setUint32(1, size, false); // out[0] = 0: not compressed
   let pos = head;
   for (let i = 0; i < names.length; i++) {
-    const key = utf8Name(names[i]);
-    const o = outputs.get(names[i])!;
-    const tensor = tensorSizes[i];
+    const key = keys[i];
     out[pos++] = 0x0a;
-    pos = writeVarint(out, pos, 1 + varintSize(key.length) + key.length + 1 + varintSize(tensor) + tensor);
+    pos = writeVarint(out, pos, entrySizes[i]);
     out[pos++] = 0x0a;
     pos = writeVarint(out, pos, key.length);
     out.set(key, pos);
     pos += key.length;
     out[pos++] = 0x12;
-    pos = writeVarint(out, pos, tensor);
-    pos = writeFloatTensorProtoAt(out, pos, o.data, o.shape);
+    pos = writeVarint(out, pos, tensorSizes[i]);
+    pos = writeFloatTensorProtoAt(out, pos, tensors[i].data, tensors[i].shape);
   }
   out[pos++] = 0x12;
   pos = writeVarint(out, pos, spec.length);
