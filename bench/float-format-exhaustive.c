@@ -13,11 +13,11 @@
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../native/float_format.h"
+#include "run-threads.h"
 
 static uint64_t first = 0, last = 0xffffffffu, stride = 1;
 static int threads = 2;
@@ -100,18 +100,15 @@ static void *run(void *arg) {
 
 int main(int argc, char **argv) {
   if (argc > 1) threads = atoi(argv[1]);
+  if (threads < 1 || threads > MAX_THREADS) threads = 2;
   if (argc > 2) stride = strtoull(argv[2], NULL, 0);
   if (argc > 3) first = strtoull(argv[3], NULL, 0);
   if (argc > 4) last = strtoull(argv[4], NULL, 0);
-  pthread_t t[64];
-  job_t jobs[64] = {0};
-  for (int i = 0; i < threads; i++) {
-    jobs[i].id = i;
-    pthread_create(&t[i], NULL, run, &jobs[i]);
-  }
+  job_t jobs[MAX_THREADS] = {0};
+  for (int i = 0; i < threads; i++) jobs[i].id = i;
+  run_threads(threads, run, jobs, sizeof jobs[0]);
   job_t sum = {0};
   for (int i = 0; i < threads; i++) {
-    pthread_join(t[i], NULL);
     sum.checked += jobs[i].checked;
     sum.printf_checked += jobs[i].printf_checked;
     sum.bad_round_trip += jobs[i].bad_round_trip;

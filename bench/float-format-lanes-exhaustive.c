@@ -8,11 +8,11 @@
 //   native/float_format.c -o /tmp/ffl && /tmp/ffl [threads] [first] [last]
 #define _GNU_SOURCE
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../native/float_format.h"
+#include "run-threads.h"
 
 #define RUN 64
 
@@ -67,18 +67,14 @@ static void *run(void *arg) {
 
 int main(int argc, char **argv) {
   if (argc > 1) threads = atoi(argv[1]);
+  if (threads < 1 || threads > MAX_THREADS) threads = 2;
   if (argc > 2) first = strtoull(argv[2], NULL, 0);
   if (argc > 3) last = strtoull(argv[3], NULL, 0);
-  if (threads < 1 || threads > 64) threads = 2;
-  pthread_t t[64];
-  job_t jobs[64] = {0};
-  for (int i = 0; i < threads; i++) {
-    jobs[i].id = i;
-    pthread_create(&t[i], NULL, run, &jobs[i]);
-  }
+  job_t jobs[MAX_THREADS] = {0};
+  for (int i = 0; i < threads; i++) jobs[i].id = i;
+  run_threads(threads, run, jobs, sizeof jobs[0]);
   job_t sum = {0};
   for (int i = 0; i < threads; i++) {
-    pthread_join(t[i], NULL);
     sum.checked += jobs[i].checked;
     sum.mismatches += jobs[i].mismatches;
   }
