@@ -2,6 +2,7 @@ import type { TableConfig } from "../config/table-config.js";
 import { InvalidArgumentError, NotFoundError } from "../errors.js";
 import { DenseTensor } from "../tensor/dense-tensor.js";
 import { allocateOutputs } from "../kernels/outputs.js";
+import { adviseOutputHugePages } from "../kernels/table-memory.js";
 import { executePlan } from "./execute.js";
 import { typeName } from "../tensor/structure.js";
 import { describeValue } from "../config/validate.js";
@@ -214,6 +215,7 @@ export function matchOutputs(
 export function sharedOutputs(planned: PlannedLookup): unknown {
   const sizes = planned.features.map(({ plan }) => planOutputSize(plan));
   const buffer = new SharedArrayBuffer(sizes.reduce((a, b) => a + b, 0) * Float32Array.BYTES_PER_ELEMENT);
+  adviseOutputHugePages(buffer);
   let offset = 0;
   return planned.pack(
     planned.features.map(({ plan }, i) => {

@@ -132,6 +132,21 @@ function adviseHugePages(memory: WebAssembly.Memory): void {
   nativeAddon()?.adviseHugePages(new Uint8Array(memory.buffer));
 }
 
+/** Reused output buffers from this size on get huge pages (at least a few whole 2 MiB pages inside). */
+export const HUGE_OUTPUT_MIN_BYTES = 8 << 20;
+
+/**
+ * Backs a fresh output buffer that callers keep and reuse (`createOutputs`) with transparent huge pages,
+ * before anything is written to it. A batch-1024 sequence lookup writes 136 MB of it per call: on 4 KiB
+ * pages that is 33,000 page walks a call (seq-zipf B=1024 on Zen 4: 21 → 24-25 M ids/s with huge pages,
+ * bench/results/2026-12-07-late-outputs-and-tasks.md). Buffers made per lookup are not advised: their
+ * pages fault in once either way. Same switch as the tables (TPU_EMBEDDING_HUGE_PAGES=0).
+ */
+export function adviseOutputHugePages(buffer: SharedArrayBuffer): void {
+  if (buffer.byteLength < HUGE_OUTPUT_MIN_BYTES || !hugePagesEnabled()) return;
+  nativeAddon()?.adviseHugePages(new Uint8Array(buffer));
+}
+
 function align(bytes: number): number {
   return Math.ceil(bytes / TABLE_ALIGN) * TABLE_ALIGN;
 }

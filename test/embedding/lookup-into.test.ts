@@ -2,8 +2,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import { DenseTensor, InvalidArgumentError, OutOfRangeError, RaggedTensor } from "../../src/index.js";
 import { lookupPool } from "../../src/kernels/lookup-pool.js";
+import { nativeAddon } from "../../src/kernels/native-addon.js";
 import { assertSameBits, inputs, makeEmbedding, VOCAB } from "./every-kind.js";
 
 type Result = Record<string, DenseTensor<Float32Array>>;
@@ -138,4 +140,51 @@ test("workers drop a shared output buffer once the caller's is garbage collected
     timeout: 60_000,
   });
   assert.equal(output.trim(), "1 0");
+});
+
+test("createOutputs: a large output buffer is backed by transparent huge pages (Linux), unless turned off", (t) => {
+  const thp = (() => {
+    try {
+      return readFileSync("/sys/kernel/mm/transparent_hugepage/enabled", "utf8");
+    } catch {
+      return "";
+    }
+  })();
+  if (!/\[(always|madvise)\]/.test(thp) || nativeAddon() === null) {
+    t.skip("no transparent huge pages or no native addon here");
+    return;
+  }
+  // A sequence feature, batch 1024 x 40 positions x dim 64: a 10.5 MB output (at least four whole 2 MiB
+  // pages inside it). The child reports the AnonHugePages its process gained once the output was written.
+  const script = `
+    import { readFileSync } from "node:fs";
+    import { FeatureConfig, RaggedTensor, TableConfig, TPUEmbeddingForServing } from ${JSON.stringify(
+      fileURLToPath(new URL("../../src/index.js", import.meta.url)),
+    )};
+    const huge = () => +/AnonHugePages:\\s+(\\d+) kB/.exec(readFileSync("/proc/self/smaps_rollup", "utf8"))[1];
+    const table = new TableConfig({ vocabularySize: 8, dim: 64, name: "t" });
+    const e = new TPUEmbeddingForServing({
+      featureConfig: { f: new FeatureConfig({ table, maxSequenceLength: 40 }) }, seed: 1,
+    });
+    e.build();
+    const ids = RaggedTensor.fromRowSplits(new Int32Array(1024).fill(3), Int32Array.from({ length: 1025 }, (_, i) => i));
+    const before = huge();
+    const into = e.createOutputs({ f: ids });
+    const out = e.embeddingLookup({ f: ids }, undefined, { into });
+    console.log(JSON.stringify({ gainedKb: huge() - before, size: out.f.data.byteLength, first: out.f.data[0] }));
+  `;
+  const run = (hugePages: string) =>
+    JSON.parse(
+      execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+        encoding: "utf8",
+        timeout: 60_000,
+        env: { ...process.env, TPU_EMBEDDING_HUGE_PAGES: hugePages },
+      }),
+    ) as { gainedKb: number; size: number; first: number };
+  const on = run("1");
+  assert.equal(on.size, 1024 * 40 * 64 * 4);
+  assert.notEqual(on.first, 0, "the lookup wrote the output");
+  assert.ok(on.gainedKb >= 4 * 2048, `huge pages gained: ${on.gainedKb} kB`);
+  const off = run("0");
+  assert.ok(off.gainedKb < 2048, `huge pages gained with TPU_EMBEDDING_HUGE_PAGES=0: ${off.gainedKb} kB`);
 });
