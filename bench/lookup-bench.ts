@@ -9,11 +9,13 @@
  *   npm run bench -- --variants sum-zipf --batches 1024 --threads 1,2 [--repeat-ms 50] [--kernels native|wasm|js]
  *     [--touch N (ids ahead whose rows are touched)] [--impl NAME (label of the lines)]
  *     [--outputs into|fresh] [--inputs ragged|keyed] [--storage float32|float16|bfloat16|int8]
- *     [--prefetch-ab 8,16,32 [--rounds 3]]
+ *     [--prefetch-ab 8,16,32 | --chunk-ab 0,64 [--rounds 3]]
  *
  * `--prefetch-ab` measures each batch size once per native prefetch distance, the distances interleaved
  * over `--rounds` rounds in one process (the same tables, inputs and warm caches; `prefetch_source: "ab"`,
  * `round` in each line), to compare distances on a host whose speed drifts between processes.
+ * `--chunk-ab` does the same for the output rows per task of lookups shared by threads (0: whole
+ * features; lines carry `share_chunk_rows`).
  *
  * `--outputs into` (the default) passes caller-owned outputs (`createOutputs`, once per batch size) to every
  * lookup, as a serving loop would and as the C reference does; `fresh` allocates new outputs per lookup
@@ -154,10 +156,13 @@ async function runChild(): Promise<void> {
   const inputForm = option("inputs") ?? "ragged";
   if (inputForm !== "ragged" && inputForm !== "keyed") throw new Error(`--inputs must be ragged or keyed.`);
   const abDistances = option("prefetch-ab")?.split(",").map(Number) ?? null;
+  const abChunks = option("chunk-ab")?.split(",").map(Number) ?? null;
+  if (abDistances !== null && abChunks !== null) throw new Error("--prefetch-ab or --chunk-ab, not both.");
+  const abValues = abDistances ?? abChunks;
   const rounds = Number(option("rounds") ?? "3");
   const native = nativeAddon();
-  if (abDistances !== null && (native === null || kernels !== "native"))
-    throw new Error("--prefetch-ab needs the native kernels.");
+  if (abValues !== null && (native === null || kernels !== "native"))
+    throw new Error("--prefetch-ab and --chunk-ab need the native kernels.");
 
   const t0 = performance.now();
   const { features: inputs, source } = loadInputs(dir, wl);
@@ -205,11 +210,12 @@ async function runChild(): Promise<void> {
       (inputForm === "keyed" ? "-kjt" : "") +
       (outputs === "fresh" ? "-fresh" : "") +
       (storage === "float32" ? "" : `-${storage}`);
-    // One line per distance and round with --prefetch-ab (the distances interleaved), else one line.
-    const trials = abDistances === null ? [null] : Array.from({ length: rounds }, () => abDistances).flat();
+    // One line per value and round with --prefetch-ab or --chunk-ab (the values interleaved), else one line.
+    const trials = abValues === null ? [null] : Array.from({ length: rounds }, () => abValues).flat();
     for (let trial = 0; trial < trials.length; trial++) {
-      const distance = trials[trial];
-      if (distance !== null) native!.prefetchDistance(distance);
+      const value = trials[trial];
+      if (value !== null && abDistances !== null) native!.prefetchDistance(value);
+      if (value !== null && abChunks !== null) native!.shareChunkRows(value);
       const [steal0, wall0] = [stealMs(), performance.now()];
       const line = common.benchConfig({
         impl: option("impl") ?? label,
@@ -252,9 +258,11 @@ async function runChild(): Promise<void> {
           arena_mb: arenaMb(),
           ...steal,
           measured_ms: Math.round(wall1 - wall0),
-          ...(distance === null
+          ...(value === null
             ? {}
-            : { prefetch_source: "ab", round: Math.floor(trial / abDistances!.length) }),
+            : abDistances !== null
+              ? { prefetch_source: "ab", round: Math.floor(trial / abDistances.length) }
+              : { share_chunk_rows: value, round: Math.floor(trial / abChunks!.length) }),
         }),
       );
     }

@@ -293,22 +293,28 @@ static int32_t small_check_all(const table_set_t *set, const int32_t *w, size_t 
   return 0;
 }
 
-/** Runs a resolved (and checked) feature. */
-static void small_run(const staged_feature_t *x) {
+/** Runs output rows [r0, r1) of a resolved (and checked) feature. */
+static void small_run_rows(const staged_feature_t *x, int32_t r0, int32_t r1) {
   const kernel_isa_t *k = kernels();
+  // The kernels write row r at out + (r - r0) * (values per output row).
+  float *out = x->out + (size_t)r0 * x->dim * (x->kind == SMALL_SEQUENCE ? (size_t)x->param : 1);
   if (x->storage != STORAGE_F32) {
     const qtable_t t = {x->table, x->stride, x->dim, x->storage};
-    if (x->kind == SMALL_GATHER) k->q_gather(&t, x->ids, 0, x->rows, x->out);
-    else if (x->kind == SMALL_SEGMENT) k->q_bags_segment(&t, x->splits, x->ids, 0, x->rows, x->param, x->out);
-    else if (x->kind == SMALL_BAGS) k->q_bags_weighted(&t, x->splits, x->ids, x->weights, 0, x->rows, x->param, x->out);
-    else k->q_sequence(&t, x->splits, x->ids, x->positions, 0, x->rows, x->param, x->out);
+    if (x->kind == SMALL_GATHER) k->q_gather(&t, x->ids, r0, r1, out);
+    else if (x->kind == SMALL_SEGMENT) k->q_bags_segment(&t, x->splits, x->ids, r0, r1, x->param, out);
+    else if (x->kind == SMALL_BAGS) k->q_bags_weighted(&t, x->splits, x->ids, x->weights, r0, r1, x->param, out);
+    else k->q_sequence(&t, x->splits, x->ids, x->positions, r0, r1, x->param, out);
     return;
   }
-  if (x->kind == SMALL_GATHER) k->gather(x->table, x->dim, x->ids, 0, x->rows, x->out);
-  else if (x->kind == SMALL_SEGMENT) k->bags_segment(x->table, x->dim, x->splits, x->ids, 0, x->rows, x->param, x->out);
-  else if (x->kind == SMALL_BAGS)
-    k->bags_weighted(x->table, x->dim, x->splits, x->ids, x->weights, 0, x->rows, x->param, x->out);
-  else k->sequence(x->table, x->dim, x->splits, x->ids, x->positions, 0, x->rows, x->param, x->out);
+  if (x->kind == SMALL_GATHER) k->gather(x->table, x->dim, x->ids, r0, r1, out);
+  else if (x->kind == SMALL_SEGMENT) k->bags_segment(x->table, x->dim, x->splits, x->ids, r0, r1, x->param, out);
+  else if (x->kind == SMALL_BAGS) k->bags_weighted(x->table, x->dim, x->splits, x->ids, x->weights, r0, r1, x->param, out);
+  else k->sequence(x->table, x->dim, x->splits, x->ids, x->positions, r0, r1, x->param, out);
+}
+
+/** Runs a resolved (and checked) feature. */
+static void small_run(const staged_feature_t *x) {
+  small_run_rows(x, 0, x->rows);
 }
 
 /**
@@ -395,11 +401,11 @@ napi_value js_resolve_refs(napi_env env, napi_callback_info info) {
 }
 
 /**
- * Claims the next feature of n for this thread: from the front (the calling thread) or from the back
- * (workers), so each thread tends to run the same features lookup after lookup and finds their hot rows
- * still in its own caches. The claim word holds the count taken from the front (low 16 bits) and from
- * the back (high 16 bits); -1 once they meet. Faster than claiming in order by a few per cent
- * (bench/results/2026-11-30-fast-kernels.md).
+ * Claims the next of n items (features, or row chunks of features in feature order) for this thread:
+ * from the front (the calling thread) or from the back (workers), so each thread tends to run the same
+ * features lookup after lookup and finds their hot rows still in its own caches. The claim word holds the
+ * count taken from the front (low 16 bits) and from the back (high 16 bits); -1 once they meet. Faster
+ * than claiming in order by a few per cent (bench/results/2026-11-30-fast-kernels.md).
  */
 static int32_t claim_feature(int32_t *word, int32_t n, bool from_back) {
   int32_t seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
@@ -416,6 +422,79 @@ static inline void cpu_relax(void) {
 #ifdef __SSE2__
   _mm_pause();
 #endif
+}
+
+/** Output rows per task when threads share a request's features (0: whole features); see share_run. */
+static int32_t share_chunk_rows = 64;
+
+/**
+ * shareChunkRows(rows): sets the output rows per task of shared requests (0: whole features, else 1..2^20)
+ * for the process; false if out of range. A measuring hook: lookup-bench --chunk-ab compares values in one
+ * process.
+ */
+napi_value js_share_chunk_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t rows = -1;
+  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 1 &&
+            napi_get_value_int32(env, argv[0], &rows) == napi_ok && rows >= 0 && rows <= (1 << 20);
+  if (ok) __atomic_store_n(&share_chunk_rows, rows, __ATOMIC_RELAXED);
+  return boolean(env, ok);
+}
+
+/**
+ * The run phase of a shared request: tasks of `chunk` output rows, feature after feature, claimed from
+ * either end (claim_feature). Whole features left one thread idle while the other finished the last one;
+ * C's reference splits bags into tasks of 64 for the same reason (seq-zipf B=1024, 2 threads:
+ * bench/results/2026-12-07-late-outputs-and-tasks.md). Chunks grow so that a request has under 2^14 tasks
+ * (the claim word counts up to 0xffff from each end).
+ */
+static void share_run(const table_set_t *set, const int32_t *w, size_t wlen, float *out, size_t out_len,
+                      int32_t *control, bool from_back) {
+  const int32_t n = w[W_COUNT];
+  int32_t chunk = __atomic_load_n(&share_chunk_rows, __ATOMIC_RELAXED);
+  int64_t total_rows = 0;
+  for (int32_t f = 0; f < n; f++) total_rows += w[W_HEADER + (size_t)f * SMALL_DESCRIPTOR + D_ROWS];
+  staged_feature_t x;
+  if (chunk == 0 || total_rows / chunk <= n) {
+    for (int32_t f; (f = claim_feature(control + C_CLAIMED, n, from_back)) >= 0;)
+      if (staged_feature(set, w, wlen, f, out, out_len, false, &x)) small_run(&x);
+    return;
+  }
+  if (total_rows / chunk + n >= (1 << 14)) chunk = (int32_t)(total_rows / ((1 << 14) - n - 1) + 1);
+  // Task t belongs to the feature f with first[f] <= t < first[f + 1] (every feature at least one task).
+  enum { ON_STACK = 65 };
+  int32_t local[ON_STACK], *first = n + 1 <= ON_STACK ? local : malloc(((size_t)n + 1) * sizeof(int32_t));
+  if (first == NULL) {
+    for (int32_t f; (f = claim_feature(control + C_CLAIMED, n, from_back)) >= 0;)
+      if (staged_feature(set, w, wlen, f, out, out_len, false, &x)) small_run(&x);
+    return;
+  }
+  first[0] = 0;
+  for (int32_t f = 0; f < n; f++) {
+    const int32_t rows = w[W_HEADER + (size_t)f * SMALL_DESCRIPTOR + D_ROWS];
+    first[f + 1] = first[f] + (rows > chunk ? (rows + chunk - 1) / chunk : 1);
+  }
+  const int32_t tasks = first[n];
+  int32_t resolved = -1;
+  bool usable = false;
+  for (int32_t t; (t = claim_feature(control + C_CLAIMED, tasks, from_back)) >= 0;) {
+    int32_t lo = 0, hi = n - 1; // the last f with first[f] <= t
+    while (lo < hi) {
+      const int32_t mid = (lo + hi + 1) / 2;
+      if (first[mid] <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    if (lo != resolved) {
+      resolved = lo;
+      usable = staged_feature(set, w, wlen, lo, out, out_len, false, &x);
+    }
+    if (!usable) continue;
+    const int32_t r0 = (t - first[lo]) * chunk;
+    const int32_t r1 = r0 + chunk < x.rows ? r0 + chunk : x.rows;
+    if (r0 < r1 || x.rows == 0) small_run_rows(&x, r0, r1);
+  }
+  if (first != local) free(first);
 }
 
 /**
@@ -440,9 +519,7 @@ static int32_t small_share(const table_set_t *set, const int32_t *w, size_t wlen
   }
   while (__atomic_load_n(control + C_CHECKED, __ATOMIC_SEQ_CST) < n) cpu_relax();
   if (__atomic_load_n(control + C_FAILED, __ATOMIC_SEQ_CST) != 0) return code != 0 ? code : -2;
-  for (int32_t f; (f = claim_feature(control + C_CLAIMED, n, from_back)) >= 0;) {
-    if (staged_feature(set, w, wlen, f, out, out_len, false, &x)) small_run(&x);
-  }
+  share_run(set, w, wlen, out, out_len, control, from_back);
   return 0;
 }
 
