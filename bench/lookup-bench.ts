@@ -47,6 +47,7 @@ import { isStorageKind, STORAGE_KINDS, type StorageKind } from "../src/kernels/q
 import { kernelChoice, KERNELS_ENV, type KernelChoice } from "../src/kernels/kernel-choice.js";
 import { nativeKernelsAvailable } from "../src/kernels/native-kernels.js";
 import { nativeAddon } from "../src/kernels/native-addon.js";
+import { setShareTaskRows } from "../src/flags.js";
 import {
   fillTable,
   loadInputs,
@@ -161,8 +162,8 @@ async function runChild(): Promise<void> {
   const abValues = abDistances ?? abChunks;
   const rounds = Number(option("rounds") ?? "3");
   const native = nativeAddon();
-  if (abValues !== null && (native === null || kernels !== "native"))
-    throw new Error("--prefetch-ab and --chunk-ab need the native kernels.");
+  if (abDistances !== null && (native === null || kernels !== "native"))
+    throw new Error("--prefetch-ab needs the native kernels.");
 
   const t0 = performance.now();
   const { features: inputs, source } = loadInputs(dir, wl);
@@ -215,7 +216,7 @@ async function runChild(): Promise<void> {
     for (let trial = 0; trial < trials.length; trial++) {
       const value = trials[trial];
       if (value !== null && abDistances !== null) native!.prefetchDistance(value);
-      if (value !== null && abChunks !== null) native!.shareChunkRows(value);
+      if (value !== null && abChunks !== null) setShareTaskRows(value);
       const [steal0, wall0] = [stealMs(), performance.now()];
       const line = common.benchConfig({
         impl: option("impl") ?? label,

@@ -1,7 +1,7 @@
 /**
  * A lookup of few features shared by threads: one feature (a 1M-row dim-64 table, Zipf-like ids, bags of
  * 1..16), batch 4096, through the public API with `createOutputs`, on `--threads` threads. Compares the
- * output rows per task of shared lookups (native shareChunkRows; 0: whole features), the values
+ * output rows per task of shared lookups (`setShareTaskRows`, src/flags.ts; 0: whole features), the values
  * interleaved over `--rounds` rounds in one process; one JSON line per value and round:
  *
  *   node dist/bench/share-tasks-bench.js [--threads 2] [--sequence 0|20] [--chunks 0,64] [--rounds 4]
@@ -10,7 +10,7 @@
  * With whole features as tasks, a one-feature lookup runs on one thread whatever `threads` says.
  */
 import { FeatureConfig, RaggedTensor, TableConfig, TPUEmbeddingForServing } from "../src/index.js";
-import { nativeAddon } from "../src/kernels/native-addon.js";
+import { setShareTaskRows } from "../src/flags.js";
 import { activeKernelFamily } from "../src/kernels/kernel-family.js";
 import { machineFields } from "./machine.js";
 
@@ -26,9 +26,6 @@ const rounds = Number(option("rounds", "4"));
 const batch = Number(option("batch", "4096"));
 const repeatMs = Number(option("repeat-ms", "400"));
 const ROWS = 1_000_000;
-
-const addon = nativeAddon();
-if (addon === null) throw new Error("share-tasks-bench needs the native addon (npm run build:native).");
 
 const table = new TableConfig({ vocabularySize: ROWS, dim: 64, name: "t", combiner: "sum" });
 const embedding = new TPUEmbeddingForServing({
@@ -50,7 +47,7 @@ const into = embedding.createOutputs({ f: batches[0] });
 
 for (let round = 0; round < rounds; round++) {
   for (const chunk of chunks) {
-    addon.shareChunkRows(chunk);
+    setShareTaskRows(chunk);
     let ids = 0;
     let k = 0;
     const t0 = performance.now();
@@ -76,5 +73,5 @@ for (let round = 0; round < rounds; round++) {
     );
   }
 }
-addon.shareChunkRows(64);
+setShareTaskRows(64);
 embedding.dispose();

@@ -210,7 +210,6 @@ NAPI_MODULE_INIT() {
       {"kernelIsa", NULL, js_kernel_isa, NULL, NULL, NULL, napi_enumerable, NULL},
       {"selectIsa", NULL, js_select_isa, NULL, NULL, NULL, napi_enumerable, NULL},
       {"prefetchDistance", NULL, js_prefetch_distance, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"shareChunkRows", NULL, js_share_chunk_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"calibratePrefetch", NULL, js_calibrate_prefetch, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   // A CPU below every compiled level (x86-64 without SSE4.2): only kernelIsa, whose `active` is null, so

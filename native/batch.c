@@ -151,7 +151,7 @@ enum { REF_INT32 = 1, REF_FLOAT32 = 2 };
 
 // A staged request's control words (an Int32Array; src/kernels/packed-request.ts): run claims, failure
 // flag, check claims and the count of features checked.
-enum { C_CLAIMED = 0, C_FAILED = 2, C_CHECK_CLAIMED = 10, C_CHECKED = 11, C_WORDS = 12 };
+enum { C_CLAIMED = 0, C_FAILED = 2, C_CHECK_CLAIMED = 10, C_CHECKED = 11, C_TASK_ROWS = 12, C_WORDS = 13 };
 
 static bool within(int64_t at, int64_t count, size_t length) {
   return at >= 0 && count >= 0 && (uint64_t)(at + count) <= length;
@@ -407,6 +407,9 @@ napi_value js_resolve_refs(napi_env env, napi_callback_info info) {
  * count taken from the front (low 16 bits) and from the back (high 16 bits); -1 once they meet. Faster
  * than claiming in order by a few per cent (bench/results/2026-11-30-fast-kernels.md).
  */
+/** Tasks of a shared request stay under this (the claim word's counts are 16 bits each). */
+enum { TASKS_MAX = 1 << 14 };
+
 static int32_t claim_feature(int32_t *word, int32_t n, bool from_back) {
   int32_t seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
   for (;;) {
@@ -424,77 +427,60 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/** Output rows per task when threads share a request's features (0: whole features); see share_run. */
-static int32_t share_chunk_rows = 64;
-
 /**
- * shareChunkRows(rows): sets the output rows per task of shared requests (0: whole features, else 1..2^20)
- * for the process; false if out of range. A measuring hook: lookup-bench --chunk-ab compares values in one
- * process.
+ * The output rows per task of a shared request, every thread computing the same (the portable kernels'
+ * shareBatch too, src/kernels/batch-runner.ts): the caller's control[C_TASK_ROWS], grown so that a
+ * request has under 2^14 tasks; 0 for whole features (asked for, or about one task per feature anyway).
  */
-napi_value js_share_chunk_rows(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  int32_t rows = -1;
-  bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 1 &&
-            napi_get_value_int32(env, argv[0], &rows) == napi_ok && rows >= 0 && rows <= (1 << 20);
-  if (ok) __atomic_store_n(&share_chunk_rows, rows, __ATOMIC_RELAXED);
-  return boolean(env, ok);
+static int32_t task_rows(const int32_t *w, const int32_t *control) {
+  const int32_t n = w[W_COUNT];
+  int64_t chunk = control[C_TASK_ROWS], total = 0;
+  if (chunk <= 0 || n >= TASKS_MAX) return 0;
+  for (int32_t f = 0; f < n; f++) total += w[W_HEADER + (size_t)f * SMALL_DESCRIPTOR + D_ROWS];
+  if (total / chunk <= n) return 0;
+  if (total / chunk + n >= TASKS_MAX) chunk = total / (TASKS_MAX - n) + 1;
+  return (int32_t)chunk;
+}
+
+/** Feature f's tasks of `chunk` rows (at least one, so a feature of no rows is still claimed). */
+static inline int32_t tasks_of(const int32_t *w, int32_t f, int32_t chunk) {
+  const int32_t rows = w[W_HEADER + (size_t)f * SMALL_DESCRIPTOR + D_ROWS];
+  return rows > chunk ? (rows - 1) / chunk + 1 : 1;
 }
 
 /**
- * The run phase of a shared request: tasks of `chunk` output rows, feature after feature, claimed from
- * either end (claim_feature). Whole features left one thread idle while the other finished the last one;
- * C's reference splits bags into tasks of 64 for the same reason (seq-zipf B=1024, 2 threads:
- * bench/results/2026-12-07-late-outputs-and-tasks.md). Chunks grow so that a request has under 2^14 tasks
- * (the claim word counts up to 0xffff from each end).
+ * The run phase of a shared request: tasks of task_rows output rows, feature after feature, claimed from
+ * either end (claim_feature). Whole features left one thread idle while the other finished the last one,
+ * and a one-feature lookup ran on one thread; C's reference splits bags into tasks of 64 too
+ * (bench/results/2026-12-07-late-outputs-and-tasks.md).
  */
 static void share_run(const table_set_t *set, const int32_t *w, size_t wlen, float *out, size_t out_len,
                       int32_t *control, bool from_back) {
   const int32_t n = w[W_COUNT];
-  int32_t chunk = __atomic_load_n(&share_chunk_rows, __ATOMIC_RELAXED);
-  int64_t total_rows = 0;
-  for (int32_t f = 0; f < n; f++) total_rows += w[W_HEADER + (size_t)f * SMALL_DESCRIPTOR + D_ROWS];
+  const int32_t chunk = task_rows(w, control);
   staged_feature_t x;
-  if (chunk == 0 || total_rows / chunk <= n) {
+  if (chunk == 0) {
     for (int32_t f; (f = claim_feature(control + C_CLAIMED, n, from_back)) >= 0;)
       if (staged_feature(set, w, wlen, f, out, out_len, false, &x)) small_run(&x);
     return;
   }
-  if (total_rows / chunk + n >= (1 << 14)) chunk = (int32_t)(total_rows / ((1 << 14) - n - 1) + 1);
-  // Task t belongs to the feature f with first[f] <= t < first[f + 1] (every feature at least one task).
-  enum { ON_STACK = 65 };
-  int32_t local[ON_STACK], *first = n + 1 <= ON_STACK ? local : malloc(((size_t)n + 1) * sizeof(int32_t));
-  if (first == NULL) {
-    for (int32_t f; (f = claim_feature(control + C_CLAIMED, n, from_back)) >= 0;)
-      if (staged_feature(set, w, wlen, f, out, out_len, false, &x)) small_run(&x);
-    return;
-  }
-  first[0] = 0;
-  for (int32_t f = 0; f < n; f++) {
-    const int32_t rows = w[W_HEADER + (size_t)f * SMALL_DESCRIPTOR + D_ROWS];
-    first[f + 1] = first[f] + (rows > chunk ? (rows + chunk - 1) / chunk : 1);
-  }
-  const int32_t tasks = first[n];
-  int32_t resolved = -1;
-  bool usable = false;
+  // A thread's claims only move away from its end, so it walks the features along with them: feature f
+  // holds tasks [first, first + tasks_of(f)).
+  int32_t tasks = 0;
+  for (int32_t f = 0; f < n; f++) tasks += tasks_of(w, f, chunk);
+  int32_t f = from_back ? n - 1 : 0;
+  int32_t first = from_back ? tasks - tasks_of(w, f, chunk) : 0;
+  bool usable = staged_feature(set, w, wlen, f, out, out_len, false, &x);
   for (int32_t t; (t = claim_feature(control + C_CLAIMED, tasks, from_back)) >= 0;) {
-    int32_t lo = 0, hi = n - 1; // the last f with first[f] <= t
-    while (lo < hi) {
-      const int32_t mid = (lo + hi + 1) / 2;
-      if (first[mid] <= t) lo = mid;
-      else hi = mid - 1;
-    }
-    if (lo != resolved) {
-      resolved = lo;
-      usable = staged_feature(set, w, wlen, lo, out, out_len, false, &x);
-    }
+    const int32_t was = f;
+    while (t >= first + tasks_of(w, f, chunk)) first += tasks_of(w, f++, chunk);
+    while (t < first) first -= tasks_of(w, --f, chunk);
+    if (f != was) usable = staged_feature(set, w, wlen, f, out, out_len, false, &x);
     if (!usable) continue;
-    const int32_t r0 = (t - first[lo]) * chunk;
+    const int32_t r0 = (t - first) * chunk;
     const int32_t r1 = r0 + chunk < x.rows ? r0 + chunk : x.rows;
-    if (r0 < r1 || x.rows == 0) small_run_rows(&x, r0, r1);
+    small_run_rows(&x, r0, r1);
   }
-  if (first != local) free(first);
 }
 
 /**

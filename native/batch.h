@@ -8,7 +8,6 @@ napi_value js_release_table_set(napi_env env, napi_callback_info info);
 napi_value js_small_lookup(napi_env env, napi_callback_info info);
 napi_value js_small_lookup_check(napi_env env, napi_callback_info info);
 napi_value js_small_lookup_share(napi_env env, napi_callback_info info);
-napi_value js_share_chunk_rows(napi_env env, napi_callback_info info);
 napi_value js_resolve_refs(napi_env env, napi_callback_info info);
 
 #endif

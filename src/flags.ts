@@ -131,6 +131,20 @@ export function setTouchAhead(ids: number): void {
   touchAhead = ids;
 }
 
+/**
+ * Output rows per task when threads share a lookup (64, as the C reference's tasks of 64 bags; 0: whole
+ * features), written into each shared request by the calling thread (src/kernels/packed-request.ts), so
+ * every thread splits it alike whatever its kernels. Read as a live binding.
+ */
+export let shareTaskRows = 64;
+
+/** Test and benchmark hook: the output rows per task of shared lookups (0: whole features). */
+export function setShareTaskRows(rows: number): void {
+  if (!Number.isInteger(rows) || rows < 0 || rows > 2 ** 30)
+    throw new InvalidArgumentError(`shareTaskRows must be an integer 0..2^30, got ${rows}.`);
+  shareTaskRows = rows;
+}
+
 /** Test hook, read by src/embedding/small-lookup.ts: `false` sends every lookup to the general path. */
 export let smallLookupEnabled = true;
 

@@ -49,11 +49,38 @@ export const MODE_SQRTN = 2;
 
 /**
  * Control words of a batch shared by several threads (inside a pool request's header; see
- * packed-request.ts): run claims, the failure flag, check claims and the count of features checked.
- * Claim words count features taken from the front (low 16 bits) and from the back (high 16 bits).
+ * packed-request.ts): run claims, the failure flag, check claims, the count of features checked and the
+ * output rows per run task (0: whole features; see `taskRows`). Claim words count items (features, or
+ * tasks) taken from the front (low 16 bits) and from the back (high 16 bits).
  */
 export const C_CLAIMED = 0;
 export const C_FAILED = 2;
 export const C_CHECK_CLAIMED = 10;
 export const C_CHECKED = 11;
-export const C_WORDS = 12;
+export const C_TASK_ROWS = 12;
+export const C_WORDS = 13;
+
+/** A shared request's run tasks stay under this many (the claim word's counts are 16 bits each). */
+export const TASKS_MAX = 1 << 14;
+
+/**
+ * The output rows per task of a shared request (the native `task_rows`, native/batch.c, computes the same,
+ * so threads of either kernel family split it alike): `control[C_TASK_ROWS]`, grown so that the request
+ * has under TASKS_MAX tasks; 0 for whole features (asked for, or about one task per feature anyway).
+ */
+export function taskRows(w: Int32Array, control: Int32Array): number {
+  const n = w[W_COUNT];
+  let chunk = control[C_TASK_ROWS];
+  if (chunk <= 0 || n >= TASKS_MAX) return 0;
+  let total = 0;
+  for (let f = 0; f < n; f++) total += w[W_HEADER + f * DESCRIPTOR + D_ROWS];
+  if (Math.floor(total / chunk) <= n) return 0;
+  if (Math.floor(total / chunk) + n >= TASKS_MAX) chunk = Math.floor(total / (TASKS_MAX - n)) + 1;
+  return chunk;
+}
+
+/** Feature f's run tasks of `chunk` output rows (at least one). */
+export function tasksOf(w: Int32Array, f: number, chunk: number): number {
+  const rows = w[W_HEADER + f * DESCRIPTOR + D_ROWS];
+  return rows > chunk ? Math.floor((rows - 1) / chunk) + 1 : 1;
+}

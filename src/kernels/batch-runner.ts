@@ -1,4 +1,4 @@
-import type { KernelJob } from "./kernel-job.js";
+import { jobRows, rowValues, type KernelJob } from "./kernel-job.js";
 import { runStoredJob } from "./run-job.js";
 import type { StoredTable } from "./table-storage.js";
 import {
@@ -26,6 +26,8 @@ import {
   D_POSITIONS_AT,
   D_POSITIONS_REF,
   MODE_SQRTN,
+  taskRows,
+  tasksOf,
   W_COUNT,
   W_HEADER,
   W_REFS,
@@ -200,9 +202,32 @@ export function shareBatch(
     // the other threads are checking their claims
   }
   if (Atomics.load(control, C_FAILED) !== 0) return code !== 0 ? code : -2;
-  for (let f; (f = claimFeature(control, C_CLAIMED, n, fromBack)) >= 0;) {
-    const x = featureJob(set, w, f, out.length, false);
-    if (x !== null) runStoredJob(x.job, x.table, out, x.outAt);
+  const chunk = taskRows(w, control);
+  if (chunk === 0) {
+    for (let f; (f = claimFeature(control, C_CLAIMED, n, fromBack)) >= 0;) {
+      const x = featureJob(set, w, f, out.length, false);
+      if (x !== null) runStoredJob(x.job, x.table, out, x.outAt);
+    }
+    return 0;
+  }
+  // Tasks of `chunk` output rows, feature after feature, as the native share_run: a thread's claims only
+  // move away from its end, so it walks the features along with them (feature f: tasks [first, first +
+  // tasksOf(f))).
+  let tasks = 0;
+  for (let f = 0; f < n; f++) tasks += tasksOf(w, f, chunk);
+  let f = fromBack ? n - 1 : 0;
+  let first = fromBack ? tasks - tasksOf(w, f, chunk) : 0;
+  let x = featureJob(set, w, f, out.length, false);
+  for (let t; (t = claimFeature(control, C_CLAIMED, tasks, fromBack)) >= 0;) {
+    const was = f;
+    while (t >= first + tasksOf(w, f, chunk)) first += tasksOf(w, f++, chunk);
+    while (t < first) first -= tasksOf(w, --f, chunk);
+    if (f !== was) x = featureJob(set, w, f, out.length, false);
+    if (x === null) continue;
+    const rows = jobRows(x.job);
+    const r0 = (t - first) * chunk;
+    const r1 = Math.min(r0 + chunk, rows);
+    runStoredJob(x.job, x.table, out, x.outAt + r0 * rowValues(x.job, x.table.dim), r0, r1);
   }
   return 0;
 }

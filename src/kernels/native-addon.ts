@@ -103,11 +103,6 @@ export interface NativeExports {
   /** Sets the prefetch distance (ids ahead, 0..256) for the process; false when out of range. */
   prefetchDistance(ids: number): boolean;
   /**
-   * Sets the output rows per task when threads share a lookup (0: whole features; default 64) for the
-   * process; false when out of range (over 2^20). A measuring hook (lookup-bench --chunk-ab).
-   */
-  shareChunkRows(rows: number): boolean;
-  /**
    * Calibrates the prefetch distance on a filled table, once per process (unless set, or the table is
    * under 64 MiB): the ns per id of each candidate distance when it measured.
    */

@@ -1,3 +1,6 @@
+import { C_TASK_ROWS } from "./batch-layout.js";
+import { shareTaskRows } from "../flags.js";
+
 /**
  * A pool request: one lookup batch (src/kernels/batch-layout.ts) behind a header of control words, in a
  * slot's SharedArrayBuffer, so the calling thread and every worker that joins run their shares of it
@@ -32,7 +35,8 @@ export const STAGED_LENGTH = 9;
 /**
  * Words 10 and 11 are the batch kernels' check claims and its count of features
  * checked (every feature is checked, by whichever thread claims it, before any thread runs one:
- * C_CHECK_CLAIMED and C_CHECKED in batch-layout.ts); packStaged zeroes them.
+ * C_CHECK_CLAIMED and C_CHECKED in batch-layout.ts); packStaged zeroes them. Word 12 (C_TASK_ROWS) is the
+ * output rows per run task, written here by the calling thread so that every thread splits alike.
  */
 export const STAGED_HEADER = 16;
 
@@ -50,6 +54,7 @@ export function packStaged(
   request[STAGED_OUT_OFFSET] = outOffset;
   request[STAGED_OUT_LENGTH] = outLength;
   request[STAGED_LENGTH] = work.length;
+  request[C_TASK_ROWS] = shareTaskRows;
   request.set(work, STAGED_HEADER);
 }
 

@@ -3,13 +3,14 @@ import assert from "node:assert/strict";
 import {
   DenseTensor,
   FeatureConfig,
+  InvalidArgumentError,
   KeyedJaggedTensor,
   RaggedTensor,
   TableConfig,
   TPUEmbeddingForServing,
   type Combiner,
 } from "../../src/index.js";
-import { nativeAddon } from "../../src/kernels/native-addon.js";
+import { setKernelChoice, setShareTaskRows } from "../../src/flags.js";
 import { lookupPool, PARALLEL_MIN_COST } from "../../src/kernels/lookup-pool.js";
 import type { StorageKind } from "../../src/kernels/quantized-rows.js";
 import { seededRandom } from "../support/seeded-random.js";
@@ -77,7 +78,6 @@ test(
   "shared lookups: every task size gives the general path's bits, on every kind and storage",
   { skip },
   () => {
-    const addon = nativeAddon()!;
     const pool = lookupPool();
     const runStaged = pool.runStaged.bind(pool);
     let shared = 0;
@@ -96,23 +96,35 @@ test(
         const expected = general(() => e.embeddingLookup(features, weights));
         const expectedKeyed = general(() => e.embeddingLookup(kjt));
         const into = e.createOutputs(features, weights);
-        for (const chunk of [1, 7, 64, 1000, 0]) {
-          assert.equal(addon.shareChunkRows(chunk), true);
-          const context = `${storage}, ${chunk} rows a task`;
-          const before = shared;
-          assertSameBits(e.embeddingLookup(features, weights), expected, context);
-          for (const leaf of Object.values(into)) leaf.data.fill(Number.NaN);
-          assertSameBits(e.embeddingLookup(features, weights, { into }), expected, `${context}, into`);
-          assertSameBits(e.embeddingLookup(kjt), expectedKeyed, `${context}, KeyedJaggedTensor`);
-          assert.equal(shared - before, 3, `${context}: shared with the worker`);
+        // This thread's kernels: the native ones as the worker's, then the portable ones (the worker stays
+        // native), whose runs must split the lookup as the native ones do.
+        for (const family of [undefined, "wasm", "js"] as const) {
+          setKernelChoice(family);
+          try {
+            for (const chunk of [1, 7, 64, 1000, 0]) {
+              setShareTaskRows(chunk);
+              const context = `${storage}, this thread ${family ?? "native"}, ${chunk} rows a task`;
+              const before = shared;
+              // Repeated: how the threads' claims interleave differs from run to run.
+              for (let round = 0; round < 3; round++) {
+                assertSameBits(e.embeddingLookup(features, weights), expected, context);
+                for (const leaf of Object.values(into)) leaf.data.fill(Number.NaN);
+                assertSameBits(e.embeddingLookup(features, weights, { into }), expected, `${context}, into`);
+                assertSameBits(e.embeddingLookup(kjt), expectedKeyed, `${context}, KeyedJaggedTensor`);
+              }
+              assert.equal(shared - before, 9, `${context}: shared with the worker`);
+            }
+          } finally {
+            setKernelChoice(undefined);
+          }
         }
         e.dispose();
       }
     } finally {
       pool.runStaged = runStaged;
-      addon.shareChunkRows(64);
+      setShareTaskRows(64);
     }
-    assert.equal(addon.shareChunkRows(-1), false);
-    assert.equal(addon.shareChunkRows((1 << 20) + 1), false);
+    assert.throws(() => setShareTaskRows(-1), InvalidArgumentError);
+    assert.throws(() => setShareTaskRows(1.5), InvalidArgumentError);
   },
 );
