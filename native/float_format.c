@@ -359,10 +359,15 @@ static const double POW10_D[23] = {0x1.0000000000000p+0, 0x1.4000000000000p+3, 0
 static inline vd select_d(vl mask, vd yes, vd no) { return (vd)(((vl)yes & mask) | ((vl)no & ~mask)); }
 static inline vl select_l(vl mask, vl yes, vl no) { return (yes & mask) | (no & ~mask); }
 
-static inline vd floor_small(vd v) { // floor of 0 <= v < 2^51: round to nearest by adding 2^52, then down
-  const vd big = {0x1p52, 0x1p52, 0x1p52, 0x1p52, 0x1p52, 0x1p52, 0x1p52, 0x1p52};
-  const vd t = (v + big) - big;
-  return t - select_d(t > v, (vd){1, 1, 1, 1, 1, 1, 1, 1}, (vd){0});
+// floor(v), exact (vrndscalepd, one instruction; adding and subtracting 2^52 then correcting took four and
+// made the writer 20 % slower: bench/results/2026-12-07-late-outputs-and-tasks.md). Every use below has
+// 0 <= v < 2^51.
+static inline vd floor_small(vd v) {
+  __m512d x;
+  memcpy(&x, &v, sizeof x);
+  x = _mm512_roundscale_pd(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  memcpy(&v, &x, sizeof v);
+  return v;
 }
 
 /** Writes the texts of src[0..7], each followed by a comma; returns the end. */
