@@ -11,14 +11,19 @@ import { WorkerCalls } from "./worker-calls.js";
 export const OFF_THREAD_ENCODE_VALUES = 1 << 15;
 
 /**
- * Arenas kept for reuse. Those over KEEP_ARENA_BYTES (a batch-1024 answer of the standard workload needs
- * 27 MiB) are kept only until `bigArenaMs` after the first of them came back, so a burst of huge answers
- * does not pin their memory for the process's life (as the lookup pool keeps its slots); while such answers
- * keep coming, that costs one fresh arena per period. A fresh arena for every batch-1024 answer cost a
- * third of the server's CPU (page faults on its first writes): 72-77 against 50-52 ms a request.
+ * Arenas kept for reuse. Up to KEEP_ARENA_BYTES each (a batch-64 answer of the standard workload needs
+ * 2 MiB), as many as fit in KEEP_SMALL_BYTES: as many answers as clients wait for at once (8 connections:
+ * 8 arenas in flight). Four were kept before, so half the batch-64 answers took a fresh, zero-filled arena:
+ * 2,307-2,363 against 2,197-2,217 µs of server CPU a request (bench/results/2026-12-07-late-outputs-and-tasks.md).
+ * Bigger ones (a batch-1024 answer needs 27 MiB), at most KEEP_BIG_ARENAS, are kept only until
+ * `bigArenaMs` after the first of them came back, so a burst of huge answers does not pin their memory for
+ * the process's life (as the lookup pool keeps its slots); while such answers keep coming, that costs one
+ * fresh arena per period. A fresh arena for every batch-1024 answer cost a third of the server's CPU (page
+ * faults on its first writes): 72-77 against 50-52 ms a request.
  */
-const KEEP_ARENAS = 4;
 const KEEP_ARENA_BYTES = 16 << 20;
+const KEEP_SMALL_BYTES = 32 << 20;
+const KEEP_BIG_ARENAS = 4;
 let bigArenaMs = 10_000;
 
 /** Test hook: how long big arenas are kept (default 10 s). */
@@ -54,24 +59,45 @@ function acquire(bytes: number): SharedArrayBuffer {
   return new SharedArrayBuffer(Math.ceil(bytes / ARENA_STEP) * ARENA_STEP);
 }
 
+/** Test hook: the arenas kept for reuse, small (up to 16 MiB) and big, and the small ones' bytes. */
+export function arenasKept(): { small: number; smallBytes: number; big: number } {
+  let small = 0;
+  let smallBytes = 0;
+  for (const a of free) {
+    if (a.byteLength > KEEP_ARENA_BYTES) continue;
+    small++;
+    smallBytes += a.byteLength;
+  }
+  return { small, smallBytes, big: free.length - small };
+}
+
 /** The timer that drops the big arenas kept (null: none is kept). */
 let dropBig: NodeJS.Timeout | null = null;
 
 function giveBack(arena: SharedArrayBuffer): void {
-  if (arena.byteLength > KEEP_ARENA_BYTES && dropBig === null) {
+  const big = (a: SharedArrayBuffer) => a.byteLength > KEEP_ARENA_BYTES;
+  if (big(arena) && dropBig === null) {
     dropBig = setTimeout(() => {
       dropBig = null;
-      for (let i = free.length - 1; i >= 0; i--) if (free[i].byteLength > KEEP_ARENA_BYTES) free.splice(i, 1);
+      for (let i = free.length - 1; i >= 0; i--) if (big(free[i])) free.splice(i, 1);
     }, bigArenaMs).unref();
   }
-  if (free.length === KEEP_ARENAS) {
-    // Keep the bigger ones: a small answer fits a big arena, not the other way round.
-    let smallest = 0;
-    for (let i = 1; i < free.length; i++) if (free[i].byteLength < free[smallest].byteLength) smallest = i;
-    if (free[smallest].byteLength >= arena.byteLength) return;
+  free.push(arena);
+  // Over the limits of its kind, the smallest arena of that kind goes (a small answer fits a big arena,
+  // not the other way round): possibly this one.
+  for (;;) {
+    let count = 0;
+    let bytes = 0;
+    let smallest = -1;
+    for (let i = 0; i < free.length; i++) {
+      if (big(free[i]) !== big(arena)) continue;
+      count++;
+      bytes += free[i].byteLength;
+      if (smallest < 0 || free[i].byteLength < free[smallest].byteLength) smallest = i;
+    }
+    if (big(arena) ? count <= KEEP_BIG_ARENAS : bytes <= KEEP_SMALL_BYTES) return;
     free.splice(smallest, 1);
   }
-  free.push(arena);
 }
 
 /** The values in an answer (what decides where it is formatted). */

@@ -4,6 +4,7 @@ import { FeatureConfig, RaggedTensor, startServer, TableConfig } from "../../../
 import type { FeatureOutput } from "../../../src/serving/batching/feature-input.js";
 import {
   answerValues,
+  arenasKept,
   encodeJsonOffThread,
   OFF_THREAD_ENCODE_VALUES,
   type OffThreadAnswer,
@@ -110,6 +111,33 @@ test("answers held unreleased keep their bytes while others are formatted; relea
   [1, 2, 3].forEach((s, i) => {
     assert.equal(text(held[i].bytes), encodeJsonPredict("columnar", outputs(shapes, s), false), `held ${s}`);
     held[i].release();
+  });
+});
+
+test("arenas are kept for as many answers as clients wait for at once, up to 32 MiB of them", async () => {
+  // 14 answers of 106,496 values (a batch-64 answer of the standard workload) in flight at once, then
+  // written: 4 MiB arenas each (values and the text's bound), 56 MiB in all. Up to 32 MiB of arenas stay
+  // for the next answers (four stayed before: half of 8 clients' answers took a fresh arena).
+  const shapes: [string, number[]][] = [["x", [64, 1664]]];
+  const answers = await Promise.all(
+    Array.from({ length: 14 }, (_, s) => offThread("columnar", outputs(shapes, s), true)),
+  );
+  const size = answers[0].bytes.buffer.byteLength;
+  assert.equal(size, 4 << 20);
+  assert.equal(new Set(answers.map((a) => a.bytes.buffer)).size, 14, "one arena an answer");
+  for (const a of answers) a.release();
+  const kept = arenasKept();
+  assert.ok(kept.smallBytes <= 32 << 20, `${kept.smallBytes} bytes kept`);
+  assert.ok(kept.smallBytes > (32 << 20) - size, `${kept.smallBytes} bytes kept: the budget filled`);
+  assert.ok(kept.small >= 8, `${kept.small} arenas kept`);
+  // The next answers reuse them: eight at once, each taking one kept arena, none a fresh one.
+  const again = await Promise.all(
+    Array.from({ length: 8 }, (_, s) => offThread("columnar", outputs(shapes, s), true)),
+  );
+  assert.equal(arenasKept().small, kept.small - 8, "every answer in an arena kept");
+  again.forEach((a, s) => {
+    assert.equal(text(a.bytes), encodeJsonPredict("columnar", outputs(shapes, s), true), `seed ${s}`);
+    a.release();
   });
 });
 
