@@ -11,11 +11,11 @@ import {
   type Combiner,
 } from "../../src/index.js";
 import { setKernelChoice, setShareTaskRows } from "../../src/flags.js";
-import { lookupPool, PARALLEL_MIN_COST } from "../../src/kernels/lookup-pool.js";
+import { PARALLEL_MIN_COST } from "../../src/kernels/lookup-pool.js";
 import type { StorageKind } from "../../src/kernels/quantized-rows.js";
 import { seededRandom } from "../support/seeded-random.js";
 import { assertSameBits } from "./every-kind.js";
-import { general, stagedSkip, weightsFor } from "./staged-support.js";
+import { countSharedLookups, general, stagedSkip, weightsFor } from "./staged-support.js";
 
 /**
  * Threads sharing a staged lookup claim tasks of `shareChunkRows` output rows, feature after feature
@@ -78,13 +78,7 @@ test(
   "shared lookups: every task size gives the general path's bits, on every kind and storage",
   { skip },
   () => {
-    const pool = lookupPool();
-    const runStaged = pool.runStaged.bind(pool);
-    let shared = 0;
-    pool.runStaged = (...args) => {
-      shared++;
-      return runStaged(...args);
-    };
+    const shared = countSharedLookups();
     try {
       for (const storage of ["float32", "int8", "float16"] as const) {
         const e = embedding(storage);
@@ -104,7 +98,7 @@ test(
             for (const chunk of [1, 7, 64, 1000, 0]) {
               setShareTaskRows(chunk);
               const context = `${storage}, this thread ${family ?? "native"}, ${chunk} rows a task`;
-              const before = shared;
+              const before = shared.count;
               // Repeated: how the threads' claims interleave differs from run to run.
               for (let round = 0; round < 3; round++) {
                 assertSameBits(e.embeddingLookup(features, weights), expected, context);
@@ -112,7 +106,7 @@ test(
                 assertSameBits(e.embeddingLookup(features, weights, { into }), expected, `${context}, into`);
                 assertSameBits(e.embeddingLookup(kjt), expectedKeyed, `${context}, KeyedJaggedTensor`);
               }
-              assert.equal(shared - before, 9, `${context}: shared with the worker`);
+              assert.equal(shared.count - before, 9, `${context}: shared with the worker`);
             }
           } finally {
             setKernelChoice(undefined);
@@ -121,7 +115,7 @@ test(
         e.dispose();
       }
     } finally {
-      pool.runStaged = runStaged;
+      shared.restore();
       setShareTaskRows(64);
     }
     assert.throws(() => setShareTaskRows(-1), InvalidArgumentError);

@@ -9,7 +9,7 @@ import {
   type InputStructure,
 } from "../../src/index.js";
 import { nativeAddon } from "../../src/kernels/native-addon.js";
-import { lookupPool, PARALLEL_MIN_COST } from "../../src/kernels/lookup-pool.js";
+import { PARALLEL_MIN_COST } from "../../src/kernels/lookup-pool.js";
 import { smallLookupRuns } from "../../src/embedding/small-lookup.js";
 import { stagedRefsRead } from "../../src/embedding/staged-executor.js";
 import { REF_MIN_LENGTH } from "../../src/embedding/staging-layout.js";
@@ -36,7 +36,7 @@ import {
 } from "../../src/kernels/batch-layout.js";
 import { seededRandom } from "../support/seeded-random.js";
 import { assertSameBits } from "./every-kind.js";
-import { combinerEmbedding, general, stagedSkip, weightsFor } from "./staged-support.js";
+import { combinerEmbedding, countSharedLookups, general, stagedSkip, weightsFor } from "./staged-support.js";
 
 /**
  * Synchronous staged lookups shared with worker threads read long arrays in place (refs,
@@ -141,20 +141,14 @@ test("lookups shared with workers read long arrays in place, with the general pa
       const { features, weights } = longInputs(Math.ceil(PARALLEL_MIN_COST / 4));
       const expected = general(() => e.embeddingLookup(features, weights));
       const into = e.createOutputs(features, weights);
-      const pool = lookupPool();
-      const runStaged = pool.runStaged.bind(pool);
-      let shared = 0;
-      pool.runStaged = (...args) => {
-        shared++;
-        return runStaged(...args);
-      };
+      const shared = countSharedLookups();
       try {
         for (let k = 0; k < 5; k++)
           assertSameBits(e.embeddingLookup(features, weights, { into }), expected, `shared, round ${k}`);
       } finally {
-        pool.runStaged = runStaged;
+        shared.restore();
       }
-      assert.equal(shared, 5, "shared with the worker");
+      assert.equal(shared.count, 5, "shared with the worker");
       // An `into` outside shared memory (an earlier result) is written by this thread only, refs and all.
       const local = e.embeddingLookup(features, weights);
       for (const leaf of Object.values(local)) leaf.data.fill(7);

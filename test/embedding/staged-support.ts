@@ -8,6 +8,7 @@ import {
 import { kernelChoice } from "../../src/kernels/kernel-choice.js";
 import { nativeKernelsAvailable } from "../../src/kernels/native-addon.js";
 import { setSmallLookupEnabled } from "../../src/embedding/small-lookup.js";
+import { lookupPool } from "../../src/kernels/lookup-pool.js";
 
 /**
  * Why the staged paths' tests cannot run here, or false: they need the native addon, and the native
@@ -40,6 +41,23 @@ export function combinerEmbedding(
     ...more(table),
   };
   return new TPUEmbeddingForServing({ featureConfig, optimizer: null, seed, threads });
+}
+
+/** Counts the lookups shared with the pool's workers (`runStaged` calls) until `restore()`. */
+export function countSharedLookups(): { count: number; restore(): void } {
+  const pool = lookupPool();
+  const runStaged = pool.runStaged.bind(pool);
+  const counter = {
+    count: 0,
+    restore: () => {
+      pool.runStaged = runStaged;
+    },
+  };
+  pool.runStaged = (...args) => {
+    counter.count++;
+    return runStaged(...args);
+  };
+  return counter;
 }
 
 /** `run` with the staged paths off: what the general (planned) path returns or throws. */
