@@ -150,7 +150,7 @@ enum { REF_POINTER = 0, REF_LENGTH = 2, REF_TYPE = 3, REF_WORDS = 4 };
 enum { REF_INT32 = 1, REF_FLOAT32 = 2 };
 
 // A staged request's control words (an Int32Array; src/kernels/packed-request.ts): run claims, failure
-// flag, check claims and the count of features checked.
+// flag, check claims, the count of features checked and the output rows per run task (see task_rows).
 enum { C_CLAIMED = 0, C_FAILED = 2, C_CHECK_CLAIMED = 10, C_CHECKED = 11, C_TASK_ROWS = 12, C_WORDS = 13 };
 
 static bool within(int64_t at, int64_t count, size_t length) {
@@ -400,6 +400,9 @@ napi_value js_resolve_refs(napi_env env, napi_callback_info info) {
   return boolean(env, ok);
 }
 
+/** Tasks of a shared request stay under this (the claim word's counts are 16 bits each). */
+enum { TASKS_MAX = 1 << 14 };
+
 /**
  * Claims the next of n items (features, or row chunks of features in feature order) for this thread:
  * from the front (the calling thread) or from the back (workers), so each thread tends to run the same
@@ -407,9 +410,6 @@ napi_value js_resolve_refs(napi_env env, napi_callback_info info) {
  * count taken from the front (low 16 bits) and from the back (high 16 bits); -1 once they meet. Faster
  * than claiming in order by a few per cent (bench/results/2026-11-30-fast-kernels.md).
  */
-/** Tasks of a shared request stay under this (the claim word's counts are 16 bits each). */
-enum { TASKS_MAX = 1 << 14 };
-
 static int32_t claim_feature(int32_t *word, int32_t n, bool from_back) {
   int32_t seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
   for (;;) {

@@ -137,8 +137,9 @@ export class LookupPool {
   }
 
   /**
-   * Runs a small-lookup staging buffer on this thread and up to `threads - 1` helpers, which check and
-   * then run its features, claimed one at a time (the native `smallLookupShare`; `run` is this thread's
+   * Runs a small-lookup staging buffer on this thread and up to `threads - 1` helpers, which check its
+   * features and then run its tasks (rows of features), claimed one at a time (the native
+   * `smallLookupShare`; `run` is this thread's
    * share over its own table set). `resolve`, when the staging reads arrays in place, fills the slot's ref
    * table before the request opens; they are read only until this returns. An `out` in shared memory is
    * written in place by every thread; otherwise the features are assembled in the slot and copied in.

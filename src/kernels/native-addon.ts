@@ -77,9 +77,10 @@ export interface NativeExports {
   /**
    * This thread's share of a staged request, in two phases over the request's control words: it checks
    * the features it claims, waits until every feature is checked by some thread, then (unless one did not
-   * fit: `control[2]` set, nothing written by any thread) runs the features it claims. The caller claims
-   * from the front, workers `fromBack`. 0; f + 1 when this thread found feature f not fitting; -2 when
-   * another thread did; -1 for bad arguments.
+   * fit: `control[2]` set, nothing written by any thread) runs the tasks it claims (`control[12]` output
+   * rows of one feature each, 0: whole features; batch-layout.ts `taskRows`). The caller claims from the
+   * front, workers `fromBack`. 0; f + 1 when this thread found feature f not fitting; -2 when another
+   * thread did; -1 for bad arguments.
    */
   smallLookupShare(
     set: NativeTableSet,
