@@ -178,8 +178,9 @@ function claimFeature(control: Int32Array, word: number, n: number, fromBack: bo
 /**
  * One thread's share of a batch run by several threads (the native `smallLookupShare`'s protocol): check
  * the features it claims, wait until every feature is checked, then, unless one did not fit, run the
- * features it claims. 0 when done, f + 1 when this thread found feature f not fitting, -2 when another
- * thread did (nothing is written by any thread then).
+ * tasks it claims (rows of features, `taskRows`, the same as the native threads'). 0 when done, f + 1
+ * when this thread found feature f not fitting, -2 when another thread did (nothing is written by any
+ * thread then).
  */
 export function shareBatch(
   set: PortableTableSet,
