@@ -442,30 +442,26 @@ static int32_t task_rows(const int32_t *w, const int32_t *control) {
   return (int32_t)chunk;
 }
 
-/** Feature f's tasks of `chunk` rows (at least one, so a feature of no rows is still claimed). */
+/** Feature f's tasks of `chunk` rows (0: the whole feature); at least one, so a feature of no rows is claimed. */
 static inline int32_t tasks_of(const int32_t *w, int32_t f, int32_t chunk) {
   const int32_t rows = w[W_HEADER + (size_t)f * SMALL_DESCRIPTOR + D_ROWS];
-  return rows > chunk ? (rows - 1) / chunk + 1 : 1;
+  return chunk > 0 && rows > chunk ? (rows - 1) / chunk + 1 : 1;
 }
 
 /**
- * The run phase of a shared request: tasks of task_rows output rows, feature after feature, claimed from
- * either end (claim_feature). Whole features left one thread idle while the other finished the last one,
- * and a one-feature lookup ran on one thread; C's reference splits bags into tasks of 64 too
- * (bench/results/2026-12-07-late-outputs-and-tasks.md).
+ * The run phase of a shared request: tasks of task_rows output rows (whole features when 0), feature after
+ * feature, claimed from either end (claim_feature). Whole features left one thread idle while the other
+ * finished the last one, and a one-feature lookup ran on one thread; C's reference splits bags into tasks
+ * of 64 too (bench/results/2026-12-07-late-outputs-and-tasks.md).
  */
 static void share_run(const table_set_t *set, const int32_t *w, size_t wlen, float *out, size_t out_len,
                       int32_t *control, bool from_back) {
   const int32_t n = w[W_COUNT];
+  if (n == 0) return;
   const int32_t chunk = task_rows(w, control);
-  staged_feature_t x;
-  if (chunk == 0) {
-    for (int32_t f; (f = claim_feature(control + C_CLAIMED, n, from_back)) >= 0;)
-      if (staged_feature(set, w, wlen, f, out, out_len, false, &x)) small_run(&x);
-    return;
-  }
   // A thread's claims only move away from its end, so it walks the features along with them: feature f
   // holds tasks [first, first + tasks_of(f)).
+  staged_feature_t x;
   int32_t tasks = 0;
   for (int32_t f = 0; f < n; f++) tasks += tasks_of(w, f, chunk);
   int32_t f = from_back ? n - 1 : 0;
@@ -478,7 +474,7 @@ static void share_run(const table_set_t *set, const int32_t *w, size_t wlen, flo
     if (f != was) usable = staged_feature(set, w, wlen, f, out, out_len, false, &x);
     if (!usable) continue;
     const int32_t r0 = (t - first) * chunk;
-    const int32_t r1 = r0 + chunk < x.rows ? r0 + chunk : x.rows;
+    const int32_t r1 = chunk > 0 && r0 + chunk < x.rows ? r0 + chunk : x.rows;
     small_run_rows(&x, r0, r1);
   }
 }

@@ -79,8 +79,8 @@ export function taskRows(w: Int32Array, control: Int32Array): number {
   return chunk;
 }
 
-/** Feature f's run tasks of `chunk` output rows (at least one). */
+/** Feature f's run tasks of `chunk` output rows (0: the whole feature); at least one. */
 export function tasksOf(w: Int32Array, f: number, chunk: number): number {
   const rows = w[W_HEADER + f * DESCRIPTOR + D_ROWS];
-  return rows > chunk ? Math.floor((rows - 1) / chunk) + 1 : 1;
+  return chunk > 0 && rows > chunk ? Math.floor((rows - 1) / chunk) + 1 : 1;
 }

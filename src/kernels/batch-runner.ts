@@ -203,17 +203,11 @@ export function shareBatch(
     // the other threads are checking their claims
   }
   if (Atomics.load(control, C_FAILED) !== 0) return code !== 0 ? code : -2;
+  if (n === 0) return 0;
   const chunk = taskRows(w, control);
-  if (chunk === 0) {
-    for (let f; (f = claimFeature(control, C_CLAIMED, n, fromBack)) >= 0;) {
-      const x = featureJob(set, w, f, out.length, false);
-      if (x !== null) runStoredJob(x.job, x.table, out, x.outAt);
-    }
-    return 0;
-  }
-  // Tasks of `chunk` output rows, feature after feature, as the native share_run: a thread's claims only
-  // move away from its end, so it walks the features along with them (feature f: tasks [first, first +
-  // tasksOf(f))).
+  // Tasks of `chunk` output rows (0: whole features), feature after feature, as the native share_run: a
+  // thread's claims only move away from its end, so it walks the features along with them (feature f:
+  // tasks [first, first + tasksOf(f))).
   let tasks = 0;
   for (let f = 0; f < n; f++) tasks += tasksOf(w, f, chunk);
   let f = fromBack ? n - 1 : 0;
@@ -227,7 +221,7 @@ export function shareBatch(
     if (x === null) continue;
     const rows = jobRows(x.job);
     const r0 = (t - first) * chunk;
-    const r1 = Math.min(r0 + chunk, rows);
+    const r1 = chunk > 0 ? Math.min(r0 + chunk, rows) : rows;
     runStoredJob(x.job, x.table, out, x.outAt + r0 * rowValues(x.job, x.table.dim), r0, r1);
   }
   return 0;
