@@ -12,7 +12,7 @@ export const OFF_THREAD_ENCODE_VALUES = 1 << 15;
 
 /**
  * Arenas kept for reuse. Up to KEEP_ARENA_BYTES each (a batch-64 answer of the standard workload needs
- * 2 MiB), as many as fit in KEEP_SMALL_BYTES: as many answers as clients wait for at once (8 connections:
+ * 4 MiB), as many as fit in KEEP_SMALL_BYTES: as many answers as clients wait for at once (8 connections:
  * 8 arenas in flight). Four were kept before, so half the batch-64 answers took a fresh, zero-filled arena:
  * 2,307-2,363 against 2,197-2,217 µs of server CPU a request (bench/results/2026-12-07-late-outputs-and-tasks.md).
  * Bigger ones (a batch-1024 answer needs 27 MiB), at most KEEP_BIG_ARENAS, are kept only until
@@ -46,57 +46,54 @@ const calls = new WorkerCalls<EncodeReply>(
 
 /**
  * Shared memory for the worker's answers, reused once an answer has been written: a fresh megabyte-sized
- * ArrayBuffer per answer made the main thread's garbage collector run several times as often.
+ * ArrayBuffer per answer made the main thread's garbage collector run several times as often. Arenas of
+ * up to KEEP_ARENA_BYTES and bigger ones are kept apart, each list in ascending size (so the first that
+ * fits is the best fit, and the first is the one to drop).
  */
-const free: SharedArrayBuffer[] = [];
+const smallArenas: SharedArrayBuffer[] = [];
+const bigArenas: SharedArrayBuffer[] = [];
+let smallBytes = 0;
 
 function acquire(bytes: number): SharedArrayBuffer {
-  let best = -1;
-  for (let i = 0; i < free.length; i++) {
-    if (free[i].byteLength >= bytes && (best < 0 || free[i].byteLength < free[best].byteLength)) best = i;
-  }
-  if (best >= 0) return free.splice(best, 1)[0];
-  return new SharedArrayBuffer(Math.ceil(bytes / ARENA_STEP) * ARENA_STEP);
+  // Every small arena is smaller than every big one.
+  const arena = take(smallArenas, bytes) ?? take(bigArenas, bytes);
+  if (arena === null) return new SharedArrayBuffer(Math.ceil(bytes / ARENA_STEP) * ARENA_STEP);
+  if (arena.byteLength <= KEEP_ARENA_BYTES) smallBytes -= arena.byteLength;
+  return arena;
+}
+
+/** The smallest arena of `list` with room for `bytes`, taken out of it; null when none has. */
+function take(list: SharedArrayBuffer[], bytes: number): SharedArrayBuffer | null {
+  const i = list.findIndex((a) => a.byteLength >= bytes);
+  return i < 0 ? null : list.splice(i, 1)[0];
 }
 
 /** Test hook: the arenas kept for reuse, small (up to 16 MiB) and big, and the small ones' bytes. */
 export function arenasKept(): { small: number; smallBytes: number; big: number } {
-  let small = 0;
-  let smallBytes = 0;
-  for (const a of free) {
-    if (a.byteLength > KEEP_ARENA_BYTES) continue;
-    small++;
-    smallBytes += a.byteLength;
-  }
-  return { small, smallBytes, big: free.length - small };
+  return { small: smallArenas.length, smallBytes, big: bigArenas.length };
 }
 
 /** The timer that drops the big arenas kept (null: none is kept). */
 let dropBig: NodeJS.Timeout | null = null;
 
 function giveBack(arena: SharedArrayBuffer): void {
-  const big = (a: SharedArrayBuffer) => a.byteLength > KEEP_ARENA_BYTES;
-  if (big(arena) && dropBig === null) {
-    dropBig = setTimeout(() => {
-      dropBig = null;
-      for (let i = free.length - 1; i >= 0; i--) if (big(free[i])) free.splice(i, 1);
-    }, bigArenaMs).unref();
-  }
-  free.push(arena);
-  // Over the limits of its kind, the smallest arena of that kind goes (a small answer fits a big arena,
+  const big = arena.byteLength > KEEP_ARENA_BYTES;
+  const list = big ? bigArenas : smallArenas;
+  const at = list.findIndex((a) => a.byteLength > arena.byteLength);
+  list.splice(at < 0 ? list.length : at, 0, arena);
+  // Over the limits of its kind, the smallest arenas of that kind go (a small answer fits a big arena,
   // not the other way round): possibly this one.
-  for (;;) {
-    let count = 0;
-    let bytes = 0;
-    let smallest = -1;
-    for (let i = 0; i < free.length; i++) {
-      if (big(free[i]) !== big(arena)) continue;
-      count++;
-      bytes += free[i].byteLength;
-      if (smallest < 0 || free[i].byteLength < free[smallest].byteLength) smallest = i;
+  if (big) {
+    if (dropBig === null) {
+      dropBig = setTimeout(() => {
+        dropBig = null;
+        bigArenas.length = 0;
+      }, bigArenaMs).unref();
     }
-    if (big(arena) ? count <= KEEP_BIG_ARENAS : bytes <= KEEP_SMALL_BYTES) return;
-    free.splice(smallest, 1);
+    while (bigArenas.length > KEEP_BIG_ARENAS) bigArenas.shift();
+  } else {
+    smallBytes += arena.byteLength;
+    while (smallBytes > KEEP_SMALL_BYTES) smallBytes -= smallArenas.shift()!.byteLength;
   }
 }
 
