@@ -97,7 +97,7 @@ export function allocateTables(
     if (group.length === 0) return;
     const pages = Math.max(1, Math.ceil(groupBytes / PAGE));
     const memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
-    adviseHugePages(memory);
+    adviseHugePages(memory.buffer);
     let offset = 0;
     for (const i of group) {
       const view = new Float32Array(memory.buffer, offset, lengths[i]);
@@ -127,13 +127,13 @@ export function allocateTables(
  * written to it, so its pages fault in as 2 MiB pages: random row gathers over gigabytes of tables then
  * stop missing the TLB on nearly every row. TPU_EMBEDDING_HUGE_PAGES=0 keeps 4 KiB pages.
  */
-function adviseHugePages(memory: WebAssembly.Memory): void {
+function adviseHugePages(buffer: ArrayBufferLike): void {
   if (!hugePagesEnabled()) return;
-  nativeAddon()?.adviseHugePages(new Uint8Array(memory.buffer));
+  nativeAddon()?.adviseHugePages(new Uint8Array(buffer));
 }
 
 /** Reused output buffers from this size on get huge pages (at least a few whole 2 MiB pages inside). */
-export const HUGE_OUTPUT_MIN_BYTES = 8 << 20;
+const HUGE_OUTPUT_MIN_BYTES = 8 << 20;
 
 /**
  * Backs a fresh output buffer that callers keep and reuse (`createOutputs`) with transparent huge pages,
@@ -143,8 +143,7 @@ export const HUGE_OUTPUT_MIN_BYTES = 8 << 20;
  * pages fault in once either way. Same switch as the tables (TPU_EMBEDDING_HUGE_PAGES=0).
  */
 export function adviseOutputHugePages(buffer: SharedArrayBuffer): void {
-  if (buffer.byteLength < HUGE_OUTPUT_MIN_BYTES || !hugePagesEnabled()) return;
-  nativeAddon()?.adviseHugePages(new Uint8Array(buffer));
+  if (buffer.byteLength >= HUGE_OUTPUT_MIN_BYTES) adviseHugePages(buffer);
 }
 
 function align(bytes: number): number {
