@@ -333,13 +333,6 @@ function grpcBody(bags: number[][][]): Buffer {
 }
 
 /**
- * gRPC load like the HTTP/1 generator's: CONNECTIONS HTTP/2 connections (node:http2), each with one gRPC
- * call in flight, for DURATION_S. Requests are serialized and framed beforehand (5-byte gRPC envelope),
- * answers are checked for `grpc-status: 0` and not decoded, as bench/http1-load.ts does with HTTP bodies:
- * the client's cost is the transport's. (@grpc/grpc-js as load generator added ~3 ms of client latency per call here, which
- * hid the server at batch 1.)
- */
-/**
  * The gRPC load generator's flow-control windows (per stream, per connection). gRPC's own clients grow
  * theirs to the link's bandwidth-delay product (megabytes on loopback); node:http2's default of 64 KiB made
  * each batch-64 answer (426 KB) wait for window updates from a busy client, so the gRPC line and the
@@ -348,6 +341,13 @@ function grpcBody(bags: number[][][]): Buffer {
 const GRPC_STREAM_WINDOW = 4 << 20;
 const GRPC_SESSION_WINDOW = 16 << 20;
 
+/**
+ * gRPC load like the HTTP/1 generator's: CONNECTIONS HTTP/2 connections (node:http2), each with one gRPC
+ * call in flight, for DURATION_S. Requests are serialized and framed beforehand (5-byte gRPC envelope),
+ * answers are checked for `grpc-status: 0` and not decoded, as bench/http1-load.ts does with HTTP bodies:
+ * the client's cost is the transport's. (@grpc/grpc-js as load generator added ~3 ms of client latency per call here, which
+ * hid the server at batch 1.)
+ */
 async function loadGrpc(
   grpcUrl: string,
   batch: number,
