@@ -215,13 +215,9 @@ NAPI_MODULE_INIT() {
   // A CPU below every compiled level (x86-64 without SSE4.2): only kernelIsa, whose `active` is null, so
   // the library uses its WebAssembly kernels (and the JSON float writer, which needs no vector ISA).
   const napi_property_descriptor isa_only = {"kernelIsa", NULL, js_kernel_isa, NULL, NULL, NULL, napi_enumerable, NULL};
-  if (kernels() == NULL)
-    return napi_define_properties(env, exports, 1, &isa_only) == napi_ok && define_float_format(env, exports) &&
-                   define_json_columns(env, exports)
-               ? exports
-               : NULL;
-  if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok ||
-      !define_float_format(env, exports) || !define_json_columns(env, exports))
-    return NULL;
-  return exports;
+  const bool all = kernels() != NULL;
+  const bool defined = napi_define_properties(env, exports, all ? sizeof functions / sizeof functions[0] : 1,
+                                              all ? functions : &isa_only) == napi_ok;
+  // The JSON float writer and body scanner need no vector ISA: defined either way.
+  return defined && define_float_format(env, exports) && define_json_columns(env, exports) ? exports : NULL;
 }

@@ -12,7 +12,7 @@ static inline int byte_at(const uint8_t *b, size_t i, size_t end) { return i < e
 /** The first index at or after `i` that is not JSON whitespace (`end` at the end). */
 static inline size_t skip(const uint8_t *b, size_t i, size_t end) {
   while (i < end && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t')) i++;
-  return i < end ? i : end;
+  return i;
 }
 
 /** Just past byte `c` when it is the first non-whitespace byte at or after `*i`; false otherwise. */
