@@ -68,8 +68,19 @@ test("the canonical body (JSON.stringify of bags of int32 ids) is decoded as the
   assert.deepEqual([...fast!.keys()], ["watched", "user/topics", "friends"]);
 });
 
-/** 3,000 random bodies of the fast form and near it: each with the model features to decode it on. */
-function randomBodies(): { body: Buffer; on: ModelFeatures; canonical: boolean }[] {
+type RandomBody = { body: Buffer; on: ModelFeatures; canonical: boolean };
+let bodiesMade: RandomBody[] | null = null;
+
+/**
+ * 3,000 random bodies of the fast form and near it, each with the model features to decode it on: made
+ * once (after `before` built the model) for every test that reads them.
+ */
+function randomBodies(): RandomBody[] {
+  bodiesMade ??= makeRandomBodies();
+  return bodiesMade;
+}
+
+function makeRandomBodies(): RandomBody[] {
   const { rand, int } = seededRandom(2026);
   const names = ["watched", "favorited", "friends", "user/topics"];
   const id = (): string => {
@@ -108,7 +119,7 @@ function randomBodies(): { body: Buffer; on: ModelFeatures; canonical: boolean }
     (t) => t.replace(":[[", ":[]").replace(/\]\]/, ""),
     (t) => t.replace(":[[", ":[[[").replace("]]", "]]]"),
   ];
-  const bodies: { body: Buffer; on: ModelFeatures; canonical: boolean }[] = [];
+  const bodies: RandomBody[] = [];
   for (let round = 0; round < 3000; round++) {
     const chosen = names.filter(() => rand() < 0.7);
     if (chosen.length === 0) chosen.push(names[int(names.length)]);
