@@ -26,7 +26,7 @@
          "xcode_settings": {"OTHER_CFLAGS": ["-march=x86-64-v4"]}},
         {"target_name": "lookup_kernels",
          "sources": ["native/addon.c", "native/batch.c", "native/dispatch.c", "native/napi_util.c",
-                      "native/float_format.c", "native/float_format_napi.c", "native/json_columns.c"],
+                      "native/float_format.c", "native/float_format_napi.c", "native/json_columns.c", "native/socket_fd.c"],
          "dependencies": ["kernels_v2", "kernels_v3", "kernels_v4"]}
       ]
     }],
@@ -36,7 +36,7 @@
          "defines": ["KERNEL_ISA=neon"], "cflags": ["-march=armv8-a", "-fPIC"]},
         {"target_name": "lookup_kernels",
          "sources": ["native/addon.c", "native/batch.c", "native/dispatch.c", "native/napi_util.c",
-                      "native/float_format.c", "native/float_format_napi.c", "native/json_columns.c"],
+                      "native/float_format.c", "native/float_format_napi.c", "native/json_columns.c", "native/socket_fd.c"],
          "dependencies": ["kernels_neon"]}
       ]
     }],
@@ -46,7 +46,7 @@
          "defines": ["KERNEL_ISA=generic"], "cflags": ["-fPIC"]},
         {"target_name": "lookup_kernels",
          "sources": ["native/addon.c", "native/batch.c", "native/dispatch.c", "native/napi_util.c",
-                      "native/float_format.c", "native/float_format_napi.c", "native/json_columns.c"],
+                      "native/float_format.c", "native/float_format_napi.c", "native/json_columns.c", "native/socket_fd.c"],
          "dependencies": ["kernels_generic"]}
       ]
     }]

@@ -15,6 +15,7 @@
 #include "dispatch.h"
 #include "float_format_napi.h"
 #include "json_columns.h"
+#include "socket_fd.h"
 #include "napi_util.h"
 #ifdef __linux__
 #include <sys/mman.h>
@@ -218,6 +219,9 @@ NAPI_MODULE_INIT() {
   const bool all = kernels() != NULL;
   const bool defined = napi_define_properties(env, exports, all ? sizeof functions / sizeof functions[0] : 1,
                                               all ? functions : &isa_only) == napi_ok;
-  // The JSON float writer and body scanner need no vector ISA: defined either way.
-  return defined && define_float_format(env, exports) && define_json_columns(env, exports) ? exports : NULL;
+  // The JSON float writer, body scanner and socket hand-off need no vector ISA: defined either way.
+  return defined && define_float_format(env, exports) && define_json_columns(env, exports) &&
+                 define_socket_fd(env, exports)
+             ? exports
+             : NULL;
 }
