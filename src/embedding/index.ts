@@ -10,4 +10,5 @@ export type { FeatureStructure, InputStructure, LookupResult, Tensor } from "./f
 // For src/serving (not exported from the package root).
 export { flattenFeatures } from "./feature-structure.js";
 export type { FlatFeature, FlatOutput } from "./small-lookup.js";
+export { describeReplica, embeddingReplica, type EmbeddingReplicaSpec } from "./embedding-replica.js";
 export { StoreBackedEmbedding, type RowRequest, type RowSource } from "./store-embedding.js";

@@ -61,6 +61,15 @@ export interface TPUEmbeddingForServingOptions {
   tableStorage?: StorageKind | Readonly<Record<string, StorageKind>>;
 }
 
+/**
+ * What replicas (embedding-replica.ts) need of an embedding's private state: its built tables, and
+ * building one over existing tables. Set by the class below; internal, not exported by the package.
+ */
+export let replicaAccess: {
+  stored(embedding: TPUEmbeddingForServing): ReadonlyMap<TableConfig, StoredTable>;
+  adopt(embedding: TPUEmbeddingForServing, stored: ReadonlyMap<TableConfig, StoredTable>): void;
+};
+
 /** Options of one lookup. */
 export interface LookupOptions<I> {
   /**
@@ -473,6 +482,34 @@ export class TPUEmbeddingForServing implements Trackable {
   }
 
   /** Creates every variable; those present in `provided` adopt that memory instead of being initialised. */
+  /**
+   * Built over tables another embedding (in this or another thread) already holds: the same memory, no
+   * copy. Used by replicas (embedding-replica.ts); this embedding has no slot variables.
+   */
+  private adoptStored(stored: ReadonlyMap<TableConfig, StoredTable>): void {
+    if (this.built) throw new FailedPreconditionError("TPUEmbeddingForServing: already built.");
+    const variables = new Map<string, EmbeddingVariable>();
+    const views = new Map<TableConfig, DenseTensor<Float32Array>>();
+    for (const table of this.tables) {
+      const s = stored.get(table)!;
+      if (s.kind !== "float32") continue;
+      const value = new DenseTensor(s.data, [table.vocabularySize, table.dim]);
+      views.set(table, value);
+      variables.set(table.name!, { name: table.name!, table, slot: null, value });
+    }
+    this.pendingTableMemory = null;
+    this.variablesByName = variables;
+    this.tableViews = views;
+    this.storedTables = new Map(stored);
+  }
+
+  static {
+    replicaAccess = {
+      stored: (embedding) => embedding.storedTables!,
+      adopt: (embedding, stored) => embedding.adoptStored(stored),
+    };
+  }
+
   private buildWith(provided: ReadonlyMap<string, Float32Array>): void {
     if (this.built) return;
     const memory = this.tableMemory();
