@@ -70,6 +70,8 @@ export type ModelEvent =
       readonly bytes: number;
     }
   | { readonly type: "load-failed"; readonly model: string; readonly version: number; readonly error: string }
+  /** A version stops taking new requests; its memory goes once its leases are released ("unloaded"). */
+  | { readonly type: "unload-start"; readonly model: string; readonly version: number }
   | { readonly type: "unloaded"; readonly model: string; readonly version: number };
 
 export interface ModelRegistry {
@@ -96,6 +98,11 @@ export interface ModelRegistry {
    * a changed --model_config_file). Registries without it answer that RPC with UNIMPLEMENTED.
    */
   reconfigure?(models: readonly ModelSourceOptions[]): Promise<void>;
+  /**
+   * False when versions' tables are not in this process's memory (a Redis row store), so the server's
+   * other event loops (`loops`) cannot share them. Default true.
+   */
+  readonly sharedMemoryTables?: boolean;
   /** Optional: more Prometheus metrics, appended to the server's (the Redis row store's). */
   readonly extraMetrics?: { metrics(): Promise<string>; readonly contentType: string };
 }

@@ -22,7 +22,11 @@ export class ServerMetrics {
   private readonly modelEvents: Counter<"model" | "event">;
   private readonly unsubscribe: () => void;
 
-  constructor(models: ModelRegistry) {
+  /**
+   * `requestsOnly`: a loop other than the main one (its counters and histograms are added to the main
+   * loop's; the model and process gauges and model events are the main loop's alone).
+   */
+  constructor(models: ModelRegistry, options: { requestsOnly?: boolean } = {}) {
     const registers = [this.registry];
     this.requests = new Counter({
       name: "tpu_embedding_requests_total",
@@ -57,9 +61,19 @@ export class ServerMetrics {
       buckets: SIZE_BUCKETS,
       registers,
     });
+    if (options.requestsOnly === true) {
+      this.modelEvents = new Counter({
+        name: "tpu_embedding_model_events_total",
+        help: "unused",
+        labelNames: ["model", "event"],
+        registers: [],
+      });
+      this.unsubscribe = () => {};
+      return;
+    }
     this.modelEvents = new Counter({
       name: "tpu_embedding_model_events_total",
-      help: "Model lifecycle events: load-start, load-done, load-failed, unloaded.",
+      help: "Model lifecycle events: load-start, load-done, load-failed, unload-start, unloaded.",
       labelNames: ["model", "event"],
       registers,
     });

@@ -451,6 +451,7 @@ export class ModelVersionManager {
     if (loaded.retired) return;
     loaded.retired = true;
     this.record(loaded.servable.version).state = "UNLOADING";
+    this.context.emit({ type: "unload-start", model: this.name, version: loaded.servable.version });
     this.context.logger.log("info", "model-unload-start", {
       model: this.name,
       version: loaded.servable.version,

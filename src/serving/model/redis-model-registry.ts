@@ -61,6 +61,8 @@ export class RedisModelRegistry implements ModelRegistry {
   readonly serverId = randomUUID();
   readonly storeMetrics = new StoreMetrics();
   readonly extraMetrics = this.storeMetrics.registry;
+  // Rows live in the Redis Cluster, fetched by this loop's client: other event loops cannot share them.
+  readonly sharedMemoryTables = false;
   private readonly models = new Map<string, ModelState>();
   private readonly listeners = new Set<(event: ModelEvent) => void>();
   private readonly history: ModelEvent[] = [];

@@ -201,7 +201,7 @@ test("a single checkpoint directory is one version numbered by its checkpoint; n
     }
     writeFileSync(join(base, "checkpoint"), 'model_checkpoint_path: "ckpt-2"\n');
     await registry.poll();
-    assert.deepEqual(events.slice(-3), ["load-start 2", "load-done 2", "unloaded 1"]);
+    assert.deepEqual(events.slice(-4), ["load-start 2", "load-done 2", "unload-start 1", "unloaded 1"]);
     checkWhole(registry);
   } finally {
     await registry.close();

@@ -68,7 +68,13 @@ test("availability-preserving swap: new version first, old one unloaded only aft
     const old = registry.acquire("m");
     await writeVersion(base, 2);
     await registry.poll();
-    assert.deepEqual(events, ["load-start 1", "load-done 1", "load-start 2", "load-done 2"]);
+    assert.deepEqual(events, [
+      "load-start 1",
+      "load-done 1",
+      "load-start 2",
+      "load-done 2",
+      "unload-start 1",
+    ]);
     assert.deepEqual(
       registry.status("m").map((s) => [s.version, s.state]),
       [
@@ -115,7 +121,14 @@ test("resource-preserving swap: old version drained and unloaded before the new 
     assertWholeVersion(old);
     old.release();
     await polled;
-    assert.deepEqual(events, ["load-start 1", "load-done 1", "load-start 2", "unloaded 1", "load-done 2"]);
+    assert.deepEqual(events, [
+      "load-start 1",
+      "load-done 1",
+      "load-start 2",
+      "unload-start 1",
+      "unloaded 1",
+      "load-done 2",
+    ]);
     assert.equal(servedVersion(registry), 2);
   } finally {
     await registry.close();
@@ -146,6 +159,7 @@ test("resource-preserving: when the new version's data turn out corrupt, the old
     await registry.poll();
     assert.deepEqual(events.slice(2), [
       "load-start 2",
+      "unload-start 1",
       "unloaded 1",
       "load-failed 2",
       "load-start 1",

@@ -64,7 +64,7 @@ test("a version whose shard is still growing is read only once its files are sta
       `version 2 was read while being written: ${events.join(", ")}`,
     );
     for (let i = 0; i < 20 && !events.includes("load-done 2"); i++) await registry.poll();
-    assert.deepEqual(events.slice(2), ["load-start 2", "load-done 2", "unloaded 1"]);
+    assert.deepEqual(events.slice(2), ["load-start 2", "load-done 2", "unload-start 1", "unloaded 1"]);
     assert.equal(lines.filter((l) => l.event === "model-load-failed").length, 0);
     const pending = lines.filter((l) => l.event === "model-version-pending" && l.fields.version === 2);
     assert.ok(
