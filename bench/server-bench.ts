@@ -9,7 +9,9 @@
  * autocannon with `--client autocannon`. The model has the standard workload's 26 features (dim 64, mean
  * combiner, Zipf bags of 1..20 ids) with every table capped at `--rows-cap` rows (default 10000, ~43 MB) so the
  * benchmark measures the server, not memory size; `--threads` sets the embedding's lookup threads (worker
- * threads running `embeddingLookupAsync`). Also printed: the direct in-process lookup of the same
+ * threads running `embeddingLookupAsync`); `--loops` the server's REST event loops (default: the CPUs Node
+ * reports, `os.availableParallelism()`; the ceiling is one loop, as a bare node:http server is; gRPC is
+ * served by the main loop only). Also printed: the direct in-process lookup of the same
  * batches (the floor under the server's latency) and JSON.parse vs lossless-json on a batch-64 body.
  *
  * The transport ceiling: a bare `node:http` server in its own process (this file with `--ceiling`) that
@@ -26,6 +28,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { fork, type ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { availableParallelism } from "node:os";
 import {
   connect as http2Connect,
   createServer as createHttp2Server,
@@ -65,6 +68,7 @@ const CONNECTIONS = Number(arg("connections", "8"));
 const CLIENT = arg("client", "lean");
 if (CLIENT !== "lean" && CLIENT !== "autocannon") throw new Error(`--client lean|autocannon, not ${CLIENT}`);
 const THREADS = Number(arg("threads", "1"));
+const LOOPS = Number(arg("loops", String(availableParallelism())));
 /** Which transports to load: any of json, binary, grpc. */
 const TRANSPORTS = arg("transports", "json,binary,grpc").split(",");
 const BATCHES = arg("batches", "1,64").split(",").map(Number);
@@ -236,6 +240,7 @@ async function load(
     failed: run.failed,
     rows_cap: ROWS_CAP,
     lookup_threads: THREADS,
+    loops: transport === "ceiling" ? 1 : LOOPS,
     client_cpu_pct: clientCpu,
     ...server,
     cpu: CPU,
@@ -444,6 +449,8 @@ async function loadGrpc(
     failed,
     rows_cap: ROWS_CAP,
     lookup_threads: THREADS,
+    // gRPC is served by the main loop alone.
+    loops: 1,
     client_cpu_pct: clientCpu,
     ...server,
     cpu: CPU,
@@ -461,6 +468,7 @@ async function serve(): Promise<void> {
     registry: singleModelRegistry(buildModel()),
     port: 0,
     grpcPort: 0,
+    loops: LOOPS,
     batching: { enabled: !process.argv.includes("--no-batching") },
   });
   answerProbes();
@@ -593,6 +601,8 @@ async function main(): Promise<void> {
       String(ROWS_CAP),
       "--threads",
       String(THREADS),
+      "--loops",
+      String(LOOPS),
       ...(process.argv.includes("--no-batching") ? ["--no-batching"] : []),
     ],
     { execArgv: (process.env.SERVER_NODE_OPTIONS ?? "").split(" ").filter((a) => a !== "") },

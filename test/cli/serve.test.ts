@@ -8,6 +8,7 @@ import { RaggedTensor } from "../../src/index.js";
 import { loadVersion } from "../../src/serving/model/model-loader.js";
 import { readFeatureConfig } from "../../src/serving/model/feature-config-json.js";
 import { CLI, spawnCli } from "./helpers.js";
+import { canHandOffConnections } from "../../src/serving/loops/loop-hub.js";
 import { cellValue, tempDir, USER_DIM, VIDEO_DIM, writeVersion } from "../serving/model/helpers.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
@@ -165,6 +166,7 @@ test("serve: bad flags and a missing base path fail with a clear message", async
     ],
     [["--model-base-path", ".", "--version-policy", "newest"], /--version-policy/],
     [["--model-base-path", ".", "--poll-interval", "-1"], /--poll-interval/],
+    [["--model-base-path", ".", "--http-loops", "0"], /--http-loops must be an integer >= 1/],
   ] as const) {
     const proc = spawn(process.execPath, [CLI, "serve", "--model-name", "m", ...args], { stdio: "pipe" });
     let err = "";
@@ -174,3 +176,46 @@ test("serve: bad flags and a missing base path fail with a clear message", async
     assert.match(err, pattern);
   }
 });
+
+test(
+  "serve --http-loops 2: two event loops answer what one does, and SIGTERM drains both",
+  { skip: !canHandOffConnections() && "needs the native addon" },
+  async () => {
+    const base = tempDir();
+    await writeVersion(base, 1);
+    const server = await spawnCli([
+      "serve",
+      "--model-name",
+      "rank",
+      "--model-base-path",
+      base,
+      "--port",
+      "0",
+      "--http-loops",
+      "2",
+    ]);
+    try {
+      // Separate connections, handed to the loops in turn: every answer is version 1's sum of rows 1 and 3.
+      const want = Array.from({ length: USER_DIM }, (_, c) =>
+        Math.fround(cellValue(1, "user", 1 * USER_DIM + c) + cellValue(1, "user", 3 * USER_DIM + c)),
+      );
+      for (let i = 0; i < 6; i++) {
+        const res = await fetch(`${server.url}/v1/models/rank:predict`, {
+          method: "POST",
+          body: JSON.stringify({ inputs: { "user/friends": [[1, 3]] } }),
+          headers: { connection: "close" },
+        });
+        assert.equal(res.status, 200);
+        const body = (await res.json()) as { outputs: Record<string, number[][]> };
+        assert.deepEqual(body.outputs["user/friends"][0].map(Math.fround), want);
+      }
+      const listening = server.logs.find((l) => l.event === "server-listening");
+      assert.equal(listening?.loops, 2);
+      server.proc.kill("SIGTERM");
+      assert.equal(await server.exited, 0);
+    } finally {
+      server.proc.kill("SIGKILL");
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+);

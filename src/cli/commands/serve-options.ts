@@ -189,6 +189,8 @@ export interface ServeOptions extends GrpcServeOptions, Partial<RedisServeOption
   port: number;
   host: string;
   threads: number;
+  /** REST event loops: this thread and `httpLoops - 1` worker threads over the same tables. */
+  httpLoops: number;
   /** Storage of every table a features.json does not give one (`tables[].storage`); default float32. */
   tableStorage?: StorageKind;
   enableBatching: boolean;
@@ -275,6 +277,12 @@ export function addServingOptions(command: Command): Command {
       "--threads <n>",
       "lookup threads (worker threads sharing the tables' memory)",
       integer("--threads", 1),
+      1,
+    )
+    .option(
+      "--http-loops <n>",
+      "REST event loops (this thread and n-1 worker threads sharing the tables' memory; needs the native addon)",
+      integer("--http-loops", 1),
       1,
     )
     .option(

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { performance } from "node:perf_hooks";
 import { InvalidArgumentError } from "../../errors.js";
@@ -22,6 +22,7 @@ import {
 import { readBody } from "./read-body.js";
 import { startGrpcServer, type RunningGrpcServer } from "../grpc/grpc-server.js";
 import { matchRoute, type Route } from "./routes.js";
+import { canHandOffConnections, LoopHub } from "../loops/loop-hub.js";
 
 export { DEFAULT_BATCHING, type BatchingOptions };
 
@@ -103,14 +104,35 @@ export interface ServerOptions {
    * (TF Serving's `--port`, 8500; 0 = any free port), sharing the batcher, limits and metrics. Undefined: no gRPC.
    */
   grpcPort?: number;
+  /**
+   * Event loops serving REST (an integer >= 1; default 1): this thread's and `loops - 1` worker threads'.
+   * Each loop parses, looks up (in the same table memory: nothing is copied) and answers the connections
+   * this thread hands it, so REST uses more than one core. Needs the native addon; without it, one loop.
+   * Batching, `maxConcurrentRequests` and `maxInFlightBytes` apply per loop; connection limits, metrics,
+   * model versions and hot reloads are the server's as a whole. gRPC stays on this thread (docs/serving.md).
+   */
+  loops?: number;
+}
+
+/**
+ * How a loop other than the main one is served (loop-worker.ts): its connections come from the main
+ * loop's acceptor, and a scrape of its metrics is answered by the main loop, with every loop's added up.
+ */
+export interface LoopRole {
+  /** Called once the loop is set up: `inject` serves a connection, `metricsJson` reads this loop's metrics. */
+  ready(loop: { inject(socket: Socket): void; metricsJson(): Promise<unknown> }): void;
+  connectionClosed(address: string): void;
+  metricsText(): Promise<{ readonly text: string; readonly contentType: string }>;
 }
 
 export interface RunningServer {
   /** e.g. "http://127.0.0.1:8501". */
   readonly url: string;
   readonly port: number;
-  /** Open client connections now (REST). */
+  /** Open client connections now (REST, every loop). */
   readonly connections: number;
+  /** Event loops serving REST (1 without `loops`, or when the addon is missing). */
+  readonly loops: number;
   /** The gRPC port and base URL (plain-text HTTP/2), when `grpcPort` was given. */
   readonly grpc?: { readonly port: number; readonly url: string };
   /**
@@ -125,7 +147,12 @@ export interface RunningServer {
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
 /** Starts the TF Serving compatible REST server (docs/serving.md) and resolves once it listens. */
-export async function startServer(options: ServerOptions): Promise<RunningServer> {
+export function startServer(options: ServerOptions): Promise<RunningServer> {
+  return startRestServer(options, null);
+}
+
+/** `startServer`, or (with a `role`) one of its other loops, which listens on nothing itself. */
+export async function startRestServer(options: ServerOptions, role: LoopRole | null): Promise<RunningServer> {
   const registry = options.registry;
   const logger = options.logger ?? silentLogger;
   const given = definedOnly(options.limits);
@@ -135,7 +162,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const batching: BatchingOptions = { ...DEFAULT_BATCHING, ...definedOnly(options.batching) };
   checkPositive(limits);
   checkBatching(batching);
-  const metrics = new ServerMetrics(registry);
+  const loops = checkedLoops(options.loops, registry);
+  const metrics = new ServerMetrics(registry, { requestsOnly: role !== null });
   const batcher = new MicroBatcher(batching, (s) => metrics.observeBatch(s.model, s.requests, s.examples));
   const corsAllowedOrigins = options.corsAllowedOrigins ?? [];
   const budget = new MemoryBudget(limits.maxInFlightBytes);
@@ -146,6 +174,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   let inFlight = 0;
   let closing = false;
+  /** The other loops, when there are (`loops` > 1). */
+  let hub: LoopHub | null = null;
   let grpcInFlight = 0;
   let grpcDrained: (() => void) | null = null;
   /** Admits a gRPC predict into the same in-flight count (limit) as REST's; shutdown waits for it. */
@@ -188,8 +218,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const route: Route = matchRoute(method, pathname);
       api = route.kind;
       if (route.kind === "metrics") {
-        const extra = registry.extraMetrics === undefined ? "" : await registry.extraMetrics.metrics();
-        send(res, 200, metrics.registry.contentType, (await metrics.registry.metrics()) + extra);
+        if (role !== null) {
+          const all = await role.metricsText();
+          send(res, 200, all.contentType, all.text);
+        } else {
+          const extra = registry.extraMetrics === undefined ? "" : await registry.extraMetrics.metrics();
+          const own = hub === null ? await metrics.registry.metrics() : await hub.metricsText();
+          send(res, 200, metrics.registry.contentType, own + extra);
+        }
       } else if (route.kind === "status") {
         model = route.model;
         send(res, 200, "application/json", statusJson(registry, route));
@@ -304,7 +340,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // -Infinity: the first refusal is logged at once, even within a second of the process starting.
   let refusedLogged = -Infinity;
   let refusedSince = 0;
-  const connections = new Connections(server, limits.maxConnectionsPerClient, (address) => {
+  const logRefused = (address: string) => {
     // At most one line a second: a client hammering the limit must not flood the logs.
     refusedSince++;
     const now = performance.now();
@@ -317,7 +353,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       });
       refusedSince = 0;
     }
-  });
+  };
+  const connections = new Connections(server, limits.maxConnectionsPerClient, logRefused);
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
     // Headers too slow (Node's headersTimeout), malformed or too large. `end()` alone would half-close
     // and then wait for the client's FIN, which a client that never reads does not send: the
@@ -341,17 +378,58 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 8501, host, () => {
-      server.off("error", reject);
-      resolve();
+  if (role !== null) {
+    role.ready({
+      inject(socket) {
+        const address = socket.remoteAddress ?? "";
+        socket.once("close", () => role.connectionClosed(address));
+        server.emit("connection", socket);
+      },
+      metricsJson: () => metrics.registry.getMetricsAsJSON(),
     });
-  });
-  const port = (server.address() as AddressInfo).port;
+  } else if (loops > 1) {
+    hub = await LoopHub.start(
+      loops - 1,
+      { limits: { ...limits }, batching, corsAllowedOrigins },
+      registry,
+      logger,
+      () => metrics.registry,
+    );
+  }
+  // With other loops, connections are accepted paused by `acceptor` and handed out; else `server` listens.
+  const acceptor =
+    hub === null
+      ? null
+      : createNetServer({ pauseOnConnect: true }, (socket) => {
+          const refused = hub!.dispatch(
+            socket,
+            limits.maxConnections,
+            limits.maxConnectionsPerClient,
+            (s) => {
+              server.emit("connection", s);
+              s.resume();
+            },
+          );
+          if (refused === "client") logRefused(socket.remoteAddress ?? "");
+        });
+  const listening = acceptor ?? server;
+  let port = 0;
+  if (role === null) {
+    await new Promise<void>((resolve, reject) => {
+      listening.once("error", reject);
+      listening.listen(options.port ?? 8501, host, () => {
+        listening.off("error", reject);
+        resolve();
+      });
+    }).catch(async (e) => {
+      await hub?.close();
+      throw e;
+    });
+    port = (listening.address() as AddressInfo).port;
+  }
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   let grpc: RunningGrpcServer | undefined;
-  if (options.grpcPort !== undefined) {
+  if (options.grpcPort !== undefined && role === null) {
     try {
       grpc = await startGrpcServer({
         registry,
@@ -365,19 +443,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         budget,
       });
     } catch (e) {
-      server.close();
+      listening.close();
+      await hub?.close();
       metrics.close();
       throw e;
     }
   }
-  logger.log("info", "server-listening", {
-    url,
-    grpcUrl: grpc?.url,
-    limits,
-    batching,
-    kernels: activeKernelFamily(),
-    isa: activeKernelIsa(),
-  });
+  if (role === null)
+    logger.log("info", "server-listening", {
+      url,
+      loops: hub?.size ?? 1,
+      grpcUrl: grpc?.url,
+      limits,
+      batching,
+      kernels: activeKernelFamily(),
+      isa: activeKernelIsa(),
+    });
 
   let closed: Promise<void> | null = null;
   return {
@@ -385,7 +466,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     port,
     grpc: grpc === undefined ? undefined : { port: grpc.port, url: grpc.url },
     get connections() {
-      return connections.size;
+      return hub === null ? connections.size : hub.connections;
+    },
+    get loops() {
+      return hub?.size ?? 1;
     },
     close(closeOptions = {}) {
       closed ??= (async () => {
@@ -403,13 +487,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
                   resolve();
                 };
               });
+        acceptor?.close();
         await Promise.all([
           connections.drain(timeoutMs, closeOptions.idleGraceMs ?? DRAIN_IDLE_GRACE_MS),
+          hub?.drain(closeOptions),
           grpcDone,
         ]);
         await grpc?.close();
+        await hub?.close();
         metrics.close();
-        logger.log("info", "server-closed", { url });
+        if (role === null) logger.log("info", "server-closed", { url });
       })();
       return closed;
     },
@@ -458,6 +545,19 @@ class RequestDeadline {
 
 function definedOnly<T extends object>(values: Partial<T> | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(values ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The `loops` option: 1 when absent, or when the addon cannot hand connections to other threads. */
+function checkedLoops(loops: number | undefined, registry: ModelRegistry): number {
+  if (loops === undefined) return 1;
+  if (!Number.isSafeInteger(loops) || loops < 1 || loops > 256)
+    throw new InvalidArgumentError(`startServer: loops must be an integer in [1, 256], got ${loops}.`);
+  if (loops > 1 && registry.sharedMemoryTables === false) {
+    throw new InvalidArgumentError(
+      "startServer: loops > 1 needs tables in this process's memory; this registry's rows are in a Redis Cluster.",
+    );
+  }
+  return loops > 1 && canHandOffConnections() ? loops : 1;
 }
 
 function checkPositive(limits: ServerLimits): void {

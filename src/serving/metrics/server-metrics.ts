@@ -19,7 +19,6 @@ export class ServerMetrics {
   private readonly ids: Counter<"model">;
   private readonly batchExamples: Histogram<"model">;
   private readonly batchRequests: Histogram<"model">;
-  private readonly modelEvents: Counter<"model" | "event">;
   private readonly unsubscribe: () => void;
 
   /**
@@ -62,16 +61,10 @@ export class ServerMetrics {
       registers,
     });
     if (options.requestsOnly === true) {
-      this.modelEvents = new Counter({
-        name: "tpu_embedding_model_events_total",
-        help: "unused",
-        labelNames: ["model", "event"],
-        registers: [],
-      });
       this.unsubscribe = () => {};
       return;
     }
-    this.modelEvents = new Counter({
+    const modelEvents = new Counter({
       name: "tpu_embedding_model_events_total",
       help: "Model lifecycle events: load-start, load-done, load-failed, unload-start, unloaded.",
       labelNames: ["model", "event"],
@@ -116,7 +109,7 @@ export class ServerMetrics {
       },
     });
     this.unsubscribe = models.onEvent((event: ModelEvent) => {
-      this.modelEvents.inc({ model: event.model, event: event.type });
+      modelEvents.inc({ model: event.model, event: event.type });
     });
   }
 

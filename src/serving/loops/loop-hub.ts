@@ -1,0 +1,377 @@
+import type { Socket } from "node:net";
+import { Worker } from "node:worker_threads";
+import { AggregatorRegistry, type Registry } from "prom-client";
+import { describeReplica } from "../../embedding/index.js";
+import { nativeAddon } from "../../kernels/native-addon.js";
+import { LOG_LEVELS, type Logger } from "../log.js";
+import type { ModelEvent, ModelLease, ModelRegistry } from "../model-registry.js";
+import type { FromLoop, LoopSettings, ModelState, ToLoop } from "./loop-messages.js";
+
+/** How often the main loop checks whether its models' states (versions, labels) changed. */
+const STATE_POLL_MS = 1000;
+/** How long a scrape waits for a loop's metrics before answering without them. */
+const METRICS_WAIT_MS = 2000;
+
+interface Loop {
+  readonly worker: Worker;
+  /** Open connections handed to it. */
+  connections: number;
+  alive: boolean;
+  /** Versions it was given and has not yet let go of. */
+  readonly versions: Set<string>;
+  /** Its open connections by client address. */
+  readonly addresses: Map<string, number>;
+}
+
+interface Shared {
+  readonly lease: ModelLease;
+  /** Loops still holding it once it is retired. */
+  readonly holders: Set<Loop>;
+  retired: boolean;
+}
+
+/** Whether this process can hand connections to other loops (the addon's descriptor duplication). */
+export function canHandOffConnections(): boolean {
+  return typeof (nativeAddon() as { dupFd?: unknown } | null)?.dupFd === "function";
+}
+
+/**
+ * The main loop's side of a server with several event loops (`loops`): starts the other loops as worker
+ * threads, hands each accepted connection to the loop with the fewest (this one included), enforces the
+ * connection limits across all of them, shares every loaded version with them (the same table memory,
+ * leased until each loop has let go of it), and adds their metrics up for a scrape.
+ */
+export class LoopHub {
+  private readonly loops: Loop[] = [];
+  private readonly shared = new Map<string, Shared>();
+  private readonly perAddress = new Map<string, number>();
+  private localConnections = 0;
+  private state = "";
+  private readonly stateTimer: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
+  private nextId = 0;
+  /** The loop (0: this one) that wins the next tie. */
+  private turn = 0;
+  private readonly metricsWaits = new Map<number, { pending: number; jsons: unknown[]; done: () => void }>();
+  private readonly dup: (fd: number) => number;
+
+  private constructor(
+    count: number,
+    settings: Omit<LoopSettings, "loop" | "logLevels">,
+    private readonly registry: ModelRegistry,
+    private readonly logger: Logger,
+    private readonly localMetrics: () => Registry,
+  ) {
+    this.dup = (nativeAddon() as unknown as { dupFd: (fd: number) => number }).dupFd;
+    const logLevels = LOG_LEVELS.filter((level) => logger.enabled?.(level) ?? true);
+    for (let i = 1; i <= count; i++) {
+      const workerData: LoopSettings = { ...settings, loop: i, logLevels };
+      const worker = new Worker(new URL("./loop-worker.js", import.meta.url), { workerData });
+      const loop: Loop = { worker, connections: 0, alive: true, versions: new Set(), addresses: new Map() };
+      worker.on("message", (m: FromLoop) => this.onMessage(loop, m));
+      worker.on("error", (error) => {
+        logger.log("error", "loop-failed", { loop: i, error: error.stack ?? String(error) });
+      });
+      worker.on("exit", () => this.lost(loop));
+      this.loops.push(loop);
+    }
+    this.publishState();
+    for (const model of registry.modelNames())
+      for (const s of registry.status(model)) if (s.state === "AVAILABLE") this.share(model, s.version);
+    this.unsubscribe = registry.onEvent((event) => this.onEvent(event));
+    this.stateTimer = setInterval(() => this.publishState(), STATE_POLL_MS).unref();
+  }
+
+  /** Starts `count` more loops and resolves once each is ready to serve. */
+  static async start(
+    count: number,
+    settings: Omit<LoopSettings, "loop" | "logLevels">,
+    registry: ModelRegistry,
+    logger: Logger,
+    localMetrics: () => Registry,
+  ): Promise<LoopHub> {
+    const hub = new LoopHub(count, settings, registry, logger, localMetrics);
+    try {
+      await Promise.all(
+        hub.loops.map(
+          (loop) =>
+            new Promise<void>((resolve, reject) => {
+              const ready = (m: FromLoop) => {
+                if (m.type !== "ready") return;
+                loop.worker.off("message", ready);
+                resolve();
+              };
+              loop.worker.on("message", ready);
+              loop.worker.once("error", reject);
+              loop.worker.once("exit", (code) =>
+                reject(new Error(`An event loop exited at start (${code}).`)),
+              );
+            }),
+        ),
+      );
+    } catch (e) {
+      await hub.close();
+      throw e;
+    }
+    return hub;
+  }
+
+  /** Loops serving connections, this one included. */
+  get size(): number {
+    return 1 + this.loops.filter((l) => l.alive).length;
+  }
+
+  /** Open connections on every loop. */
+  get connections(): number {
+    return this.localConnections + this.loops.reduce((n, l) => n + l.connections, 0);
+  }
+
+  /**
+   * A connection accepted (paused) by the main loop: refused when over `maxConnections` in all or
+   * `maxPerClient` from its address (false), else served here (`serveHere`) or handed to the loop with
+   * the fewest connections. Returns which limit refused it, if one did.
+   */
+  dispatch(
+    socket: Socket,
+    maxConnections: number,
+    maxPerClient: number,
+    serveHere: (s: Socket) => void,
+  ): "served" | "total" | "client" {
+    const address = socket.remoteAddress ?? "";
+    const open = this.perAddress.get(address) ?? 0;
+    if (this.connections >= maxConnections || open >= maxPerClient) {
+      socket.destroy();
+      return this.connections >= maxConnections ? "total" : "client";
+    }
+    this.perAddress.set(address, open + 1);
+    // The fewest connections; ties in turn (one client connecting again and again is spread too).
+    let best = -1;
+    let fewest = Infinity;
+    for (let k = 0; k <= this.loops.length; k++) {
+      const i = (this.turn + k) % (this.loops.length + 1);
+      const open =
+        i === 0 ? this.localConnections : this.loops[i - 1].alive ? this.loops[i - 1].connections : Infinity;
+      if (open < fewest) [best, fewest] = [i, open];
+    }
+    this.turn = (best + 1) % (this.loops.length + 1);
+    const target = best <= 0 ? null : this.loops[best - 1];
+    const fd = (socket as Socket & { _handle?: { fd?: number } })._handle?.fd;
+    if (target === null || typeof fd !== "number" || fd < 0) {
+      this.localConnections++;
+      socket.once("close", () => {
+        this.localConnections--;
+        this.closed(address);
+      });
+      serveHere(socket);
+      return "served";
+    }
+    // The loop gets its own descriptor; closing this one leaves the connection open.
+    const own = this.dup(fd);
+    socket.destroy();
+    target.connections++;
+    target.addresses.set(address, (target.addresses.get(address) ?? 0) + 1);
+    this.post(target, { type: "socket", fd: own });
+    return "served";
+  }
+
+  /** Every loop's metrics added up (counters and histograms summed; gauges are this loop's alone). */
+  async metricsText(): Promise<string> {
+    const id = this.nextId++;
+    const live = this.loops.filter((l) => l.alive);
+    const jsons: unknown[] = [await this.localMetrics().getMetricsAsJSON()];
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, METRICS_WAIT_MS);
+      const done = () => {
+        clearTimeout(timer);
+        this.metricsWaits.delete(id);
+        resolve();
+      };
+      if (live.length === 0) return done();
+      this.metricsWaits.set(id, { pending: live.length, jsons, done });
+      for (const loop of live) this.post(loop, { type: "metrics", id });
+    });
+    this.metricsWaits.delete(id);
+    return AggregatorRegistry.aggregate(jsons as object[]).metrics();
+  }
+
+  /** Drains every other loop as `RunningServer.close` drains this one. */
+  async drain(options: { drainTimeoutMs?: number; idleGraceMs?: number }): Promise<void> {
+    await Promise.all(
+      this.loops
+        .filter((l) => l.alive)
+        .map(
+          (loop) =>
+            new Promise<void>((resolve) => {
+              const drained = (m: FromLoop) => {
+                if (m.type !== "drained") return;
+                loop.worker.off("message", drained);
+                resolve();
+              };
+              loop.worker.on("message", drained);
+              loop.worker.once("exit", () => resolve());
+              this.post(loop, { type: "drain", ...options });
+            }),
+        ),
+    );
+  }
+
+  /** Stops the other loops and lets go of every version shared with them. */
+  async close(): Promise<void> {
+    clearInterval(this.stateTimer);
+    this.unsubscribe();
+    await Promise.all(this.loops.map((l) => l.worker.terminate()));
+    for (const loop of this.loops) this.lost(loop);
+  }
+
+  private onEvent(event: ModelEvent): void {
+    if (event.type === "load-done") this.share(event.model, event.version);
+    else if (event.type === "unload-start") this.retire(event.model, event.version);
+    this.publishState();
+  }
+
+  /** Leases a loaded version for the other loops and sends it to them. */
+  private share(model: string, version: number): void {
+    const key = versionKey(model, version);
+    if (this.shared.has(key)) return;
+    let lease: ModelLease;
+    try {
+      lease = this.registry.acquire(model, { version });
+    } catch {
+      return; // already gone (an event replayed from the past)
+    }
+    try {
+      const m = lease.model;
+      const replica = {
+        model,
+        version,
+        embedding: describeReplica(m.embedding),
+        features: m.features,
+        checkpoint: m.checkpoint,
+        tableBytes: m.tableBytes,
+      };
+      const entry: Shared = { lease, holders: new Set(), retired: false };
+      this.shared.set(key, entry);
+      for (const loop of this.loops) {
+        if (!loop.alive) continue;
+        entry.holders.add(loop);
+        loop.versions.add(key);
+        this.post(loop, { type: "version", replica });
+      }
+    } catch (error) {
+      lease.release();
+      this.logger.log("error", "loop-share-failed", { model, version, error: String(error) });
+    }
+  }
+
+  private retire(model: string, version: number): void {
+    const key = versionKey(model, version);
+    const entry = this.shared.get(key);
+    if (entry === undefined || entry.retired) return;
+    entry.retired = true;
+    for (const loop of entry.holders) this.post(loop, { type: "retire", model, version });
+    this.letGo(key, entry);
+  }
+
+  /** Releases the main loop's lease once no loop holds the version. */
+  private letGo(key: string, entry: Shared): void {
+    if (!entry.retired || entry.holders.size > 0) return;
+    this.shared.delete(key);
+    entry.lease.release();
+  }
+
+  private onMessage(loop: Loop, m: FromLoop): void {
+    switch (m.type) {
+      case "retired": {
+        const key = versionKey(m.model, m.version);
+        loop.versions.delete(key);
+        const entry = this.shared.get(key);
+        if (entry === undefined) return;
+        entry.holders.delete(loop);
+        this.letGo(key, entry);
+        return;
+      }
+      case "closed": {
+        const n = loop.addresses.get(m.address) ?? 0;
+        if (n === 0) return;
+        if (n === 1) loop.addresses.delete(m.address);
+        else loop.addresses.set(m.address, n - 1);
+        loop.connections--;
+        this.closed(m.address);
+        return;
+      }
+      case "log":
+        this.logger.log(m.level, m.event, m.fields);
+        return;
+      case "metrics": {
+        const wait = this.metricsWaits.get(m.id);
+        if (wait === undefined) return;
+        wait.jsons.push(m.json);
+        if (--wait.pending === 0) wait.done();
+        return;
+      }
+      case "metrics-request":
+        void this.metricsText().then(
+          (text) =>
+            this.post(loop, {
+              type: "metrics-text",
+              id: m.id,
+              text,
+              contentType: this.localMetrics().contentType,
+            }),
+          (error) =>
+            this.post(loop, {
+              type: "metrics-text",
+              id: m.id,
+              text: `# ${String(error)}\n`,
+              contentType: "text/plain",
+            }),
+        );
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** A loop that exited: it holds nothing any more. */
+  private lost(loop: Loop): void {
+    if (!loop.alive) return;
+    loop.alive = false;
+    loop.connections = 0;
+    for (const [address, n] of loop.addresses) for (let i = 0; i < n; i++) this.closed(address);
+    loop.addresses.clear();
+    for (const key of loop.versions) {
+      const entry = this.shared.get(key);
+      if (entry === undefined) continue;
+      entry.holders.delete(loop);
+      entry.retired ||= this.loops.every((l) => !l.alive);
+      this.letGo(key, entry);
+    }
+    loop.versions.clear();
+  }
+
+  private closed(address: string): void {
+    const n = (this.perAddress.get(address) ?? 1) - 1;
+    if (n <= 0) this.perAddress.delete(address);
+    else this.perAddress.set(address, n);
+  }
+
+  private publishState(): void {
+    const models: ModelState[] = this.registry.modelNames().map((name) => ({
+      name,
+      status: this.registry.status(name),
+      labels: [...this.registry.labels(name)],
+    }));
+    const text = JSON.stringify(models);
+    if (text === this.state) return;
+    this.state = text;
+    for (const loop of this.loops) if (loop.alive) this.post(loop, { type: "state", models });
+  }
+
+  private post(loop: Loop, message: ToLoop): void {
+    if (loop.alive) loop.worker.postMessage(message);
+  }
+}
+
+function versionKey(model: string, version: number): string {
+  return `${model}\u0000${version}`;
+}

@@ -1,0 +1,87 @@
+import { Socket } from "node:net";
+import { parentPort, workerData } from "node:worker_threads";
+import type { Logger } from "../log.js";
+import { startRestServer, type RunningServer } from "../http/server.js";
+import type { FromLoop, LoopSettings, ToLoop } from "./loop-messages.js";
+import { ReplicaRegistry } from "./replica-registry.js";
+
+/**
+ * One of the server's other event loops (loop-hub.ts starts it): serves the REST connections the main
+ * loop hands it, with the main loop's model versions rebuilt over the same table memory.
+ */
+const settings = workerData as LoopSettings;
+const port = parentPort!;
+const post = (message: FromLoop) => port.postMessage(message);
+
+const enabled = new Set(settings.logLevels);
+const logger: Logger = {
+  enabled: (level) => enabled.has(level),
+  log(level, event, fields = {}) {
+    if (enabled.has(level)) post({ type: "log", level, event, fields: { loop: settings.loop, ...fields } });
+  },
+};
+
+const registry = new ReplicaRegistry((model, version) => post({ type: "retired", model, version }));
+let loop: { inject(socket: Socket): void; metricsJson(): Promise<unknown> } | null = null;
+let nextMetrics = 0;
+const metricsWaits = new Map<number, (m: { text: string; contentType: string }) => void>();
+let server: RunningServer | null = null;
+
+port.on("message", (m: ToLoop) => {
+  switch (m.type) {
+    case "state":
+      registry.setState(m.models);
+      return;
+    case "version":
+      try {
+        registry.addVersion(m.replica);
+      } catch (error) {
+        logger.log("error", "loop-version-failed", {
+          model: m.replica.model,
+          version: m.replica.version,
+          error: String(error),
+        });
+      }
+      return;
+    case "retire":
+      registry.retire(m.model, m.version);
+      return;
+    case "socket":
+      loop!.inject(new Socket({ fd: m.fd, readable: true, writable: true }));
+      return;
+    case "metrics":
+      void loop!.metricsJson().then((json) => post({ type: "metrics", id: m.id, json }));
+      return;
+    case "metrics-text":
+      metricsWaits.get(m.id)?.(m);
+      metricsWaits.delete(m.id);
+      return;
+    case "drain":
+      void server!.close(m).then(async () => {
+        await registry.close();
+        post({ type: "drained" });
+      });
+      return;
+  }
+});
+
+server = await startRestServer(
+  {
+    registry,
+    logger,
+    limits: settings.limits,
+    batching: settings.batching,
+    corsAllowedOrigins: settings.corsAllowedOrigins,
+  },
+  {
+    ready: (l) => (loop = l),
+    connectionClosed: (address) => post({ type: "closed", address }),
+    metricsText: () =>
+      new Promise((resolve) => {
+        const id = nextMetrics++;
+        metricsWaits.set(id, resolve);
+        post({ type: "metrics-request", id });
+      }),
+  },
+);
+post({ type: "ready" });
