@@ -5,15 +5,22 @@ import { describeReplica } from "../../embedding/index.js";
 import { nativeAddon } from "../../kernels/native-addon.js";
 import { LOG_LEVELS, type Logger } from "../log.js";
 import type { ModelEvent, ModelLease, ModelRegistry } from "../model-registry.js";
-import type { FromLoop, LoopSettings, ModelState, ToLoop } from "./loop-messages.js";
+import type { FromLoop, LoopSettings, ModelState, ToLoop, VersionReplica } from "./loop-messages.js";
 
 /** How often the main loop checks whether its models' states (versions, labels) changed. */
 const STATE_POLL_MS = 1000;
 /** How long a scrape waits for a loop's metrics before answering without them. */
 const METRICS_WAIT_MS = 2000;
+/** A loop that exits is started again, at most once this often (a loop that keeps failing is not spun). */
+const RESTART_INTERVAL_MS = 1000;
 
 interface Loop {
+  /** Its number (1, 2, ...; the main loop is 0). */
+  readonly index: number;
   readonly worker: Worker;
+  readonly startedAt: number;
+  /** Started and serving: connections are handed to it only then. */
+  ready: boolean;
   /** Open connections handed to it. */
   connections: number;
   alive: boolean;
@@ -25,10 +32,14 @@ interface Loop {
 
 interface Shared {
   readonly lease: ModelLease;
+  readonly replica: VersionReplica;
   /** Loops still holding it once it is retired. */
   readonly holders: Set<Loop>;
   retired: boolean;
 }
+
+/** Test hook: the hubs running in this process's main thread (a test stops a loop as if it had failed). */
+export const runningHubs = new Set<LoopHub>();
 
 /** Whether this process can hand connections to other loops (the addon's descriptor duplication). */
 export function canHandOffConnections(): boolean {
@@ -54,6 +65,8 @@ export class LoopHub {
   private turn = 0;
   private readonly metricsWaits = new Map<number, { pending: number; jsons: unknown[]; done: () => void }>();
   private readonly dup: (fd: number) => number;
+  private readonly settings: Omit<LoopSettings, "loop">;
+  private closing = false;
 
   private constructor(
     count: number,
@@ -63,23 +76,58 @@ export class LoopHub {
     private readonly localMetrics: () => Registry,
   ) {
     this.dup = (nativeAddon() as unknown as { dupFd: (fd: number) => number }).dupFd;
-    const logLevels = LOG_LEVELS.filter((level) => logger.enabled?.(level) ?? true);
-    for (let i = 1; i <= count; i++) {
-      const workerData: LoopSettings = { ...settings, loop: i, logLevels };
-      const worker = new Worker(new URL("./loop-worker.js", import.meta.url), { workerData });
-      const loop: Loop = { worker, connections: 0, alive: true, versions: new Set(), addresses: new Map() };
-      worker.on("message", (m: FromLoop) => this.onMessage(loop, m));
-      worker.on("error", (error) => {
-        logger.log("error", "loop-failed", { loop: i, error: error.stack ?? String(error) });
-      });
-      worker.on("exit", () => this.lost(loop));
-      this.loops.push(loop);
-    }
+    this.settings = { ...settings, logLevels: LOG_LEVELS.filter((level) => logger.enabled?.(level) ?? true) };
+    for (let i = 1; i <= count; i++) this.loops.push(this.startLoop(i));
     this.publishState();
     for (const model of registry.modelNames())
       for (const s of registry.status(model)) if (s.state === "AVAILABLE") this.share(model, s.version);
     this.unsubscribe = registry.onEvent((event) => this.onEvent(event));
     this.stateTimer = setInterval(() => this.publishState(), STATE_POLL_MS).unref();
+  }
+
+  /** A new loop numbered `index`; it is given the models' state and versions by the caller. */
+  private startLoop(index: number): Loop {
+    const workerData: LoopSettings = { ...this.settings, loop: index };
+    const worker = new Worker(new URL("./loop-worker.js", import.meta.url), { workerData });
+    const loop: Loop = {
+      index,
+      worker,
+      startedAt: performance.now(),
+      ready: false,
+      connections: 0,
+      alive: true,
+      versions: new Set(),
+      addresses: new Map(),
+    };
+    worker.on("message", (m: FromLoop) => this.onMessage(loop, m));
+    worker.on("error", (error) => {
+      this.logger.log("error", "loop-failed", { loop: index, error: error.stack ?? String(error) });
+    });
+    worker.on("exit", (code) => this.exited(loop, code));
+    return loop;
+  }
+
+  /**
+   * A loop exited: its connections are gone with it, and it holds no version any more. Unless the server
+   * is closing, a new loop takes its place (its clients reconnect as to any server that dropped them).
+   */
+  private exited(loop: Loop, code: number): void {
+    this.lost(loop);
+    if (this.closing) return;
+    const wait = Math.max(0, loop.startedAt + RESTART_INTERVAL_MS - performance.now());
+    this.logger.log("error", "loop-exited", { loop: loop.index, code, restartInMs: Math.round(wait) });
+    setTimeout(() => {
+      if (this.closing) return;
+      const next = this.startLoop(loop.index);
+      this.loops[loop.index - 1] = next;
+      this.post(next, { type: "state", models: this.models() });
+      for (const [key, entry] of this.shared) {
+        if (entry.retired) continue;
+        entry.holders.add(next);
+        next.versions.add(key);
+        this.post(next, { type: "version", replica: entry.replica });
+      }
+    }, wait).unref();
   }
 
   /** Starts `count` more loops and resolves once each is ready to serve. */
@@ -101,6 +149,7 @@ export class LoopHub {
                 loop.worker.off("message", ready);
                 resolve();
               };
+              if (loop.ready) return resolve();
               loop.worker.on("message", ready);
               loop.worker.once("error", reject);
               loop.worker.once("exit", (code) =>
@@ -113,12 +162,13 @@ export class LoopHub {
       await hub.close();
       throw e;
     }
+    runningHubs.add(hub);
     return hub;
   }
 
   /** Loops serving connections, this one included. */
   get size(): number {
-    return 1 + this.loops.filter((l) => l.alive).length;
+    return 1 + this.loops.filter((l) => l.alive && l.ready).length;
   }
 
   /** Open connections on every loop. */
@@ -149,9 +199,9 @@ export class LoopHub {
     let fewest = Infinity;
     for (let k = 0; k <= this.loops.length; k++) {
       const i = (this.turn + k) % (this.loops.length + 1);
-      const open =
-        i === 0 ? this.localConnections : this.loops[i - 1].alive ? this.loops[i - 1].connections : Infinity;
-      if (open < fewest) [best, fewest] = [i, open];
+      const loop = this.loops[i - 1];
+      const count = i === 0 ? this.localConnections : loop.alive && loop.ready ? loop.connections : Infinity;
+      if (count < fewest) [best, fewest] = [i, count];
     }
     this.turn = (best + 1) % (this.loops.length + 1);
     const target = best <= 0 ? null : this.loops[best - 1];
@@ -177,7 +227,7 @@ export class LoopHub {
   /** Every loop's metrics added up (counters and histograms summed; gauges are this loop's alone). */
   async metricsText(): Promise<string> {
     const id = this.nextId++;
-    const live = this.loops.filter((l) => l.alive);
+    const live = this.loops.filter((l) => l.alive && l.ready);
     const jsons: unknown[] = [await this.localMetrics().getMetricsAsJSON()];
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, METRICS_WAIT_MS);
@@ -216,11 +266,20 @@ export class LoopHub {
   }
 
   /** Stops the other loops and lets go of every version shared with them. */
+  /** Test hook: stops loop `index` (1, 2, ...) as a failure would; it is started again. */
+  async stopLoop(index: number): Promise<void> {
+    await this.loops[index - 1].worker.terminate();
+  }
+
   async close(): Promise<void> {
+    runningHubs.delete(this);
+    this.closing = true;
     clearInterval(this.stateTimer);
     this.unsubscribe();
     await Promise.all(this.loops.map((l) => l.worker.terminate()));
     for (const loop of this.loops) this.lost(loop);
+    for (const entry of this.shared.values()) entry.lease.release();
+    this.shared.clear();
   }
 
   private onEvent(event: ModelEvent): void {
@@ -241,7 +300,7 @@ export class LoopHub {
     }
     try {
       const m = lease.model;
-      const replica = {
+      const replica: VersionReplica = {
         model,
         version,
         embedding: describeReplica(m.embedding),
@@ -249,7 +308,7 @@ export class LoopHub {
         checkpoint: m.checkpoint,
         tableBytes: m.tableBytes,
       };
-      const entry: Shared = { lease, holders: new Set(), retired: false };
+      const entry: Shared = { lease, replica, holders: new Set(), retired: false };
       this.shared.set(key, entry);
       for (const loop of this.loops) {
         if (!loop.alive) continue;
@@ -281,6 +340,9 @@ export class LoopHub {
 
   private onMessage(loop: Loop, m: FromLoop): void {
     switch (m.type) {
+      case "ready":
+        loop.ready = true;
+        return;
       case "retired": {
         const key = versionKey(m.model, m.version);
         loop.versions.delete(key);
@@ -343,7 +405,6 @@ export class LoopHub {
       const entry = this.shared.get(key);
       if (entry === undefined) continue;
       entry.holders.delete(loop);
-      entry.retired ||= this.loops.every((l) => !l.alive);
       this.letGo(key, entry);
     }
     loop.versions.clear();
@@ -355,12 +416,16 @@ export class LoopHub {
     else this.perAddress.set(address, n);
   }
 
-  private publishState(): void {
-    const models: ModelState[] = this.registry.modelNames().map((name) => ({
+  private models(): ModelState[] {
+    return this.registry.modelNames().map((name) => ({
       name,
       status: this.registry.status(name),
       labels: [...this.registry.labels(name)],
     }));
+  }
+
+  private publishState(): void {
+    const models = this.models();
     const text = JSON.stringify(models);
     if (text === this.state) return;
     this.state = text;

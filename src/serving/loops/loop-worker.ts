@@ -25,7 +25,8 @@ const registry = new ReplicaRegistry((model, version) => post({ type: "retired",
 let loop: { inject(socket: Socket): void; metricsJson(): Promise<unknown> } | null = null;
 let nextMetrics = 0;
 const metricsWaits = new Map<number, (m: { text: string; contentType: string }) => void>();
-let server: RunningServer | null = null;
+/** Resolves once this loop serves (a drain may arrive before). */
+let started: Promise<RunningServer> | null = null;
 
 port.on("message", (m: ToLoop) => {
   switch (m.type) {
@@ -57,15 +58,17 @@ port.on("message", (m: ToLoop) => {
       metricsWaits.delete(m.id);
       return;
     case "drain":
-      void server!.close(m).then(async () => {
-        await registry.close();
-        post({ type: "drained" });
-      });
+      void started!
+        .then((server) => server.close(m))
+        .then(async () => {
+          await registry.close();
+          post({ type: "drained" });
+        });
       return;
   }
 });
 
-server = await startRestServer(
+started = startRestServer(
   {
     registry,
     logger,
@@ -84,4 +87,5 @@ server = await startRestServer(
       }),
   },
 );
+await started;
 post({ type: "ready" });
