@@ -1,5 +1,5 @@
 import { embeddingReplica } from "../../embedding/index.js";
-import { InvalidArgumentError, NotFoundError, UnavailableError } from "../../errors.js";
+import { NotFoundError } from "../../errors.js";
 import { excerpt } from "../excerpt.js";
 import type {
   ModelEvent,
@@ -10,6 +10,7 @@ import type {
   VersionStatus,
 } from "../model-registry.js";
 import type { ModelState, VersionReplica } from "./loop-messages.js";
+import { leaseVersion, selectVersion } from "../version-lease.js";
 
 interface Held {
   readonly servable: ServableModel;
@@ -71,44 +72,26 @@ export class ReplicaRegistry implements ModelRegistry {
     return this.model(model).labels;
   }
 
-  /** The main loop's selection rules and errors (model-version-manager.ts), over this loop's versions. */
+  /**
+   * The main loop's selection rules and errors, over this loop's versions. Labels are those the main loop
+   * reports (of AVAILABLE versions), so a label whose version is not available is an unknown one here.
+   */
   acquire(model: string, selector: VersionSelector = {}): ModelLease {
     const state = this.model(model);
-    let held: Held | undefined;
-    if (selector.label !== undefined) {
-      const version = state.labels.get(selector.label);
-      if (version === undefined)
-        throw new InvalidArgumentError(`Unrecognized servable version label: ${selector.label}`);
-      held = this.serving(model, version);
-      if (held === undefined) {
-        throw new NotFoundError(
-          `Servable not found for request: label ${selector.label} of ${model} (version ${version} is not available)`,
-        );
-      }
-    } else if (selector.version !== undefined) {
-      held = this.serving(model, selector.version);
-      if (held === undefined)
-        throw new NotFoundError(`Servable not found for request: Specific(${model}, ${selector.version})`);
-    } else {
-      for (const h of this.versions.get(model)?.values() ?? [])
-        if (!h.retired && (held === undefined || h.servable.version > held.servable.version)) held = h;
-      if (held === undefined) {
-        throw new UnavailableError(
-          `Servable not found for request: Latest(${model}): no version of model ${model} is available yet`,
-        );
-      }
-    }
-    const leased = held;
-    leased.leases++;
-    let released = false;
-    return {
-      model: leased.servable,
-      release: () => {
-        if (released) return;
-        released = true;
-        if (--leased.leases === 0 && leased.retired) this.finish(leased);
+    const held = selectVersion(model, selector, {
+      label: (label) => state.labels.get(label),
+      serving: (version) => this.serving(model, version),
+      latest: () => {
+        let newest: Held | undefined;
+        for (const h of this.versions.get(model)?.values() ?? [])
+          if (!h.retired && (newest === undefined || h.servable.version > newest.servable.version))
+            newest = h;
+        return newest;
       },
-    };
+    });
+    return leaseVersion(held, (h) => {
+      if (h.leases === 0 && h.retired) this.finish(h);
+    });
   }
 
   /** Lifecycle events are the main loop's (its metrics count them). */

@@ -4,7 +4,7 @@
  * Everything runs on the event loop, so making a version available (or not) is a single assignment:
  * a request's lease pins one complete version for its whole life.
  */
-import { InvalidArgumentError, NotFoundError, UnavailableError } from "../../errors.js";
+import { NotFoundError } from "../../errors.js";
 import type { Logger } from "../log.js";
 import type { ModelEvent, ModelLease, VersionSelector, VersionStatus } from "../model-registry.js";
 import { readFeatureConfig } from "./feature-config-json.js";
@@ -26,6 +26,7 @@ import {
   selectVersions,
   type VersionPolicy,
 } from "./version-policy.js";
+import { leaseVersion, selectVersion } from "../version-lease.js";
 
 /**
  * TF Serving's version transition policies: `availability-preserving` loads the new version before
@@ -103,45 +104,14 @@ export class ModelVersionManager {
   }
 
   acquire(selector: VersionSelector = {}): ModelLease {
-    let loaded: LoadedVersion | undefined;
-    if (selector.label !== undefined) {
-      const version = this.labelMap.get(selector.label);
-      loaded = version === undefined ? undefined : this.serving(version);
-      if (loaded === undefined) {
-        // TF Serving: an unknown label is INVALID_ARGUMENT; a known label whose version is gone, NOT_FOUND.
-        if (version === undefined)
-          throw new InvalidArgumentError(`Unrecognized servable version label: ${selector.label}`);
-        throw new NotFoundError(
-          `Servable not found for request: label ${selector.label} of ${this.name} (version ${version} is not available)`,
-        );
-      }
-    } else if (selector.version !== undefined) {
-      loaded = this.serving(selector.version);
-      if (loaded === undefined) {
-        throw new NotFoundError(
-          `Servable not found for request: Specific(${this.name}, ${selector.version})`,
-        );
-      }
-    } else {
-      loaded = this.latest();
-      if (loaded === undefined) {
-        throw new UnavailableError(
-          `Servable not found for request: Latest(${this.name}): no version of model ${this.name} is available yet`,
-        );
-      }
-    }
-    const held = loaded;
-    held.leases++;
-    let released = false;
-    return {
-      model: held.servable,
-      release: () => {
-        if (released) return;
-        released = true;
-        held.leases--;
-        if (held.retired && held.leases === 0) this.finishUnload(held);
-      },
-    };
+    const held = selectVersion(this.name, selector, {
+      label: (label) => this.labelMap.get(label),
+      serving: (version) => this.serving(version),
+      latest: () => this.latest(),
+    });
+    return leaseVersion(held, (h) => {
+      if (h.retired && h.leases === 0) this.finishUnload(h);
+    });
   }
 
   private serving(version: number): LoadedVersion | undefined {

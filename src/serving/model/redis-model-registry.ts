@@ -7,7 +7,7 @@
  * answer never mixes versions (every row of a lookup is read under one version's keys). docs/scale.md.
  */
 import { randomUUID } from "node:crypto";
-import { InvalidArgumentError, NotFoundError, UnavailableError } from "../../errors.js";
+import { InvalidArgumentError, NotFoundError } from "../../errors.js";
 import { connectCluster, type BinaryCluster } from "../../redis/cluster-client.js";
 import { checkModelName, leasesKey, publishedChannel } from "../../redis/layout.js";
 import { publishedVersions, readManifest } from "../../redis/publish.js";
@@ -23,6 +23,7 @@ import type {
   VersionSelector,
   VersionStatus,
 } from "../model-registry.js";
+import { leaseVersion, selectVersion } from "../version-lease.js";
 
 export interface RedisModelRegistryOptions {
   readonly url: string;
@@ -143,33 +144,17 @@ export class RedisModelRegistry implements ModelRegistry {
 
   acquire(model: string, selector: VersionSelector = {}): ModelLease {
     const state = this.state(model);
-    let held: Loaded | undefined;
-    if (selector.label !== undefined) {
-      throw new InvalidArgumentError(`Unrecognized servable version label: ${selector.label}`);
-    } else if (selector.version !== undefined) {
-      held = state.loaded.get(selector.version);
-      if (held === undefined || held.retiring)
-        throw new NotFoundError(`Servable not found for request: Specific(${model}, ${selector.version})`);
-    } else {
-      held = state.latest ?? undefined;
-      if (held === undefined) {
-        throw new UnavailableError(
-          `Servable not found for request: Latest(${model}): no version of model ${model} is available yet`,
-        );
-      }
-    }
-    const lease = held;
-    lease.leases++;
-    let released = false;
-    return {
-      model: lease.servable,
-      release: () => {
-        if (released) return;
-        released = true;
-        lease.leases--;
-        if (lease.retiring && lease.leases === 0) void this.unload(state, lease);
+    const held = selectVersion(model, selector, {
+      label: () => undefined, // no labels here
+      serving: (version) => {
+        const loaded = state.loaded.get(version);
+        return loaded === undefined || loaded.retiring ? undefined : loaded;
       },
-    };
+      latest: () => state.latest ?? undefined,
+    });
+    return leaseVersion(held, (h) => {
+      if (h.retiring && h.leases === 0) void this.unload(state, h);
+    });
   }
 
   onEvent(listener: (event: ModelEvent) => void): () => void {
