@@ -10,8 +10,8 @@
  * combiner, Zipf bags of 1..20 ids) with every table capped at `--rows-cap` rows (default 10000, ~43 MB) so the
  * benchmark measures the server, not memory size; `--threads` sets the embedding's lookup threads (worker
  * threads running `embeddingLookupAsync`); `--loops` the server's REST event loops (default: the CPUs Node
- * reports, `os.availableParallelism()`; the ceiling is one loop, as a bare node:http server is; gRPC is
- * served by the main loop only). Also printed: the direct in-process lookup of the same
+ * reports, `os.availableParallelism()`; the ceilings are one loop each, as bare node:http and node:http2
+ * servers are). Also printed: the direct in-process lookup of the same
  * batches (the floor under the server's latency) and JSON.parse vs lossless-json on a batch-64 body.
  *
  * The transport ceiling: a bare `node:http` server in its own process (this file with `--ceiling`) that
@@ -449,8 +449,7 @@ async function loadGrpc(
     failed,
     rows_cap: ROWS_CAP,
     lookup_threads: THREADS,
-    // gRPC is served by the main loop alone.
-    loops: 1,
+    loops: h2Ceiling === null ? 1 : LOOPS,
     client_cpu_pct: clientCpu,
     ...server,
     cpu: CPU,

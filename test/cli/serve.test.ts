@@ -166,7 +166,7 @@ test("serve: bad flags and a missing base path fail with a clear message", async
     ],
     [["--model-base-path", ".", "--version-policy", "newest"], /--version-policy/],
     [["--model-base-path", ".", "--poll-interval", "-1"], /--poll-interval/],
-    [["--model-base-path", ".", "--http-loops", "0"], /--http-loops must be an integer >= 1/],
+    [["--model-base-path", ".", "--event-loops", "0"], /--event-loops must be an integer >= 1/],
   ] as const) {
     const proc = spawn(process.execPath, [CLI, "serve", "--model-name", "m", ...args], { stdio: "pipe" });
     let err = "";
@@ -178,7 +178,7 @@ test("serve: bad flags and a missing base path fail with a clear message", async
 });
 
 test(
-  "serve --http-loops 2: two event loops answer what one does, and SIGTERM drains both",
+  "serve --event-loops 2: two event loops answer what one does, and SIGTERM drains both",
   { skip: !canHandOffConnections() && "needs the native addon" },
   async () => {
     const base = tempDir();
@@ -191,7 +191,7 @@ test(
       base,
       "--port",
       "0",
-      "--http-loops",
+      "--event-loops",
       "2",
     ]);
     try {

@@ -189,8 +189,8 @@ export interface ServeOptions extends GrpcServeOptions, Partial<RedisServeOption
   port: number;
   host: string;
   threads: number;
-  /** REST event loops: this thread and `httpLoops - 1` worker threads over the same tables. */
-  httpLoops: number;
+  /** Event loops serving REST and gRPC: this thread and `eventLoops - 1` worker threads over the same tables. */
+  eventLoops: number;
   /** Storage of every table a features.json does not give one (`tables[].storage`); default float32. */
   tableStorage?: StorageKind;
   enableBatching: boolean;
@@ -280,9 +280,9 @@ export function addServingOptions(command: Command): Command {
       1,
     )
     .option(
-      "--http-loops <n>",
-      "REST event loops (this thread and n-1 worker threads sharing the tables' memory; needs the native addon)",
-      integer("--http-loops", 1),
+      "--event-loops <n>",
+      "event loops serving REST and gRPC (this thread and n-1 worker threads sharing the tables' memory; needs the native addon)",
+      integer("--event-loops", 1),
       1,
     )
     .option(

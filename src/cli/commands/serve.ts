@@ -161,7 +161,7 @@ export async function serve(
       host: options.host,
       port: options.port,
       grpcPort: grpcPortOf(options),
-      loops: options.httpLoops,
+      loops: options.eventLoops,
       logger,
       limits: {
         maxBodyBytes: options.maxBodyBytes,

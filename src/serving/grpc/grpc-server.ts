@@ -21,7 +21,7 @@ import {
   type Http2ServerResponse,
   type Http2Session,
 } from "node:http2";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { InvalidArgumentError } from "../../errors.js";
 import type { MicroBatcher } from "../batching/micro-batcher.js";
@@ -81,8 +81,8 @@ export interface GrpcServerOptions {
   readonly limits: GrpcLimits;
   readonly logger: Logger;
   readonly host: string;
-  /** 0 = any free port. */
-  readonly port: number;
+  /** 0 = any free port; null: listen on none, connections are `inject`ed (the server's other loops). */
+  readonly port: number | null;
   /**
    * Admits one predict call (shared with REST: the concurrency limit and shutdown drain count both):
    * returns its release function, or throws RESOURCE_EXHAUSTED / UNAVAILABLE.
@@ -100,6 +100,8 @@ export interface RunningGrpcServer {
   readonly url: string;
   /** Stops accepting calls (health turns NOT_SERVING); calls in flight go on. */
   stopAccepting(): void;
+  /** Serves a connection accepted elsewhere (paused; the server's other loops hand them out). */
+  inject(socket: Socket): void;
   /**
    * After the shared drain: waits up to `graceMs` (default 2 s) for connections to finish writing their
    * last answers, closes the rest, and resolves once the port is closed.
@@ -338,16 +340,20 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     session.on("close", () => sessions.delete(session));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
+  let port = 0;
+  if (options.port !== null) {
+    const listenOn = options.port;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(listenOn, options.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
     });
-  });
-  const port = (server.address() as AddressInfo).port;
+    port = (server.address() as AddressInfo).port;
+  }
   const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
-  logger.log("info", "grpc-server-listening", { url });
+  if (options.port !== null) logger.log("info", "grpc-server-listening", { url });
 
   let closed: Promise<void> | null = null;
   const serverClosed = new Promise<void>((resolve) => server.once("close", () => resolve()));
@@ -363,6 +369,14 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     port,
     url,
     stopAccepting,
+    inject(socket) {
+      if (!accepting) {
+        socket.destroy();
+        return;
+      }
+      server.emit("connection", socket);
+      socket.resume();
+    },
     close(graceMs = 2000) {
       closed ??= (async () => {
         stopAccepting();
@@ -376,7 +390,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
         clearTimeout(timer);
         for (const session of sessions) session.destroy();
         await serverClosed;
-        logger.log("info", "grpc-server-closed", { url });
+        if (options.port !== null) logger.log("info", "grpc-server-closed", { url });
       })();
       return closed;
     },

@@ -1,5 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+import {
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from "node:net";
 import type { Duplex } from "node:stream";
 import { performance } from "node:perf_hooks";
 import { InvalidArgumentError } from "../../errors.js";
@@ -23,6 +28,7 @@ import { readBody } from "./read-body.js";
 import { startGrpcServer, type RunningGrpcServer } from "../grpc/grpc-server.js";
 import { matchRoute, type Route } from "./routes.js";
 import { canHandOffConnections, LoopHub } from "../loops/loop-hub.js";
+import type { ConnectionKind } from "../loops/loop-messages.js";
 
 export { DEFAULT_BATCHING, type BatchingOptions };
 
@@ -105,11 +111,12 @@ export interface ServerOptions {
    */
   grpcPort?: number;
   /**
-   * Event loops serving REST (an integer >= 1; default 1): this thread's and `loops - 1` worker threads'.
+   * Event loops serving REST and gRPC (an integer >= 1; default 1): this thread's and `loops - 1` worker threads'.
    * Each loop parses, looks up (in the same table memory: nothing is copied) and answers the connections
-   * this thread hands it, so REST uses more than one core. Needs the native addon; without it, one loop.
+   * this thread hands it, so the server uses more than one core. Needs the native addon; without it, one loop.
    * Batching, `maxConcurrentRequests` and `maxInFlightBytes` apply per loop; connection limits, metrics,
-   * model versions and hot reloads are the server's as a whole. gRPC stays on this thread (docs/serving.md).
+   * model versions and hot reloads are the server's as a whole. gRPC connections are handed out the same way
+   * (docs/serving.md).
    */
   loops?: number;
 }
@@ -119,9 +126,11 @@ export interface ServerOptions {
  * loop's acceptor, and a scrape of its metrics is answered by the main loop, with every loop's added up.
  */
 export interface LoopRole {
+  /** Whether the server serves gRPC: this loop then serves the gRPC connections it is handed too. */
+  readonly grpc: boolean;
   /** Called once the loop is set up: `inject` serves a connection, `metricsJson` reads this loop's metrics. */
-  ready(loop: { inject(socket: Socket): void; metricsJson(): Promise<unknown> }): void;
-  connectionClosed(address: string): void;
+  ready(loop: { inject(socket: Socket, kind: ConnectionKind): void; metricsJson(): Promise<unknown> }): void;
+  connectionClosed(address: string, kind: ConnectionKind): void;
   metricsText(): Promise<{ readonly text: string; readonly contentType: string }>;
 }
 
@@ -378,59 +387,38 @@ export async function startRestServer(options: ServerOptions, role: LoopRole | n
   });
 
   const host = options.host ?? "127.0.0.1";
-  if (role !== null) {
-    role.ready({
-      inject(socket) {
-        const address = socket.remoteAddress ?? "";
-        socket.once("close", () => role.connectionClosed(address));
-        server.emit("connection", socket);
-      },
-      metricsJson: () => metrics.registry.getMetricsAsJSON(),
-    });
-  } else if (loops > 1) {
+  const servesGrpc = role === null ? options.grpcPort !== undefined : role.grpc;
+  if (role === null && loops > 1) {
     hub = await LoopHub.start(
       loops - 1,
-      { limits: { ...limits }, batching, corsAllowedOrigins },
+      { limits: { ...limits }, batching, corsAllowedOrigins, grpc: servesGrpc },
       registry,
       logger,
       () => metrics.registry,
     );
   }
-  // With other loops, connections are accepted paused by `acceptor` and handed out; else `server` listens.
-  const acceptor =
+  // With other loops, connections are accepted paused by acceptors and handed out; else the servers listen.
+  const acceptorFor = (kind: ConnectionKind, serveHere: (s: Socket) => void) =>
+    createNetServer({ pauseOnConnect: true }, (socket) => {
+      const limit = { maxConnections: limits.maxConnections, maxPerClient: limits.maxConnectionsPerClient };
+      if (hub!.dispatch(socket, kind, limit, serveHere) === "client") logRefused(socket.remoteAddress ?? "");
+    });
+  const restAcceptor =
     hub === null
       ? null
-      : createNetServer({ pauseOnConnect: true }, (socket) => {
-          const refused = hub!.dispatch(
-            socket,
-            limits.maxConnections,
-            limits.maxConnectionsPerClient,
-            (s) => {
-              server.emit("connection", s);
-              s.resume();
-            },
-          );
-          if (refused === "client") logRefused(socket.remoteAddress ?? "");
+      : acceptorFor("rest", (s) => {
+          server.emit("connection", s);
+          s.resume();
         });
-  const listening = acceptor ?? server;
-  let port = 0;
-  if (role === null) {
-    await new Promise<void>((resolve, reject) => {
-      listening.once("error", reject);
-      listening.listen(options.port ?? 8501, host, () => {
-        listening.off("error", reject);
-        resolve();
-      });
-    }).catch(async (e) => {
-      await hub?.close();
-      throw e;
-    });
-    port = (listening.address() as AddressInfo).port;
-  }
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const listening = restAcceptor ?? server;
+  let grpcAcceptor: NetServer | null = null;
   let grpc: RunningGrpcServer | undefined;
-  if (options.grpcPort !== undefined && role === null) {
-    try {
+  let port = 0;
+  let grpcAddress: { port: number; url: string } | undefined;
+  const urlOf = (p: number) => `http://${host.includes(":") ? `[${host}]` : host}:${p}`;
+  try {
+    if (role === null) port = await listenOn(listening, options.port ?? 8501, host);
+    if (servesGrpc) {
       grpc = await startGrpcServer({
         registry,
         batcher,
@@ -438,22 +426,45 @@ export async function startRestServer(options: ServerOptions, role: LoopRole | n
         limits: predictLimits,
         logger,
         host,
-        port: options.grpcPort,
+        // Handed its connections by an acceptor (several loops) or by the main loop (another loop).
+        port: hub === null && role === null ? options.grpcPort! : null,
         admit,
         budget,
       });
-    } catch (e) {
-      listening.close();
-      await hub?.close();
-      metrics.close();
-      throw e;
+      if (hub !== null) {
+        const served = grpc;
+        grpcAcceptor = acceptorFor("grpc", (s) => served.inject(s));
+        const grpcPort = await listenOn(grpcAcceptor, options.grpcPort!, host);
+        grpcAddress = { port: grpcPort, url: urlOf(grpcPort) };
+        logger.log("info", "grpc-server-listening", { url: grpcAddress.url });
+      } else if (role === null) grpcAddress = { port: grpc.port, url: grpc.url };
     }
+  } catch (e) {
+    listening.close();
+    grpcAcceptor?.close();
+    await grpc?.close(0);
+    await hub?.close();
+    metrics.close();
+    throw e;
+  }
+  const url = urlOf(port);
+  if (role !== null) {
+    role.ready({
+      inject(socket, kind) {
+        const address = socket.remoteAddress ?? "";
+        socket.once("close", () => role.connectionClosed(address, kind));
+        if (kind === "rest") server.emit("connection", socket);
+        else if (grpc !== undefined) grpc.inject(socket);
+        else socket.destroy();
+      },
+      metricsJson: () => metrics.registry.getMetricsAsJSON(),
+    });
   }
   if (role === null)
     logger.log("info", "server-listening", {
       url,
       loops: hub?.size ?? 1,
-      grpcUrl: grpc?.url,
+      grpcUrl: grpcAddress?.url,
       limits,
       batching,
       kernels: activeKernelFamily(),
@@ -464,7 +475,7 @@ export async function startRestServer(options: ServerOptions, role: LoopRole | n
   return {
     url,
     port,
-    grpc: grpc === undefined ? undefined : { port: grpc.port, url: grpc.url },
+    grpc: grpcAddress,
     get connections() {
       return hub === null ? connections.size : hub.connections;
     },
@@ -487,7 +498,8 @@ export async function startRestServer(options: ServerOptions, role: LoopRole | n
                   resolve();
                 };
               });
-        acceptor?.close();
+        restAcceptor?.close();
+        grpcAcceptor?.close();
         await Promise.all([
           connections.drain(timeoutMs, closeOptions.idleGraceMs ?? DRAIN_IDLE_GRACE_MS),
           hub?.drain(closeOptions),
@@ -545,6 +557,17 @@ class RequestDeadline {
 
 function definedOnly<T extends object>(values: Partial<T> | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(values ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Listens on `port` (0: any free one); resolves with the port. */
+function listenOn(server: NetServer, port: number, host: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
 }
 
 /** The `loops` option: 1 when absent, or when the addon cannot hand connections to other threads. */

@@ -5,7 +5,15 @@ import { describeReplica } from "../../embedding/index.js";
 import { nativeAddon } from "../../kernels/native-addon.js";
 import { LOG_LEVELS, type Logger } from "../log.js";
 import type { ModelEvent, ModelLease, ModelRegistry } from "../model-registry.js";
-import type { FromLoop, LoopSettings, ModelState, ToLoop, VersionReplica } from "./loop-messages.js";
+import { TpuEmbeddingError } from "../../errors.js";
+import type {
+  ConnectionKind,
+  FromLoop,
+  LoopSettings,
+  ModelState,
+  ToLoop,
+  VersionReplica,
+} from "./loop-messages.js";
 
 /** How often the main loop checks whether its models' states (versions, labels) changed. */
 const STATE_POLL_MS = 1000;
@@ -21,8 +29,10 @@ interface Loop {
   readonly startedAt: number;
   /** Started and serving: connections are handed to it only then. */
   ready: boolean;
-  /** Open connections handed to it. */
+  /** Open connections handed to it (REST and gRPC: what the loops are balanced on). */
   connections: number;
+  /** Of those, REST ones (what the connection limits count). */
+  restConnections: number;
   alive: boolean;
   /** Versions it was given and has not yet let go of. */
   readonly versions: Set<string>;
@@ -56,7 +66,9 @@ export class LoopHub {
   private readonly loops: Loop[] = [];
   private readonly shared = new Map<string, Shared>();
   private readonly perAddress = new Map<string, number>();
+  /** This loop's open connections (REST and gRPC), and of those REST ones. */
   private localConnections = 0;
+  private localRest = 0;
   private state = "";
   private readonly stateTimer: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
@@ -70,13 +82,17 @@ export class LoopHub {
 
   private constructor(
     count: number,
-    settings: Omit<LoopSettings, "loop" | "logLevels">,
+    settings: Omit<LoopSettings, "loop" | "logLevels" | "reconfigurable">,
     private readonly registry: ModelRegistry,
     private readonly logger: Logger,
     private readonly localMetrics: () => Registry,
   ) {
     this.dup = (nativeAddon() as unknown as { dupFd: (fd: number) => number }).dupFd;
-    this.settings = { ...settings, logLevels: LOG_LEVELS.filter((level) => logger.enabled?.(level) ?? true) };
+    this.settings = {
+      ...settings,
+      logLevels: LOG_LEVELS.filter((level) => logger.enabled?.(level) ?? true),
+      reconfigurable: registry.reconfigure !== undefined,
+    };
     for (let i = 1; i <= count; i++) this.loops.push(this.startLoop(i));
     this.publishState();
     for (const model of registry.modelNames())
@@ -95,6 +111,7 @@ export class LoopHub {
       startedAt: performance.now(),
       ready: false,
       connections: 0,
+      restConnections: 0,
       alive: true,
       versions: new Set(),
       addresses: new Map(),
@@ -133,7 +150,7 @@ export class LoopHub {
   /** Starts `count` more loops and resolves once each is ready to serve. */
   static async start(
     count: number,
-    settings: Omit<LoopSettings, "loop" | "logLevels">,
+    settings: Omit<LoopSettings, "loop" | "logLevels" | "reconfigurable">,
     registry: ModelRegistry,
     logger: Logger,
     localMetrics: () => Registry,
@@ -171,29 +188,32 @@ export class LoopHub {
     return 1 + this.loops.filter((l) => l.alive && l.ready).length;
   }
 
-  /** Open connections on every loop. */
+  /** Open REST connections on every loop. */
   get connections(): number {
-    return this.localConnections + this.loops.reduce((n, l) => n + l.connections, 0);
+    return this.localRest + this.loops.reduce((n, l) => n + l.restConnections, 0);
   }
 
   /**
-   * A connection accepted (paused) by the main loop: refused when over `maxConnections` in all or
-   * `maxPerClient` from its address (false), else served here (`serveHere`) or handed to the loop with
-   * the fewest connections. Returns which limit refused it, if one did.
+   * A connection accepted (paused) by the main loop on the REST or gRPC port. A REST one is refused when
+   * over `limits.maxConnections` in all or `limits.maxPerClient` from its address (the limit is returned);
+   * else it is served here (`serveHere`) or handed to the loop with the fewest connections.
    */
   dispatch(
     socket: Socket,
-    maxConnections: number,
-    maxPerClient: number,
+    kind: ConnectionKind,
+    limits: { maxConnections: number; maxPerClient: number },
     serveHere: (s: Socket) => void,
   ): "served" | "total" | "client" {
+    const rest = kind === "rest";
     const address = socket.remoteAddress ?? "";
-    const open = this.perAddress.get(address) ?? 0;
-    if (this.connections >= maxConnections || open >= maxPerClient) {
-      socket.destroy();
-      return this.connections >= maxConnections ? "total" : "client";
+    if (rest) {
+      const open = this.perAddress.get(address) ?? 0;
+      if (this.connections >= limits.maxConnections || open >= limits.maxPerClient) {
+        socket.destroy();
+        return this.connections >= limits.maxConnections ? "total" : "client";
+      }
+      this.perAddress.set(address, open + 1);
     }
-    this.perAddress.set(address, open + 1);
     // The fewest connections; ties in turn (one client connecting again and again is spread too).
     let best = -1;
     let fewest = Infinity;
@@ -208,8 +228,11 @@ export class LoopHub {
     const fd = (socket as Socket & { _handle?: { fd?: number } })._handle?.fd;
     if (target === null || typeof fd !== "number" || fd < 0) {
       this.localConnections++;
+      if (rest) this.localRest++;
       socket.once("close", () => {
         this.localConnections--;
+        if (!rest) return;
+        this.localRest--;
         this.closed(address);
       });
       serveHere(socket);
@@ -219,8 +242,11 @@ export class LoopHub {
     const own = this.dup(fd);
     socket.destroy();
     target.connections++;
-    target.addresses.set(address, (target.addresses.get(address) ?? 0) + 1);
-    this.post(target, { type: "socket", fd: own });
+    if (rest) {
+      target.restConnections++;
+      target.addresses.set(address, (target.addresses.get(address) ?? 0) + 1);
+    }
+    this.post(target, { type: "socket", fd: own, kind });
     return "served";
   }
 
@@ -353,14 +379,33 @@ export class LoopHub {
         return;
       }
       case "closed": {
+        if (!loop.alive) return;
+        loop.connections--;
+        if (m.kind !== "rest") return;
         const n = loop.addresses.get(m.address) ?? 0;
         if (n === 0) return;
         if (n === 1) loop.addresses.delete(m.address);
         else loop.addresses.set(m.address, n - 1);
-        loop.connections--;
+        loop.restConnections--;
         this.closed(m.address);
         return;
       }
+      case "reconfigure":
+        void Promise.resolve()
+          .then(() => this.registry.reconfigure!(m.models))
+          .then(
+            () => this.post(loop, { type: "reconfigured", id: m.id, error: null }),
+            (error: unknown) =>
+              this.post(loop, {
+                type: "reconfigured",
+                id: m.id,
+                error: {
+                  code: error instanceof TpuEmbeddingError ? error.code : "INTERNAL",
+                  message: error instanceof Error ? error.message : String(error),
+                },
+              }),
+          );
+        return;
       case "log":
         this.logger.log(m.level, m.event, m.fields);
         return;
@@ -399,6 +444,7 @@ export class LoopHub {
     if (!loop.alive) return;
     loop.alive = false;
     loop.connections = 0;
+    loop.restConnections = 0;
     for (const [address, n] of loop.addresses) for (let i = 0; i < n; i++) this.closed(address);
     loop.addresses.clear();
     for (const key of loop.versions) {

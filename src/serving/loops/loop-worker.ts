@@ -1,8 +1,9 @@
 import { Socket } from "node:net";
 import { parentPort, workerData } from "node:worker_threads";
+import { TpuEmbeddingError } from "../../errors.js";
 import type { Logger } from "../log.js";
 import { startRestServer, type RunningServer } from "../http/server.js";
-import type { FromLoop, LoopSettings, ToLoop } from "./loop-messages.js";
+import type { ConnectionKind, FromLoop, LoopSettings, ToLoop } from "./loop-messages.js";
 import { ReplicaRegistry } from "./replica-registry.js";
 
 /**
@@ -21,8 +22,21 @@ const logger: Logger = {
   },
 };
 
-const registry = new ReplicaRegistry((model, version) => post({ type: "retired", model, version }));
-let loop: { inject(socket: Socket): void; metricsJson(): Promise<unknown> } | null = null;
+const reconfigures = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+let nextReconfigure = 0;
+const registry = new ReplicaRegistry(
+  (model, version) => post({ type: "retired", model, version }),
+  settings.reconfigurable
+    ? (models) =>
+        new Promise<void>((resolve, reject) => {
+          const id = nextReconfigure++;
+          reconfigures.set(id, { resolve, reject });
+          post({ type: "reconfigure", id, models });
+        })
+    : null,
+);
+let loop: { inject(socket: Socket, kind: ConnectionKind): void; metricsJson(): Promise<unknown> } | null =
+  null;
 let nextMetrics = 0;
 const metricsWaits = new Map<number, (m: { text: string; contentType: string }) => void>();
 /** Resolves once this loop serves (a drain may arrive before). */
@@ -48,7 +62,7 @@ port.on("message", (m: ToLoop) => {
       registry.retire(m.model, m.version);
       return;
     case "socket":
-      loop!.inject(new Socket({ fd: m.fd, readable: true, writable: true }));
+      loop!.inject(new Socket({ fd: m.fd, readable: true, writable: true }), m.kind);
       return;
     case "metrics":
       void loop!.metricsJson().then((json) => post({ type: "metrics", id: m.id, json }));
@@ -57,6 +71,13 @@ port.on("message", (m: ToLoop) => {
       metricsWaits.get(m.id)?.(m);
       metricsWaits.delete(m.id);
       return;
+    case "reconfigured": {
+      const waiting = reconfigures.get(m.id);
+      reconfigures.delete(m.id);
+      if (m.error === null) waiting?.resolve();
+      else waiting?.reject(new TpuEmbeddingError(m.error.code, m.error.message));
+      return;
+    }
     case "drain":
       void started!
         .then((server) => server.close(m))
@@ -78,7 +99,8 @@ started = startRestServer(
   },
   {
     ready: (l) => (loop = l),
-    connectionClosed: (address) => post({ type: "closed", address }),
+    grpc: settings.grpc,
+    connectionClosed: (address, kind) => post({ type: "closed", address, kind }),
     metricsText: () =>
       new Promise((resolve) => {
         const id = nextMetrics++;

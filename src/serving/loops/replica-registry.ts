@@ -10,6 +10,7 @@ import type {
   VersionStatus,
 } from "../model-registry.js";
 import type { ModelState, VersionReplica } from "./loop-messages.js";
+import type { ModelSourceOptions } from "../model/model-source.js";
 import { leaseVersion, selectVersion } from "../version-lease.js";
 
 interface Held {
@@ -27,7 +28,15 @@ export class ReplicaRegistry implements ModelRegistry {
   private models = new Map<string, { status: readonly VersionStatus[]; labels: Map<string, number> }>();
   private readonly versions = new Map<string, Map<number, Held>>();
 
-  constructor(private readonly onRetired: (model: string, version: number) => void) {}
+  /** The main loop's `reconfigure` (gRPC's HandleReloadConfigRequest), when its registry has one. */
+  readonly reconfigure?: (models: readonly ModelSourceOptions[]) => Promise<void>;
+
+  constructor(
+    private readonly onRetired: (model: string, version: number) => void,
+    reconfigure: ((models: readonly ModelSourceOptions[]) => Promise<void>) | null,
+  ) {
+    if (reconfigure !== null) this.reconfigure = reconfigure;
+  }
 
   setState(models: readonly ModelState[]): void {
     this.models = new Map(models.map((m) => [m.name, { status: m.status, labels: new Map(m.labels) }]));

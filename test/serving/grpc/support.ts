@@ -39,11 +39,11 @@ function load(): grpc.GrpcObject {
 }
 
 /** Clients for the gRPC server at `url` ("http://127.0.0.1:PORT"). */
-export function connect(url: string): Clients {
+export function connect(url: string, channelOptions: grpc.ChannelOptions = {}): Clients {
   const pkg = load() as Msg;
   const address = url.replace(/^http:\/\//, "");
   const credentials = grpc.credentials.createInsecure();
-  const options = { "grpc.max_receive_message_length": -1 };
+  const options = { "grpc.max_receive_message_length": -1, ...channelOptions };
   const prediction = new pkg.tensorflow.serving.PredictionService(address, credentials, options);
   const model = new pkg.tensorflow.serving.ModelService(address, credentials, options);
   const health = new pkg.grpc.health.v1.Health(address, credentials, options);

@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { Agent, request } from "node:http";
-import { FileModelRegistry, InvalidArgumentError, startServer } from "../../../src/index.js";
+import { DenseTensor, FileModelRegistry, InvalidArgumentError, startServer } from "../../../src/index.js";
+import { connect as grpcClients, int32Tensor, readFloat, unary } from "../grpc/support.js";
 import { canHandOffConnections, runningHubs } from "../../../src/serving/loops/loop-hub.js";
 import { buildTestModel, serveTestModel, TestRegistry } from "../support/test-registry.js";
 import { call } from "../support/http.js";
@@ -211,6 +212,69 @@ test(
       await server.close({ drainTimeoutMs: 2000 });
     }
     assert.equal(registry.leases(1), 0);
+  },
+);
+
+test(
+  "two loops serve gRPC too: answers over every connection are the lookup's, and a reload request from any loop reaches the registry",
+  { skip },
+  async () => {
+    const model = await buildTestModel(1, 5);
+    const registry = new TestRegistry("emb");
+    registry.add(model);
+    const reloads: string[][] = [];
+    const reconfigurable = Object.assign(registry, {
+      reconfigure: async (models: readonly { name: string }[]) => {
+        if (models.some((m) => m.name === "bad")) throw new InvalidArgumentError("no model named bad here");
+        reloads.push(models.map((m) => m.name));
+      },
+    });
+    const server = await startServer({ registry: reconfigurable, port: 0, grpcPort: 0, loops: 2 });
+    // Four channels, each its own connection (grpc-js would share one between clients otherwise).
+    const clients = Array.from({ length: 4 }, () =>
+      grpcClients(server.grpc!.url, { "grpc.use_local_subchannel_pool": 1 }),
+    );
+    try {
+      const want = (
+        model.embedding.embeddingLookup({
+          friends: new DenseTensor(Int32Array.of(1, 2), [1, 2]),
+        }) as unknown as {
+          friends: { data: Float32Array };
+        }
+      ).friends.data;
+      const request = { model_spec: { name: "emb" }, inputs: { friends: int32Tensor([1, 2], [1, 2]) } };
+      const replies = await Promise.all(clients.map((c) => unary(c.prediction, "Predict", request)));
+      for (const r of replies) {
+        assert.equal(r.error, undefined, r.error?.details);
+        assert.deepEqual(Array.from(readFloat(r.response.outputs.friends).data), Array.from(want));
+      }
+      assert.equal(server.loops, 2);
+      const config = (name: string) => ({
+        config: {
+          model_config_list: { config: [{ name, base_path: "/models/x", model_platform: "tensorflow" }] },
+        },
+      });
+      const reloaded = await Promise.all(
+        clients.map((c) => unary(c.model, "HandleReloadConfigRequest", config("emb"))),
+      );
+      for (const r of reloaded) assert.equal(r.error, undefined, r.error?.details);
+      assert.deepEqual(reloads, [["emb"], ["emb"], ["emb"], ["emb"]]);
+      const refused = await Promise.all(
+        clients.map((c) => unary(c.model, "HandleReloadConfigRequest", config("bad"))),
+      );
+      for (const r of refused) {
+        assert.equal(r.error?.code, 3); // INVALID_ARGUMENT, from the main loop's registry whichever loop asked
+        assert.match(r.error!.details, /no model named bad here/);
+      }
+      const metrics = await call(`${server.url}/monitoring/prometheus/metrics`);
+      assert.match(
+        metrics.text,
+        /tpu_embedding_requests_total\{model="emb",api="grpc_predict",status="OK"\} 4\n/,
+      );
+    } finally {
+      for (const c of clients) c.close();
+      await server.close({ drainTimeoutMs: 2000 });
+    }
   },
 );
 
