@@ -1,10 +1,45 @@
 import { Optimizer } from "../config/optimizers.js";
+import type { StorageKind } from "../kernels/quantized-rows.js";
+import type { FeatureStructure, LookupResult } from "./feature-structure.js";
 import type { TableConfig } from "../config/table-config.js";
 import { describeValue } from "../config/validate.js";
 import { InvalidArgumentError } from "../errors.js";
 import type { FeatureConfig } from "../config/feature-config.js";
 
 /** TPUEmbeddingForServing's options, checked as TF checks them. */
+
+export interface TPUEmbeddingForServingOptions {
+  featureConfig: FeatureStructure;
+  /** The optimizer of tables that have none; `null` for pure serving (no slot variables). */
+  optimizer?: Optimizer | null;
+  /** Seeds the default initializers (table `i` gets a seed derived from this), for reproducible tables. */
+  seed?: number;
+  /**
+   * Lookup threads (integer >= 1, default 1). `embeddingLookup` splits large batches between the calling
+   * thread and `threads - 1` workers; `embeddingLookupAsync` runs kernels on up to `threads` workers.
+   */
+  threads?: number;
+  /**
+   * How tables are stored for lookups: `"float32"` (the default: TF's numbers exactly), `"float16"`,
+   * `"bfloat16"` or `"int8"` (row-wise scale and bias), for every table, or per table name (tables not
+   * named stay float32). Quantized tables are quantized once at build or restore, from their float32
+   * values, and then take 2-4× less memory; lookups dequantize in the kernels and accumulate in float32
+   * (docs/quantization.md). Training needs float32 tables.
+   */
+  tableStorage?: StorageKind | Readonly<Record<string, StorageKind>>;
+}
+
+/** Options of one lookup. */
+export interface LookupOptions<I> {
+  /**
+   * Caller-owned outputs to write into instead of fresh ones: the result of an earlier lookup of inputs
+   * with the same structure and shapes, or `createOutputs(features)`. Checked before any kernel runs; the
+   * result's leaves are these very tensors. Outputs in shared memory (`createOutputs`) are written in place
+   * by every lookup thread, others are filled by the calling thread. If the lookup fails on an input error,
+   * nothing has been written.
+   */
+  into?: LookupResult<I>;
+}
 
 /**
  * The distinct tables of the flattened (sorted-key) features in TF's order, first occurrence first, with

@@ -60,3 +60,18 @@ export function buildTables(
   });
   return { variables, views, stored };
 }
+
+/**
+ * A build over tables that already exist (another embedding's, in this or another thread): float32 tables'
+ * variables and views over their memory, quantized rows as they are; no copy, no slot variables.
+ */
+export function adoptTables(
+  tables: readonly TableConfig[],
+  stored: ReadonlyMap<TableConfig, StoredTable>,
+): BuiltTables {
+  const float32 = tables.filter((t) => stored.get(t)!.kind === "float32");
+  const memory = float32.map((t) => stored.get(t)!.data as Float32Array);
+  const adopted = new Map(float32.map((t, i) => [t.name!, memory[i]]));
+  const { variables, views } = createVariables(float32, memory, adopted, undefined);
+  return { variables, views, stored: new Map(stored) };
+}

@@ -1,5 +1,4 @@
 import type { Trackable, TrackableVariableSpec } from "../checkpoint/trackable.js";
-import type { Optimizer } from "../config/optimizers.js";
 import type { TableConfig } from "../config/table-config.js";
 import { allocationError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors.js";
 import { DenseTensor } from "../tensor/dense-tensor.js";
@@ -30,8 +29,14 @@ import {
 import { quantizeTable, type StorageKind } from "../kernels/quantized-rows.js";
 import { storageKindsOf } from "./table-storage-option.js";
 import { dequantizedTable, type StoredTable } from "../kernels/table-storage.js";
-import { allocateTableMemory, buildTables } from "./stored-tables.js";
-import { checkedSeed, checkedThreads, distinctTables } from "./embedding-options.js";
+import { adoptTables, allocateTableMemory, buildTables, type BuiltTables } from "./stored-tables.js";
+import {
+  checkedSeed,
+  checkedThreads,
+  distinctTables,
+  type LookupOptions,
+  type TPUEmbeddingForServingOptions,
+} from "./embedding-options.js";
 import { LookupPaths } from "./lookup-paths.js";
 import type { FlatFeature, FlatOutput } from "./small-lookup.js";
 import { keyedLastLookup } from "./keyed-lookup.js";
@@ -39,27 +44,7 @@ import { applyGradients, type ApplyGradientsResult } from "../training/apply-gra
 import type { EmbeddingVariable, LastLookup } from "./lookup-record.js";
 
 export type { EmbeddingVariable, LastLookup } from "./lookup-record.js";
-
-export interface TPUEmbeddingForServingOptions {
-  featureConfig: FeatureStructure;
-  /** The optimizer of tables that have none; `null` for pure serving (no slot variables). */
-  optimizer?: Optimizer | null;
-  /** Seeds the default initializers (table `i` gets a seed derived from this), for reproducible tables. */
-  seed?: number;
-  /**
-   * Lookup threads (integer >= 1, default 1). `embeddingLookup` splits large batches between the calling
-   * thread and `threads - 1` workers; `embeddingLookupAsync` runs kernels on up to `threads` workers.
-   */
-  threads?: number;
-  /**
-   * How tables are stored for lookups: `"float32"` (the default: TF's numbers exactly), `"float16"`,
-   * `"bfloat16"` or `"int8"` (row-wise scale and bias), for every table, or per table name (tables not
-   * named stay float32). Quantized tables are quantized once at build or restore, from their float32
-   * values, and then take 2-4× less memory; lookups dequantize in the kernels and accumulate in float32
-   * (docs/quantization.md). Training needs float32 tables.
-   */
-  tableStorage?: StorageKind | Readonly<Record<string, StorageKind>>;
-}
+export type { LookupOptions, TPUEmbeddingForServingOptions } from "./embedding-options.js";
 
 /**
  * What replicas (embedding-replica.ts) need of an embedding's private state: its built tables, and
@@ -69,18 +54,6 @@ export let replicaAccess: {
   stored(embedding: TPUEmbeddingForServing): ReadonlyMap<TableConfig, StoredTable>;
   adopt(embedding: TPUEmbeddingForServing, stored: ReadonlyMap<TableConfig, StoredTable>): void;
 };
-
-/** Options of one lookup. */
-export interface LookupOptions<I> {
-  /**
-   * Caller-owned outputs to write into instead of fresh ones: the result of an earlier lookup of inputs
-   * with the same structure and shapes, or `createOutputs(features)`. Checked before any kernel runs; the
-   * result's leaves are these very tensors. Outputs in shared memory (`createOutputs`) are written in place
-   * by every lookup thread, others are filled by the calling thread. If the lookup fails on an input error,
-   * nothing has been written.
-   */
-  into?: LookupResult<I>;
-}
 
 /**
  * TF's `tf.tpu.experimental.embedding.TPUEmbeddingForServing`: owns one float32 variable per table (and
@@ -481,26 +454,11 @@ export class TPUEmbeddingForServing implements Trackable {
     return (this.pendingTableMemory ??= allocateTableMemory(this.tables, this.storageKinds));
   }
 
-  /** Creates every variable; those present in `provided` adopt that memory instead of being initialised. */
-  /**
-   * Built over tables another embedding (in this or another thread) already holds: the same memory, no
-   * copy. Used by replicas (embedding-replica.ts); this embedding has no slot variables.
-   */
+  /** Built over tables another embedding already holds (embedding-replica.ts): the same memory, no copy. */
   private adoptStored(stored: ReadonlyMap<TableConfig, StoredTable>): void {
     if (this.built) throw new FailedPreconditionError("TPUEmbeddingForServing: already built.");
-    const variables = new Map<string, EmbeddingVariable>();
-    const views = new Map<TableConfig, DenseTensor<Float32Array>>();
-    for (const table of this.tables) {
-      const s = stored.get(table)!;
-      if (s.kind !== "float32") continue;
-      const value = new DenseTensor(s.data, [table.vocabularySize, table.dim]);
-      views.set(table, value);
-      variables.set(table.name!, { name: table.name!, table, slot: null, value });
-    }
     this.pendingTableMemory = null;
-    this.variablesByName = variables;
-    this.tableViews = views;
-    this.storedTables = new Map(stored);
+    this.setBuilt(adoptTables(this.tables, stored));
   }
 
   static {
@@ -510,17 +468,15 @@ export class TPUEmbeddingForServing implements Trackable {
     };
   }
 
+  /** Creates every variable; those present in `provided` adopt that memory instead of being initialised. */
   private buildWith(provided: ReadonlyMap<string, Float32Array>): void {
     if (this.built) return;
     const memory = this.tableMemory();
     this.pendingTableMemory = null;
-    const { variables, views, stored } = buildTables(
-      this.tables,
-      this.storageKinds,
-      memory,
-      provided,
-      this.seed,
-    );
+    this.setBuilt(buildTables(this.tables, this.storageKinds, memory, provided, this.seed));
+  }
+
+  private setBuilt({ variables, views, stored }: BuiltTables): void {
     this.variablesByName = variables;
     this.tableViews = views;
     this.storedTables = stored;
