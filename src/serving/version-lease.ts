@@ -1,10 +1,23 @@
 import { InvalidArgumentError, NotFoundError, UnavailableError } from "../errors.js";
-import type { ModelLease, ServableModel, VersionSelector } from "./model-registry.js";
+import type { ModelLease, ServableModel, VersionSelector, VersionStatus } from "./model-registry.js";
 
 /**
  * How every registry picks and leases a version (the file registry's version manager, the Redis registry,
  * the server's other event loops), with TF Serving's errors for a selector that names nothing servable.
  */
+
+/** `statuses` newest first, or only `version`'s: NOT_FOUND when there is none (TF Serving's GetModelStatus). */
+export function selectStatus(
+  model: string,
+  statuses: readonly VersionStatus[],
+  version: number | undefined,
+): VersionStatus[] {
+  const out = statuses.filter((s) => version === undefined || s.version === version);
+  out.sort((a, b) => b.version - a.version);
+  if (version !== undefined && out.length === 0)
+    throw new NotFoundError(`Could not find version ${version} of model ${model}`);
+  return out;
+}
 
 /** A loaded version as a registry holds it: its lease count. */
 export interface Leasable {

@@ -11,7 +11,7 @@ import type {
 } from "../model-registry.js";
 import type { ModelState, VersionReplica } from "./loop-messages.js";
 import type { ModelSourceOptions } from "../model/model-source.js";
-import { leaseVersion, selectVersion } from "../version-lease.js";
+import { leaseVersion, selectStatus, selectVersion } from "../version-lease.js";
 
 interface Held {
   readonly servable: ServableModel;
@@ -71,10 +71,7 @@ export class ReplicaRegistry implements ModelRegistry {
   }
 
   status(model: string, version?: number): readonly VersionStatus[] {
-    const status = this.model(model).status.filter((s) => version === undefined || s.version === version);
-    if (version !== undefined && status.length === 0)
-      throw new NotFoundError(`Could not find version ${version} of model ${model}`);
-    return status;
+    return selectStatus(model, this.model(model).status, version);
   }
 
   labels(model: string): ReadonlyMap<string, number> {
@@ -108,14 +105,10 @@ export class ReplicaRegistry implements ModelRegistry {
     return () => {};
   }
 
+  /** Retires every version (each disposed once its last request is done). */
   async close(): Promise<void> {
-    for (const versions of this.versions.values())
-      for (const held of versions.values()) this.retireQuietly(held);
-  }
-
-  private retireQuietly(held: Held): void {
-    held.retired = true;
-    if (held.leases === 0) held.servable.embedding.dispose();
+    for (const [model, versions] of this.versions)
+      for (const version of [...versions.keys()]) this.retire(model, version);
   }
 
   private finish(held: Held): void {

@@ -4,7 +4,6 @@
  * Everything runs on the event loop, so making a version available (or not) is a single assignment:
  * a request's lease pins one complete version for its whole life.
  */
-import { NotFoundError } from "../../errors.js";
 import type { Logger } from "../log.js";
 import type { ModelEvent, ModelLease, VersionSelector, VersionStatus } from "../model-registry.js";
 import { readFeatureConfig } from "./feature-config-json.js";
@@ -26,7 +25,7 @@ import {
   selectVersions,
   type VersionPolicy,
 } from "./version-policy.js";
-import { leaseVersion, selectVersion } from "../version-lease.js";
+import { leaseVersion, selectStatus, selectVersion } from "../version-lease.js";
 
 /**
  * TF Serving's version transition policies: `availability-preserving` loads the new version before
@@ -81,19 +80,13 @@ export class ModelVersionManager {
   // Requests ---------------------------------------------------------------------------------------------
 
   status(version?: number): VersionStatus[] {
-    const out = [...this.records.values()]
-      .filter((r) => version === undefined || r.version === version)
-      .sort((a, b) => b.version - a.version)
-      .map((r) => ({
-        version: r.version,
-        state: r.state,
-        errorCode: r.errorCode,
-        errorMessage: r.errorMessage,
-      }));
-    if (version !== undefined && out.length === 0) {
-      throw new NotFoundError(`Could not find version ${version} of model ${this.name}`);
-    }
-    return out;
+    const all = [...this.records.values()].map((r) => ({
+      version: r.version,
+      state: r.state,
+      errorCode: r.errorCode,
+      errorMessage: r.errorMessage,
+    }));
+    return selectStatus(this.name, all, version);
   }
 
   /** Labels whose version is AVAILABLE (TF Serving's default: labels point only at loaded versions). */

@@ -23,7 +23,7 @@ import type {
   VersionSelector,
   VersionStatus,
 } from "../model-registry.js";
-import { leaseVersion, selectVersion } from "../version-lease.js";
+import { leaseVersion, selectStatus, selectVersion } from "../version-lease.js";
 
 export interface RedisModelRegistryOptions {
   readonly url: string;
@@ -131,11 +131,7 @@ export class RedisModelRegistry implements ModelRegistry {
         errorMessage: "",
       });
     }
-    out.sort((a, b) => b.version - a.version);
-    const selected = version === undefined ? out : out.filter((s) => s.version === version);
-    if (version !== undefined && selected.length === 0)
-      throw new NotFoundError(`Could not find version ${version} of model ${model}`);
-    return selected;
+    return selectStatus(model, out, version);
   }
 
   labels(): ReadonlyMap<string, number> {
