@@ -29,14 +29,14 @@ interface Loop {
   readonly startedAt: number;
   /** Started and serving: connections are handed to it only then. */
   ready: boolean;
+  /** Settles when it serves, or fails if it exits first. */
+  readonly started: Promise<void>;
+  /** Set while a drain waits for it. */
+  drained: (() => void) | null;
   /** Open connections handed to it (REST and gRPC: what the loops are balanced on). */
   connections: number;
-  /** Of those, REST ones (what the connection limits count). */
-  restConnections: number;
   alive: boolean;
-  /** Versions it was given and has not yet let go of. */
-  readonly versions: Set<string>;
-  /** Its open connections by client address. */
+  /** Its open REST connections by client address. */
   readonly addresses: Map<string, number>;
 }
 
@@ -65,10 +65,11 @@ export function canHandOffConnections(): boolean {
 export class LoopHub {
   private readonly loops: Loop[] = [];
   private readonly shared = new Map<string, Shared>();
+  /** Open REST connections of every loop by client address, and in all (what the limits count). */
   private readonly perAddress = new Map<string, number>();
-  /** This loop's open connections (REST and gRPC), and of those REST ones. */
+  private restOpen = 0;
+  /** This loop's open connections (REST and gRPC). */
   private localConnections = 0;
-  private localRest = 0;
   private state = "";
   private readonly stateTimer: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
@@ -105,22 +106,34 @@ export class LoopHub {
   private startLoop(index: number): Loop {
     const workerData: LoopSettings = { ...this.settings, loop: index };
     const worker = new Worker(new URL("./loop-worker.js", import.meta.url), { workerData });
+    let ready = () => {};
+    let failed: (e: Error) => void = () => {};
+    const started = new Promise<void>((resolve, reject) => ([ready, failed] = [resolve, reject]));
+    started.catch(() => {}); // a restarted loop's failure is logged by "exit"; only start() awaits it
     const loop: Loop = {
       index,
       worker,
       startedAt: performance.now(),
       ready: false,
+      started,
+      drained: null,
       connections: 0,
-      restConnections: 0,
       alive: true,
-      versions: new Set(),
       addresses: new Map(),
     };
-    worker.on("message", (m: FromLoop) => this.onMessage(loop, m));
+    worker.on("message", (m: FromLoop) => {
+      if (m.type === "ready") {
+        loop.ready = true;
+        ready();
+      } else this.onMessage(loop, m);
+    });
     worker.on("error", (error) => {
       this.logger.log("error", "loop-failed", { loop: index, error: error.stack ?? String(error) });
     });
-    worker.on("exit", (code) => this.exited(loop, code));
+    worker.on("exit", (code) => {
+      failed(new Error(`Event loop ${index} exited (${code}) before it served.`));
+      this.exited(loop, code);
+    });
     return loop;
   }
 
@@ -138,10 +151,9 @@ export class LoopHub {
       const next = this.startLoop(loop.index);
       this.loops[loop.index - 1] = next;
       this.post(next, { type: "state", models: this.models() });
-      for (const [key, entry] of this.shared) {
+      for (const entry of this.shared.values()) {
         if (entry.retired) continue;
         entry.holders.add(next);
-        next.versions.add(key);
         this.post(next, { type: "version", replica: entry.replica });
       }
     }, wait).unref();
@@ -157,24 +169,7 @@ export class LoopHub {
   ): Promise<LoopHub> {
     const hub = new LoopHub(count, settings, registry, logger, localMetrics);
     try {
-      await Promise.all(
-        hub.loops.map(
-          (loop) =>
-            new Promise<void>((resolve, reject) => {
-              const ready = (m: FromLoop) => {
-                if (m.type !== "ready") return;
-                loop.worker.off("message", ready);
-                resolve();
-              };
-              if (loop.ready) return resolve();
-              loop.worker.on("message", ready);
-              loop.worker.once("error", reject);
-              loop.worker.once("exit", (code) =>
-                reject(new Error(`An event loop exited at start (${code}).`)),
-              );
-            }),
-        ),
-      );
+      await Promise.all(hub.loops.map((loop) => loop.started));
     } catch (e) {
       await hub.close();
       throw e;
@@ -190,7 +185,7 @@ export class LoopHub {
 
   /** Open REST connections on every loop. */
   get connections(): number {
-    return this.localRest + this.loops.reduce((n, l) => n + l.restConnections, 0);
+    return this.restOpen;
   }
 
   /**
@@ -208,11 +203,14 @@ export class LoopHub {
     const address = socket.remoteAddress ?? "";
     if (rest) {
       const open = this.perAddress.get(address) ?? 0;
-      if (this.connections >= limits.maxConnections || open >= limits.maxPerClient) {
+      const refused =
+        this.restOpen >= limits.maxConnections ? "total" : open >= limits.maxPerClient ? "client" : null;
+      if (refused !== null) {
         socket.destroy();
-        return this.connections >= limits.maxConnections ? "total" : "client";
+        return refused;
       }
       this.perAddress.set(address, open + 1);
+      this.restOpen++;
     }
     // The fewest connections; ties in turn (one client connecting again and again is spread too).
     let best = -1;
@@ -228,12 +226,9 @@ export class LoopHub {
     const fd = (socket as Socket & { _handle?: { fd?: number } })._handle?.fd;
     if (target === null || typeof fd !== "number" || fd < 0) {
       this.localConnections++;
-      if (rest) this.localRest++;
       socket.once("close", () => {
         this.localConnections--;
-        if (!rest) return;
-        this.localRest--;
-        this.closed(address);
+        if (rest) this.closed(address);
       });
       serveHere(socket);
       return "served";
@@ -242,10 +237,7 @@ export class LoopHub {
     const own = this.dup(fd);
     socket.destroy();
     target.connections++;
-    if (rest) {
-      target.restConnections++;
-      target.addresses.set(address, (target.addresses.get(address) ?? 0) + 1);
-    }
+    if (rest) target.addresses.set(address, (target.addresses.get(address) ?? 0) + 1);
     this.post(target, { type: "socket", fd: own, kind });
     return "served";
   }
@@ -259,7 +251,6 @@ export class LoopHub {
       const timer = setTimeout(resolve, METRICS_WAIT_MS);
       const done = () => {
         clearTimeout(timer);
-        this.metricsWaits.delete(id);
         resolve();
       };
       if (live.length === 0) return done();
@@ -278,25 +269,19 @@ export class LoopHub {
         .map(
           (loop) =>
             new Promise<void>((resolve) => {
-              const drained = (m: FromLoop) => {
-                if (m.type !== "drained") return;
-                loop.worker.off("message", drained);
-                resolve();
-              };
-              loop.worker.on("message", drained);
-              loop.worker.once("exit", () => resolve());
+              loop.drained = resolve;
               this.post(loop, { type: "drain", ...options });
             }),
         ),
     );
   }
 
-  /** Stops the other loops and lets go of every version shared with them. */
   /** Test hook: stops loop `index` (1, 2, ...) as a failure would; it is started again. */
   async stopLoop(index: number): Promise<void> {
     await this.loops[index - 1].worker.terminate();
   }
 
+  /** Stops the other loops and lets go of every version shared with them. */
   async close(): Promise<void> {
     runningHubs.delete(this);
     this.closing = true;
@@ -339,7 +324,6 @@ export class LoopHub {
       for (const loop of this.loops) {
         if (!loop.alive) continue;
         entry.holders.add(loop);
-        loop.versions.add(key);
         this.post(loop, { type: "version", replica });
       }
     } catch (error) {
@@ -366,12 +350,12 @@ export class LoopHub {
 
   private onMessage(loop: Loop, m: FromLoop): void {
     switch (m.type) {
-      case "ready":
-        loop.ready = true;
+      case "drained":
+        loop.drained?.();
+        loop.drained = null;
         return;
       case "retired": {
         const key = versionKey(m.model, m.version);
-        loop.versions.delete(key);
         const entry = this.shared.get(key);
         if (entry === undefined) return;
         entry.holders.delete(loop);
@@ -386,7 +370,6 @@ export class LoopHub {
         if (n === 0) return;
         if (n === 1) loop.addresses.delete(m.address);
         else loop.addresses.set(m.address, n - 1);
-        loop.restConnections--;
         this.closed(m.address);
         return;
       }
@@ -444,19 +427,16 @@ export class LoopHub {
     if (!loop.alive) return;
     loop.alive = false;
     loop.connections = 0;
-    loop.restConnections = 0;
+    loop.drained?.();
+    loop.drained = null;
     for (const [address, n] of loop.addresses) for (let i = 0; i < n; i++) this.closed(address);
     loop.addresses.clear();
-    for (const key of loop.versions) {
-      const entry = this.shared.get(key);
-      if (entry === undefined) continue;
-      entry.holders.delete(loop);
-      this.letGo(key, entry);
-    }
-    loop.versions.clear();
+    for (const [key, entry] of this.shared) if (entry.holders.delete(loop)) this.letGo(key, entry);
   }
 
+  /** A REST connection from `address` closed, on whichever loop. */
   private closed(address: string): void {
+    this.restOpen--;
     const n = (this.perAddress.get(address) ?? 1) - 1;
     if (n <= 0) this.perAddress.delete(address);
     else this.perAddress.set(address, n);
