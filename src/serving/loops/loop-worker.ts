@@ -2,7 +2,7 @@ import { Socket } from "node:net";
 import { parentPort, workerData } from "node:worker_threads";
 import { TpuEmbeddingError } from "../../errors.js";
 import type { Logger } from "../log.js";
-import { startRestServer, type RunningServer } from "../http/server.js";
+import { startRestServer } from "../http/server.js";
 import type { ConnectionKind, FromLoop, LoopSettings, ToLoop } from "./loop-messages.js";
 import { ReplicaRegistry } from "./replica-registry.js";
 
@@ -22,25 +22,29 @@ const logger: Logger = {
   },
 };
 
-const reconfigures = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-let nextReconfigure = 0;
+/** Questions to the main loop (a metrics scrape, a reload request) waiting for its answer, by id. */
+const replies = new Map<number, (answer: ToLoop) => void>();
+let nextId = 0;
+function ask(question: (id: number) => FromLoop): Promise<ToLoop> {
+  return new Promise((resolve) => {
+    const id = nextId++;
+    replies.set(id, resolve);
+    post(question(id));
+  });
+}
+
 const registry = new ReplicaRegistry(
   (model, version) => post({ type: "retired", model, version }),
   settings.reconfigurable
-    ? (models) =>
-        new Promise<void>((resolve, reject) => {
-          const id = nextReconfigure++;
-          reconfigures.set(id, { resolve, reject });
-          post({ type: "reconfigure", id, models });
-        })
+    ? async (models) => {
+        const answer = await ask((id) => ({ type: "reconfigure", id, models }));
+        if (answer.type === "reconfigured" && answer.error !== null)
+          throw new TpuEmbeddingError(answer.error.code, answer.error.message);
+      }
     : null,
 );
 let loop: { inject(socket: Socket, kind: ConnectionKind): void; metricsJson(): Promise<unknown> } | null =
   null;
-let nextMetrics = 0;
-const metricsWaits = new Map<number, (m: { text: string; contentType: string }) => void>();
-/** Resolves once this loop serves (a drain may arrive before). */
-let started: Promise<RunningServer> | null = null;
 
 port.on("message", (m: ToLoop) => {
   switch (m.type) {
@@ -68,18 +72,13 @@ port.on("message", (m: ToLoop) => {
       void loop!.metricsJson().then((json) => post({ type: "metrics", id: m.id, json }));
       return;
     case "metrics-text":
-      metricsWaits.get(m.id)?.(m);
-      metricsWaits.delete(m.id);
+    case "reconfigured":
+      replies.get(m.id)?.(m);
+      replies.delete(m.id);
       return;
-    case "reconfigured": {
-      const waiting = reconfigures.get(m.id);
-      reconfigures.delete(m.id);
-      if (m.error === null) waiting?.resolve();
-      else waiting?.reject(new TpuEmbeddingError(m.error.code, m.error.message));
-      return;
-    }
     case "drain":
-      void started!
+      // A drain may arrive before this loop serves: it waits for the start.
+      void started
         .then((server) => server.close(m))
         .then(async () => {
           await registry.close();
@@ -89,7 +88,7 @@ port.on("message", (m: ToLoop) => {
   }
 });
 
-started = startRestServer(
+const started = startRestServer(
   {
     registry,
     logger,
@@ -101,12 +100,10 @@ started = startRestServer(
     ready: (l) => (loop = l),
     grpc: settings.grpc,
     connectionClosed: (address, kind) => post({ type: "closed", address, kind }),
-    metricsText: () =>
-      new Promise((resolve) => {
-        const id = nextMetrics++;
-        metricsWaits.set(id, resolve);
-        post({ type: "metrics-request", id });
-      }),
+    metricsText: async () => {
+      const answer = await ask((id) => ({ type: "metrics-request", id }));
+      return answer.type === "metrics-text" ? answer : { text: "", contentType: "text/plain" };
+    },
   },
 );
 await started;
