@@ -8,7 +8,7 @@ import { RaggedTensor } from "../../src/index.js";
 import { loadVersion } from "../../src/serving/model/model-loader.js";
 import { readFeatureConfig } from "../../src/serving/model/feature-config-json.js";
 import { CLI, spawnCli } from "./helpers.js";
-import { canHandOffConnections } from "../../src/serving/loops/loop-hub.js";
+import { canHandOffConnections } from "../../src/serving/loops/socket-hand-off.js";
 import { cellValue, tempDir, USER_DIM, VIDEO_DIM, writeVersion } from "../serving/model/helpers.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field

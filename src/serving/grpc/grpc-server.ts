@@ -21,7 +21,8 @@ import {
   type Http2ServerResponse,
   type Http2Session,
 } from "node:http2";
-import type { AddressInfo, Socket } from "node:net";
+import type { Socket } from "node:net";
+import { listenOn } from "../listen.js";
 import { performance } from "node:perf_hooks";
 import { InvalidArgumentError } from "../../errors.js";
 import type { MicroBatcher } from "../batching/micro-batcher.js";
@@ -340,20 +341,10 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     session.on("close", () => sessions.delete(session));
   });
 
-  let port = 0;
-  if (options.port !== null) {
-    const listenOn = options.port;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(listenOn, options.host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    port = (server.address() as AddressInfo).port;
-  }
+  const listens = options.port !== null;
+  const port = listens ? await listenOn(server, options.port!, options.host) : 0;
   const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
-  if (options.port !== null) logger.log("info", "grpc-server-listening", { url });
+  if (listens) logger.log("info", "grpc-server-listening", { url });
 
   let closed: Promise<void> | null = null;
   const serverClosed = new Promise<void>((resolve) => server.once("close", () => resolve()));
@@ -390,7 +381,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
         clearTimeout(timer);
         for (const session of sessions) session.destroy();
         await serverClosed;
-        if (options.port !== null) logger.log("info", "grpc-server-closed", { url });
+        if (listens) logger.log("info", "grpc-server-closed", { url });
       })();
       return closed;
     },

@@ -1,13 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import {
-  createServer as createNetServer,
-  type AddressInfo,
-  type Server as NetServer,
-  type Socket,
-} from "node:net";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { performance } from "node:perf_hooks";
-import { InvalidArgumentError } from "../../errors.js";
 import { activeKernelFamily, activeKernelIsa } from "../../kernels/kernel-family.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { ModelRegistry } from "../model-registry.js";
@@ -18,78 +12,18 @@ import { addCorsHeaders, checkPreflight } from "./cors.js";
 import { MemoryBudget } from "./memory-budget.js";
 import { metadataJson, statusJson } from "./model-info.js";
 import { predict } from "./predict.js";
-import {
-  Connections,
-  defaultMaxConnections,
-  defaultMaxConnectionsPerClient,
-  DRAIN_IDLE_GRACE_MS,
-} from "./connections.js";
+import { Connections, DRAIN_IDLE_GRACE_MS } from "./connections.js";
 import { readBody } from "./read-body.js";
 import { startGrpcServer, type RunningGrpcServer } from "../grpc/grpc-server.js";
 import { matchRoute, type Route } from "./routes.js";
-import { canHandOffConnections, LoopHub } from "../loops/loop-hub.js";
+import { LoopHub } from "../loops/loop-hub.js";
 import type { ConnectionKind } from "../loops/loop-messages.js";
+import { listenOn } from "../listen.js";
+import { RequestDeadline } from "./request-deadline.js";
+import { checkedBatching, checkedLimits, checkedLoops, type ServerLimits } from "./server-limits.js";
 
 export { DEFAULT_BATCHING, type BatchingOptions };
-
-export interface ServerLimits {
-  /** Largest request body; beyond → 413. */
-  maxBodyBytes: number;
-  /** Most ids (all features together) in one predict request; beyond → 400. */
-  maxIdsPerRequest: number;
-  /** Most float32 values in one predict answer (all features), checked before the lookup; beyond → 400. */
-  maxOutputValues: number;
-  /** From the request's arrival to its answer; beyond → 504 DEADLINE_EXCEEDED. */
-  requestTimeoutMs: number;
-  /**
-   * Predict requests in flight (bodies read, being looked up); beyond → 429 RESOURCE_EXHAUSTED. A body
-   * still arriving takes no slot: slow senders are bounded by the body deadline and connection limits.
-   */
-  maxConcurrentRequests: number;
-  /** The request line and headers must arrive within this; beyond → 408 and the connection is closed. */
-  headersTimeoutMs: number;
-  /** A body must arrive within this from when reading it starts… */
-  bodyTimeoutMs: number;
-  /** …plus 1 s for every this many bytes received; beyond → 408 and the connection is closed. */
-  minBodyBytesPerSecond: number;
-  /** Open connections in all; beyond, new ones are closed as they are accepted. */
-  maxConnections: number;
-  /** Open connections from one remote address; beyond, its new ones are closed as they are accepted. */
-  maxConnectionsPerClient: number;
-  /**
-   * Estimated bytes one predict request may make the server allocate (its body, decoded inputs, the
-   * lookup's intermediate arrays, output and answer; request-cost.ts), checked before any of it is
-   * allocated; beyond → 400 naming the feature.
-   */
-  maxRequestBytes: number;
-  /**
-   * Estimated bytes all predict requests in flight may hold together; a request that would exceed it
-   * waits up to `memoryWaitMs` for others to finish, then gets 429 RESOURCE_EXHAUSTED.
-   */
-  maxInFlightBytes: number;
-  /** How long a request waits for room in `maxInFlightBytes` before its 429. */
-  memoryWaitMs: number;
-}
-
-const DEFAULT_MAX_CONNECTIONS = defaultMaxConnections();
-
-export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
-  maxBodyBytes: 64 * 1024 * 1024,
-  maxIdsPerRequest: 1_000_000,
-  maxOutputValues: 32 * 1024 * 1024,
-  requestTimeoutMs: 30_000,
-  maxConcurrentRequests: 1024,
-  headersTimeoutMs: 10_000,
-  bodyTimeoutMs: 10_000,
-  minBodyBytesPerSecond: 16_384,
-  /** The file-descriptor limit less a reserve (see connections.ts), read when this module loads. */
-  maxConnections: DEFAULT_MAX_CONNECTIONS,
-  /** A quarter of maxConnections, at most 256 (from maxConnections when only that is given). */
-  maxConnectionsPerClient: defaultMaxConnectionsPerClient(DEFAULT_MAX_CONNECTIONS),
-  maxRequestBytes: 256 * 1024 * 1024,
-  maxInFlightBytes: 1024 * 1024 * 1024,
-  memoryWaitMs: 5000,
-});
+export { DEFAULT_LIMITS, type ServerLimits } from "./server-limits.js";
 
 export interface ServerOptions {
   registry: ModelRegistry;
@@ -164,13 +98,8 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
 export async function startRestServer(options: ServerOptions, role: LoopRole | null): Promise<RunningServer> {
   const registry = options.registry;
   const logger = options.logger ?? silentLogger;
-  const given = definedOnly(options.limits);
-  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...given };
-  if (given.maxConnections !== undefined && given.maxConnectionsPerClient === undefined)
-    limits.maxConnectionsPerClient = defaultMaxConnectionsPerClient(limits.maxConnections);
-  const batching: BatchingOptions = { ...DEFAULT_BATCHING, ...definedOnly(options.batching) };
-  checkPositive(limits);
-  checkBatching(batching);
+  const limits = checkedLimits(options.limits);
+  const batching = checkedBatching(options.batching);
   const loops = checkedLoops(options.loops, registry);
   const metrics = new ServerMetrics(registry, { requestsOnly: role !== null });
   const batcher = new MicroBatcher(batching, (s) => metrics.observeBatch(s.model, s.requests, s.examples));
@@ -391,7 +320,7 @@ export async function startRestServer(options: ServerOptions, role: LoopRole | n
   if (role === null && loops > 1) {
     hub = await LoopHub.start(
       loops - 1,
-      { limits: { ...limits }, batching, corsAllowedOrigins, grpc: servesGrpc },
+      { limits, batching, corsAllowedOrigins, grpc: servesGrpc },
       registry,
       logger,
       () => metrics.registry,
@@ -459,8 +388,7 @@ export async function startRestServer(options: ServerOptions, role: LoopRole | n
       },
       metricsJson: () => metrics.registry.getMetricsAsJSON(),
     });
-  }
-  if (role === null)
+  } else {
     logger.log("info", "server-listening", {
       url,
       loops: hub?.size ?? 1,
@@ -470,6 +398,7 @@ export async function startRestServer(options: ServerOptions, role: LoopRole | n
       kernels: activeKernelFamily(),
       isa: activeKernelIsa(),
     });
+  }
 
   let closed: Promise<void> | null = null;
   return {
@@ -513,93 +442,4 @@ export async function startRestServer(options: ServerOptions, role: LoopRole | n
       return closed;
     },
   };
-}
-
-/**
- * A request's deadline: `race(work)` rejects with 504 DEADLINE_EXCEEDED once `ms` have passed since
- * `since`. The work itself goes on (a lookup cannot be interrupted) and still releases its lease when it
- * settles; its late result or error is dropped. One timer per request, of a whole number of milliseconds
- * (Node keeps a timer list per distinct duration: fractional ones made a list, and a priority-queue
- * insert, per request).
- */
-class RequestDeadline {
-  private timer: NodeJS.Timeout | undefined;
-  private expired: Promise<never> | undefined;
-
-  constructor(
-    private readonly ms: number,
-    private readonly since: number,
-  ) {}
-
-  race<T>(work: Promise<T>): Promise<T> {
-    work.catch(() => {}); // reported through the race, or lost to the deadline
-    this.expired ??= new Promise<never>((_, reject) => {
-      const left = Math.ceil(Math.max(0, this.since + this.ms - performance.now()));
-      this.timer = setTimeout(
-        () =>
-          reject(
-            new HttpError(
-              504,
-              "DEADLINE_EXCEEDED",
-              `Request timed out after ${this.ms} ms (--request-timeout-ms).`,
-            ),
-          ),
-        left,
-      );
-    });
-    return Promise.race([work, this.expired]);
-  }
-
-  clear(): void {
-    clearTimeout(this.timer);
-  }
-}
-
-function definedOnly<T extends object>(values: Partial<T> | undefined): Partial<T> {
-  return Object.fromEntries(Object.entries(values ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** Listens on `port` (0: any free one); resolves with the port. */
-function listenOn(server: NetServer, port: number, host: string): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-/** The `loops` option: 1 when absent, or when the addon cannot hand connections to other threads. */
-function checkedLoops(loops: number | undefined, registry: ModelRegistry): number {
-  if (loops === undefined) return 1;
-  if (!Number.isSafeInteger(loops) || loops < 1 || loops > 256)
-    throw new InvalidArgumentError(`startServer: loops must be an integer in [1, 256], got ${loops}.`);
-  if (loops > 1 && registry.sharedMemoryTables === false) {
-    throw new InvalidArgumentError(
-      "startServer: loops > 1 needs tables in this process's memory; this registry's rows are in a Redis Cluster.",
-    );
-  }
-  return loops > 1 && canHandOffConnections() ? loops : 1;
-}
-
-function checkPositive(limits: ServerLimits): void {
-  for (const [key, value] of Object.entries(limits)) {
-    if (!Number.isFinite(value) || value < 0 || (value === 0 && key !== "memoryWaitMs")) {
-      throw new InvalidArgumentError(`startServer: limits.${key} must be a positive number, got ${value}.`);
-    }
-  }
-}
-
-function checkBatching(b: BatchingOptions): void {
-  if (!Number.isInteger(b.maxBatchExamples) || b.maxBatchExamples < 1) {
-    throw new InvalidArgumentError(
-      `startServer: batching.maxBatchExamples must be an integer >= 1, got ${b.maxBatchExamples}.`,
-    );
-  }
-  if (!Number.isFinite(b.batchTimeoutMicros) || b.batchTimeoutMicros < 0) {
-    throw new InvalidArgumentError(
-      `startServer: batching.batchTimeoutMicros must be >= 0, got ${b.batchTimeoutMicros}.`,
-    );
-  }
 }

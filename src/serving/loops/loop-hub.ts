@@ -2,10 +2,10 @@ import type { Socket } from "node:net";
 import { Worker } from "node:worker_threads";
 import { AggregatorRegistry, type Registry } from "prom-client";
 import { describeReplica } from "../../embedding/index.js";
-import { nativeAddon } from "../../kernels/native-addon.js";
 import { LOG_LEVELS, type Logger } from "../log.js";
 import type { ModelEvent, ModelLease, ModelRegistry } from "../model-registry.js";
 import { TpuEmbeddingError } from "../../errors.js";
+import { duplicateDescriptor } from "./socket-hand-off.js";
 import type {
   ConnectionKind,
   FromLoop,
@@ -51,11 +51,6 @@ interface Shared {
 /** Test hook: the hubs running in this process's main thread (a test stops a loop as if it had failed). */
 export const runningHubs = new Set<LoopHub>();
 
-/** Whether this process can hand connections to other loops (the addon's descriptor duplication). */
-export function canHandOffConnections(): boolean {
-  return typeof (nativeAddon() as { dupFd?: unknown } | null)?.dupFd === "function";
-}
-
 /**
  * The main loop's side of a server with several event loops (`loops`): starts the other loops as worker
  * threads, hands each accepted connection to the loop with the fewest (this one included), enforces the
@@ -77,7 +72,6 @@ export class LoopHub {
   /** The loop (0: this one) that wins the next tie. */
   private turn = 0;
   private readonly metricsWaits = new Map<number, { pending: number; jsons: unknown[]; done: () => void }>();
-  private readonly dup: (fd: number) => number;
   private readonly settings: Omit<LoopSettings, "loop">;
   private closing = false;
 
@@ -88,7 +82,6 @@ export class LoopHub {
     private readonly logger: Logger,
     private readonly localMetrics: () => Registry,
   ) {
-    this.dup = (nativeAddon() as unknown as { dupFd: (fd: number) => number }).dupFd;
     this.settings = {
       ...settings,
       logLevels: LOG_LEVELS.filter((level) => logger.enabled?.(level) ?? true),
@@ -234,7 +227,7 @@ export class LoopHub {
       return "served";
     }
     // The loop gets its own descriptor; closing this one leaves the connection open.
-    const own = this.dup(fd);
+    const own = duplicateDescriptor(fd);
     socket.destroy();
     target.connections++;
     if (rest) target.addresses.set(address, (target.addresses.get(address) ?? 0) + 1);

@@ -3,6 +3,7 @@ import type { ErrorCode } from "../../errors.js";
 import type { LogLevel } from "../log.js";
 import type { ServableFeature, VersionStatus } from "../model-registry.js";
 import type { BatchingOptions } from "../batching/micro-batcher.js";
+import type { ServerLimits } from "../http/server-limits.js";
 import type { ModelSourceOptions } from "../model/model-source.js";
 
 /** The messages between the main event loop (loop-hub.ts) and the other loops (loop-worker.ts). */
@@ -10,8 +11,7 @@ import type { ModelSourceOptions } from "../model/model-source.js";
 /** What a loop is started with (its `workerData`). */
 export interface LoopSettings {
   readonly loop: number;
-  /** The main loop's ServerLimits (a plain record here: server.ts imports this module). */
-  readonly limits: Readonly<Record<string, number>>;
+  readonly limits: ServerLimits;
   readonly batching: BatchingOptions;
   readonly corsAllowedOrigins: readonly string[];
   /** The levels the main loop's logger writes: a loop posts only those. */
