@@ -19,24 +19,24 @@ async function json(url: string, body?: unknown): Promise<{ status: number; body
   return { status: res.status, body: await res.json() };
 }
 
+/** `serve` of the model at `base` named `name`, on any free port, with `flags`. */
+function serveModel(base: string, name: string, ...flags: string[]) {
+  return spawnCli(["serve", "--model-name", name, "--model-base-path", base, "--port", "0", ...flags]);
+}
+
 test("serve: status, predict equal to a direct lookup, a hot-swapped version, SIGTERM drains and exits 0", async () => {
   const base = tempDir();
   await writeVersion(base, 1);
-  const server = await spawnCli([
-    "serve",
-    "--model-name",
-    "rank",
-    "--model-base-path",
+  const server = await serveModel(
     base,
-    "--port",
-    "0",
+    "rank",
     "--poll-interval",
     "0.05",
     "--batch-timeout-micros",
     "200000",
     "--threads",
     "2",
-  ]);
+  );
   try {
     const status = await json(`${server.url}/v1/models/rank`);
     assert.equal(status.status, 200);
@@ -113,20 +113,15 @@ test("serve: a failed version is reported in status while the good one serves", 
   await writeVersion(base, 2, {
     features: { tables: [{ name: "video" }], features: { x: { table: "nope" } } },
   });
-  const server = await spawnCli([
-    "serve",
-    "--model-name",
-    "m",
-    "--model-base-path",
+  const server = await serveModel(
     base,
-    "--port",
-    "0",
+    "m",
     "--max-ids-per-request",
     "3",
     "--no-enable-batching",
     "--cors-allowed-origins",
     "https://app.test, http://localhost:3000",
-  ]);
+  );
   try {
     const status = await json(`${server.url}/v1/models/m`);
     assert.equal(status.body.model_version_status[0].version, "2");
@@ -183,17 +178,7 @@ test(
   async () => {
     const base = tempDir();
     await writeVersion(base, 1);
-    const server = await spawnCli([
-      "serve",
-      "--model-name",
-      "rank",
-      "--model-base-path",
-      base,
-      "--port",
-      "0",
-      "--event-loops",
-      "2",
-    ]);
+    const server = await serveModel(base, "rank", "--event-loops", "2");
     try {
       // Separate connections, handed to the loops in turn: every answer is version 1's sum of rows 1 and 3.
       const want = Array.from({ length: USER_DIM }, (_, c) =>
