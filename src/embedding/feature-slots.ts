@@ -73,15 +73,25 @@ export class DictNode {
    * a B=1 lookup, bench/results/2026-12-07-b1-and-split.md).
    */
   private maker: ((values: readonly unknown[]) => Container) | null = null;
-  /** Recent key lists' children, templates and makers: requests alternating a few key lists reuse them. */
+  /**
+   * Reads every key of the last key list from an input, its weights and its `into` by constant names (see
+   * `keyReader`), or null (then one keyed read per key and object).
+   */
+  private reader: KeyReader | null = null;
+  /** Recent key lists' children, templates, makers and readers: requests alternating a few key lists reuse them. */
   private readonly recent: {
     keys: readonly string[];
     known: readonly (Shadow | undefined)[];
     template: Container;
     maker: ((values: readonly unknown[]) => Container) | null;
+    reader: KeyReader | null;
   }[] = [];
   /** Scratch: one value per key of the result being collected (cleared after each use). */
   readonly values: unknown[] = [];
+  /** Scratch filled by `read`: per key, the input's, the weights' and `into`'s value (cleared after each use). */
+  readonly inputValues: unknown[] = [];
+  readonly weightValues: unknown[] = [];
+  readonly intoValues: unknown[] = [];
 
   constructor(readonly children: ReadonlyMap<string, Shadow>) {}
 
@@ -101,6 +111,7 @@ export class DictNode {
         // more than a dozen keys end up as hash tables: slow to build, slow to read).
         template: JSON.parse(JSON.stringify(Object.fromEntries(keys.map((k) => [k, null])))) as Container,
         maker: objectMaker(keys),
+        reader: keyReader(keys),
       };
       if (this.recent.length === RECENT_KEY_LISTS) this.recent.pop();
     } else {
@@ -111,6 +122,15 @@ export class DictNode {
     this.known = entry.known;
     this.template = entry.template;
     this.maker = entry.maker;
+    this.reader = entry.reader;
+  }
+
+  /**
+   * `read(input, weight, into, inputValues, weightValues, intoValues)` for the last `childrenOf`'s keys
+   * (weight and into may be null: not read), or null (then keyed reads).
+   */
+  get read(): KeyReader | null {
+    return this.reader;
   }
 
   /** `make(values)`'s maker for the last `childrenOf`'s keys, or null (then `result()` and stores). */
@@ -124,7 +144,7 @@ export class DictNode {
   }
 }
 
-/** Key lists a DictNode keeps ready (with their children, template and maker). */
+/** Key lists a DictNode keeps ready (with their children, template, maker and reader). */
 const RECENT_KEY_LISTS = 4;
 
 /**
@@ -141,6 +161,43 @@ function objectMaker(keys: readonly string[]): ((values: readonly unknown[]) => 
     return new Function("v", `"use strict"; return { ${body} };`) as (
       values: readonly unknown[],
     ) => Container;
+  } catch {
+    return null;
+  }
+}
+
+type KeyReader = (
+  input: object,
+  weight: object | null,
+  into: object | null,
+  inputValues: unknown[],
+  weightValues: unknown[],
+  intoValues: unknown[],
+) => void;
+
+/**
+ * A function reading `keys[n]` of an input (and of its weights and `into`, when not null) into element n
+ * of the three arrays, each read by its constant name, or null under the same conditions as `objectMaker`.
+ * One keyed read site for every key costs a hash probe or a megamorphic lookup per read; a site per key
+ * with its name in the code is a monomorphic load (or a probe with a hash known in advance), and the
+ * straight line keeps a request's cold reads in flight together: B=1 with 26 RaggedTensors 0.4-0.6 µs
+ * faster on the standard workload's tables, 0.7-1.6 µs on small ones
+ * (bench/results/2026-12-08-neon-and-ragged-staging.md).
+ */
+function keyReader(keys: readonly string[]): KeyReader | null {
+  if (keys.length === 0 || keys.length > 128 || keys.includes("__proto__")) return null;
+  const names = keys.map((k) => JSON.stringify(k));
+  const reads = (from: string, to: string) => names.map((k, n) => `${to}[${n}] = ${from}[${k}];`).join("\n");
+  const body = `"use strict";
+${reads("i", "a")}
+if (w !== null) {
+${reads("w", "b")}
+}
+if (o !== null) {
+${reads("o", "c")}
+}`;
+  try {
+    return new Function("i", "w", "o", "a", "b", "c", body) as KeyReader;
   } catch {
     return null;
   }

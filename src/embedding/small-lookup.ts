@@ -312,9 +312,15 @@ export class SmallLookup extends BatchStager {
       const out = make === null ? shadow.result() : (shadow.values as unknown as Container);
       if (make === null) parent[key] = out;
       let ok = true;
+      // Every key's values read first, by constant names where a reader could be made (DictNode.read).
+      const read = shadow.read;
+      const inputs = shadow.inputValues;
+      const weights = shadow.weightValues;
+      const intos = shadow.intoValues;
+      if (read !== null) read(input, weight, into, inputs, weights, intos);
       for (let c = 0; c < keys.length && ok; c++) {
         const k = keys[c];
-        const child = input[k];
+        const child = read !== null ? inputs[c] : input[k];
         const at = make === null ? k : c;
         // An unknown key is an error even for a null input (the general path raises it).
         const slot = children[c];
@@ -323,8 +329,9 @@ export class SmallLookup extends BatchStager {
         } else if (isNone(child)) {
           out[at] = child;
         } else {
-          const w = weight === null ? null : ((weight as Container)[k] ?? null);
-          const i = intoGiven ? ((into as Container)[k] ?? null) : null;
+          const w =
+            weight === null ? null : ((read !== null ? weights[c] : (weight as Container)[k]) ?? null);
+          const i = intoGiven ? ((read !== null ? intos[c] : (into as Container)[k]) ?? null) : null;
           // Leaves directly (the common flat request), containers by recursion.
           ok =
             (!intoGiven || i !== null) &&
@@ -336,6 +343,12 @@ export class SmallLookup extends BatchStager {
       if (make !== null) {
         if (ok) parent[key] = make(shadow.values);
         shadow.values.fill(null, 0, keys.length);
+      }
+      // The caller's objects are not kept past the walk.
+      if (read !== null) {
+        inputs.fill(null, 0, keys.length);
+        if (weight !== null) weights.fill(null, 0, keys.length);
+        if (intoGiven) intos.fill(null, 0, keys.length);
       }
       return ok;
     }
