@@ -16,7 +16,10 @@ export interface TestCluster {
   readonly url: string;
   readonly nodes: readonly TestNode[];
   readonly dir: string;
-  /** Current masters' ports (asks the cluster). */
+  /**
+   * Ports of the current masters that serve slots (asks the cluster). A node still becoming a replica, or
+   * a master whose slots all moved away, is listed as a master without slots: killing it changes nothing.
+   */
   masterPorts(): number[];
   /** SIGKILL one node (its port). */
   kill(port: number): void;
@@ -135,7 +138,9 @@ export async function startCluster(
         if (node.proc === null) continue;
         for (const line of cli(node.port, "cluster", "nodes").split("\n")) {
           const f = line.split(" ");
-          if (f.length > 2 && f[2].includes("master") && !f[2].includes("fail") && !f[7]?.startsWith("dis"))
+          // Fields 8 and on are the node's slot ranges.
+          const serving = f.length > 8 && f[8] !== "";
+          if (serving && f[2].includes("master") && !f[2].includes("fail") && !f[7]?.startsWith("dis"))
             ports.add(Number(f[1].split(":")[1].split("@")[0]));
         }
         break;
