@@ -73,18 +73,15 @@ export class DictNode {
    * a B=1 lookup, bench/results/2026-12-07-b1-and-split.md).
    */
   private maker: ((values: readonly unknown[]) => Container) | null = null;
-  /**
-   * Reads every key of the last key list from an input, its weights and its `into` by constant names (see
-   * `keyReader`), or null (then one keyed read per key and object).
-   */
-  private reader: KeyReader | null = null;
+  /** Reads every key of the last key list from an input, its weights and its `into` (see `keyReader`). */
+  private reader: KeyReader = () => {};
   /** Recent key lists' children, templates, makers and readers: requests alternating a few key lists reuse them. */
   private readonly recent: {
     keys: readonly string[];
     known: readonly (Shadow | undefined)[];
     template: Container;
     maker: ((values: readonly unknown[]) => Container) | null;
-    reader: KeyReader | null;
+    reader: KeyReader;
   }[] = [];
   /** Scratch: one value per key of the result being collected (cleared after each use). */
   readonly values: unknown[] = [];
@@ -127,9 +124,9 @@ export class DictNode {
 
   /**
    * `read(input, weight, into, inputValues, weightValues, intoValues)` for the last `childrenOf`'s keys
-   * (weight and into may be null: not read), or null (then keyed reads).
+   * (weight and into may be null: not read).
    */
-  get read(): KeyReader | null {
+  get read(): KeyReader {
     return this.reader;
   }
 
@@ -148,22 +145,32 @@ export class DictNode {
 const RECENT_KEY_LISTS = 4;
 
 /**
- * A function making `{ [keys[0]]: values[0], … }` as one object literal with constant keys, or null when
- * a key would not be a plain own data property in a literal (`__proto__`), there are too many keys for a
- * literal to stay fast, or code generation from strings is disallowed
- * (`--disallow-code-generation-from-strings`). The keys are written as JSON string literals (valid
- * JavaScript string literals), so no key can change the code.
+ * A function generated for one key list, its keys written in its code as JSON string literals (valid
+ * JavaScript string literals, so no key can change the code): `body` gets the literals. Null when a key
+ * would not be a plain own data property in a literal (`__proto__`), there are too many keys for a literal
+ * or a straight line of reads to stay fast, or code generation from strings is disallowed
+ * (`--disallow-code-generation-from-strings`).
  */
-function objectMaker(keys: readonly string[]): ((values: readonly unknown[]) => Container) | null {
+function generatedForKeys<F>(
+  keys: readonly string[],
+  params: readonly string[],
+  body: (names: string[]) => string,
+): F | null {
   if (keys.length === 0 || keys.length > 128 || keys.includes("__proto__")) return null;
-  const body = keys.map((k, i) => `${JSON.stringify(k)}: v[${i}]`).join(", ");
   try {
-    return new Function("v", `"use strict"; return { ${body} };`) as (
-      values: readonly unknown[],
-    ) => Container;
+    return new Function(...params, `"use strict";\n${body(keys.map((k) => JSON.stringify(k)))}`) as F;
   } catch {
     return null;
   }
+}
+
+/** A function making `{ [keys[0]]: values[0], … }` as one object literal with constant keys, or null (see `generatedForKeys`). */
+function objectMaker(keys: readonly string[]): ((values: readonly unknown[]) => Container) | null {
+  return generatedForKeys(
+    keys,
+    ["v"],
+    (names) => `return { ${names.map((k, i) => `${k}: v[${i}]`).join(", ")} };`,
+  );
 }
 
 type KeyReader = (
@@ -177,30 +184,29 @@ type KeyReader = (
 
 /**
  * A function reading `keys[n]` of an input (and of its weights and `into`, when not null) into element n
- * of the three arrays, each read by its constant name, or null under the same conditions as `objectMaker`.
- * One keyed read site for every key costs a hash probe or a megamorphic lookup per read; a site per key
+ * of the three arrays. Generated where it can be (`generatedForKeys`), each key read by its constant name:
+ * one keyed read site for every key costs a hash probe or a megamorphic lookup per read; a site per key
  * with its name in the code is a monomorphic load (or a probe with a hash known in advance), and the
- * straight line keeps a request's cold reads in flight together: B=1 with 26 RaggedTensors 0.4-0.6 µs
+ * straight line keeps a request's cold reads in flight together: B=1 with 26 RaggedTensors 0.2-0.7 µs
  * faster on the standard workload's tables, 0.7-1.6 µs on small ones
- * (bench/results/2026-12-08-neon-and-ragged-staging.md).
+ * (bench/results/2026-12-08-neon-and-ragged-staging.md). Otherwise the same reads, keyed.
  */
-function keyReader(keys: readonly string[]): KeyReader | null {
-  if (keys.length === 0 || keys.length > 128 || keys.includes("__proto__")) return null;
-  const names = keys.map((k) => JSON.stringify(k));
-  const reads = (from: string, to: string) => names.map((k, n) => `${to}[${n}] = ${from}[${k}];`).join("\n");
-  const body = `"use strict";
-${reads("i", "a")}
-if (w !== null) {
-${reads("w", "b")}
-}
-if (o !== null) {
-${reads("o", "c")}
-}`;
-  try {
-    return new Function("i", "w", "o", "a", "b", "c", body) as KeyReader;
-  } catch {
-    return null;
-  }
+function keyReader(keys: readonly string[]): KeyReader {
+  const generated = generatedForKeys<KeyReader>(keys, ["i", "w", "o", "a", "b", "c"], (names) => {
+    const reads = (from: string, to: string) =>
+      names.map((k, n) => `${to}[${n}] = ${from}[${k}];`).join("\n");
+    return `${reads("i", "a")}\nif (w !== null) {\n${reads("w", "b")}\n}\nif (o !== null) {\n${reads("o", "c")}\n}`;
+  });
+  if (generated !== null) return generated;
+  const copy = [...keys];
+  const read = (from: object, to: unknown[]) => {
+    for (let n = 0; n < copy.length; n++) to[n] = (from as Container)[copy[n]];
+  };
+  return (input, weight, into, inputValues, weightValues, intoValues) => {
+    read(input, inputValues);
+    if (weight !== null) read(weight, weightValues);
+    if (into !== null) read(into, intoValues);
+  };
 }
 
 /** The feature structure with every FeatureConfig replaced by its slot, walked beside the inputs. */

@@ -312,15 +312,14 @@ export class SmallLookup extends BatchStager {
       const out = make === null ? shadow.result() : (shadow.values as unknown as Container);
       if (make === null) parent[key] = out;
       let ok = true;
-      // Every key's values read first, by constant names where a reader could be made (DictNode.read).
-      const read = shadow.read;
+      // Every key's values read first, by constant names where the reader could be generated (DictNode.read).
       const inputs = shadow.inputValues;
       const weights = shadow.weightValues;
       const intos = shadow.intoValues;
-      if (read !== null) read(input, weight, into, inputs, weights, intos);
+      shadow.read(input, weight, into, inputs, weights, intos);
       for (let c = 0; c < keys.length && ok; c++) {
         const k = keys[c];
-        const child = read !== null ? inputs[c] : input[k];
+        const child = inputs[c];
         const at = make === null ? k : c;
         // An unknown key is an error even for a null input (the general path raises it).
         const slot = children[c];
@@ -329,9 +328,8 @@ export class SmallLookup extends BatchStager {
         } else if (isNone(child)) {
           out[at] = child;
         } else {
-          const w =
-            weight === null ? null : ((read !== null ? weights[c] : (weight as Container)[k]) ?? null);
-          const i = intoGiven ? ((read !== null ? intos[c] : (into as Container)[k]) ?? null) : null;
+          const w = weight === null ? null : (weights[c] ?? null);
+          const i = intoGiven ? (intos[c] ?? null) : null;
           // Leaves directly (the common flat request), containers by recursion.
           ok =
             (!intoGiven || i !== null) &&
@@ -345,11 +343,9 @@ export class SmallLookup extends BatchStager {
         shadow.values.fill(null, 0, keys.length);
       }
       // The caller's objects are not kept past the walk.
-      if (read !== null) {
-        inputs.fill(null, 0, keys.length);
-        if (weight !== null) weights.fill(null, 0, keys.length);
-        if (intoGiven) intos.fill(null, 0, keys.length);
-      }
+      inputs.fill(null, 0, keys.length);
+      if (weight !== null) weights.fill(null, 0, keys.length);
+      if (intoGiven) intos.fill(null, 0, keys.length);
       return ok;
     }
     const items = shadow.items;
