@@ -139,22 +139,16 @@ for (const build of hostBuilds()) {
     checkLevel(build));
 }
 
-const crossMissing = !has(crossCc)
-  ? `${crossCc} not installed (Debian: gcc-aarch64-linux-gnu)`
-  : qemu === undefined
-    ? "qemu-aarch64 not installed (Debian: qemu-user)"
-    : null;
+const ccMissing = has(crossCc) ? null : `${crossCc} not installed (Debian: gcc-aarch64-linux-gnu)`;
+const crossMissing =
+  ccMissing ?? (qemu === undefined ? "qemu-aarch64 not installed (Debian: qemu-user)" : null);
+/** An aarch64 test's skip reason, or false: with the tools required, a missing one fails the test instead. */
+const skipUnless = (missing: string | null): string | false =>
+  process.arch !== "x64" ? "not an x86-64 host" : missing !== null && !crossRequired ? missing : false;
 
 test(
   "ISA level neon (aarch64, under qemu-user): every kernel matches the JS reference bit for bit",
-  {
-    skip:
-      process.arch !== "x64"
-        ? "not an x86-64 host"
-        : crossMissing !== null && !crossRequired
-          ? crossMissing
-          : false,
-  },
+  { skip: skipUnless(crossMissing) },
   () => {
     assert.equal(crossMissing, null, `TPU_EMBEDDING_CROSS_CHECK=required, but ${crossMissing}`);
     checkLevel({ level: "neon", cc: crossCc, march: ["-march=armv8-a"], run: [qemu!], link: ["-static"] });
@@ -168,15 +162,10 @@ test(
   "the addon's own sources (N-API entry points, batch runner, dispatch, JSON scanner) compile for aarch64",
   {
     skip:
-      process.arch !== "x64"
-        ? "not an x86-64 host"
-        : !has(crossCc)
-          ? crossRequired
-            ? false
-            : `${crossCc} not installed (Debian: gcc-aarch64-linux-gnu)`
-          : !existsSync(path.join(nodeHeaders, "node_api.h"))
-            ? `Node's headers not found at ${nodeHeaders}`
-            : false,
+      skipUnless(ccMissing) ||
+      (ccMissing === null && !existsSync(path.join(nodeHeaders, "node_api.h"))
+        ? `Node's headers not found at ${nodeHeaders}`
+        : false),
   },
   () => {
     assert.ok(has(crossCc), `TPU_EMBEDDING_CROSS_CHECK=required, but ${crossCc} is not installed`);

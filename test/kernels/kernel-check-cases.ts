@@ -1,3 +1,4 @@
+import { bytesOf } from "../../src/checkpoint/crc.js";
 import { MODE } from "../../src/kernels/batch-layout.js";
 import type { BagBatch } from "../../src/kernels/bag-batch.js";
 import { type KernelJob, jobRows, rowValues } from "../../src/kernels/kernel-job.js";
@@ -42,8 +43,6 @@ export interface KernelCase {
   /** What the driver must write for the case. */
   readonly expected: Uint8Array;
 }
-
-const bytesOf = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** The reference's output rows [r0, r1) of `job` on a float32 table. */
 function referenceRows(
@@ -249,12 +248,7 @@ function idsCase(
 
 /** The case file kernel_check reads. */
 export function encodeCases(cases: readonly KernelCase[]): Uint8Array {
-  const parts: Uint8Array[] = [new TextEncoder().encode("TPUKCHK1"), bytesOf(new Int32Array([cases.length]))];
-  const padded = (b: Uint8Array): Uint8Array => {
-    const out = new Uint8Array((b.length + 3) & ~3);
-    out.set(b);
-    return out;
-  };
+  const parts: Uint8Array[] = [Buffer.from("TPUKCHK1"), bytesOf(new Int32Array([cases.length]))];
   const array = (a: Int32Array | Float32Array | null): void => {
     parts.push(bytesOf(new Int32Array([a === null ? -1 : a.length])));
     if (a !== null) parts.push(bytesOf(a));
@@ -272,20 +266,14 @@ export function encodeCases(cases: readonly KernelCase[]): Uint8Array {
       c.shift,
       c.table.length,
     ];
-    parts.push(bytesOf(new Int32Array(header)), padded(c.table));
+    // The table's bytes padded to 4.
+    parts.push(bytesOf(new Int32Array(header)), c.table, new Uint8Array(-c.table.length & 3));
     array(c.splits);
     array(c.ids);
     array(c.weights);
     array(c.positions);
   }
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const file = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    file.set(p, at);
-    at += p.length;
-  }
-  return file;
+  return Buffer.concat(parts);
 }
 
 /** kernel_check's output, one byte array per case; throws when it is cut short. */
