@@ -27,7 +27,7 @@ before(async () => {
     prefix: join(written.dir, "ckpt-1"),
     featureConfigPath: join(written.dir, "features.json"),
   });
-  waitForReplicas();
+  await cluster.waitForReplicas();
   remote = await openRedisEmbedding({
     url: cluster.nodes.map((n) => `redis://127.0.0.1:${n.port}`).join(","),
     model: "fo",
@@ -40,16 +40,6 @@ after(async () => {
   await client?.close().catch(() => undefined);
   cluster?.stop();
 });
-
-/**
- * Waits until every master's replica has acknowledged its writes (Redis replicates asynchronously: a
- * master killed earlier takes the rows its replica has not received yet with it).
- */
-function waitForReplicas(): void {
-  for (const port of cluster.masterPorts()) {
-    spawnSync("redis-cli", ["-p", String(port), "WAIT", "1", "5000"], { encoding: "utf8" });
-  }
-}
 
 async function lookupMatches(batch: number): Promise<void> {
   const { features, weights } = inputs(batch);
@@ -119,7 +109,7 @@ test("resharding: slots moved to another master while serving; MOVED/ASK redirec
 
 test("failover: a killed master's replica is promoted; lookups fail with UNAVAILABLE meanwhile, then answer the same bits with no re-publish", async () => {
   // The resharding above migrated rows to another master: its replica must hold them before the kill.
-  waitForReplicas();
+  await cluster.waitForReplicas();
   const victim = cluster.masterPorts()[0];
   cluster.kill(victim);
   const failures = await eventually("failover", async () => {

@@ -21,6 +21,12 @@ export interface TestCluster {
    * a master whose slots all moved away, is listed as a master without slots: killing it changes nothing.
    */
   masterPorts(): number[];
+  /**
+   * Waits until every master serving slots has a replica online that acknowledged all of the master's
+   * writes so far (Redis replicates asynchronously: a master killed earlier takes what its replica has not
+   * received with it).
+   */
+  waitForReplicas(timeoutMs?: number): Promise<void>;
   /** SIGKILL one node (its port). */
   kill(port: number): void;
   /** Starts a killed node again (empty: no persistence) and waits until it answers PING. */
@@ -146,6 +152,24 @@ export async function startCluster(
         break;
       }
       return [...ports].sort((a, b) => a - b);
+    },
+    async waitForReplicas(timeoutMs = 20_000) {
+      const end = Date.now() + timeoutMs;
+      for (const port of cluster.masterPorts()) {
+        // The master's write offset now; `WAIT` from a fresh connection would wait only for its own writes.
+        const offset = (info: string) => Number(/master_repl_offset:(\d+)/.exec(info)?.[1] ?? NaN);
+        const target = offset(cli(port, "info", "replication"));
+        for (;;) {
+          const info = cli(port, "info", "replication");
+          const acked = [...info.matchAll(/^slave\d+:.*state=online,offset=(\d+)/gm)].map((m) =>
+            Number(m[1]),
+          );
+          if (acked.some((a) => a >= target)) break;
+          if (Date.now() > end)
+            throw new Error(`the replica of master ${port} did not reach offset ${target}:\n${info}`);
+          await sleep(50);
+        }
+      }
     },
     kill(port) {
       const node = nodes.find((n) => n.port === port);
